@@ -1,0 +1,605 @@
+package saxs
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/invopop/jsonschema"
+	jsv "github.com/santhosh-tekuri/jsonschema/v6"
+)
+
+// Generation tells which schema generation a calibration file follows.
+type Generation int
+
+const (
+	// Flat is the 0.3.0 schema: Tilt, BeamCenter, DedectorDistanceMM,
+	// Imagesize, MaskFile, Oversampling, ... at the root.
+	Flat Generation = 1
+	// Nested is the 2.0 schema: Geometry, Masks[], Directory, Wavelength.
+	Nested Generation = 2
+)
+
+func (g Generation) String() string {
+	switch g {
+	case Flat:
+		return "0.3.0 (flat)"
+	case Nested:
+		return "2.0"
+	}
+	return "Generation(" + strconv.Itoa(int(g)) + ")"
+}
+
+// MaxOversampling is the largest accepted Oversampling factor. Sub-pixel
+// counts per pixel are stored in a byte, so ov² must not exceed 255.
+const MaxOversampling = 15
+
+// MaxBins is the largest number of radial bins of one curve.
+const MaxBins = 65000
+
+// Calibration is an integration setup: the detector geometry, the
+// wavelength and one mask configuration per curve. Its fields are those of
+// the 2.0 schema; a 0.3.0 (flat) file is loaded into the same structure with
+// a single element in Masks.
+type Calibration struct {
+	// Title is free text.
+	Title string `json:"Title,omitempty" jsonschema:"title=Title,description=Free text describing the calibration"`
+	// Geometry is the detector geometry.
+	Geometry Geometry `json:"Geometry"`
+	// Wavelength is the X-ray wavelength in Ångström.
+	Wavelength float64 `json:"Wavelength" jsonschema:"exclusiveMinimum=0,description=X-ray wavelength in Angstrom,default=1.54"`
+	// Masks holds one mask configuration per output curve.
+	Masks []MaskConfig `json:"Masks" jsonschema:"minItems=1,description=One integration curve per mask"`
+	// Directory is the data folder, as path components relative to the
+	// server's base folder (used by the saxsdog server).
+	Directory []string `json:"Directory,omitempty" jsonschema:"description=Data folder as path components relative to the server folder"`
+	// PolarizationCorrection turns the polarization correction on when set.
+	PolarizationCorrection *Polarization `json:"PolarizationCorrection,omitempty"`
+	// Threads is the server's worker count (0: the server's default).
+	Threads int `json:"Threads,omitempty" jsonschema:"minimum=0,description=Server worker count"`
+	// GISAXSmode suppresses writing the first radial curve (server option of
+	// the original; GISAXS slices are not implemented).
+	GISAXSmode bool `json:"GISAXSmode,omitempty"`
+
+	gen  Generation
+	file string // the file it was loaded from ("" when parsed from bytes)
+	dir  string // folder that relative mask paths resolve against
+	raw  any    // the JSON as loaded, for the .chi header
+}
+
+// Geometry is the detector geometry, in the conventions of fit2d and the
+// original saxsdog.
+type Geometry struct {
+	// Tilt of the detector plane.
+	Tilt Tilt `json:"Tilt"`
+	// BeamCenter is [fit2d Y counted from the bottom edge, fit2d X counted
+	// from the left edge], in pixels.
+	BeamCenter [2]float64 `json:"BeamCenter" jsonschema:"description=Beam center [y from the bottom edge, x from the left edge] in pixels"`
+	// DedectorDistanceMM is the sample-to-detector distance in mm (the
+	// original spelling is kept).
+	DedectorDistanceMM float64 `json:"DedectorDistanceMM" jsonschema:"exclusiveMinimum=0,description=Sample to detector distance in mm"`
+	// Imagesize is [rows, columns] of the detector image.
+	Imagesize [2]int `json:"Imagesize" jsonschema:"description=Image size [rows, columns] in pixels"`
+	// PixelSizeMicroM is the pixel size in µm; only the first element is
+	// used (square pixels).
+	PixelSizeMicroM []float64 `json:"PixelSizeMicroM" jsonschema:"minItems=1,maxItems=2,description=Pixel size in micrometres; the first element is used"`
+}
+
+// Tilt is the detector tilt in fit2d's convention.
+type Tilt struct {
+	// TiltRotDeg is fit2d's tilt plane rotation angle in degrees.
+	TiltRotDeg float64 `json:"TiltRotDeg" jsonschema:"description=Tilt plane rotation angle in degrees (fit2d)"`
+	// TiltAngleDeg is fit2d's tilt angle in degrees.
+	TiltAngleDeg float64 `json:"TiltAngleDeg" jsonschema:"description=Tilt angle in degrees (fit2d)"`
+}
+
+// MaskConfig describes one curve: its mask, oversampling and bins.
+type MaskConfig struct {
+	// MaskFile is a fit2d .msk or an image mask (TIFF, PNG; nonzero =
+	// masked). A relative path resolves against the calibration's folder.
+	MaskFile string `json:"MaskFile" jsonschema:"minLength=1,description=Mask file: fit2d .msk or image (nonzero = masked)"`
+	// Oversampling splits each pixel into Oversampling² sub-pixels.
+	Oversampling int `json:"Oversampling" jsonschema:"minimum=1,maximum=15,default=3,description=Sub-pixels per pixel and axis"`
+	// PixelPerRadialElement is the radial bin width in pixels, at the
+	// farthest point of the image (ignored when RadialBins is set).
+	PixelPerRadialElement float64 `json:"PixelPerRadialElement" jsonschema:"exclusiveMinimum=0,default=1,description=Radial bin width in pixels"`
+	// Name labels the curve.
+	Name string `json:"Name,omitempty"`
+	// QStart and QStop bound the integral parameters, in nm⁻¹.
+	QStart float64 `json:"qStart" jsonschema:"minimum=0,description=Start of the integral parameter range in nm^-1"`
+	// QStop is the end of the integral parameter range, in nm⁻¹.
+	QStop float64 `json:"qStop" jsonschema:"minimum=0,description=End of the integral parameter range in nm^-1"`
+	// RadialBins, when set, replaces the original bin rule by Count bins
+	// uniform in q from Start to Stop (an extension of this package).
+	RadialBins *RadialBins `json:"RadialBins,omitempty"`
+}
+
+// RadialBins are Count bins uniform in q between Start and Stop (nm⁻¹); bin
+// k is centred at Start + (k+0.5)(Stop-Start)/Count.
+type RadialBins struct {
+	Start float64 `json:"Start" jsonschema:"minimum=0,description=Lower edge of the first bin in nm^-1"`
+	Stop  float64 `json:"Stop" jsonschema:"exclusiveMinimum=0,description=Upper edge of the last bin in nm^-1"`
+	Count int     `json:"Count" jsonschema:"minimum=1,maximum=65000,description=Number of bins"`
+}
+
+// Polarization is the polarization correction: Fraction of the beam is
+// polarized along Angle (degrees, 0 = horizontal), the rest perpendicular
+// to it. It equals pyFAI's polarization_factor = 2·Fraction-1 with
+// axis_offset = Angle.
+type Polarization struct {
+	Fraction float64 `json:"Fraction" jsonschema:"minimum=0,maximum=1,default=0.95,description=Fraction of the beam polarized along Angle"`
+	Angle    float64 `json:"Angle" jsonschema:"default=0,description=Polarization direction in degrees"`
+}
+
+// flatCalibration is the 0.3.0 file layout.
+type flatCalibration struct {
+	Title                  string        `json:"Title,omitempty"`
+	Tilt                   Tilt          `json:"Tilt"`
+	BeamCenter             [2]float64    `json:"BeamCenter"`
+	DedectorDistanceMM     float64       `json:"DedectorDistanceMM" jsonschema:"exclusiveMinimum=0"`
+	Imagesize              [2]int        `json:"Imagesize"`
+	MaskFile               string        `json:"MaskFile" jsonschema:"minLength=1"`
+	Oversampling           int           `json:"Oversampling" jsonschema:"minimum=1,maximum=15"`
+	PixelSizeMicroM        []float64     `json:"PixelSizeMicroM" jsonschema:"minItems=1,maxItems=2"`
+	PixelPerRadialElement  float64       `json:"PixelPerRadialElement" jsonschema:"exclusiveMinimum=0"`
+	Wavelength             float64       `json:"Wavelength" jsonschema:"exclusiveMinimum=0"`
+	PolarizationCorrection *Polarization `json:"PolarizationCorrection,omitempty"`
+	RadialBins             *RadialBins   `json:"RadialBins,omitempty"`
+}
+
+// Generation returns the schema generation the calibration was loaded from
+// (Nested for one built in code).
+func (c *Calibration) Generation() Generation {
+	if c.gen == 0 {
+		return Nested
+	}
+	return c.gen
+}
+
+// File returns the path the calibration was loaded from, or "".
+func (c *Calibration) File() string { return c.file }
+
+// MaskPath returns the path of mask i: MaskFile itself when absolute,
+// otherwise resolved against the calibration file's folder.
+func (c *Calibration) MaskPath(i int) string {
+	p := c.Masks[i].MaskFile
+	if filepath.IsAbs(p) || c.dir == "" {
+		return p
+	}
+	return filepath.Join(c.dir, p)
+}
+
+// SetDir sets the folder that relative MaskFile paths resolve against.
+func (c *Calibration) SetDir(dir string) { c.dir = dir }
+
+// JSON returns the calibration as it was loaded (decoded JSON: maps,
+// slices, json.Number, strings, bools), for recording it in .chi headers.
+// For a calibration built in code it is the encoding of the struct.
+func (c *Calibration) JSON() any {
+	if c.raw != nil {
+		return c.raw
+	}
+	b, err := json.Marshal(c)
+	if err != nil {
+		return nil
+	}
+	v, err := decodeJSON(b)
+	if err != nil {
+		return nil
+	}
+	return v
+}
+
+// CalibrationError reports an invalid calibration. Path is the JSON
+// pointer of the offending value ("/Geometry/Tilt"), "/" for the root.
+type CalibrationError struct {
+	File string // file name, or "calibration" when parsed from bytes
+	Path string
+	Msg  string
+}
+
+func (e *CalibrationError) Error() string {
+	return fmt.Sprintf("%s: %s: %s", e.File, e.Path, e.Msg)
+}
+
+// LoadCalibration reads, validates and returns the calibration in the file
+// at path, in either schema generation. Relative MaskFile paths resolve
+// against the file's folder.
+func LoadCalibration(path string) (*Calibration, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("calibration: %w", err)
+	}
+	c, err := ParseCalibration(data, path)
+	if err != nil {
+		return nil, err
+	}
+	c.file = path
+	c.dir = filepath.Dir(path)
+	return c, nil
+}
+
+// ParseCalibration validates and decodes a calibration in either schema
+// generation; name is used in error messages. The generation is told by
+// the presence of the "Geometry" key. Relative mask paths resolve against
+// the current folder unless SetDir is called.
+func ParseCalibration(data []byte, name string) (*Calibration, error) {
+	if name == "" {
+		name = "calibration"
+	}
+	raw, err := decodeJSON(data)
+	if err != nil {
+		return nil, &CalibrationError{File: name, Path: "/", Msg: jsonSyntaxMessage(data, err)}
+	}
+	obj, ok := raw.(map[string]any)
+	if !ok {
+		return nil, &CalibrationError{File: name, Path: "/", Msg: "a calibration must be a JSON object"}
+	}
+	gen := Flat
+	if _, nested := obj["Geometry"]; nested {
+		gen = Nested
+	} else if _, m := obj["Masks"]; m {
+		gen = Nested
+	}
+	sch, err := compiledSchema(gen)
+	if err != nil {
+		return nil, fmt.Errorf("%s: calibration schema: %w", name, err)
+	}
+	if err := sch.Validate(raw); err != nil {
+		return nil, validationErrors(name, gen, err)
+	}
+	// Numbers such as 1043.0 are integers for the schema (and were allowed
+	// by 0.3.0); rewrite them so that encoding/json decodes them into ints.
+	norm, err := json.Marshal(integralNumbers(raw))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	c := &Calibration{gen: gen, raw: raw}
+	if gen == Flat {
+		var f flatCalibration
+		if err := json.Unmarshal(norm, &f); err != nil {
+			return nil, &CalibrationError{File: name, Path: "/", Msg: err.Error()}
+		}
+		c.Title = f.Title
+		c.Geometry = Geometry{Tilt: f.Tilt, BeamCenter: f.BeamCenter, DedectorDistanceMM: f.DedectorDistanceMM,
+			Imagesize: f.Imagesize, PixelSizeMicroM: f.PixelSizeMicroM}
+		c.Wavelength = f.Wavelength
+		c.PolarizationCorrection = f.PolarizationCorrection
+		c.Masks = []MaskConfig{{MaskFile: f.MaskFile, Oversampling: f.Oversampling,
+			PixelPerRadialElement: f.PixelPerRadialElement, RadialBins: f.RadialBins}}
+	} else if err := json.Unmarshal(norm, c); err != nil {
+		return nil, &CalibrationError{File: name, Path: "/", Msg: err.Error()}
+	}
+	if err := c.validate(name); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Validate checks the values of a calibration built or changed in code:
+// the same checks as ParseCalibration applies after the schema.
+func (c *Calibration) Validate() error {
+	name := c.file
+	if name == "" {
+		name = "calibration"
+	}
+	return c.validate(name)
+}
+
+func (c *Calibration) validate(name string) error {
+	var errs []error
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, &CalibrationError{File: name, Path: path, Msg: fmt.Sprintf(format, args...)})
+	}
+	geo := "/Geometry"
+	if c.gen == Flat {
+		geo = ""
+	}
+	g := &c.Geometry
+	finite := func(path string, v float64) bool {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			bad(path, "must be a finite number")
+			return false
+		}
+		return true
+	}
+	if finite(geo+"/DedectorDistanceMM", g.DedectorDistanceMM) && g.DedectorDistanceMM <= 0 {
+		bad(geo+"/DedectorDistanceMM", "distance must be positive, got %g", g.DedectorDistanceMM)
+	}
+	if finite("/Wavelength", c.Wavelength) && c.Wavelength <= 0 {
+		bad("/Wavelength", "wavelength must be positive, got %g", c.Wavelength)
+	}
+	for i, v := range g.BeamCenter {
+		finite(fmt.Sprintf("%s/BeamCenter/%d", geo, i), v)
+	}
+	finite(geo+"/Tilt/TiltAngleDeg", g.Tilt.TiltAngleDeg)
+	finite(geo+"/Tilt/TiltRotDeg", g.Tilt.TiltRotDeg)
+	if math.Abs(g.Tilt.TiltAngleDeg) >= 45 {
+		bad(geo+"/Tilt/TiltAngleDeg", "tilt angle %g° is not a small tilt (|tilt| must be below 45°)", g.Tilt.TiltAngleDeg)
+	}
+	for i, v := range g.Imagesize {
+		if v < 1 || v > 1<<16 {
+			bad(fmt.Sprintf("%s/Imagesize/%d", geo, i), "image size must be between 1 and 65536 pixels, got %d", v)
+		}
+	}
+	if len(g.PixelSizeMicroM) == 0 {
+		bad(geo+"/PixelSizeMicroM", "missing pixel size")
+	} else if finite(geo+"/PixelSizeMicroM/0", g.PixelSizeMicroM[0]) && g.PixelSizeMicroM[0] <= 0 {
+		bad(geo+"/PixelSizeMicroM/0", "pixel size must be positive, got %g", g.PixelSizeMicroM[0])
+	}
+	if len(c.Masks) == 0 {
+		bad("/Masks", "at least one mask is needed")
+	}
+	for i := range c.Masks {
+		m := &c.Masks[i]
+		p := fmt.Sprintf("/Masks/%d", i)
+		if c.gen == Flat {
+			p = ""
+		}
+		if m.MaskFile == "" {
+			bad(p+"/MaskFile", "missing mask file")
+		}
+		if m.Oversampling < 1 || m.Oversampling > MaxOversampling {
+			bad(p+"/Oversampling", "oversampling must be between 1 and %d, got %d", MaxOversampling, m.Oversampling)
+		}
+		if m.RadialBins == nil {
+			if finite(p+"/PixelPerRadialElement", m.PixelPerRadialElement) && m.PixelPerRadialElement <= 0 {
+				bad(p+"/PixelPerRadialElement", "radial element must be positive, got %g", m.PixelPerRadialElement)
+			}
+		} else {
+			rb := m.RadialBins
+			if finite(p+"/RadialBins/Start", rb.Start) && finite(p+"/RadialBins/Stop", rb.Stop) && !(rb.Stop > rb.Start && rb.Start >= 0) {
+				bad(p+"/RadialBins", "need 0 <= Start < Stop, got Start %g, Stop %g", rb.Start, rb.Stop)
+			}
+			if rb.Count < 1 || rb.Count > MaxBins {
+				bad(p+"/RadialBins/Count", "bin count must be between 1 and %d, got %d", MaxBins, rb.Count)
+			}
+		}
+		if finite(p+"/qStart", m.QStart) && finite(p+"/qStop", m.QStop) && (m.QStart < 0 || m.QStop < 0) {
+			bad(p, "qStart and qStop must not be negative")
+		}
+	}
+	if pc := c.PolarizationCorrection; pc != nil {
+		if finite("/PolarizationCorrection/Fraction", pc.Fraction) && (pc.Fraction < 0 || pc.Fraction > 1) {
+			bad("/PolarizationCorrection/Fraction", "fraction must be between 0 and 1, got %g", pc.Fraction)
+		}
+		finite("/PolarizationCorrection/Angle", pc.Angle)
+	}
+	return errors.Join(errs...)
+}
+
+// Schema returns the JSON Schema (draft 2020-12) of a calibration file of
+// the given generation, generated from the Go types. The web editor renders
+// its forms from it.
+func Schema(g Generation) []byte {
+	b, err := json.MarshalIndent(reflectSchema(g), "", "  ")
+	if err != nil { // cannot happen: the schema is plain data
+		panic(err)
+	}
+	return b
+}
+
+func reflectSchema(g Generation) *jsonschema.Schema {
+	r := &jsonschema.Reflector{
+		ExpandedStruct: true,
+		DoNotReference: true,
+		Anonymous:      true,
+	}
+	if g == Flat {
+		s := r.Reflect(&flatCalibration{})
+		s.Title = "SAXS calibration (0.3.0 flat schema)"
+		return s
+	}
+	s := r.Reflect(&Calibration{})
+	s.Title = "SAXS calibration (2.0 schema)"
+	return s
+}
+
+type compiled struct {
+	flat, nested *jsv.Schema
+}
+
+// schemas compiles both schemas once; the result is immutable.
+var schemas = sync.OnceValues(func() (compiled, error) {
+	var out compiled
+	for _, g := range []Generation{Flat, Nested} {
+		doc, err := jsv.UnmarshalJSON(bytes.NewReader(Schema(g)))
+		if err != nil {
+			return out, err
+		}
+		c := jsv.NewCompiler()
+		url := fmt.Sprintf("saxs-calibration-%d.json", g)
+		if err := c.AddResource(url, doc); err != nil {
+			return out, err
+		}
+		s, err := c.Compile(url)
+		if err != nil {
+			return out, err
+		}
+		if g == Flat {
+			out.flat = s
+		} else {
+			out.nested = s
+		}
+	}
+	return out, nil
+})
+
+func compiledSchema(g Generation) (*jsv.Schema, error) {
+	s, err := schemas()
+	if err != nil {
+		return nil, err
+	}
+	if g == Flat {
+		return s.flat, nil
+	}
+	return s.nested, nil
+}
+
+// validationErrors flattens a schema validation error into one
+// CalibrationError per failing value.
+func validationErrors(name string, gen Generation, err error) error {
+	var ve *jsv.ValidationError
+	if !errors.As(err, &ve) {
+		return &CalibrationError{File: name, Path: "/", Msg: err.Error()}
+	}
+	var errs []error
+	seen := map[string]bool{}
+	var walk func(e *jsv.ValidationError)
+	walk = func(e *jsv.ValidationError) {
+		if len(e.Causes) > 0 {
+			for _, c := range e.Causes {
+				walk(c)
+			}
+			return
+		}
+		path := "/" + strings.Join(escapePointer(e.InstanceLocation), "/")
+		msg := e.ErrorKind.LocalizedString(nil)
+		if ap, ok := e.ErrorKind.(interface{ KeywordPath() []string }); ok {
+			kp := ap.KeywordPath()
+			if len(kp) == 1 && kp[0] == "additionalProperties" {
+				msg = "unknown " + strings.TrimPrefix(msg, "additional ") + "; allowed: " + strings.Join(allowedKeys(gen, e.InstanceLocation), ", ")
+			}
+		}
+		key := path + "\x00" + msg
+		if !seen[key] {
+			seen[key] = true
+			errs = append(errs, &CalibrationError{File: name, Path: path, Msg: msg})
+		}
+	}
+	walk(ve)
+	if len(errs) == 0 {
+		return &CalibrationError{File: name, Path: "/", Msg: ve.Error()}
+	}
+	return errors.Join(errs...)
+}
+
+func escapePointer(loc []string) []string {
+	out := make([]string, len(loc))
+	for i, s := range loc {
+		out[i] = strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
+	}
+	return out
+}
+
+// allowedKeys lists the JSON keys allowed at an instance location, found by
+// walking the Go types.
+func allowedKeys(gen Generation, loc []string) []string {
+	t := reflect.TypeOf(Calibration{})
+	if gen == Flat {
+		t = reflect.TypeOf(flatCalibration{})
+	}
+	for _, tok := range loc {
+		for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
+			t = t.Elem()
+		}
+		if _, err := strconv.Atoi(tok); err == nil {
+			continue
+		}
+		if t.Kind() != reflect.Struct {
+			return nil
+		}
+		f, ok := fieldByJSONName(t, tok)
+		if !ok {
+			return nil
+		}
+		t = f.Type
+	}
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	var keys []string
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		keys = append(keys, jsonName(f))
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func jsonName(f reflect.StructField) string {
+	name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+	if name == "" {
+		return f.Name
+	}
+	return name
+}
+
+func fieldByJSONName(t reflect.Type, name string) (reflect.StructField, bool) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if f.IsExported() && jsonName(f) == name {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
+}
+
+// decodeJSON decodes JSON keeping numbers as json.Number.
+func decodeJSON(data []byte) (any, error) {
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return nil, err
+	}
+	if d.More() {
+		return nil, fmt.Errorf("unexpected data after the JSON value at offset %d", d.InputOffset())
+	}
+	return v, nil
+}
+
+// jsonSyntaxMessage describes a JSON syntax error with its line and column.
+func jsonSyntaxMessage(data []byte, err error) string {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		line := 1 + bytes.Count(data[:se.Offset], []byte("\n"))
+		col := int(se.Offset) - bytes.LastIndexByte(data[:se.Offset], '\n') - 1
+		return fmt.Sprintf("invalid JSON at line %d, column %d: %v", line, col, err)
+	}
+	return "invalid JSON: " + err.Error()
+}
+
+// integralNumbers returns a copy of a decoded JSON tree in which numbers
+// with an integral value (1043.0) are written as integers (1043).
+func integralNumbers(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, x := range v {
+			out[k] = integralNumbers(x)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, x := range v {
+			out[i] = integralNumbers(x)
+		}
+		return out
+	case json.Number:
+		if _, err := v.Int64(); err == nil {
+			return v
+		}
+		f, err := v.Float64()
+		if err == nil && f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+			return json.Number(strconv.FormatInt(int64(f), 10))
+		}
+		return v
+	}
+	return v
+}

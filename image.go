@@ -1,0 +1,90 @@
+package saxs
+
+import "fmt"
+
+// Image is one detector frame: Rows × Cols samples in row-major order, row 0
+// being the first row stored in the file (shown at the top).
+//
+// Integer frames whose samples fit in an int32 (8-, 16- and 32-bit signed,
+// 8- and 16-bit unsigned) are held in Counts, without conversion, so that
+// integration reads the detector counts directly. Other frames (32-bit
+// unsigned, 32-bit float, or images computed by a program) are held in
+// Values. Exactly one of Counts and Values is non-nil.
+type Image struct {
+	Rows, Cols int
+	Counts     []int32   // integer samples, or nil
+	Values     []float64 // floating-point samples, or nil
+
+	// Description is the TIFF ImageDescription (tag 270), which for Pilatus
+	// detectors holds the header lines ("# Exposure_time ..."); empty if absent.
+	Description string
+	// DateTime is the TIFF DateTime (tag 306), "YYYY:MM:DD HH:MM:SS"; empty if absent.
+	DateTime string
+}
+
+// NewImage returns a zeroed floating-point image of the given size.
+func NewImage(rows, cols int) *Image {
+	return &Image{Rows: rows, Cols: cols, Values: make([]float64, rows*cols)}
+}
+
+// Len returns the number of pixels, Rows × Cols.
+func (m *Image) Len() int { return m.Rows * m.Cols }
+
+// At returns the sample at row r, column c as a float64.
+func (m *Image) At(r, c int) float64 {
+	i := r*m.Cols + c
+	if m.Counts != nil {
+		return float64(m.Counts[i])
+	}
+	return m.Values[i]
+}
+
+// check reports whether the image is well formed and of the given size.
+func (m *Image) check(rows, cols int) error {
+	if m == nil {
+		return fmt.Errorf("nil image")
+	}
+	n := m.Rows * m.Cols
+	switch {
+	case (m.Counts == nil) == (m.Values == nil):
+		return fmt.Errorf("image must have exactly one of Counts and Values")
+	case m.Counts != nil && len(m.Counts) != n, m.Values != nil && len(m.Values) != n:
+		return fmt.Errorf("image has %d×%d pixels but %d samples", m.Rows, m.Cols, max(len(m.Counts), len(m.Values)))
+	case m.Rows != rows || m.Cols != cols:
+		return &SizeError{What: "image", Rows: m.Rows, Cols: m.Cols, WantRows: rows, WantCols: cols}
+	}
+	return nil
+}
+
+// SizeError reports an image or mask whose size does not match the
+// calibration's Imagesize.
+type SizeError struct {
+	What               string // "image" or "mask"
+	Rows, Cols         int    // the size found
+	WantRows, WantCols int    // the calibration's Imagesize
+}
+
+func (e *SizeError) Error() string {
+	return fmt.Sprintf("%s is %d rows × %d columns, calibration Imagesize is [%d, %d]",
+		e.What, e.Rows, e.Cols, e.WantRows, e.WantCols)
+}
+
+// FormatError reports a malformed or truncated input file (a TIFF frame, a
+// mask, a .chi file). Offset is the byte offset (or, for text files, the
+// line number when Line is set) where the problem was found.
+type FormatError struct {
+	File   string // file name, or a description of the source when read from bytes
+	Offset int64  // byte offset of the problem; -1 if unknown
+	Line   int    // 1-based line number for text formats; 0 if not applicable
+	Msg    string
+}
+
+func (e *FormatError) Error() string {
+	switch {
+	case e.Line > 0:
+		return fmt.Sprintf("%s: line %d: %s", e.File, e.Line, e.Msg)
+	case e.Offset >= 0:
+		return fmt.Sprintf("%s: offset %d: %s", e.File, e.Offset, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.File, e.Msg)
+}

@@ -1,0 +1,343 @@
+// Package saxs turns 2-D X-ray detector images into 1-D scattering curves
+// I(q) for small-angle X-ray scattering (SAXS).
+//
+// It follows the concepts of the original Python saxsdog package
+// (SAXS.calibration): a [Calibration] describes the detector geometry, the
+// masks and the binning; [New] builds the integration operator once
+// (geometry with tilt, oversampling, mask, polarization); each frame is then
+// integrated by a single pass over its pixels ([Integrator.Integrate]),
+// giving per bin the scattering vector q in nm⁻¹, the mean intensity and its
+// Poisson error, and optionally written as a .chi file
+// ([Integrator.IntegrateChi]).
+//
+// Conventions (the ones of the original package and of fit2d):
+//   - An image has Rows × Cols pixels; row 0 is the first stored row, shown
+//     at the top.
+//   - Imagesize is [rows, cols]; BeamCenter is [fit2d Y counted from the
+//     bottom edge, fit2d X counted from the left edge], in pixels.
+//   - Wavelength is in Ångström; q is in nm⁻¹ with 1 Å = 0.100001495 nm, the
+//     constant of the original code (see [AngstromStar]).
+//   - Masks are true where a pixel is excluded.
+package saxs
+
+import (
+	"fmt"
+	"math"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+)
+
+// Options adjust how New builds an Integrator. The zero value gives the
+// behaviour of the original 2.0 code.
+type Options struct {
+	// Legacy reproduces the earliest saxsdog (the one that made
+	// doc/data/saxsdog): bins uniform in 2θ, sub-pixels sampled at their
+	// corners, bin centres (k+0.5)/scale, empty bins 0 instead of NaN.
+	// RadialBins is ignored.
+	Legacy bool
+	// Masks, when non-nil, are used instead of reading the calibration's
+	// MaskFile paths; it must have one element per calibration mask. The
+	// saxsdog server uses this for masks received over the network.
+	Masks []*Mask
+	// Workers is the number of goroutines that build the operators; 0
+	// means runtime.GOMAXPROCS(0).
+	Workers int
+}
+
+// Integrator integrates images for one calibration: it holds one operator
+// per mask. It is safe for concurrent use by several goroutines.
+type Integrator struct {
+	cal    *Calibration
+	legacy bool
+	curves []*curveOp
+}
+
+// curveOp is the operator of one mask and what it takes to turn its sums
+// into a curve.
+type curveOp struct {
+	name          string
+	op            *Operator
+	first, last   int       // rows of the curve are bins first..last
+	q             []float64 // bin centres of the rows
+	area          []float64 // areas of the rows
+	qStart, qStop float64
+}
+
+// New builds the integration operators of a calibration: it reads the
+// masks, computes the geometry with tilt and oversampling, bins the
+// sub-pixels and applies the polarization correction. Build it once and
+// integrate every frame with it.
+func New(cal *Calibration) (*Integrator, error) {
+	return NewWithOptions(cal, Options{})
+}
+
+// NewWithOptions is New with options.
+func NewWithOptions(cal *Calibration, opt Options) (*Integrator, error) {
+	if cal == nil {
+		return nil, fmt.Errorf("saxs: nil calibration")
+	}
+	if err := cal.Validate(); err != nil {
+		return nil, err
+	}
+	if opt.Masks != nil && len(opt.Masks) != len(cal.Masks) {
+		return nil, fmt.Errorf("saxs: %d masks given for %d calibration masks", len(opt.Masks), len(cal.Masks))
+	}
+	workers := opt.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	ig := &Integrator{cal: cal, legacy: opt.Legacy}
+	dt := newDetector(cal)
+	rows, cols := dt.rows, dt.cols
+	var corr []float64
+	if p := PolarizationFactor(cal, opt.Legacy); p != nil {
+		corr = make([]float64, len(p))
+		for i, v := range p {
+			corr[i] = 1 / v
+		}
+	}
+	for i := range cal.Masks {
+		mc := &cal.Masks[i]
+		var mask *Mask
+		if opt.Masks != nil {
+			mask = opt.Masks[i]
+		} else {
+			var err error
+			if mask, err = OpenMask(cal.MaskPath(i)); err != nil {
+				return nil, err
+			}
+		}
+		if mask == nil || mask.Rows != rows || mask.Cols != cols {
+			if mask == nil {
+				return nil, fmt.Errorf("saxs: mask %d is nil", i)
+			}
+			return nil, fmt.Errorf("mask %s: %w", mc.MaskFile, &SizeError{What: "mask", Rows: mask.Rows, Cols: mask.Cols, WantRows: rows, WantCols: cols})
+		}
+		co, err := newCurveOp(&dt, mc, i, mask, corr, opt.Legacy, workers)
+		if err != nil {
+			return nil, fmt.Errorf("mask %d (%s): %w", i, mc.MaskFile, err)
+		}
+		ig.curves = append(ig.curves, co)
+	}
+	return ig, nil
+}
+
+func newCurveOp(dt *detector, mc *MaskConfig, i int, mask *Mask, corr []float64, legacy bool, workers int) (*curveOp, error) {
+	ov := mc.Oversampling
+	ys, xs := dt.ys(ov, !legacy), dt.xs(ov, !legacy)
+	bn := newBinning(dt, mc, legacy, ys, xs)
+	if bn.n > MaxBins {
+		return nil, fmt.Errorf("%d radial bins, more than the %d supported: raise PixelPerRadialElement", bn.n, MaxBins)
+	}
+	var minLabel sync.Mutex
+	first := bn.n
+	op := assemble(dt.rows, dt.cols, ov, bn.n, mask, workers, func(r int, sub [][]int32) {
+		lo := bn.n
+		for a := range ov {
+			y := ys[r*ov+a]
+			row := sub[a]
+			for b, x := range xs {
+				l := bn.label(dt, x, y)
+				row[b] = int32(l)
+				if l >= 0 && l < lo {
+					lo = l
+				}
+			}
+		}
+		minLabel.Lock()
+		first = min(first, lo)
+		minLabel.Unlock()
+	})
+	op.withCorrection(corr)
+	co := &curveOp{op: op, qStart: mc.QStart, qStop: mc.QStop, name: mc.Name}
+	if co.name == "" {
+		co.name = fmt.Sprintf("R%d", i)
+	}
+	// Rows run from the smallest label on the detector (masked sub-pixels
+	// included, as in the original) to the largest; with RadialBins, over
+	// all the requested bins.
+	co.first, co.last = first, bn.n-1
+	if bn.rule == ruleRange || first > co.last {
+		co.first = 0
+	}
+	for k := co.first; k <= co.last; k++ {
+		co.q = append(co.q, bn.centre(dt, k))
+		co.area = append(co.area, op.Area(k))
+	}
+	return co, nil
+}
+
+// Calibration returns the calibration the integrator was built for.
+func (ig *Integrator) Calibration() *Calibration { return ig.cal }
+
+// Operator returns the integration operator of mask i.
+func (ig *Integrator) Operator(i int) *Operator { return ig.curves[i].op }
+
+// NumCurves returns the number of curves (masks).
+func (ig *Integrator) NumCurves() int { return len(ig.curves) }
+
+// Result holds the curves of one integration and the scratch space to
+// compute them, so that integrating into a reused Result allocates nothing.
+type Result struct {
+	Curves []Curve
+	isum   [][]int64
+	fsum   [][]float64
+}
+
+// NewResult returns a Result shaped for the integrator's curves.
+func (ig *Integrator) NewResult() *Result {
+	r := &Result{Curves: make([]Curve, len(ig.curves))}
+	for i, co := range ig.curves {
+		n := len(co.q)
+		r.Curves[i] = Curve{Name: co.name, Q: co.q, Area: co.area, I: make([]float64, n), Sigma: make([]float64, n)}
+		r.isum = append(r.isum, make([]int64, co.op.nbins+1))
+		r.fsum = append(r.fsum, make([]float64, co.op.nbins+1))
+	}
+	return r
+}
+
+// Integrate integrates an image into new curves, one per mask.
+func (ig *Integrator) Integrate(img *Image) (*Result, error) {
+	r := ig.NewResult()
+	if err := ig.IntegrateTo(r, img); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// IntegrateTo integrates an image into r, which must come from
+// ig.NewResult. It runs on the calling goroutine and allocates nothing.
+func (ig *Integrator) IntegrateTo(r *Result, img *Image) error {
+	return ig.integrate(r, img, 1)
+}
+
+// IntegrateParallelTo is IntegrateTo using up to workers goroutines
+// (0 means runtime.GOMAXPROCS(0)) for one image.
+func (ig *Integrator) IntegrateParallelTo(r *Result, img *Image, workers int) error {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	return ig.integrate(r, img, workers)
+}
+
+func (ig *Integrator) integrate(r *Result, img *Image, workers int) error {
+	g := &ig.cal.Geometry
+	if err := img.check(g.Imagesize[0], g.Imagesize[1]); err != nil {
+		return err
+	}
+	if r == nil || len(r.Curves) != len(ig.curves) {
+		return fmt.Errorf("saxs: result was not made by this integrator's NewResult")
+	}
+	for i, co := range ig.curves {
+		ig.integrateCurve(co, &r.Curves[i], r.isum[i], r.fsum[i], img, workers)
+	}
+	return nil
+}
+
+func (ig *Integrator) integrateCurve(co *curveOp, c *Curve, isum []int64, fsum []float64, img *Image, workers int) {
+	op := co.op
+	exact := img.Counts != nil && op.corr == nil
+	clear(isum)
+	clear(fsum)
+	npix := len(op.bin)
+	run := func(acc []float64, iacc []int64, p0, p1 int) {
+		switch {
+		case exact:
+			op.sumCounts(img.Counts, iacc, p0, p1)
+		case img.Counts != nil:
+			sumFloat(op, img.Counts, acc, p0, p1)
+		default:
+			sumFloat(op, img.Values, acc, p0, p1)
+		}
+	}
+	if workers <= 1 {
+		run(fsum, isum, 0, npix)
+	} else {
+		var wg sync.WaitGroup
+		parts := make([][]float64, workers)
+		iparts := make([][]int64, workers)
+		for w := range workers {
+			parts[w] = make([]float64, len(fsum))
+			iparts[w] = make([]int64, len(isum))
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				run(parts[w], iparts[w], npix*w/workers, npix*(w+1)/workers)
+			}()
+		}
+		wg.Wait()
+		for w := range workers {
+			for k := range fsum {
+				fsum[k] += parts[w][k]
+				isum[k] += iparts[w][k]
+			}
+		}
+	}
+	empty := math.NaN()
+	if ig.legacy {
+		empty = 0
+	}
+	for j := range c.I {
+		k := co.first + j
+		n := op.count[k]
+		if n == 0 {
+			c.I[j], c.Sigma[j] = empty, empty
+			continue
+		}
+		var s float64
+		if exact {
+			s = float64(isum[k])
+		} else {
+			s = fsum[k]
+		}
+		v := s / float64(n)
+		c.I[j] = v
+		c.Sigma[j] = math.Sqrt(v / co.area[j]) // NaN for negative means
+	}
+	c.Params = integralParameters(c.Q, c.I, co.qStart, co.qStop)
+}
+
+// ChiPaths returns the .chi file names that IntegrateChi writes for path:
+// path itself for a single curve, otherwise <base>_cR<i>.chi for curve i
+// (the original's naming), base being path without its extension. With
+// GISAXSmode the first curve is not written and its entry is "".
+func (ig *Integrator) ChiPaths(path string) []string {
+	if len(ig.curves) == 1 {
+		return []string{path}
+	}
+	base := strings.TrimSuffix(path, filepath.Ext(path))
+	out := make([]string, len(ig.curves))
+	for i := range out {
+		if i == 0 && ig.cal.GISAXSmode {
+			continue
+		}
+		out[i] = fmt.Sprintf("%s_cR%d.chi", base, i)
+	}
+	return out
+}
+
+// IntegrateChi integrates an image and writes its curves as .chi files
+// (see ChiPaths for the names), each atomically.
+func (ig *Integrator) IntegrateChi(img *Image, path string) error {
+	r, err := ig.Integrate(img)
+	if err != nil {
+		return err
+	}
+	return ig.WriteChi(r, path)
+}
+
+// WriteChi writes the curves of r as .chi files named by ChiPaths(path).
+func (ig *Integrator) WriteChi(r *Result, path string) error {
+	cal := ig.cal.JSON()
+	for i, p := range ig.ChiPaths(path) {
+		if p == "" {
+			continue
+		}
+		if err := WriteChiFile(p, cal, &r.Curves[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
