@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -16,6 +17,9 @@ import (
 
 	"github.com/invopop/jsonschema"
 	jsv "github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
 )
 
 // Generation tells which schema generation a calibration file follows.
@@ -454,6 +458,7 @@ func validationErrors(name string, gen Generation, err error) error {
 	}
 	var errs []error
 	seen := map[string]bool{}
+	printer := message.NewPrinter(language.English)
 	var walk func(e *jsv.ValidationError)
 	walk = func(e *jsv.ValidationError) {
 		if len(e.Causes) > 0 {
@@ -463,12 +468,21 @@ func validationErrors(name string, gen Generation, err error) error {
 			return
 		}
 		path := "/" + strings.Join(escapePointer(e.InstanceLocation), "/")
-		msg := e.ErrorKind.LocalizedString(nil)
-		if ap, ok := e.ErrorKind.(interface{ KeywordPath() []string }); ok {
-			kp := ap.KeywordPath()
-			if len(kp) == 1 && kp[0] == "additionalProperties" {
-				msg = "unknown " + strings.TrimPrefix(msg, "additional ") + "; allowed: " + strings.Join(allowedKeys(gen, e.InstanceLocation), ", ")
+		msg := e.ErrorKind.LocalizedString(printer)
+		switch k := e.ErrorKind.(type) {
+		case *kind.AdditionalProperties:
+			word := "key"
+			if len(k.Properties) > 1 {
+				word = "keys"
 			}
+			msg = fmt.Sprintf("unknown %s '%s'; allowed: %s", word, strings.Join(k.Properties, "', '"),
+				strings.Join(allowedKeys(gen, e.InstanceLocation), ", "))
+		case *kind.ExclusiveMinimum:
+			msg = fmt.Sprintf("must be greater than %v, got %v", ratString(k.Want), ratString(k.Got))
+		case *kind.Minimum:
+			msg = fmt.Sprintf("must be at least %v, got %v", ratString(k.Want), ratString(k.Got))
+		case *kind.Maximum:
+			msg = fmt.Sprintf("must be at most %v, got %v", ratString(k.Want), ratString(k.Got))
 		}
 		key := path + "\x00" + msg
 		if !seen[key] {
@@ -477,6 +491,9 @@ func validationErrors(name string, gen Generation, err error) error {
 		}
 	}
 	walk(ve)
+	sort.SliceStable(errs, func(i, j int) bool {
+		return errs[i].(*CalibrationError).Path < errs[j].(*CalibrationError).Path
+	})
 	if len(errs) == 0 {
 		return &CalibrationError{File: name, Path: "/", Msg: ve.Error()}
 	}
@@ -602,4 +619,9 @@ func integralNumbers(v any) any {
 		return v
 	}
 	return v
+}
+
+func ratString(r *big.Rat) string {
+	f, _ := r.Float64()
+	return strconv.FormatFloat(f, 'g', -1, 64)
 }

@@ -242,18 +242,8 @@ func (ig *Integrator) integrateCurve(co *curveOp, c *Curve, isum []int64, fsum [
 	clear(isum)
 	clear(fsum)
 	npix := len(op.bin)
-	run := func(acc []float64, iacc []int64, p0, p1 int) {
-		switch {
-		case exact:
-			op.sumCounts(img.Counts, iacc, p0, p1)
-		case img.Counts != nil:
-			sumFloat(op, img.Counts, acc, p0, p1)
-		default:
-			sumFloat(op, img.Values, acc, p0, p1)
-		}
-	}
 	if workers <= 1 {
-		run(fsum, isum, 0, npix)
+		accumulate(op, img, exact, fsum, isum, 0, npix)
 	} else {
 		var wg sync.WaitGroup
 		parts := make([][]float64, workers)
@@ -264,7 +254,7 @@ func (ig *Integrator) integrateCurve(co *curveOp, c *Curve, isum []int64, fsum [
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				run(parts[w], iparts[w], npix*w/workers, npix*(w+1)/workers)
+				accumulate(op, img, exact, parts[w], iparts[w], npix*w/workers, npix*(w+1)/workers)
 			}()
 		}
 		wg.Wait()
@@ -297,6 +287,19 @@ func (ig *Integrator) integrateCurve(co *curveOp, c *Curve, isum []int64, fsum [
 		c.Sigma[j] = math.Sqrt(v / co.area[j]) // NaN for negative means
 	}
 	c.Params = integralParameters(c.Q, c.I, co.qStart, co.qStop)
+}
+
+// accumulate sums the pixels [p0, p1) of img into the bins: exactly in
+// integers into iacc when exact, otherwise in floating point into acc.
+func accumulate(op *Operator, img *Image, exact bool, acc []float64, iacc []int64, p0, p1 int) {
+	switch {
+	case exact:
+		op.sumCounts(img.Counts, iacc, p0, p1)
+	case img.Counts != nil:
+		sumFloat(op, img.Counts, acc, p0, p1)
+	default:
+		sumFloat(op, img.Values, acc, p0, p1)
+	}
 }
 
 // ChiPaths returns the .chi file names that IntegrateChi writes for path:
