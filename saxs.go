@@ -20,6 +20,8 @@
 //   - Masks are true where a pixel is excluded.
 package saxs
 
+//go:generate go run ./internal/gensample testdata/sample
+
 import (
 	"fmt"
 	"math"
