@@ -6,9 +6,11 @@ import (
 	"sync"
 )
 
-// noBin marks a pixel that contributes through the exception list, or not
-// at all (masked, or outside every bin).
-const noBin = 0xFFFF
+// lanes is the number of interleaved accumulators per bin. Consecutive
+// pixels add into different lanes, so that an update does not wait for the
+// previous pixel's store to the same bin (store-to-load forwarding latency
+// would otherwise bound the loop).
+const lanes = 4
 
 // Operator is the integration operator of one curve: the sparse matrix A
 // whose entry A[p, k] is the share of pixel p's sub-pixels that fall in
@@ -35,7 +37,8 @@ type Operator struct {
 	ov2        int // sub-pixels per pixel
 	nbins      int
 
-	bin   []uint16  // per pixel: first bin, or noBin
+	none  uint16    // bin value of pixels that are masked or in the exception list: nbins
+	bin   []uint16  // per pixel: first bin, or none
 	split []uint8   // per pixel: sub-pixels in bin[p]; ov2-split are in bin[p]+1
 	corr  []float32 // per pixel correction factor, nil when none
 
@@ -60,7 +63,8 @@ func (op *Operator) At(p, k int) float64 {
 }
 
 func (op *Operator) subpixels(p, k int) int {
-	if b := int(op.bin[p]); b != noBin {
+	if b := op.bin[p]; b != op.none {
+		b := int(b)
 		switch k {
 		case b:
 			return int(op.split[p])
@@ -125,7 +129,7 @@ func ScaleMat(labels []int32, rows, cols, ov, nbins int, mask *Mask) (*Operator,
 func assemble(rows, cols, ov, nbins int, mask *Mask, workers int, rowLabels func(r int, sub [][]int32)) *Operator {
 	npix := rows * cols
 	op := &Operator{
-		rows: rows, cols: cols, ov2: ov * ov, nbins: nbins,
+		rows: rows, cols: cols, ov2: ov * ov, nbins: nbins, none: uint16(nbins),
 		bin:   make([]uint16, npix),
 		split: make([]uint8, npix),
 		count: make([]int64, nbins),
@@ -155,7 +159,7 @@ func assemble(rows, cols, ov, nbins int, mask *Mask, workers int, rowLabels func
 				rowLabels(r, sub)
 				for c := range cols {
 					p := r*cols + c
-					op.bin[p] = noBin
+					op.bin[p] = op.none
 					if mask != nil && mask.Masked[p] {
 						continue
 					}
@@ -235,58 +239,96 @@ func (op *Operator) withCorrection(corr []float64) {
 	}
 }
 
-// sumCounts adds Σ_p n[p,k]·img_p to acc[k] for the pixels p in [p0, p1),
-// without correction. acc must have nbins+1 elements.
+// accLen returns the length of the accumulator that sumCounts and sumFloat
+// fill: lanes per bin, for the bins and the two bins that absorb the pixels
+// marked none (their split is 0, so they add to bins nbins and nbins+1),
+// which spares the loop a branch.
+func (op *Operator) accLen() int { return (op.nbins + 2) * lanes }
+
+// sumCounts adds Σ_p n[p,k]·img_p to acc[k·lanes+lane] for the pixels p in
+// [p0, p1), without correction. acc has accLen elements.
 func (op *Operator) sumCounts(img []int32, acc []int64, p0, p1 int) {
 	ov2 := int64(op.ov2)
-	bins, split := op.bin[p0:p1], op.split[p0:p1]
-	img = img[p0:p1]
-	split = split[:len(bins)]
-	img = img[:len(bins)]
-	for i, b := range bins {
-		if b == noBin {
-			continue
-		}
-		v := int64(img[i])
-		c := int64(split[i])
+	bins := op.bin[p0:p1]
+	n := len(bins)
+	split := op.split[p0:p1][:n]
+	img = img[p0:p1][:n]
+	i := 0
+	for ; i+lanes <= n; i += lanes {
+		b0, c0, v0 := int(bins[i])*lanes, int64(split[i]), int64(img[i])
+		b1, c1, v1 := int(bins[i+1])*lanes+1, int64(split[i+1]), int64(img[i+1])
+		b2, c2, v2 := int(bins[i+2])*lanes+2, int64(split[i+2]), int64(img[i+2])
+		b3, c3, v3 := int(bins[i+3])*lanes+3, int64(split[i+3]), int64(img[i+3])
+		acc[b0] += c0 * v0
+		acc[b0+lanes] += (ov2 - c0) * v0
+		acc[b1] += c1 * v1
+		acc[b1+lanes] += (ov2 - c1) * v1
+		acc[b2] += c2 * v2
+		acc[b2+lanes] += (ov2 - c2) * v2
+		acc[b3] += c3 * v3
+		acc[b3+lanes] += (ov2 - c3) * v3
+	}
+	for ; i < n; i++ {
+		b, c, v := int(bins[i])*lanes, int64(split[i]), int64(img[i])
 		acc[b] += c * v
-		acc[b+1] += (ov2 - c) * v
+		acc[b+lanes] += (ov2 - c) * v
 	}
 	x0, x1 := op.exceptions(p0, p1)
 	for i := x0; i < x1; i++ {
-		acc[op.xbin[i]] += int64(op.xcnt[i]) * int64(img[int(op.xpix[i])-p0])
+		acc[int(op.xbin[i])*lanes] += int64(op.xcnt[i]) * int64(img[int(op.xpix[i])-p0])
 	}
 }
 
-// sumFloat adds Σ_p n[p,k]·corr_p·img_p to acc[k] for the pixels p in
-// [p0, p1). acc must have nbins+1 elements.
+// sumFloat adds Σ_p n[p,k]·corr_p·img_p to acc[k·lanes+lane] for the pixels
+// p in [p0, p1). acc has accLen elements.
 func sumFloat[T int32 | float64](op *Operator, img []T, acc []float64, p0, p1 int) {
 	ov2 := float64(op.ov2)
-	bins, split := op.bin[p0:p1], op.split[p0:p1]
-	img = img[p0:p1]
-	split = split[:len(bins)]
-	img = img[:len(bins)]
+	bins := op.bin[p0:p1]
+	n := len(bins)
+	split := op.split[p0:p1][:n]
+	img = img[p0:p1][:n]
 	if op.corr == nil {
-		for i, b := range bins {
-			if b == noBin {
-				continue
-			}
-			v := float64(img[i])
-			c := float64(split[i])
+		i := 0
+		for ; i+lanes <= n; i += lanes {
+			b0, c0, v0 := int(bins[i])*lanes, float64(split[i]), float64(img[i])
+			b1, c1, v1 := int(bins[i+1])*lanes+1, float64(split[i+1]), float64(img[i+1])
+			b2, c2, v2 := int(bins[i+2])*lanes+2, float64(split[i+2]), float64(img[i+2])
+			b3, c3, v3 := int(bins[i+3])*lanes+3, float64(split[i+3]), float64(img[i+3])
+			acc[b0] += c0 * v0
+			acc[b0+lanes] += (ov2 - c0) * v0
+			acc[b1] += c1 * v1
+			acc[b1+lanes] += (ov2 - c1) * v1
+			acc[b2] += c2 * v2
+			acc[b2+lanes] += (ov2 - c2) * v2
+			acc[b3] += c3 * v3
+			acc[b3+lanes] += (ov2 - c3) * v3
+		}
+		for ; i < n; i++ {
+			b, c, v := int(bins[i])*lanes, float64(split[i]), float64(img[i])
 			acc[b] += c * v
-			acc[b+1] += (ov2 - c) * v
+			acc[b+lanes] += (ov2 - c) * v
 		}
 	} else {
-		corr := op.corr[p0:p1]
-		corr = corr[:len(bins)]
-		for i, b := range bins {
-			if b == noBin {
-				continue
-			}
-			v := float64(img[i]) * float64(corr[i])
-			c := float64(split[i])
+		corr := op.corr[p0:p1][:n]
+		i := 0
+		for ; i+lanes <= n; i += lanes {
+			b0, c0, v0 := int(bins[i])*lanes, float64(split[i]), float64(img[i])*float64(corr[i])
+			b1, c1, v1 := int(bins[i+1])*lanes+1, float64(split[i+1]), float64(img[i+1])*float64(corr[i+1])
+			b2, c2, v2 := int(bins[i+2])*lanes+2, float64(split[i+2]), float64(img[i+2])*float64(corr[i+2])
+			b3, c3, v3 := int(bins[i+3])*lanes+3, float64(split[i+3]), float64(img[i+3])*float64(corr[i+3])
+			acc[b0] += c0 * v0
+			acc[b0+lanes] += (ov2 - c0) * v0
+			acc[b1] += c1 * v1
+			acc[b1+lanes] += (ov2 - c1) * v1
+			acc[b2] += c2 * v2
+			acc[b2+lanes] += (ov2 - c2) * v2
+			acc[b3] += c3 * v3
+			acc[b3+lanes] += (ov2 - c3) * v3
+		}
+		for ; i < n; i++ {
+			b, c, v := int(bins[i])*lanes, float64(split[i]), float64(img[i])*float64(corr[i])
 			acc[b] += c * v
-			acc[b+1] += (ov2 - c) * v
+			acc[b+lanes] += (ov2 - c) * v
 		}
 	}
 	x0, x1 := op.exceptions(p0, p1)
@@ -296,7 +338,7 @@ func sumFloat[T int32 | float64](op *Operator, img []T, acc []float64, p0, p1 in
 		if op.corr != nil {
 			v *= float64(op.corr[p])
 		}
-		acc[op.xbin[i]] += float64(op.xcnt[i]) * v
+		acc[int(op.xbin[i])*lanes] += float64(op.xcnt[i]) * v
 	}
 }
 
@@ -313,7 +355,7 @@ func (op *Operator) exceptions(p0, p1 int) (int, int) {
 // pixelMean returns Σ_k A[p,k]·v_k for pixel p: the bin values v mapped back
 // to the pixel, weighted by its shares (0 for a masked pixel).
 func (op *Operator) pixelMean(p int, v []float64) float64 {
-	if b := int(op.bin[p]); b != noBin {
+	if b := int(op.bin[p]); b != int(op.none) {
 		c := float64(op.split[p])
 		s := c * v[b]
 		if n := float64(op.ov2) - c; n > 0 {
@@ -337,7 +379,7 @@ func (op *Operator) hasExceptions(p int) bool {
 
 // addPixel adds n[p,k]·v to acc[k] for every bin k of pixel p.
 func (op *Operator) addPixel(p int, v float64, acc []float64) {
-	if b := op.bin[p]; b != noBin {
+	if b := op.bin[p]; b != op.none {
 		c := float64(op.split[p])
 		acc[b] += c * v
 		acc[b+1] += (float64(op.ov2) - c) * v

@@ -194,8 +194,8 @@ func (ig *Integrator) NewResult() *Result {
 	for i, co := range ig.curves {
 		n := len(co.q)
 		r.Curves[i] = Curve{Name: co.name, Q: co.q, Area: co.area, I: make([]float64, n), Sigma: make([]float64, n)}
-		r.isum = append(r.isum, make([]int64, co.op.nbins+1))
-		r.fsum = append(r.fsum, make([]float64, co.op.nbins+1))
+		r.isum = append(r.isum, make([]int64, co.op.accLen()))
+		r.fsum = append(r.fsum, make([]float64, co.op.accLen()))
 	}
 	return r
 }
@@ -280,9 +280,15 @@ func (ig *Integrator) integrateCurve(co *curveOp, c *Curve, isum []int64, fsum [
 		}
 		var s float64
 		if exact {
-			s = float64(isum[k])
+			var t int64
+			for _, x := range isum[k*lanes : (k+1)*lanes] {
+				t += x
+			}
+			s = float64(t)
 		} else {
-			s = fsum[k]
+			for _, x := range fsum[k*lanes : (k+1)*lanes] {
+				s += x
+			}
 		}
 		v := s / float64(n)
 		c.I[j] = v

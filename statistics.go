@@ -81,7 +81,7 @@ func (ig *Integrator) IntegrateError(img *Image) ([]ErrorCurve, error) {
 		}
 		dev := make([]float64, op.nbins+1)
 		for p := range op.bin {
-			if op.bin[p] == noBin && !op.hasExceptions(p) {
+			if op.bin[p] == op.none && !op.hasExceptions(p) {
 				continue
 			}
 			v := img.At(p/op.cols, p%op.cols)
