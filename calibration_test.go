@@ -57,9 +57,9 @@ func TestParseBothGenerations(t *testing.T) {
 	if flat.Geometry.Imagesize != [2]int{1043, 981} || flat.Masks[0].Oversampling != 2 {
 		t.Errorf("flat: Imagesize %v, Oversampling %d", flat.Geometry.Imagesize, flat.Masks[0].Oversampling)
 	}
-	if (flat.Geometry.Tilt != nested.Geometry.Tilt ||
+	if flat.Geometry.Tilt != nested.Geometry.Tilt ||
 		flat.Geometry.BeamCenter != nested.Geometry.BeamCenter ||
-		flat.Geometry.DedectorDistanceMM != nested.Geometry.DedectorDistanceMM) {
+		flat.Geometry.DedectorDistanceMM != nested.Geometry.DedectorDistanceMM {
 		t.Errorf("geometries differ: %+v vs %+v", flat.Geometry, nested.Geometry)
 	}
 	if len(nested.Masks) != 2 || nested.Masks[1].RadialBins == nil || nested.Masks[1].RadialBins.Count != 300 ||
