@@ -89,3 +89,20 @@ func BenchmarkNewPilatus1M(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkNewCachedPilatus1M is a second start with the operator cache:
+// reading the mask, hashing the inputs and loading the operator file.
+func BenchmarkNewCachedPilatus1M(b *testing.B) {
+	cal, _ := benchSetup(b)
+	cal.PolarizationCorrection = &Polarization{Fraction: 0.995, Angle: 0}
+	opt := Options{CacheDir: b.TempDir()}
+	if _, err := NewWithOptions(cal, opt); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := NewWithOptions(cal, opt); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -23,7 +23,10 @@ package saxs
 //go:generate go run ./internal/gensample testdata/sample
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"log/slog"
 	"math"
 	"path/filepath"
 	"runtime"
@@ -46,6 +49,13 @@ type Options struct {
 	// Workers is the number of goroutines that build the operators; 0
 	// means runtime.GOMAXPROCS(0).
 	Workers int
+	// CacheDir, when set, keeps built operators in files there (see
+	// DefaultCacheDir), keyed by a hash of everything they depend on: a
+	// second New with the same inputs loads the operator instead of
+	// building it. A corrupt, truncated or foreign cache file is rebuilt.
+	CacheDir string
+	// Logger receives warnings about the cache; nil discards them.
+	Logger *slog.Logger
 }
 
 // Integrator integrates images for one calibration: it holds one operator
@@ -93,12 +103,19 @@ func NewWithOptions(cal *Calibration, opt Options) (*Integrator, error) {
 	ig := &Integrator{cal: cal, legacy: opt.Legacy}
 	dt := newDetector(cal)
 	rows, cols := dt.rows, dt.cols
-	var corr []float64
-	if p := PolarizationFactor(cal, opt.Legacy); p != nil {
-		corr = make([]float64, len(p))
-		for i, v := range p {
-			corr[i] = 1 / v
+	var corr []float64 // computed when the first operator is built
+	correction := func() []float64 {
+		if corr == nil && cal.PolarizationCorrection != nil {
+			corr = PolarizationFactor(cal, opt.Legacy)
+			for i, v := range corr {
+				corr[i] = 1 / v
+			}
 		}
+		return corr
+	}
+	log := opt.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
 	for i := range cal.Masks {
 		mc := &cal.Masks[i]
@@ -117,25 +134,51 @@ func NewWithOptions(cal *Calibration, opt Options) (*Integrator, error) {
 			}
 			return nil, fmt.Errorf("mask %s: %w", mc.MaskFile, &SizeError{What: "mask", Rows: mask.Rows, Cols: mask.Cols, WantRows: rows, WantCols: cols})
 		}
-		co, err := newCurveOp(&dt, mc, i, mask, corr, opt.Legacy, workers)
+		var (
+			op        *Operator
+			first     int
+			cachePath string
+			key       string
+		)
+		if opt.CacheDir != "" && littleEndian {
+			key = cacheKey(cal, mc, mask, opt.Legacy)
+			cachePath = filepath.Join(opt.CacheDir, key+".op")
+			var err error
+			op, first, err = loadOperator(cachePath, key)
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				log.Warn("rebuilding operator", "err", err)
+			}
+		}
+		co, err := newCurveOp(&dt, mc, i, mask, correction, opt.Legacy, workers, op, first)
 		if err != nil {
 			return nil, fmt.Errorf("mask %d (%s): %w", i, mc.MaskFile, err)
+		}
+		if cachePath != "" && op == nil {
+			if err := saveOperator(cachePath, key, co.op, co.first); err != nil {
+				log.Warn("cannot cache operator", "path", cachePath, "err", err)
+			}
 		}
 		ig.curves = append(ig.curves, co)
 	}
 	return ig, nil
 }
 
-func newCurveOp(dt *detector, mc *MaskConfig, i int, mask *Mask, corr []float64, legacy bool, workers int) (*curveOp, error) {
+// newCurveOp builds the operator of one mask, or completes a cached one
+// (op with its first row label).
+func newCurveOp(dt *detector, mc *MaskConfig, i int, mask *Mask, corr func() []float64, legacy bool, workers int,
+	op *Operator, first int) (*curveOp, error) {
 	ov := mc.Oversampling
 	ys, xs := dt.ys(ov, !legacy), dt.xs(ov, !legacy)
 	bn := newBinning(dt, mc, legacy, ys, xs)
 	if bn.n > MaxBins {
 		return nil, fmt.Errorf("%d radial bins, more than the %d supported: raise PixelPerRadialElement", bn.n, MaxBins)
 	}
+	if op != nil && op.nbins == bn.n {
+		return finishCurveOp(dt, mc, i, op, bn, first), nil
+	}
 	var minLabel sync.Mutex
-	first := bn.n
-	op := assemble(dt.rows, dt.cols, ov, bn.n, mask, workers, func(r int, sub [][]int32) {
+	first = bn.n
+	op = assemble(dt.rows, dt.cols, ov, bn.n, mask, workers, func(r int, sub [][]int32) {
 		lo := bn.n
 		for a := range ov {
 			y := ys[r*ov+a]
@@ -152,7 +195,12 @@ func newCurveOp(dt *detector, mc *MaskConfig, i int, mask *Mask, corr []float64,
 		first = min(first, lo)
 		minLabel.Unlock()
 	})
-	op.withCorrection(corr)
+	op.withCorrection(corr())
+	return finishCurveOp(dt, mc, i, op, bn, first), nil
+}
+
+// finishCurveOp derives the rows of a curve from its operator.
+func finishCurveOp(dt *detector, mc *MaskConfig, i int, op *Operator, bn binning, first int) *curveOp {
 	co := &curveOp{op: op, qStart: mc.QStart, qStop: mc.QStop, name: mc.Name}
 	if co.name == "" {
 		co.name = fmt.Sprintf("R%d", i)
@@ -168,7 +216,7 @@ func newCurveOp(dt *detector, mc *MaskConfig, i int, mask *Mask, corr []float64,
 		co.q = append(co.q, bn.centre(dt, k))
 		co.area = append(co.area, op.Area(k))
 	}
-	return co, nil
+	return co
 }
 
 // Calibration returns the calibration the integrator was built for.
