@@ -1,0 +1,756 @@
+package saxs
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+)
+
+// TIFF tags read or written by this package.
+const (
+	tagImageWidth       = 256
+	tagImageLength      = 257
+	tagBitsPerSample    = 258
+	tagCompression      = 259
+	tagPhotometric      = 262
+	tagImageDescription = 270
+	tagStripOffsets     = 273
+	tagSamplesPerPixel  = 277
+	tagRowsPerStrip     = 278
+	tagStripByteCounts  = 279
+	tagDateTime         = 306
+	tagTileWidth        = 322
+	tagTileOffsets      = 324
+	tagSampleFormat     = 339
+)
+
+// TIFF field types.
+const (
+	tiffByte      = 1
+	tiffASCII     = 2
+	tiffShort     = 3
+	tiffLong      = 4
+	tiffRational  = 5
+	tiffSByte     = 6
+	tiffUndefined = 7
+	tiffSShort    = 8
+	tiffSLong     = 9
+	tiffSRational = 10
+	tiffFloat     = 11
+	tiffDouble    = 12
+)
+
+// TIFF SampleFormat values.
+const (
+	sampleUint  = 1
+	sampleInt   = 2
+	sampleFloat = 3
+)
+
+// maxPixels bounds the number of pixels of a decoded image or mask
+// (256 Mi pixels, 1 GiB of int32 samples): larger sizes are taken to be
+// corrupt headers rather than detector frames.
+const maxPixels = 1 << 28
+
+// tiffTypeSize returns the size in bytes of one value of TIFF field type t,
+// or 0 for an unknown type.
+func tiffTypeSize(t uint16) int64 {
+	switch t {
+	case tiffByte, tiffASCII, tiffSByte, tiffUndefined:
+		return 1
+	case tiffShort, tiffSShort:
+		return 2
+	case tiffLong, tiffSLong, tiffFloat:
+		return 4
+	case tiffRational, tiffSRational, tiffDouble:
+		return 8
+	}
+	return 0
+}
+
+// tiffTagName names the tags the decoder reads, for error messages.
+func tiffTagName(tag uint16) string {
+	switch tag {
+	case tagImageWidth:
+		return "ImageWidth"
+	case tagImageLength:
+		return "ImageLength"
+	case tagBitsPerSample:
+		return "BitsPerSample"
+	case tagCompression:
+		return "Compression"
+	case tagPhotometric:
+		return "PhotometricInterpretation"
+	case tagImageDescription:
+		return "ImageDescription"
+	case tagStripOffsets:
+		return "StripOffsets"
+	case tagSamplesPerPixel:
+		return "SamplesPerPixel"
+	case tagRowsPerStrip:
+		return "RowsPerStrip"
+	case tagStripByteCounts:
+		return "StripByteCounts"
+	case tagDateTime:
+		return "DateTime"
+	case tagSampleFormat:
+		return "SampleFormat"
+	}
+	return fmt.Sprintf("tag %d", tag)
+}
+
+// compressionName names the common TIFF compression schemes.
+func compressionName(c uint32) string {
+	switch c {
+	case 2:
+		return " (CCITT RLE)"
+	case 3, 4:
+		return " (CCITT fax)"
+	case 5:
+		return " (LZW)"
+	case 6, 7:
+		return " (JPEG)"
+	case 8, 32946:
+		return " (Deflate)"
+	case 32773:
+		return " (PackBits)"
+	case 34925:
+		return " (LZMA)"
+	case 50000:
+		return " (Zstd)"
+	}
+	return ""
+}
+
+// tiffEntry is one IFD entry the decoder uses.
+type tiffEntry struct {
+	present bool
+	typ     uint16
+	count   int64
+	pos     int // file offset of the 12-byte entry
+	val     int // file offset of the value data, inline or pointed to
+}
+
+// tiffDecoder holds the state of one DecodeTIFF call.
+type tiffDecoder struct {
+	data []byte
+	name string
+	big  bool // big-endian ("MM")
+}
+
+func (d *tiffDecoder) errorf(off int64, format string, args ...any) error {
+	return &FormatError{File: d.name, Offset: off, Msg: fmt.Sprintf(format, args...)}
+}
+
+func (d *tiffDecoder) u16(off int) uint16 {
+	if d.big {
+		return binary.BigEndian.Uint16(d.data[off:])
+	}
+	return binary.LittleEndian.Uint16(d.data[off:])
+}
+
+func (d *tiffDecoder) u32(off int) uint32 {
+	if d.big {
+		return binary.BigEndian.Uint32(d.data[off:])
+	}
+	return binary.LittleEndian.Uint32(d.data[off:])
+}
+
+// entry locates the value data of the IFD entry at file offset pos and
+// checks that it lies inside the file.
+func (d *tiffDecoder) entry(pos int) (tiffEntry, error) {
+	tag := d.u16(pos)
+	e := tiffEntry{present: true, typ: d.u16(pos + 2), count: int64(d.u32(pos + 4)), pos: pos, val: pos + 8}
+	size := tiffTypeSize(e.typ)
+	if size == 0 {
+		return e, d.errorf(int64(pos), "%s has unknown field type %d", tiffTagName(tag), e.typ)
+	}
+	if n := size * e.count; n > 4 {
+		off := int64(d.u32(pos + 8))
+		if off+n > int64(len(d.data)) {
+			return e, d.errorf(int64(pos), "%s data (%d bytes at offset %d) extends past end of file (%d bytes)",
+				tiffTagName(tag), n, off, len(d.data))
+		}
+		e.val = int(off)
+	}
+	return e, nil
+}
+
+// uintAt returns value i of an integer entry validated by checkUint.
+func (d *tiffDecoder) uintAt(e *tiffEntry, i int) uint32 {
+	switch e.typ {
+	case tiffByte:
+		return uint32(d.data[e.val+i])
+	case tiffShort:
+		return uint32(d.u16(e.val + 2*i))
+	}
+	return d.u32(e.val + 4*i)
+}
+
+// checkUint checks that e is an integer entry (BYTE, SHORT or LONG) with at
+// least one value.
+func (d *tiffDecoder) checkUint(tag uint16, e *tiffEntry) error {
+	switch e.typ {
+	case tiffByte, tiffShort, tiffLong:
+	default:
+		return d.errorf(int64(e.pos), "%s has field type %d, want SHORT or LONG", tiffTagName(tag), e.typ)
+	}
+	if e.count < 1 {
+		return d.errorf(int64(e.pos), "%s has no value", tiffTagName(tag))
+	}
+	return nil
+}
+
+// scalar returns the first value of an integer entry, or def if the entry is
+// absent.
+func (d *tiffDecoder) scalar(tag uint16, e *tiffEntry, def uint32) (uint32, error) {
+	if !e.present {
+		return def, nil
+	}
+	if err := d.checkUint(tag, e); err != nil {
+		return 0, err
+	}
+	return d.uintAt(e, 0), nil
+}
+
+// ascii returns the bytes of an ASCII entry without trailing NULs, or nil if
+// the entry is absent.
+func (d *tiffDecoder) ascii(tag uint16, e *tiffEntry) ([]byte, error) {
+	if !e.present {
+		return nil, nil
+	}
+	switch e.typ {
+	case tiffASCII, tiffByte, tiffUndefined:
+	default:
+		return nil, d.errorf(int64(e.pos), "%s has field type %d, want ASCII", tiffTagName(tag), e.typ)
+	}
+	b := d.data[e.val : e.val+int(e.count)]
+	for len(b) > 0 && b[len(b)-1] == 0 {
+		b = b[:len(b)-1]
+	}
+	return b, nil
+}
+
+// tiffLayout is the validated description of a frame's pixel data.
+type tiffLayout struct {
+	width, height int
+	bits          int // 8, 16 or 32
+	format        int // sampleUint, sampleInt or sampleFloat
+	rowsPerStrip  int // clamped to height
+	nstrips       int // number of strips
+	offsets       tiffEntry
+	counts        tiffEntry
+	desc, date    []byte
+	values        bool // samples go to Image.Values (else Image.Counts)
+}
+
+// DecodeTIFF decodes the first image of an uncompressed TIFF file held in
+// data into dst. name identifies the file in errors.
+//
+// Supported are single-sample (grey) images stored in strips, in either byte
+// order, with 8-, 16- or 32-bit unsigned (SampleFormat 1, the default) or
+// signed (SampleFormat 2) integers or 32-bit floats (SampleFormat 3).
+// PhotometricInterpretation may be 0 or 1; samples are never inverted.
+// 8- and 16-bit samples and 32-bit signed samples are stored in dst.Counts,
+// 32-bit unsigned and floating-point samples in dst.Values; the other slice
+// is set to nil. The existing capacity of the slice receiving the samples is
+// reused when it is large enough, so decoding a series of same-size frames
+// into one Image does not allocate (the Description and DateTime strings are
+// only replaced when they change). dst.Description and dst.DateTime receive
+// the ImageDescription and DateTime tags without trailing NULs, or "" if
+// absent.
+//
+// A malformed, truncated or unsupported file gives a *FormatError naming
+// the file and the byte offset of the problem; dst is then left unchanged.
+func DecodeTIFF(data []byte, name string, dst *Image) error {
+	if dst == nil {
+		return fmt.Errorf("%s: DecodeTIFF into nil Image", name)
+	}
+	d := tiffDecoder{data: data, name: name}
+	l, err := d.layout()
+	if err != nil {
+		return err
+	}
+	n := l.width * l.height
+	if l.values {
+		if cap(dst.Values) >= n {
+			dst.Values = dst.Values[:n]
+		} else {
+			dst.Values = make([]float64, n)
+		}
+		dst.Counts = nil
+	} else {
+		if cap(dst.Counts) >= n {
+			dst.Counts = dst.Counts[:n]
+		} else {
+			dst.Counts = make([]int32, n)
+		}
+		dst.Values = nil
+	}
+	dst.Rows, dst.Cols = l.height, l.width
+	if string(l.desc) != dst.Description {
+		dst.Description = string(l.desc)
+	}
+	if string(l.date) != dst.DateTime {
+		dst.DateTime = string(l.date)
+	}
+
+	bps := l.bits / 8
+	for i := 0; i < l.nstrips; i++ {
+		first := i * l.rowsPerStrip
+		rows := min(l.rowsPerStrip, l.height-first)
+		lo, hi := first*l.width, (first+rows)*l.width
+		off := int(d.uintAt(&l.offsets, i))
+		src := data[off : off+(hi-lo)*bps]
+		if l.values {
+			decodeFloatSamples(dst.Values[lo:hi], src, l.format, d.big)
+		} else {
+			decodeIntSamples(dst.Counts[lo:hi], src, l.bits, l.format == sampleInt, d.big)
+		}
+	}
+	return nil
+}
+
+// layout parses the header and the first IFD and checks everything the
+// pixel decoding relies on.
+func (d *tiffDecoder) layout() (l tiffLayout, err error) {
+	data := d.data
+	if len(data) < 8 {
+		return l, d.errorf(int64(len(data)), "file too short for a TIFF header (%d bytes)", len(data))
+	}
+	switch string(data[:2]) {
+	case "II":
+	case "MM":
+		d.big = true
+	default:
+		return l, d.errorf(0, "not a TIFF file: byte-order mark %q, want \"II\" or \"MM\"", data[:2])
+	}
+	switch v := d.u16(2); v {
+	case 42:
+	case 43:
+		return l, d.errorf(2, "BigTIFF (version 43) is not supported")
+	default:
+		return l, d.errorf(2, "not a TIFF file: version %d, want 42", v)
+	}
+	ifd := int64(d.u32(4))
+	if ifd < 8 || ifd+2 > int64(len(data)) {
+		return l, d.errorf(4, "first IFD offset %d out of range (file has %d bytes)", ifd, len(data))
+	}
+	pos := int(ifd)
+	nent := int(d.u16(pos))
+	if nent == 0 {
+		return l, d.errorf(ifd, "IFD has no entries")
+	}
+	if int64(pos)+2+12*int64(nent) > int64(len(data)) {
+		return l, d.errorf(ifd, "IFD of %d entries (%d bytes) extends past end of file (%d bytes)",
+			nent, 2+12*nent, len(data))
+	}
+
+	var width, height, bits, compression, photometric, desc, offsets,
+		spp, rps, counts, date, tiles, format tiffEntry
+	for i := 0; i < nent; i++ {
+		p := pos + 2 + 12*i
+		var e *tiffEntry
+		switch d.u16(p) {
+		case tagImageWidth:
+			e = &width
+		case tagImageLength:
+			e = &height
+		case tagBitsPerSample:
+			e = &bits
+		case tagCompression:
+			e = &compression
+		case tagPhotometric:
+			e = &photometric
+		case tagImageDescription:
+			e = &desc
+		case tagStripOffsets:
+			e = &offsets
+		case tagSamplesPerPixel:
+			e = &spp
+		case tagRowsPerStrip:
+			e = &rps
+		case tagStripByteCounts:
+			e = &counts
+		case tagDateTime:
+			e = &date
+		case tagTileWidth, tagTileOffsets:
+			e = &tiles
+		case tagSampleFormat:
+			e = &format
+		default:
+			continue // tags that do not affect the pixels are ignored
+		}
+		var err error
+		if *e, err = d.entry(p); err != nil {
+			return l, err
+		}
+	}
+
+	l.offsets, l.counts = offsets, counts
+	if l.desc, err = d.ascii(tagImageDescription, &desc); err != nil {
+		return l, err
+	}
+	if l.date, err = d.ascii(tagDateTime, &date); err != nil {
+		return l, err
+	}
+
+	// Required tags.
+	for _, r := range []struct {
+		tag uint16
+		e   *tiffEntry
+	}{{tagImageWidth, &width}, {tagImageLength, &height}, {tagStripOffsets, &offsets}, {tagStripByteCounts, &counts}} {
+		if r.tag == tagStripOffsets && !offsets.present && tiles.present {
+			return l, d.errorf(ifd, "tiled TIFF is not supported (only strips)")
+		}
+		if !r.e.present {
+			return l, d.errorf(ifd, "missing required tag %s (%d)", tiffTagName(r.tag), r.tag)
+		}
+	}
+
+	// Pixel format.
+	v, err := d.scalar(tagSamplesPerPixel, &spp, 1)
+	if err != nil {
+		return l, err
+	}
+	if v != 1 {
+		return l, d.errorf(int64(spp.pos), "unsupported SamplesPerPixel %d (only 1, grey images)", v)
+	}
+	if v, err = d.scalar(tagCompression, &compression, 1); err != nil {
+		return l, err
+	}
+	if v != 1 {
+		return l, d.errorf(int64(compression.pos), "unsupported Compression %d%s (only 1, uncompressed)", v, compressionName(v))
+	}
+	if v, err = d.scalar(tagPhotometric, &photometric, 1); err != nil {
+		return l, err
+	}
+	if v != 0 && v != 1 {
+		return l, d.errorf(int64(photometric.pos), "unsupported PhotometricInterpretation %d (only 0 or 1, grey)", v)
+	}
+	if v, err = d.scalar(tagBitsPerSample, &bits, 1); err != nil {
+		return l, err
+	}
+	l.bits = int(v)
+	if v, err = d.scalar(tagSampleFormat, &format, sampleUint); err != nil {
+		return l, err
+	}
+	l.format = int(v)
+	switch {
+	case l.format != sampleUint && l.format != sampleInt && l.format != sampleFloat:
+		return l, d.errorf(int64(format.pos), "unsupported SampleFormat %d (only 1 unsigned, 2 signed or 3 float)", l.format)
+	case l.format == sampleFloat && l.bits != 32:
+		return l, d.errorf(int64(bits.pos), "unsupported BitsPerSample %d for floating-point samples (only 32)", l.bits)
+	case l.bits != 8 && l.bits != 16 && l.bits != 32:
+		return l, d.errorf(int64(bits.pos), "unsupported BitsPerSample %d (only 8, 16 or 32)", l.bits)
+	}
+	l.values = l.bits == 32 && l.format != sampleInt
+
+	// Size.
+	w, err := d.scalar(tagImageWidth, &width, 0)
+	if err != nil {
+		return l, err
+	}
+	h, err := d.scalar(tagImageLength, &height, 0)
+	if err != nil {
+		return l, err
+	}
+	if w == 0 || h == 0 || uint64(w)*uint64(h) > maxPixels {
+		return l, d.errorf(int64(width.pos), "unsupported image size %d × %d pixels (at most %d pixels)", w, h, maxPixels)
+	}
+	l.width, l.height = int(w), int(h)
+
+	// Strips.
+	r, err := d.scalar(tagRowsPerStrip, &rps, math.MaxUint32)
+	if err != nil {
+		return l, err
+	}
+	if r == 0 {
+		return l, d.errorf(int64(rps.pos), "RowsPerStrip is 0")
+	}
+	l.rowsPerStrip = int(min(r, h))
+	l.nstrips = (l.height + l.rowsPerStrip - 1) / l.rowsPerStrip
+	if err := d.checkUint(tagStripOffsets, &offsets); err != nil {
+		return l, err
+	}
+	if err := d.checkUint(tagStripByteCounts, &counts); err != nil {
+		return l, err
+	}
+	if offsets.count != int64(l.nstrips) {
+		return l, d.errorf(int64(offsets.pos), "%d StripOffsets, want %d (%d rows, %d rows per strip)",
+			offsets.count, l.nstrips, l.height, l.rowsPerStrip)
+	}
+	if counts.count != int64(l.nstrips) {
+		return l, d.errorf(int64(counts.pos), "%d StripByteCounts, want %d (%d rows, %d rows per strip)",
+			counts.count, l.nstrips, l.height, l.rowsPerStrip)
+	}
+	rowBytes := int64(l.width) * int64(l.bits/8)
+	for i := 0; i < l.nstrips; i++ {
+		rows := int64(min(l.rowsPerStrip, l.height-i*l.rowsPerStrip))
+		need := rows * rowBytes
+		off := int64(d.uintAt(&offsets, i))
+		if n := int64(d.uintAt(&counts, i)); n < need {
+			return l, d.errorf(off, "strip %d has %d bytes, its %d rows of %d %d-bit samples need %d",
+				i, n, rows, l.width, l.bits, need)
+		}
+		if off+need > int64(len(data)) {
+			return l, d.errorf(off, "strip %d (%d bytes) extends past end of file (%d bytes)", i, need, len(data))
+		}
+	}
+	return l, nil
+}
+
+// decodeIntSamples converts 8-, 16- or 32-bit integer samples to int32.
+// len(src) must be len(dst)*bits/8.
+func decodeIntSamples(dst []int32, src []byte, bits int, signed, big bool) {
+	switch {
+	case bits == 8 && signed:
+		for i, b := range src[:len(dst)] {
+			dst[i] = int32(int8(b))
+		}
+	case bits == 8:
+		for i, b := range src[:len(dst)] {
+			dst[i] = int32(b)
+		}
+	case bits == 16:
+		src = src[:2*len(dst)]
+		for i := range dst {
+			var v uint16
+			if big {
+				v = binary.BigEndian.Uint16(src[2*i:])
+			} else {
+				v = binary.LittleEndian.Uint16(src[2*i:])
+			}
+			if signed {
+				dst[i] = int32(int16(v))
+			} else {
+				dst[i] = int32(v)
+			}
+		}
+	case big: // 32-bit signed
+		src = src[:4*len(dst)]
+		for i := range dst {
+			dst[i] = int32(binary.BigEndian.Uint32(src[4*i:]))
+		}
+	default: // 32-bit signed little-endian: Pilatus frames
+		decodeInt32LE(dst, src)
+	}
+}
+
+// decodeInt32LE is the hot loop of frame decoding: unrolled by 8 on
+// capped sub-slices, so that the bounds are checked once per 8 samples (2.5
+// times faster than the plain loop).
+func decodeInt32LE(dst []int32, src []byte) {
+	for len(dst) >= 8 && len(src) >= 32 {
+		s := src[:32:32]
+		d := dst[:8:8]
+		d[0] = int32(binary.LittleEndian.Uint32(s[0:4]))
+		d[1] = int32(binary.LittleEndian.Uint32(s[4:8]))
+		d[2] = int32(binary.LittleEndian.Uint32(s[8:12]))
+		d[3] = int32(binary.LittleEndian.Uint32(s[12:16]))
+		d[4] = int32(binary.LittleEndian.Uint32(s[16:20]))
+		d[5] = int32(binary.LittleEndian.Uint32(s[20:24]))
+		d[6] = int32(binary.LittleEndian.Uint32(s[24:28]))
+		d[7] = int32(binary.LittleEndian.Uint32(s[28:32]))
+		dst, src = dst[8:], src[32:]
+	}
+	for i := range dst {
+		dst[i] = int32(binary.LittleEndian.Uint32(src[4*i:]))
+	}
+}
+
+// decodeFloatSamples converts 32-bit unsigned or floating-point samples to
+// float64. len(src) must be 4*len(dst).
+func decodeFloatSamples(dst []float64, src []byte, format int, big bool) {
+	src = src[:4*len(dst)]
+	for i := range dst {
+		var v uint32
+		if big {
+			v = binary.BigEndian.Uint32(src[4*i:])
+		} else {
+			v = binary.LittleEndian.Uint32(src[4*i:])
+		}
+		if format == sampleFloat {
+			dst[i] = float64(math.Float32frombits(v))
+		} else {
+			dst[i] = float64(v)
+		}
+	}
+}
+
+// ReadImage reads a TIFF detector frame from a file (see [DecodeTIFF]).
+func ReadImage(path string) (*Image, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	img := new(Image)
+	if err := DecodeTIFF(data, path, img); err != nil {
+		return nil, err
+	}
+	return img, nil
+}
+
+// ImageReader reads TIFF frames from files, reusing one file buffer across
+// calls, for pipelines that read many frames. The zero value is ready to
+// use. An ImageReader must not be used by several goroutines at once.
+type ImageReader struct {
+	buf []byte
+}
+
+// ReadFile reads the TIFF frame in the file at path into dst (see
+// [DecodeTIFF]), reusing the reader's buffer and the sample slice of dst
+// when they are large enough.
+func (r *ImageReader) ReadFile(path string, dst *Image) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	size := fi.Size()
+	if size < 0 || size > 1<<32 || int64(int(size)) != size {
+		return &FormatError{File: path, Offset: -1, Msg: fmt.Sprintf("file too large for a TIFF frame (%d bytes)", size)}
+	}
+	if int64(cap(r.buf)) < size {
+		r.buf = make([]byte, size)
+	}
+	r.buf = r.buf[:size]
+	if _, err := io.ReadFull(f, r.buf); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return fmt.Errorf("%s: file shrank while being read (%d bytes expected): %w", path, size, io.ErrUnexpectedEOF)
+		}
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return DecodeTIFF(r.buf, path, dst)
+}
+
+// EncodeTIFF writes img as a little-endian, uncompressed, single-strip TIFF:
+// 32-bit signed integers (SampleFormat 2) when img.Counts is set, 32-bit
+// floats (SampleFormat 3) when img.Values is set (values are rounded to
+// float32). img.Description and img.DateTime are written as the
+// ImageDescription and DateTime tags when non-empty. [DecodeTIFF] reads the
+// file back to the same image (up to float32 rounding).
+func EncodeTIFF(w io.Writer, img *Image) error {
+	if img == nil {
+		return errors.New("EncodeTIFF: nil image")
+	}
+	if img.Rows <= 0 || img.Cols <= 0 || img.Rows > maxPixels || img.Cols > maxPixels || img.Rows*img.Cols > maxPixels {
+		return fmt.Errorf("EncodeTIFF: unsupported image size %d × %d", img.Rows, img.Cols)
+	}
+	if err := img.check(img.Rows, img.Cols); err != nil {
+		return fmt.Errorf("EncodeTIFF: %w", err)
+	}
+	n := img.Rows * img.Cols
+	format := uint32(sampleInt)
+	if img.Values != nil {
+		format = sampleFloat
+	}
+
+	type field struct {
+		tag, typ uint16
+		count    uint32
+		value    uint32 // inline value, or offset of data
+		data     []byte // out-of-line data (ASCII strings)
+	}
+	str := func(tag uint16, s string) field {
+		b := append([]byte(s), 0)
+		return field{tag: tag, typ: tiffASCII, count: uint32(len(b)), data: b}
+	}
+	fields := []field{
+		{tag: tagImageWidth, typ: tiffLong, count: 1, value: uint32(img.Cols)},
+		{tag: tagImageLength, typ: tiffLong, count: 1, value: uint32(img.Rows)},
+		{tag: tagBitsPerSample, typ: tiffShort, count: 1, value: 32},
+		{tag: tagCompression, typ: tiffShort, count: 1, value: 1},
+		{tag: tagPhotometric, typ: tiffShort, count: 1, value: 1},
+	}
+	if img.Description != "" {
+		fields = append(fields, str(tagImageDescription, img.Description))
+	}
+	stripIndex := len(fields)
+	fields = append(fields,
+		field{tag: tagStripOffsets, typ: tiffLong, count: 1},
+		field{tag: tagSamplesPerPixel, typ: tiffShort, count: 1, value: 1},
+		field{tag: tagRowsPerStrip, typ: tiffLong, count: 1, value: uint32(img.Rows)},
+		field{tag: tagStripByteCounts, typ: tiffLong, count: 1, value: uint32(4 * n)},
+	)
+	if img.DateTime != "" {
+		fields = append(fields, str(tagDateTime, img.DateTime))
+	}
+	fields = append(fields, field{tag: tagSampleFormat, typ: tiffShort, count: 1, value: format})
+
+	// Layout: header, IFD, out-of-line data, padding to 4 bytes, samples.
+	const ifdOffset = 8
+	end := int64(ifdOffset + 2 + 12*len(fields) + 4)
+	for i := range fields {
+		if len(fields[i].data) > 4 {
+			fields[i].value = uint32(end)
+			end += int64(len(fields[i].data))
+		}
+	}
+	end = (end + 3) &^ 3
+	if end+4*int64(n) > math.MaxUint32 {
+		return fmt.Errorf("EncodeTIFF: file would exceed 4 GiB")
+	}
+	fields[stripIndex].value = uint32(end)
+
+	le := binary.LittleEndian
+	head := make([]byte, 0, end)
+	head = append(head, 'I', 'I')
+	head = le.AppendUint16(head, 42)
+	head = le.AppendUint32(head, ifdOffset)
+	head = le.AppendUint16(head, uint16(len(fields)))
+	for _, f := range fields {
+		head = le.AppendUint16(head, f.tag)
+		head = le.AppendUint16(head, f.typ)
+		head = le.AppendUint32(head, f.count)
+		switch {
+		case len(f.data) > 4:
+			head = le.AppendUint32(head, f.value)
+		case f.data != nil:
+			var v [4]byte
+			copy(v[:], f.data)
+			head = append(head, v[:]...)
+		case f.typ == tiffShort:
+			head = le.AppendUint16(head, uint16(f.value))
+			head = le.AppendUint16(head, 0)
+		default:
+			head = le.AppendUint32(head, f.value)
+		}
+	}
+	head = le.AppendUint32(head, 0) // no next IFD
+	for _, f := range fields {
+		if len(f.data) > 4 {
+			head = append(head, f.data...)
+		}
+	}
+	for int64(len(head)) < end {
+		head = append(head, 0)
+	}
+	if _, err := w.Write(head); err != nil {
+		return err
+	}
+
+	// Samples, in chunks.
+	buf := make([]byte, 0, 4*min(n, 16384))
+	for i := 0; i < n; i++ {
+		if img.Counts != nil {
+			buf = le.AppendUint32(buf, uint32(img.Counts[i]))
+		} else {
+			buf = le.AppendUint32(buf, math.Float32bits(float32(img.Values[i])))
+		}
+		if len(buf) == cap(buf) || i == n-1 {
+			if _, err := w.Write(buf); err != nil {
+				return err
+			}
+			buf = buf[:0]
+		}
+	}
+	return nil
+}
