@@ -1,0 +1,740 @@
+// Package batch converts folders of detector frames (TIFF) into .chi files:
+// the pipeline behind the saxsdog command.
+//
+// A [Converter] walks its input folders, names the output of each frame
+// (see [Config] for the rules) and hands the frames over a channel to a
+// pool of workers. Each worker owns one [saxs.ImageReader], one [saxs.Image]
+// and one [saxs.Result], reused from frame to frame, and shares the single
+// [saxs.Integrator] of the run, so reading, integrating and writing of
+// different frames overlap without per-frame image buffers.
+//
+// A frame that cannot be read, has the wrong size or cannot be written is
+// reported with its path and skipped; the run goes on and [Converter.Run]
+// returns a [Summary] that lists the failures, leaving the exit status to
+// the caller. Cancelling the context stops the run: no new frame is
+// started, the frames in flight are finished and written.
+//
+// This fixes the behaviour of the original saxsdog (spec §7, §12): output
+// names mirror the input tree instead of being flattened (no dots removed,
+// no silent collisions), .tiff files are found too, --resume works and
+// checks that the outputs are complete and newer than the frame, and no
+// frame in flight is lost at the end.
+package batch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/saxsdog/saxs"
+)
+
+// ErrorLogName is the file name of the errors log (see Config.ErrorLog).
+const ErrorLogName = "saxsdog-errors.log"
+
+// DefaultOutDir is the output folder used when Config.OutDir is empty.
+const DefaultOutDir = "out"
+
+// Config describes a conversion run.
+//
+// Output naming: by default the outputs go to OutDir, mirroring the tree
+// below the input folder: with the root "data", data/a/b/x.tif gives
+// OutDir/a/b/x.chi. With several roots each one's tree is mirrored below
+// OutDir/<base name of the root>/; two folder roots with the same base name
+// are refused by New. A root may also be a single frame, whose output is
+// OutDir/<name>.chi. With InPlace the output lies next to the frame
+// (x.tif gives x.chi); with RelPath it lies in filepath.Join(dir of frame,
+// RelPath) (an absolute RelPath is used as is), created when missing. The
+// extension .tif or .tiff (in any case) is replaced by .chi; a calibration
+// with several masks gives one file per mask, named by
+// [saxs.Integrator.ChiPaths] (x_cR0.chi, x_cR1.chi, ...).
+//
+// Frames found: files whose names end in .tif or .tiff (in any case) below
+// each root, recursively, in lexical order; regular files and symbolic links
+// to regular files. Symbolic links to folders are not followed, and the
+// output folder is skipped when it lies inside a root.
+type Config struct {
+	// Calibration is used to build the Integrator when Integrator is nil.
+	Calibration *saxs.Calibration
+	// Integrator, when set, is used as is and Calibration is ignored.
+	Integrator *saxs.Integrator
+
+	// Roots are the input folders (or single frames); at least one.
+	Roots []string
+	// OutDir is the output folder, DefaultOutDir when empty; created when
+	// missing. Ignored with InPlace or RelPath.
+	OutDir string
+	// InPlace writes each output next to its frame.
+	InPlace bool
+	// RelPath writes each output into this folder relative to its frame's
+	// folder. It cannot be combined with InPlace.
+	RelPath string
+
+	// Resume skips a frame when all its outputs exist, are complete and
+	// are at least as new as the frame.
+	Resume bool
+	// Workers is the number of frames converted at once; 0 means
+	// runtime.NumCPU().
+	Workers int
+	// WalkFirst walks all roots before the first frame is converted, so
+	// that the total is known from the start. Otherwise frames are
+	// converted while the walk goes on.
+	WalkFirst bool
+	// NoWalk does not look at the files already in the roots; only the
+	// Sources then supply frames.
+	NoWalk bool
+	// Sources supply further frames (for example a folder watcher). Each
+	// runs in its own goroutine during the run; Run ends when the walk and
+	// every source have returned and the frames are converted.
+	Sources []Source
+	// Outputs are extra per-frame outputs (plots, image copies), written by
+	// the workers after the .chi files.
+	Outputs []Output
+
+	// ErrorLog is the file listing the failures of a run, one "path:
+	// reason" per line, written at the end when a frame failed and removed
+	// when none did. Empty means OutDir/saxsdog-errors.log, or
+	// ./saxsdog-errors.log with InPlace or RelPath; "-" disables it.
+	ErrorLog string
+
+	// Logger receives the log records: the start of the run at Info
+	// level, per-file records (converted, skipped) at Debug level and
+	// failures at Warn level. nil discards them.
+	Logger *slog.Logger
+	// Progress, when set, is called after each frame is finished and when
+	// the walk ends. Calls are serialized; they run on the workers'
+	// goroutines and should return quickly.
+	Progress func(Progress)
+}
+
+// A Source supplies frames to a run: it calls add with the path of each
+// frame to convert until ctx is done or it has no more, then returns. add
+// returns an error (ctx's) when the run is being cancelled. A frame path
+// must lie below one of the roots unless InPlace or RelPath is set.
+type Source func(ctx context.Context, add func(path string) error) error
+
+// Frame is a converted frame as handed to an Output. Image and Result are
+// the worker's and are only valid during the call.
+type Frame struct {
+	Path     string       // the TIFF file
+	ChiPaths []string     // the .chi files written ("" for a curve not written)
+	Image    *saxs.Image  // the frame
+	Result   *saxs.Result // its curves
+}
+
+// An Output writes extra files for each converted frame. It must be safe
+// for concurrent use: the workers call it in parallel.
+type Output interface {
+	// Paths returns the files Write creates for a frame with the given
+	// .chi paths; Resume skips a frame only when they exist too.
+	Paths(chiPaths []string) []string
+	// Write writes the files of a frame.
+	Write(f *Frame) error
+}
+
+// Status is the outcome of one frame.
+type Status int
+
+// The outcomes of a frame.
+const (
+	Converted Status = iota + 1 // read, integrated and written
+	Skipped                     // up to date (Resume)
+	Failed                      // see the error
+)
+
+// String returns "converted", "skipped" or "failed".
+func (s Status) String() string {
+	switch s {
+	case Converted:
+		return "converted"
+	case Skipped:
+		return "skipped"
+	case Failed:
+		return "failed"
+	}
+	return fmt.Sprintf("Status(%d)", int(s))
+}
+
+// FileResult is the outcome of one frame, or of a folder that could not be
+// read (Status Failed).
+type FileResult struct {
+	Path    string
+	Outputs []string // the .chi files (and extra outputs) of the frame
+	Status  Status
+	Err     error // set when Status is Failed
+}
+
+// Progress is the state of a run, handed to Config.Progress.
+type Progress struct {
+	// Found counts the frames found so far (including those that failed,
+	// and folders that could not be read).
+	Found int
+	// WalkDone tells that the walk has ended; Found is final unless
+	// Sources are still running.
+	WalkDone bool
+	// Converted, Skipped and Failed count the finished frames.
+	Converted, Skipped, Failed int
+	// Elapsed is the time since the run started.
+	Elapsed time.Duration
+	// File is the frame just finished, nil for a walk notice.
+	File *FileResult
+}
+
+// Done returns the number of finished frames.
+func (p Progress) Done() int { return p.Converted + p.Skipped + p.Failed }
+
+// Failure is a frame (or folder) that could not be converted.
+type Failure struct {
+	Path string
+	Err  error
+}
+
+// Reason returns the error message without the leading "path: " that most
+// errors carry.
+func (f Failure) Reason() string {
+	if f.Err == nil {
+		return "unknown error"
+	}
+	return strings.TrimPrefix(f.Err.Error(), f.Path+": ")
+}
+
+// String returns "path: reason".
+func (f Failure) String() string { return f.Path + ": " + f.Reason() }
+
+// Summary is the outcome of a run.
+type Summary struct {
+	// Found counts the frames found (and unreadable folders).
+	Found int
+	// Converted, Skipped and Failed count the frames by outcome; Failed
+	// includes folders that could not be read.
+	Converted, Skipped, Failed int
+	// Failures lists the failed frames, sorted by path.
+	Failures []Failure
+	// Elapsed is the duration of the run.
+	Elapsed time.Duration
+	// FramesPerSecond is Converted / Elapsed.
+	FramesPerSecond float64
+	// ErrorLog is the errors log written by the run, "" if none.
+	ErrorLog string
+}
+
+// Converter runs conversions for one Config. Build it with New.
+type Converter struct {
+	cfg     Config
+	ig      *saxs.Integrator
+	log     *slog.Logger
+	workers int
+	outDir  string // "" with InPlace or RelPath
+	absOut  string
+	roots   []root
+	errLog  string
+}
+
+// root is one input of a run.
+type root struct {
+	path   string // as given
+	walk   string // what to hand to WalkDir (a trailing separator for a symlinked folder)
+	abs    string // absolute, cleaned
+	isDir  bool
+	prefix string // sub-folder of OutDir with several roots
+}
+
+// New checks cfg and prepares a Converter: it builds the Integrator from
+// cfg.Calibration when cfg.Integrator is nil, checks that the roots exist
+// and that their outputs cannot collide.
+func New(cfg Config) (*Converter, error) {
+	c := &Converter{cfg: cfg, log: cfg.Logger, workers: cfg.Workers}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	if c.workers <= 0 {
+		c.workers = runtime.NumCPU()
+	}
+	if len(cfg.Roots) == 0 && !cfg.NoWalk {
+		return nil, errors.New("batch: no input folder given")
+	}
+	if cfg.InPlace && cfg.RelPath != "" {
+		return nil, errors.New("batch: in-place output and a relative output path exclude each other")
+	}
+	if !cfg.InPlace && cfg.RelPath == "" {
+		c.outDir = cfg.OutDir
+		if c.outDir == "" {
+			c.outDir = DefaultOutDir
+		}
+		abs, err := filepath.Abs(c.outDir)
+		if err != nil {
+			return nil, fmt.Errorf("batch: output folder %s: %w", c.outDir, err)
+		}
+		c.absOut = abs
+	}
+	switch {
+	case cfg.ErrorLog == "-":
+	case cfg.ErrorLog != "":
+		c.errLog = cfg.ErrorLog
+	case c.outDir != "":
+		c.errLog = filepath.Join(c.outDir, ErrorLogName)
+	default:
+		c.errLog = ErrorLogName
+	}
+	if err := c.setRoots(cfg.Roots); err != nil {
+		return nil, err
+	}
+	c.ig = cfg.Integrator
+	if c.ig == nil {
+		if cfg.Calibration == nil {
+			return nil, errors.New("batch: neither a calibration nor an integrator given")
+		}
+		ig, err := saxs.NewWithOptions(cfg.Calibration, saxs.Options{Workers: c.workers})
+		if err != nil {
+			return nil, fmt.Errorf("batch: building the integrator: %w", err)
+		}
+		c.ig = ig
+	}
+	return c, nil
+}
+
+// setRoots checks the roots and computes their output prefixes.
+func (c *Converter) setRoots(paths []string) error {
+	byName := map[string]string{}
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return fmt.Errorf("batch: input %w", err)
+		}
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return fmt.Errorf("batch: input %s: %w", p, err)
+		}
+		r := root{path: p, walk: p, abs: abs, isDir: fi.IsDir()}
+		if r.isDir {
+			if lfi, err := os.Lstat(p); err == nil && lfi.Mode()&os.ModeSymlink != 0 {
+				r.walk = p + string(filepath.Separator) // make WalkDir follow the named link
+			}
+			if len(paths) > 1 {
+				r.prefix = filepath.Base(abs)
+				if other, ok := byName[r.prefix]; ok {
+					return fmt.Errorf("batch: input folders %s and %s have the same name %q, so their outputs "+
+						"would mix in %s; convert them in separate runs with different output folders",
+						other, p, r.prefix, filepath.Join(c.outDir, r.prefix))
+				}
+				byName[r.prefix] = p
+			}
+		} else if !isTIFFName(p) {
+			return fmt.Errorf("batch: input %s is neither a folder nor a .tif/.tiff file", p)
+		}
+		for _, o := range c.roots {
+			switch {
+			case o.abs == r.abs:
+				return fmt.Errorf("batch: input %s is given twice", p)
+			case within(r.abs, o.abs):
+				return fmt.Errorf("batch: input %s lies inside input %s", p, o.path)
+			case within(o.abs, r.abs):
+				return fmt.Errorf("batch: input %s lies inside input %s", o.path, p)
+			}
+		}
+		c.roots = append(c.roots, r)
+	}
+	return nil
+}
+
+// within reports whether path lies strictly below dir (both absolute and
+// clean). Unlike a plain prefix test, /run10 is not within /run1.
+func within(path, dir string) bool {
+	if !strings.HasPrefix(path, dir) || len(path) == len(dir) {
+		return false
+	}
+	return strings.HasSuffix(dir, string(filepath.Separator)) || path[len(dir)] == filepath.Separator
+}
+
+// Integrator returns the integrator of the run.
+func (c *Converter) Integrator() *saxs.Integrator { return c.ig }
+
+// Workers returns the number of workers.
+func (c *Converter) Workers() int { return c.workers }
+
+// ErrorLogPath returns the errors log of the run ("" when disabled).
+func (c *Converter) ErrorLogPath() string { return c.errLog }
+
+// OutputPaths returns the .chi files of the frame at path (without the
+// extra Outputs), named as described in Config. With several masks there
+// is one per mask; an entry is "" for a curve that is not written.
+func (c *Converter) OutputPaths(path string) ([]string, error) {
+	base, err := c.chiPath(path, -1)
+	if err != nil {
+		return nil, err
+	}
+	return c.ig.ChiPaths(base), nil
+}
+
+// Run converts the frames of the walk and of the Sources, and returns the
+// summary. The error is non-nil when the run was cancelled (it wraps
+// ctx.Err()), when a Source failed or when the errors log could not be
+// written; frames that fail are not errors of Run but listed in the
+// summary.
+func (c *Converter) Run(ctx context.Context) (Summary, error) {
+	r := &run{c: c, start: time.Now(), claims: map[string]string{}}
+	if c.outDir != "" {
+		if err := os.MkdirAll(c.outDir, 0o755); err != nil {
+			return Summary{}, fmt.Errorf("batch: output folder: %w", err)
+		}
+	}
+	c.log.Info("converting", "inputs", strings.Join(c.cfg.Roots, " "), "output", c.describeOutput(),
+		"workers", c.workers, "curves", c.ig.NumCurves(), "resume", c.cfg.Resume)
+
+	jobs := make(chan job, c.workers)
+	var workers sync.WaitGroup
+	for range c.workers {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			c.worker(ctx, r, jobs)
+		}()
+	}
+	send := func(j job) error {
+		select {
+		case jobs <- j:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+
+	var producers sync.WaitGroup
+	var srcMu sync.Mutex
+	var srcErrs []error
+	if !c.cfg.NoWalk {
+		producers.Add(1)
+		go func() {
+			defer producers.Done()
+			if c.cfg.WalkFirst {
+				var list []job
+				c.walk(ctx, r, func(j job) error { list = append(list, j); return nil })
+				r.walkDone()
+				for _, j := range list {
+					if send(j) != nil {
+						return
+					}
+				}
+				return
+			}
+			c.walk(ctx, r, send)
+			r.walkDone()
+		}()
+	}
+	for i, src := range c.cfg.Sources {
+		producers.Add(1)
+		go func() {
+			defer producers.Done()
+			err := src(ctx, func(path string) error {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				j, ok := r.prepare(path, -1)
+				if !ok {
+					return nil
+				}
+				return send(j)
+			})
+			if err != nil && ctx.Err() == nil {
+				srcMu.Lock()
+				srcErrs = append(srcErrs, fmt.Errorf("batch: source %d: %w", i, err))
+				srcMu.Unlock()
+			}
+		}()
+	}
+	producers.Wait()
+	close(jobs)
+	workers.Wait()
+
+	s := r.summary()
+	var errs []error
+	if err := ctx.Err(); err != nil {
+		errs = append(errs, fmt.Errorf("batch: interrupted after %d of %d frames found: %w", s.Converted+s.Skipped+s.Failed, s.Found, err))
+	}
+	errs = append(errs, srcErrs...)
+	logPath, err := c.writeErrorLog(s.Failures)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	s.ErrorLog = logPath
+	return s, errors.Join(errs...)
+}
+
+// Run is New followed by Converter.Run.
+func Run(ctx context.Context, cfg Config) (Summary, error) {
+	c, err := New(cfg)
+	if err != nil {
+		return Summary{}, err
+	}
+	return c.Run(ctx)
+}
+
+func (c *Converter) describeOutput() string {
+	switch {
+	case c.cfg.InPlace:
+		return "next to each frame"
+	case c.cfg.RelPath != "":
+		return "in " + c.cfg.RelPath + " relative to each frame"
+	}
+	return c.outDir
+}
+
+// job is one frame to convert.
+type job struct {
+	path string
+	base string   // the .chi path handed to ChiPaths/WriteChi
+	outs []string // ChiPaths(base)
+	more []string // paths of the extra Outputs
+}
+
+// run is the state of one Run.
+type run struct {
+	c     *Converter
+	start time.Time
+
+	mu                         sync.Mutex
+	claims                     map[string]string // output path -> frame
+	found                      int
+	walked                     bool
+	converted, skipped, failed int
+	failures                   []Failure
+}
+
+// prepare names the outputs of a frame and claims them; it reports (and
+// counts) a failure and returns false when that is impossible. rootIdx is
+// the index of the frame's root, -1 if unknown.
+func (r *run) prepare(path string, rootIdx int) (job, bool) {
+	c := r.c
+	r.mu.Lock()
+	r.found++
+	r.mu.Unlock()
+	base, err := c.chiPath(path, rootIdx)
+	if err != nil {
+		r.finish(FileResult{Path: path, Status: Failed, Err: err})
+		return job{}, false
+	}
+	j := job{path: path, base: base, outs: c.ig.ChiPaths(base)}
+	for _, o := range c.cfg.Outputs {
+		j.more = append(j.more, o.Paths(j.outs)...)
+	}
+	r.mu.Lock()
+	for _, list := range [][]string{j.outs, j.more} {
+		for _, o := range list {
+			if o == "" {
+				continue
+			}
+			if prev, ok := r.claims[o]; ok && prev != path {
+				r.mu.Unlock()
+				r.finish(FileResult{Path: path, Outputs: j.outs, Status: Failed,
+					Err: fmt.Errorf("%s: output %s is already written from %s", path, o, prev)})
+				return job{}, false
+			}
+		}
+	}
+	for _, list := range [][]string{j.outs, j.more} {
+		for _, o := range list {
+			if o != "" {
+				r.claims[o] = path
+			}
+		}
+	}
+	r.mu.Unlock()
+	return j, true
+}
+
+// finish records the outcome of a frame, logs it and reports progress.
+func (r *run) finish(fr FileResult) {
+	c := r.c
+	switch fr.Status {
+	case Converted:
+		c.log.Debug("converted", "file", fr.Path, "chi", firstNonEmpty(fr.Outputs))
+	case Skipped:
+		c.log.Debug("skipped, output up to date", "file", fr.Path)
+	case Failed:
+		c.log.Warn("failed", "file", fr.Path, "error", Failure{fr.Path, fr.Err}.Reason())
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch fr.Status {
+	case Converted:
+		r.converted++
+	case Skipped:
+		r.skipped++
+	case Failed:
+		r.failed++
+		r.failures = append(r.failures, Failure{Path: fr.Path, Err: fr.Err})
+	}
+	if c.cfg.Progress != nil {
+		c.cfg.Progress(r.progressLocked(&fr))
+	}
+}
+
+// walkDone marks the end of the walk.
+func (r *run) walkDone() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.walked = true
+	if r.c.cfg.Progress != nil {
+		r.c.cfg.Progress(r.progressLocked(nil))
+	}
+}
+
+func (r *run) progressLocked(fr *FileResult) Progress {
+	return Progress{Found: r.found, WalkDone: r.walked || r.c.cfg.NoWalk, Converted: r.converted,
+		Skipped: r.skipped, Failed: r.failed, Elapsed: time.Since(r.start), File: fr}
+}
+
+func (r *run) summary() Summary {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := Summary{Found: r.found, Converted: r.converted, Skipped: r.skipped, Failed: r.failed,
+		Failures: append([]Failure(nil), r.failures...), Elapsed: time.Since(r.start)}
+	sort.SliceStable(s.Failures, func(i, j int) bool { return s.Failures[i].Path < s.Failures[j].Path })
+	if sec := s.Elapsed.Seconds(); sec > 0 {
+		s.FramesPerSecond = float64(s.Converted) / sec
+	}
+	return s
+}
+
+func firstNonEmpty(list []string) string {
+	for _, s := range list {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// worker converts the frames it receives until jobs is closed. It owns
+// its reader, image and result, reused across frames. Once ctx is done it
+// starts no new frame (the one in flight is finished and written).
+func (c *Converter) worker(ctx context.Context, r *run, jobs <-chan job) {
+	var rd saxs.ImageReader
+	img := new(saxs.Image)
+	res := c.ig.NewResult()
+	for j := range jobs {
+		if ctx.Err() != nil {
+			continue // drain: the producers stop soon
+		}
+		r.finish(c.convert(j, &rd, img, res))
+	}
+}
+
+// convert converts one frame.
+func (c *Converter) convert(j job, rd *saxs.ImageReader, img *saxs.Image, res *saxs.Result) FileResult {
+	fr := FileResult{Path: j.path, Outputs: j.outs, Status: Failed}
+	if c.cfg.Resume && upToDate(j.path, j.outs, j.more) {
+		fr.Status = Skipped
+		return fr
+	}
+	if err := makeDirs(j.outs, j.more); err != nil {
+		fr.Err = fmt.Errorf("%s: %w", j.path, err)
+		return fr
+	}
+	if err := rd.ReadFile(j.path, img); err != nil {
+		fr.Err = err
+		if !strings.HasPrefix(err.Error(), j.path+": ") {
+			fr.Err = fmt.Errorf("%s: read: %w", j.path, err)
+		}
+		return fr
+	}
+	if err := c.ig.IntegrateTo(res, img); err != nil {
+		fr.Err = fmt.Errorf("%s: integrate: %w", j.path, err)
+		return fr
+	}
+	if err := c.ig.WriteChi(res, j.base); err != nil {
+		fr.Err = fmt.Errorf("%s: write: %w", j.path, err)
+		return fr
+	}
+	if len(c.cfg.Outputs) > 0 {
+		f := &Frame{Path: j.path, ChiPaths: j.outs, Image: img, Result: res}
+		for _, o := range c.cfg.Outputs {
+			if err := o.Write(f); err != nil {
+				fr.Err = fmt.Errorf("%s: write: %w", j.path, err)
+				return fr
+			}
+		}
+	}
+	fr.Status = Converted
+	return fr
+}
+
+// makeDirs creates the folders of the outputs.
+func makeDirs(lists ...[]string) error {
+	last := ""
+	for _, list := range lists {
+		for _, p := range list {
+			if p == "" {
+				continue
+			}
+			if d := filepath.Dir(p); d != last {
+				if err := os.MkdirAll(d, 0o755); err != nil {
+					return fmt.Errorf("output folder: %w", err)
+				}
+				last = d
+			}
+		}
+	}
+	return nil
+}
+
+// writeErrorLog writes the failures to the errors log, or removes a log
+// left by an earlier run when there are none. It returns the path written.
+func (c *Converter) writeErrorLog(failures []Failure) (string, error) {
+	if c.errLog == "" {
+		return "", nil
+	}
+	if len(failures) == 0 {
+		if err := os.Remove(c.errLog); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return "", fmt.Errorf("batch: removing the old errors log: %w", err)
+		}
+		return "", nil
+	}
+	var b strings.Builder
+	for _, f := range failures {
+		b.WriteString(f.String())
+		b.WriteByte('\n')
+	}
+	if err := writeFileAtomic(c.errLog, b.String()); err != nil {
+		return "", fmt.Errorf("batch: writing the errors log: %w", err)
+	}
+	return c.errLog, nil
+}
+
+// writeFileAtomic writes data to path through a temporary file in the same
+// folder renamed over it.
+func writeFileAtomic(path, data string) (err error) {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if _, err = io.WriteString(f, data); err != nil {
+		return err
+	}
+	if err = f.Chmod(0o644); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}

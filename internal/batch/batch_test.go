@@ -1,0 +1,788 @@
+package batch
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/saxsdog/saxs"
+)
+
+const (
+	testRows = 40
+	testCols = 50
+)
+
+// writeMask writes a fit2d mask of the test size with a masked block.
+func writeMask(t *testing.T, path string, block int) {
+	t.Helper()
+	m := &saxs.Mask{Rows: testRows, Cols: testCols, Masked: make([]bool, testRows*testCols)}
+	for r := 0; r < block; r++ {
+		for c := 0; c < block; c++ {
+			m.Masked[r*testCols+c] = true
+		}
+	}
+	var b bytes.Buffer
+	if err := saxs.EncodeFit2DMask(&b, m); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, path, b.Bytes())
+}
+
+func writeFile(t *testing.T, path string, data []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// flatCal writes a 0.3.0 calibration with mask.msk into dir and returns its
+// path.
+func flatCal(t *testing.T, dir string) string {
+	t.Helper()
+	writeMask(t, filepath.Join(dir, "mask.msk"), 5)
+	p := filepath.Join(dir, "cal.json")
+	writeFile(t, p, []byte(fmt.Sprintf(`{
+  "Title": "batch test",
+  "Imagesize": [%d, %d],
+  "BeamCenter": [20.3, 24.7],
+  "DedectorDistanceMM": 100,
+  "PixelSizeMicroM": [172],
+  "Oversampling": 2,
+  "PixelPerRadialElement": 1,
+  "Wavelength": 1.54,
+  "Tilt": {"TiltRotDeg": 0, "TiltAngleDeg": 0},
+  "MaskFile": "mask.msk"
+}`, testRows, testCols)))
+	return p
+}
+
+// nestedCal writes a 2.0 calibration with two masks into dir.
+func nestedCal(t *testing.T, dir string) string {
+	t.Helper()
+	writeMask(t, filepath.Join(dir, "m0.msk"), 5)
+	writeMask(t, filepath.Join(dir, "m1.msk"), 10)
+	p := filepath.Join(dir, "cal2.json")
+	writeFile(t, p, []byte(fmt.Sprintf(`{
+  "Title": "batch test 2",
+  "Geometry": {
+    "Imagesize": [%d, %d],
+    "BeamCenter": [20.3, 24.7],
+    "DedectorDistanceMM": 100,
+    "PixelSizeMicroM": [172],
+    "Tilt": {"TiltRotDeg": 0, "TiltAngleDeg": 0}
+  },
+  "Wavelength": 1.54,
+  "Directory": ["."],
+  "Masks": [
+    {"MaskFile": "m0.msk", "Oversampling": 2, "PixelPerRadialElement": 1, "qStart": 0, "qStop": 0},
+    {"MaskFile": "m1.msk", "Oversampling": 3, "PixelPerRadialElement": 2, "qStart": 0, "qStop": 0}
+  ]
+}`, testRows, testCols)))
+	return p
+}
+
+func loadCal(t *testing.T, path string) *saxs.Calibration {
+	t.Helper()
+	c, err := saxs.LoadCalibration(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// frameBytes encodes a constant rows × cols Counts frame.
+func frameBytes(t *testing.T, rows, cols int, v int32) []byte {
+	t.Helper()
+	img := &saxs.Image{Rows: rows, Cols: cols, Counts: make([]int32, rows*cols)}
+	for i := range img.Counts {
+		img.Counts[i] = v
+	}
+	var b bytes.Buffer
+	if err := saxs.EncodeTIFF(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// writeFrame writes a constant frame of the test size.
+func writeFrame(t *testing.T, path string, v int32) {
+	t.Helper()
+	writeFile(t, path, frameBytes(t, testRows, testCols, v))
+}
+
+// checkChi checks that path is a .chi file whose intensities are all v
+// (or NaN for empty bins), with at least one finite bin.
+func checkChi(t *testing.T, path string, v float64) {
+	t.Helper()
+	f, err := saxs.ReadChiFile(path)
+	if err != nil {
+		t.Errorf("reading output: %v", err)
+		return
+	}
+	finite := 0
+	for k, I := range f.I {
+		if math.IsNaN(I) {
+			continue
+		}
+		finite++
+		if I != v {
+			t.Errorf("%s: I[%d] = %v, want %v", path, k, I, v)
+			return
+		}
+	}
+	if finite == 0 {
+		t.Errorf("%s: no finite bin", path)
+	}
+}
+
+// tree is a set of frames below a root: relative path -> constant value.
+var tree = map[string]int32{
+	"a/b/x.tif":   3,
+	"a/b/y.TIF":   4,
+	"a/z.tiff":    5,
+	"top.tif":     6,
+	"c/deep.TIFF": 7,
+}
+
+// treeChi is the .chi path (relative to the output folder) of tree's frames.
+var treeChi = map[string]string{
+	"a/b/x.tif":   "a/b/x.chi",
+	"a/b/y.TIF":   "a/b/y.chi",
+	"a/z.tiff":    "a/z.chi",
+	"top.tif":     "top.chi",
+	"c/deep.TIFF": "c/deep.chi",
+}
+
+func writeTree(t *testing.T, root string) {
+	t.Helper()
+	for rel, v := range tree {
+		writeFrame(t, filepath.Join(root, rel), v)
+	}
+	// Not frames: other extensions, a name merely ending in "tif".
+	writeFile(t, filepath.Join(root, "a", "notes.txt"), []byte("hello"))
+	writeFile(t, filepath.Join(root, "a", "motif"), []byte("not a frame"))
+	writeFile(t, filepath.Join(root, "a", "x.tif.bak"), []byte("not a frame"))
+}
+
+// listFiles returns the regular files below dir, relative and sorted.
+func listFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	var list []string
+	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		if fi.Mode().IsRegular() {
+			rel, _ := filepath.Rel(dir, p)
+			list = append(list, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(list)
+	return list
+}
+
+func sortedValues(m map[string]string) []string {
+	var l []string
+	for _, v := range m {
+		l = append(l, v)
+	}
+	sort.Strings(l)
+	return l
+}
+
+func TestConvertMirrorsTree(t *testing.T) {
+	for _, walkFirst := range []bool{false, true} {
+		t.Run(fmt.Sprintf("WalkFirst=%v", walkFirst), func(t *testing.T) {
+			dir := t.TempDir()
+			cal := loadCal(t, flatCal(t, dir))
+			data := filepath.Join(dir, "data")
+			out := filepath.Join(dir, "out")
+			writeTree(t, data)
+			var calls int
+			s, err := Run(context.Background(), Config{Calibration: cal, Roots: []string{data}, OutDir: out,
+				Workers: 3, WalkFirst: walkFirst, Progress: func(Progress) { calls++ }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Converted != len(tree) || s.Failed != 0 || s.Skipped != 0 || s.Found != len(tree) {
+				t.Fatalf("summary %+v, want %d converted", s, len(tree))
+			}
+			if calls < len(tree) {
+				t.Errorf("progress called %d times", calls)
+			}
+			if got, want := listFiles(t, out), sortedValues(treeChi); strings.Join(got, " ") != strings.Join(want, " ") {
+				t.Fatalf("outputs %v, want %v", got, want)
+			}
+			for rel, v := range tree {
+				checkChi(t, filepath.Join(out, treeChi[rel]), float64(v))
+			}
+			if s.ErrorLog != "" {
+				t.Errorf("errors log %q written without failures", s.ErrorLog)
+			}
+		})
+	}
+}
+
+func TestDefaultOutDirAndRelativeRoots(t *testing.T) {
+	dir := t.TempDir()
+	cal := loadCal(t, flatCal(t, dir))
+	writeTree(t, filepath.Join(dir, "data"))
+	t.Chdir(dir)
+	s, err := Run(context.Background(), Config{Calibration: cal, Roots: []string{"data"}})
+	if err != nil || s.Converted != len(tree) {
+		t.Fatalf("Run: %+v, %v", s, err)
+	}
+	for rel, v := range tree {
+		checkChi(t, filepath.Join("out", treeChi[rel]), float64(v))
+	}
+}
+
+func TestSeveralRoots(t *testing.T) {
+	dir := t.TempDir()
+	cal := loadCal(t, flatCal(t, dir))
+	r1 := filepath.Join(dir, "run1")
+	r2 := filepath.Join(dir, "x", "run10")
+	writeFrame(t, filepath.Join(r1, "a.tif"), 1)
+	writeFrame(t, filepath.Join(r2, "sub", "a.tif"), 2)
+	single := filepath.Join(dir, "x", "single.tif")
+	writeFrame(t, single, 3)
+	out := filepath.Join(dir, "out")
+	s, err := Run(context.Background(), Config{Calibration: cal, Roots: []string{r1, r2, single}, OutDir: out})
+	if err != nil || s.Converted != 3 {
+		t.Fatalf("Run: %+v, %v", s, err)
+	}
+	checkChi(t, filepath.Join(out, "run1", "a.chi"), 1)
+	checkChi(t, filepath.Join(out, "run10", "sub", "a.chi"), 2)
+	checkChi(t, filepath.Join(out, "single.chi"), 3)
+
+	// Two folders with the same name would mix their outputs.
+	r3 := filepath.Join(dir, "y", "run1")
+	writeFrame(t, filepath.Join(r3, "b.tif"), 1)
+	_, err = New(Config{Calibration: cal, Roots: []string{r1, r3}, OutDir: out})
+	if err == nil || !strings.Contains(err.Error(), "same name") {
+		t.Errorf("same-name roots: err = %v", err)
+	}
+	// Nested and repeated roots.
+	if _, err = New(Config{Calibration: cal, Roots: []string{r2, filepath.Join(r2, "sub")}, OutDir: out}); err == nil || !strings.Contains(err.Error(), "inside") {
+		t.Errorf("nested roots: err = %v", err)
+	}
+	if _, err = New(Config{Calibration: cal, Roots: []string{r1, r1 + "/"}, OutDir: out}); err == nil {
+		t.Errorf("repeated root accepted")
+	}
+	if _, err = New(Config{Calibration: cal, Roots: []string{filepath.Join(dir, "missing")}, OutDir: out}); err == nil {
+		t.Errorf("missing root accepted")
+	}
+}
+
+func TestOutDirInsideRootIsSkipped(t *testing.T) {
+	dir := t.TempDir()
+	cal := loadCal(t, flatCal(t, dir))
+	data := filepath.Join(dir, "data")
+	writeFrame(t, filepath.Join(data, "a.tif"), 1)
+	out := filepath.Join(data, "out")
+	writeFrame(t, filepath.Join(out, "stray.tif"), 1) // must not be converted
+	s, err := Run(context.Background(), Config{Calibration: cal, Roots: []string{data}, OutDir: out})
+	if err != nil || s.Converted != 1 || s.Found != 1 {
+		t.Fatalf("Run: %+v, %v", s, err)
+	}
+	checkChi(t, filepath.Join(out, "a.chi"), 1)
+}
+
+func TestBadFramesAreSkipped(t *testing.T) {
+	dir := t.TempDir()
+	cal := loadCal(t, flatCal(t, dir))
+	data := filepath.Join(dir, "data")
+	out := filepath.Join(dir, "out")
+	writeTree(t, data)
+	good := frameBytes(t, testRows, testCols, 1)
+	bad := map[string][]byte{
+		"a/truncated.tif": good[:len(good)/2],
+		"a/text.tif":      []byte("this is not a TIFF file\n"),
+		"b/small.tif":     frameBytes(t, testRows-1, testCols, 1),
+		"b/empty.tiff":    nil,
+	}
+	for rel, b := range bad {
+		writeFile(t, filepath.Join(data, rel), b)
+	}
+	// An earlier errors log is replaced.
+	writeFile(t, filepath.Join(out, ErrorLogName), []byte("old\n"))
+
+	s, err := Run(context.Background(), Config{Calibration: cal, Roots: []string{data}, OutDir: out, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Converted != len(tree) || s.Failed != len(bad) {
+		t.Fatalf("summary %+v", s)
+	}
+	var names []string
+	for _, f := range s.Failures {
+		rel, _ := filepath.Rel(data, f.Path)
+		names = append(names, filepath.ToSlash(rel))
+		if f.Reason() == "" || strings.HasPrefix(f.Reason(), f.Path) {
+			t.Errorf("reason of %s: %q", f.Path, f.Reason())
+		}
+	}
+	if got, want := strings.Join(names, " "), "a/text.tif a/truncated.tif b/empty.tiff b/small.tif"; got != want {
+		t.Errorf("failures %s, want %s", got, want)
+	}
+	for _, f := range s.Failures {
+		if strings.HasSuffix(f.Path, "small.tif") {
+			var se *saxs.SizeError
+			if !errors.As(f.Err, &se) {
+				t.Errorf("small.tif: error %v is not a SizeError", f.Err)
+			}
+		} else {
+			var fe *saxs.FormatError
+			if !errors.As(f.Err, &fe) {
+				t.Errorf("%s: error %v is not a FormatError", f.Path, f.Err)
+			}
+		}
+	}
+	for rel, v := range tree {
+		checkChi(t, filepath.Join(out, treeChi[rel]), float64(v))
+	}
+	for rel := range bad {
+		if _, err := os.Stat(filepath.Join(out, chiName(rel))); err == nil {
+			t.Errorf("output written for bad frame %s", rel)
+		}
+	}
+	if s.ErrorLog != filepath.Join(out, ErrorLogName) {
+		t.Fatalf("errors log %q", s.ErrorLog)
+	}
+	logData, err := os.ReadFile(s.ErrorLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(logData), "\n"), "\n")
+	if len(lines) != len(bad) {
+		t.Fatalf("errors log:\n%s", logData)
+	}
+	for i, f := range s.Failures {
+		if !strings.HasPrefix(lines[i], f.Path+": ") {
+			t.Errorf("errors log line %q does not start with %s", lines[i], f.Path)
+		}
+	}
+
+	// A clean run removes the errors log.
+	for rel := range bad {
+		os.Remove(filepath.Join(data, rel))
+	}
+	s, err = Run(context.Background(), Config{Calibration: cal, Roots: []string{data}, OutDir: out})
+	if err != nil || s.Failed != 0 {
+		t.Fatalf("clean run: %+v, %v", s, err)
+	}
+	if _, err := os.Stat(filepath.Join(out, ErrorLogName)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("errors log left after a clean run: %v", err)
+	}
+}
+
+func TestResume(t *testing.T) {
+	dir := t.TempDir()
+	cal := loadCal(t, flatCal(t, dir))
+	data := filepath.Join(dir, "data")
+	out := filepath.Join(dir, "out")
+	writeTree(t, data)
+	cfg := Config{Calibration: cal, Roots: []string{data}, OutDir: out, Resume: true}
+	s, err := Run(context.Background(), cfg)
+	if err != nil || s.Converted != len(tree) {
+		t.Fatalf("first run: %+v, %v", s, err)
+	}
+	s, err = Run(context.Background(), cfg)
+	if err != nil || s.Converted != 0 || s.Skipped != len(tree) {
+		t.Fatalf("second run: %+v, %v", s, err)
+	}
+
+	// Two deleted outputs are made again, and only they.
+	os.Remove(filepath.Join(out, "a/b/x.chi"))
+	os.Remove(filepath.Join(out, "top.chi"))
+	s, err = Run(context.Background(), cfg)
+	if err != nil || s.Converted != 2 || s.Skipped != len(tree)-2 {
+		t.Fatalf("after deleting 2: %+v, %v", s, err)
+	}
+	checkChi(t, filepath.Join(out, "a/b/x.chi"), 3)
+	checkChi(t, filepath.Join(out, "top.chi"), 6)
+
+	// An incomplete output (no "\n " ending) and an output older than its
+	// frame are made again.
+	p := filepath.Join(out, "a/z.chi")
+	b, _ := os.ReadFile(p)
+	writeFile(t, p, b[:len(b)-10])
+	future := time.Now().Add(time.Hour)
+	if err := os.Chtimes(filepath.Join(data, "c/deep.TIFF"), future, future); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Run(context.Background(), cfg)
+	if err != nil || s.Converted != 2 || s.Skipped != len(tree)-2 {
+		t.Fatalf("after damaging 2: %+v, %v", s, err)
+	}
+	checkChi(t, p, 5)
+
+	// Without Resume everything is converted.
+	cfg.Resume = false
+	s, err = Run(context.Background(), cfg)
+	if err != nil || s.Converted != len(tree) {
+		t.Fatalf("without resume: %+v, %v", s, err)
+	}
+}
+
+func TestInPlaceAndRelPath(t *testing.T) {
+	dir := t.TempDir()
+	cal := loadCal(t, flatCal(t, dir))
+	data := filepath.Join(dir, "data")
+	writeTree(t, data)
+	errLog := filepath.Join(dir, "errors.log")
+
+	s, err := Run(context.Background(), Config{Calibration: cal, Roots: []string{data}, InPlace: true, ErrorLog: errLog})
+	if err != nil || s.Converted != len(tree) {
+		t.Fatalf("in place: %+v, %v", s, err)
+	}
+	for rel, v := range tree {
+		checkChi(t, filepath.Join(data, treeChi[rel]), float64(v))
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out")); err == nil {
+		t.Errorf("out folder made in place mode")
+	}
+
+	for _, rp := range []string{"work", "../work"} {
+		s, err = Run(context.Background(), Config{Calibration: cal, Roots: []string{filepath.Join(data, "a")},
+			RelPath: rp, ErrorLog: errLog})
+		if err != nil || s.Converted != 3 || s.Failed != 0 {
+			t.Fatalf("relpath %s: %+v, %v", rp, s, err)
+		}
+		checkChi(t, filepath.Join(data, "a/b", rp, "x.chi"), 3)
+		checkChi(t, filepath.Join(data, "a/b", rp, "y.chi"), 4)
+		checkChi(t, filepath.Join(data, "a", rp, "z.chi"), 5)
+	}
+
+	// With ../work, data/a/z.tif and data/b/z.tif would both write
+	// data/work/z.chi: the second one is reported, not overwritten.
+	writeFrame(t, filepath.Join(data, "b", "z.tif"), 9)
+	s, err = Run(context.Background(), Config{Calibration: cal, Roots: []string{data}, RelPath: "../work", ErrorLog: errLog})
+	if err != nil || s.Failed != 1 || !strings.Contains(s.Failures[0].Reason(), "already written") {
+		t.Fatalf("collision: %+v, %v", s, err)
+	}
+
+	if _, err := New(Config{Calibration: cal, Roots: []string{data}, InPlace: true, RelPath: "w"}); err == nil {
+		t.Error("InPlace with RelPath accepted")
+	}
+}
+
+func TestSameNameDifferentExtensionCollides(t *testing.T) {
+	dir := t.TempDir()
+	cal := loadCal(t, flatCal(t, dir))
+	data := filepath.Join(dir, "data")
+	writeFrame(t, filepath.Join(data, "x.tif"), 1)
+	writeFrame(t, filepath.Join(data, "x.tiff"), 2)
+	out := filepath.Join(dir, "out")
+	s, err := Run(context.Background(), Config{Calibration: cal, Roots: []string{data}, OutDir: out})
+	if err != nil || s.Converted != 1 || s.Failed != 1 || !strings.HasSuffix(s.Failures[0].Path, "x.tiff") {
+		t.Fatalf("%+v, %v", s, err)
+	}
+	checkChi(t, filepath.Join(out, "x.chi"), 1) // the lexically first wins
+}
+
+func TestTwoMasks(t *testing.T) {
+	dir := t.TempDir()
+	cal := loadCal(t, nestedCal(t, dir))
+	data := filepath.Join(dir, "data")
+	writeFrame(t, filepath.Join(data, "s", "f.tif"), 7)
+	out := filepath.Join(dir, "out")
+	c, err := New(Config{Calibration: cal, Roots: []string{data}, OutDir: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths, err := c.OutputPaths(filepath.Join(data, "s", "f.tif"))
+	if err != nil || len(paths) != 2 || paths[0] != filepath.Join(out, "s", "f_cR0.chi") || paths[1] != filepath.Join(out, "s", "f_cR1.chi") {
+		t.Fatalf("OutputPaths: %v, %v", paths, err)
+	}
+	s, err := c.Run(context.Background())
+	if err != nil || s.Converted != 1 {
+		t.Fatalf("%+v, %v", s, err)
+	}
+	if got := strings.Join(listFiles(t, out), " "); got != "s/f_cR0.chi s/f_cR1.chi" {
+		t.Fatalf("outputs %s", got)
+	}
+	a, _ := saxs.ReadChiFile(paths[0])
+	b, _ := saxs.ReadChiFile(paths[1])
+	if a == nil || b == nil || a.Len() == b.Len() {
+		t.Errorf("the two curves should differ in length (PPRE 1 and 2)")
+	}
+	checkChi(t, paths[0], 7)
+	checkChi(t, paths[1], 7)
+
+	// Resume checks both outputs.
+	os.Remove(paths[1])
+	s, err = Run(context.Background(), Config{Calibration: cal, Roots: []string{data}, OutDir: out, Resume: true})
+	if err != nil || s.Converted != 1 {
+		t.Fatalf("resume with one of two outputs: %+v, %v", s, err)
+	}
+}
+
+// waitGoroutines waits until the goroutine count drops to n or below.
+func waitGoroutines(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > n {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			t.Fatalf("%d goroutines, want at most %d:\n%s", runtime.NumGoroutine(), n, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestCancelledContext(t *testing.T) {
+	dir := t.TempDir()
+	cal := loadCal(t, flatCal(t, dir))
+	data := filepath.Join(dir, "data")
+	writeTree(t, data)
+	out := filepath.Join(dir, "out")
+	c, err := New(Config{Calibration: cal, Roots: []string{data}, OutDir: out, Workers: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := runtime.NumGoroutine()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	s, err := c.Run(ctx)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if s.Converted != 0 {
+		t.Errorf("converted %d frames with a cancelled context", s.Converted)
+	}
+	waitGoroutines(t, before)
+}
+
+func TestCancelStopsEarly(t *testing.T) {
+	dir := t.TempDir()
+	cal := loadCal(t, flatCal(t, dir))
+	data := filepath.Join(dir, "data")
+	const n = 60
+	for i := range n {
+		writeFrame(t, filepath.Join(data, fmt.Sprintf("d%d", i%3), fmt.Sprintf("f%03d.tif", i)), 2)
+	}
+	out := filepath.Join(dir, "out")
+	for _, walkFirst := range []bool{false, true} {
+		t.Run(fmt.Sprintf("WalkFirst=%v", walkFirst), func(t *testing.T) {
+			os.RemoveAll(out)
+			before := runtime.NumGoroutine()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			const workers = 3
+			s, err := Run(ctx, Config{Calibration: cal, Roots: []string{data}, OutDir: out, Workers: workers,
+				WalkFirst: walkFirst, Progress: func(p Progress) {
+					if p.Done() >= 5 {
+						cancel()
+					}
+				}})
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("err = %v, want context.Canceled", err)
+			}
+			if s.Converted < 5 || s.Converted > 5+workers || s.Failed != 0 {
+				t.Errorf("summary %+v: want 5 to %d converted", s, 5+workers)
+			}
+			// Every frame started was finished: its output is complete.
+			outs := listFiles(t, out)
+			if len(outs) != s.Converted {
+				t.Errorf("%d outputs for %d converted frames", len(outs), s.Converted)
+			}
+			for _, o := range outs {
+				checkChi(t, filepath.Join(out, o), 2)
+			}
+			waitGoroutines(t, before)
+		})
+	}
+}
+
+func TestSource(t *testing.T) {
+	dir := t.TempDir()
+	cal := loadCal(t, flatCal(t, dir))
+	data := filepath.Join(dir, "data")
+	writeTree(t, data)
+	out := filepath.Join(dir, "out")
+	var mu sync.Mutex
+	var done []string
+	src := func(ctx context.Context, add func(string) error) error {
+		for _, rel := range []string{"a/b/x.tif", "top.tif"} {
+			if err := add(filepath.Join(data, rel)); err != nil {
+				return err
+			}
+		}
+		return add(filepath.Join(dir, "elsewhere.tif")) // outside the roots: a failure
+	}
+	s, err := Run(context.Background(), Config{Calibration: cal, Roots: []string{data}, OutDir: out, NoWalk: true,
+		Sources: []Source{src}, Progress: func(p Progress) {
+			if p.File != nil {
+				mu.Lock()
+				done = append(done, p.File.Path)
+				mu.Unlock()
+			}
+		}})
+	if err != nil || s.Converted != 2 || s.Failed != 1 {
+		t.Fatalf("%+v, %v", s, err)
+	}
+	checkChi(t, filepath.Join(out, "a/b/x.chi"), 3)
+	checkChi(t, filepath.Join(out, "top.chi"), 6)
+	if len(done) != 3 {
+		t.Errorf("progress saw %v", done)
+	}
+
+	failing := func(ctx context.Context, add func(string) error) error { return errors.New("watch broke") }
+	_, err = Run(context.Background(), Config{Calibration: cal, Roots: []string{data}, OutDir: out, Sources: []Source{failing}})
+	if err == nil || !strings.Contains(err.Error(), "watch broke") {
+		t.Errorf("source error not returned: %v", err)
+	}
+}
+
+func TestSymlinks(t *testing.T) {
+	dir := t.TempDir()
+	cal := loadCal(t, flatCal(t, dir))
+	data := filepath.Join(dir, "data")
+	other := filepath.Join(dir, "other")
+	writeFrame(t, filepath.Join(data, "a.tif"), 1)
+	writeFrame(t, filepath.Join(other, "b.tif"), 2)
+	if err := os.Symlink(other, filepath.Join(data, "linkdir")); err != nil {
+		t.Skip("no symlinks:", err)
+	}
+	if err := os.Symlink(filepath.Join(other, "b.tif"), filepath.Join(data, "link.tif")); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	s, err := Run(context.Background(), Config{Calibration: cal, Roots: []string{data}, OutDir: out})
+	if err != nil || s.Converted != 2 {
+		t.Fatalf("%+v, %v", s, err)
+	}
+	if got := strings.Join(listFiles(t, out), " "); got != "a.chi link.chi" {
+		t.Errorf("outputs %s (a symlinked folder must not be followed)", got)
+	}
+	// A root that is itself a symlink to a folder is followed.
+	root := filepath.Join(dir, "rootlink")
+	if err := os.Symlink(other, root); err != nil {
+		t.Fatal(err)
+	}
+	out2 := filepath.Join(dir, "out2")
+	s, err = Run(context.Background(), Config{Calibration: cal, Roots: []string{root}, OutDir: out2})
+	if err != nil || s.Converted != 1 {
+		t.Fatalf("symlinked root: %+v, %v", s, err)
+	}
+	checkChi(t, filepath.Join(out2, "b.chi"), 2)
+}
+
+func TestUnreadableFolder(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root reads every folder")
+	}
+	dir := t.TempDir()
+	cal := loadCal(t, flatCal(t, dir))
+	data := filepath.Join(dir, "data")
+	writeFrame(t, filepath.Join(data, "a.tif"), 1)
+	locked := filepath.Join(data, "locked")
+	writeFrame(t, filepath.Join(locked, "b.tif"), 1)
+	os.Chmod(locked, 0)
+	defer os.Chmod(locked, 0o755)
+	s, err := Run(context.Background(), Config{Calibration: cal, Roots: []string{data}, OutDir: filepath.Join(dir, "out")})
+	if err != nil || s.Converted != 1 || s.Failed != 1 || s.Failures[0].Path != locked {
+		t.Fatalf("%+v, %v", s, err)
+	}
+}
+
+func TestChiName(t *testing.T) {
+	for in, want := range map[string]string{
+		"x.tif": "x.chi", "x.TIF": "x.chi", "x.tiff": "x.chi", "x.TiFf": "x.chi",
+		"a.b.tif": "a.b.chi", "x.png": "x.chi", "x": "x.chi",
+	} {
+		if got := chiName(in); got != want {
+			t.Errorf("chiName(%q) = %q, want %q", in, got, want)
+		}
+	}
+	for in, want := range map[string]bool{
+		"x.tif": true, "X.TIFF": true, ".tif": false, "motif": false, "x.tif.bak": false, "x.tiff2": false,
+	} {
+		if got := isTIFFName(in); got != want {
+			t.Errorf("isTIFFName(%q) = %v", in, got)
+		}
+	}
+}
+
+func TestWithin(t *testing.T) {
+	for _, c := range []struct {
+		p, d string
+		want bool
+	}{
+		{"/run1/a", "/run1", true},
+		{"/run10/a", "/run1", false},
+		{"/run1", "/run1", false},
+		{"/a", "/", true},
+	} {
+		if got := within(c.p, c.d); got != c.want {
+			t.Errorf("within(%q, %q) = %v", c.p, c.d, got)
+		}
+	}
+}
+
+func TestFormatProgress(t *testing.T) {
+	p := Progress{Found: 1000, WalkDone: true, Converted: 120, Failed: 3, Elapsed: time.Second}
+	if got, want := formatProgress(p), "  123/1000 frames  123.0 fr/s  3 failed  ETA 7s"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	p.WalkDone = false
+	p.Failed = 0
+	if got, want := formatProgress(p), "  120/1000+ frames  120.0 fr/s"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// BenchmarkConvert converts the Pilatus 1M reference frame (from the shared
+// reference data, skipped when absent) repeatedly on one worker's reader,
+// image and result: bytes/op shows that no image buffer is allocated per
+// frame (a frame is 4 MB).
+func BenchmarkConvert(b *testing.B) {
+	ref := "../../../shared/data/saxsdog-reference"
+	frame := filepath.Join(ref, "buf1_00000.tif")
+	if _, err := os.Stat(frame); err != nil {
+		b.Skip("reference data not found")
+	}
+	cal, err := saxs.LoadCalibration(filepath.Join(ref, "cal.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := b.TempDir()
+	c, err := New(Config{Calibration: cal, Roots: []string{frame}, OutDir: out, Workers: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := &run{c: c, start: time.Now(), claims: map[string]string{}}
+	j, ok := r.prepare(frame, 0)
+	if !ok {
+		b.Fatal(r.failures)
+	}
+	var rd saxs.ImageReader
+	img := new(saxs.Image)
+	res := c.ig.NewResult()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if fr := c.convert(j, &rd, img, res); fr.Status != Converted {
+			b.Fatal(fr.Err)
+		}
+	}
+}

@@ -1,0 +1,371 @@
+package batch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/pprof"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/saxsdog/saxs"
+)
+
+// Exit statuses of Main.
+const (
+	ExitOK          = 0   // every frame converted or up to date
+	ExitFailures    = 1   // some frames failed (listed in the summary)
+	ExitUsage       = 2   // bad command line, calibration or input folders
+	ExitInterrupted = 130 // stopped by SIGINT/SIGTERM (128 + SIGINT)
+)
+
+// silentEvery is how many frames pass between two progress log lines with
+// --silent when stderr is not a terminal.
+const silentEvery = 100
+
+// options are the saxsdog command-line options.
+type options struct {
+	calibration   string
+	threads       int
+	out           string
+	inplace       bool
+	relpath       string
+	resume        bool
+	silent        bool
+	nowalk        bool
+	walkInThreads bool
+	profile       string
+	dirs          []string
+}
+
+// newFlagSet defines the saxsdog flags on a new flag set writing its
+// messages to w, filling o. Options added later (watch, plots) go here and
+// into options.config.
+func newFlagSet(o *options, w io.Writer) *pflag.FlagSet {
+	fs := pflag.NewFlagSet("saxsdog", pflag.ContinueOnError)
+	fs.SetOutput(w)
+	fs.SortFlags = false
+	fs.StringVarP(&o.calibration, "calibration", "c", "cal.json", "calibration `FILE` (0.3.0 or 2.0 schema)")
+	fs.IntVarP(&o.threads, "threads", "t", runtime.NumCPU(), "convert `N` frames at once (default: the number of CPUs)")
+	fs.StringVarP(&o.out, "out", "o", DefaultOutDir, "write the .chi files to `OUTDIR`, mirroring the folders below each DIRECTORY")
+	fs.BoolVarP(&o.inplace, "inplace", "i", false, "write each .chi file next to its frame")
+	fs.StringVarP(&o.relpath, "relpath", "R", "", "write each .chi file to the folder `REL` relative to its frame's folder")
+	fs.BoolVarP(&o.resume, "resume", "r", false, "skip frames whose .chi files exist, are complete and newer than the frame")
+	fs.BoolVarP(&o.silent, "silent", "S", false, "no line per file; a progress line every 100 frames")
+	fs.BoolVarP(&o.nowalk, "nowalk", "n", false, "do not convert the files already in the folders")
+	fs.BoolVarP(&o.walkInThreads, "walkdirinthreads", "D", false, "start converting while the folders are still being scanned")
+	fs.StringVarP(&o.profile, "profile", "P", "", "write a CPU profile to `FILE`")
+	fs.Usage = func() {} // errors print a hint, --help prints usageText to stdout
+	return fs
+}
+
+// usageText returns the --help text.
+func usageText(fs *pflag.FlagSet) string {
+	return fmt.Sprintf(`Usage: saxsdog [options] DIRECTORY...
+
+Integrates every TIFF frame (*.tif, *.tiff) below the DIRECTORYs into a .chi
+file per calibration mask.
+
+Options:
+%s
+Output names: by default OUTDIR mirrors the folders below DIRECTORY
+(data/a/x.tif gives OUTDIR/a/x.chi); with several DIRECTORYs each one's tree
+goes to OUTDIR/<its name>/. Failures are listed in OUTDIR/%s
+(./%s with -i or -R).
+
+Exit status: 0 all converted, 1 some frames failed, 2 usage or calibration
+error, 130 interrupted.
+`, flagUsages(fs), ErrorLogName, ErrorLogName)
+}
+
+// flagUsages lists the flags like pflag's FlagUsages, without the
+// "[=true|false]" that pflag adds to boolean flags.
+func flagUsages(fs *pflag.FlagSet) string {
+	type row struct{ left, usage string }
+	var rows []row
+	width := 0
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Hidden {
+			return
+		}
+		left := "      --" + f.Name
+		if f.Shorthand != "" {
+			left = "  -" + f.Shorthand + ", --" + f.Name
+		}
+		name, usage := pflag.UnquoteUsage(f)
+		if name != "" && f.Value.Type() != "bool" {
+			left += " " + name
+		}
+		if f.Value.Type() != "bool" && f.DefValue != "" && !strings.Contains(usage, "(default") {
+			if f.Value.Type() == "string" {
+				usage += fmt.Sprintf(" (default %q)", f.DefValue)
+			} else {
+				usage += fmt.Sprintf(" (default %s)", f.DefValue)
+			}
+		}
+		rows = append(rows, row{left, usage})
+		width = max(width, len(left))
+	})
+	var b strings.Builder
+	for _, r := range rows {
+		fmt.Fprintf(&b, "%-*s   %s\n", width, r.left, r.usage)
+	}
+	return b.String()
+}
+
+// parseArgs parses the command line (without the program name). With
+// --help it prints the usage to stdout and returns pflag.ErrHelp.
+func parseArgs(args []string, stdout, stderr io.Writer) (*options, error) {
+	o := new(options)
+	fs := newFlagSet(o, stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			io.WriteString(stdout, usageText(fs))
+		}
+		return nil, err
+	}
+	o.dirs = fs.Args()
+	switch {
+	case len(o.dirs) == 0:
+		return nil, errors.New("no DIRECTORY given")
+	case o.threads < 1:
+		return nil, fmt.Errorf("--threads must be at least 1, not %d", o.threads)
+	case o.inplace && o.relpath != "":
+		return nil, errors.New("--inplace and --relpath exclude each other")
+	case (o.inplace || o.relpath != "") && fs.Changed("out"):
+		return nil, errors.New("--out cannot be combined with --inplace or --relpath")
+	case o.out == "":
+		return nil, errors.New("--out must not be empty")
+	}
+	return o, nil
+}
+
+// config turns the options into a Config (without the calibration).
+func (o *options) config() Config {
+	return Config{
+		Roots:     o.dirs,
+		OutDir:    o.out,
+		InPlace:   o.inplace,
+		RelPath:   o.relpath,
+		Resume:    o.resume,
+		Workers:   o.threads,
+		WalkFirst: !o.walkInThreads,
+		NoWalk:    o.nowalk,
+	}
+}
+
+// Main runs the saxsdog command with args (without the program name),
+// printing the summary to stdout and logs and progress to stderr, and
+// returns the exit status. SIGINT and SIGTERM stop the run after the
+// frames in flight; a second signal kills the program.
+func Main(args []string, stdout, stderr io.Writer) int {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	go func() {
+		select {
+		case s := <-sig:
+			signal.Stop(sig) // restore the default handling: a second signal kills
+			fmt.Fprintf(stderr, "\nsaxsdog: %v: finishing the frames in flight (once more to abort)\n", s)
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return mainContext(ctx, args, stdout, stderr)
+}
+
+// mainContext is Main with a context instead of signal handling.
+func mainContext(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	o, err := parseArgs(args, stdout, stderr)
+	if errors.Is(err, pflag.ErrHelp) {
+		return ExitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "saxsdog: %v\nRun 'saxsdog --help' for usage.\n", err)
+		return ExitUsage
+	}
+
+	term := isTerminal(stderr)
+	out := &termWriter{w: stderr}
+	logger := slog.New(slog.NewTextHandler(out, nil))
+
+	if o.profile != "" {
+		f, err := os.Create(o.profile)
+		if err != nil {
+			fmt.Fprintf(stderr, "saxsdog: profile: %v\n", err)
+			return ExitUsage
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			fmt.Fprintf(stderr, "saxsdog: profile: %v\n", err)
+			return ExitUsage
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			if err := f.Close(); err != nil {
+				fmt.Fprintf(stderr, "saxsdog: profile: %v\n", err)
+			}
+		}()
+	}
+
+	cal, err := saxs.LoadCalibration(o.calibration)
+	if err != nil {
+		fmt.Fprintf(stderr, "saxsdog: %v\n", err)
+		return ExitUsage
+	}
+	cfg := o.config()
+	cfg.Calibration = cal
+	cfg.Logger = logger
+	switch {
+	case term:
+		cfg.Progress = out.progressLine
+	case !o.silent:
+		cfg.Progress = func(p Progress) {
+			if f := p.File; f != nil && f.Status != Failed { // failures are logged by the Converter
+				logger.Info(f.Status.String(), "file", f.Path, "chi", firstNonEmpty(f.Outputs))
+			}
+		}
+	default:
+		cfg.Progress = func(p Progress) {
+			if p.File != nil && p.Done()%silentEvery == 0 {
+				logger.Info("progress", "done", p.Done(), "found", p.Found, "failed", p.Failed,
+					"frames_per_second", fmt.Sprintf("%.1f", rate(p.Converted, p.Elapsed)))
+			}
+		}
+	}
+	if o.nowalk {
+		logger.Warn("--nowalk without a watch option: nothing to convert")
+	}
+	t0 := time.Now()
+	c, err := New(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "saxsdog: %v\n", err)
+		return ExitUsage
+	}
+	logger.Info("integrator ready", "calibration", o.calibration, "curves", c.Integrator().NumCurves(),
+		"seconds", fmt.Sprintf("%.2f", time.Since(t0).Seconds()))
+
+	s, runErr := c.Run(ctx)
+	out.endLine()
+	printSummary(stdout, s)
+	switch {
+	case ctx.Err() != nil:
+		fmt.Fprintf(stderr, "saxsdog: %v\n", runErr)
+		return ExitInterrupted
+	case runErr != nil:
+		fmt.Fprintf(stderr, "saxsdog: %v\n", runErr)
+		return ExitFailures
+	case s.Failed > 0:
+		return ExitFailures
+	}
+	return ExitOK
+}
+
+// printSummary prints the counts, the speed and the failures of a run.
+func printSummary(w io.Writer, s Summary) {
+	fmt.Fprintf(w, "converted %d, skipped %d, failed %d in %.2f s (%.1f frames/s)\n",
+		s.Converted, s.Skipped, s.Failed, s.Elapsed.Seconds(), s.FramesPerSecond)
+	if len(s.Failures) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "failures:")
+	for _, f := range s.Failures {
+		fmt.Fprintf(w, "  %s\n", f)
+	}
+	if s.ErrorLog != "" {
+		fmt.Fprintf(w, "failures listed in %s\n", s.ErrorLog)
+	}
+}
+
+func rate(n int, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / d.Seconds()
+}
+
+// isTerminal reports whether w is a terminal (a character device).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// termWriter writes log records and a self-updating progress line to a
+// terminal: a record first clears the line, which the next progress update
+// redraws.
+type termWriter struct {
+	mu    sync.Mutex
+	w     io.Writer
+	shown bool      // a progress line is on screen
+	last  time.Time // when it was drawn
+}
+
+// Write writes a log record, clearing the progress line first.
+func (t *termWriter) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.shown {
+		io.WriteString(t.w, "\r\033[K")
+		t.shown = false
+	}
+	return t.w.Write(p)
+}
+
+// progressLine redraws the progress line, at most 10 times a second.
+func (t *termWriter) progressLine(p Progress) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := time.Now()
+	if t.shown && now.Sub(t.last) < 100*time.Millisecond && !(p.WalkDone && p.Done() == p.Found) {
+		return
+	}
+	t.last = now
+	t.shown = true
+	io.WriteString(t.w, "\r\033[K"+formatProgress(p))
+}
+
+// endLine ends the progress line.
+func (t *termWriter) endLine() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.shown {
+		io.WriteString(t.w, "\n")
+		t.shown = false
+	}
+}
+
+// formatProgress formats the progress line: "  123/1000 frames  456.7 fr/s
+// ETA 2s". While the folders are still scanned the total is followed by "+"
+// and no ETA is given.
+func formatProgress(p Progress) string {
+	var b strings.Builder
+	done := p.Done()
+	fmt.Fprintf(&b, "  %d/%d", done, p.Found)
+	if !p.WalkDone {
+		b.WriteByte('+')
+	}
+	fmt.Fprintf(&b, " frames  %.1f fr/s", rate(done, p.Elapsed))
+	if p.Failed > 0 {
+		fmt.Fprintf(&b, "  %d failed", p.Failed)
+	}
+	if p.WalkDone && done > 0 && done < p.Found && p.Elapsed > 0 {
+		eta := time.Duration(float64(p.Elapsed) / float64(done) * float64(p.Found-done))
+		fmt.Fprintf(&b, "  ETA %s", eta.Round(time.Second))
+	}
+	return b.String()
+}
