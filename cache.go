@@ -192,6 +192,7 @@ func loadOperator(path, key string) (*Operator, int, error) {
 			return bad("exception entry %d out of range", i)
 		}
 	}
+	op.findSpans()
 	return op, int(hdr.First), nil
 }
 

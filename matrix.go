@@ -6,12 +6,6 @@ import (
 	"sync"
 )
 
-// lanes is the number of interleaved accumulators per bin. Consecutive
-// pixels add into different lanes, so that an update does not wait for the
-// previous pixel's store to the same bin (store-to-load forwarding latency
-// would otherwise bound the loop).
-const lanes = 4
-
 // Operator is the integration operator of one curve: the sparse matrix A
 // whose entry A[p, k] is the share of pixel p's sub-pixels that fall in
 // bin k, zero for masked pixels (spec §2.4). It is stored pixel-major, so
@@ -47,6 +41,8 @@ type Operator struct {
 	xcnt []uint8  // their sub-pixel counts
 
 	count []int64 // N_k: unmasked sub-pixels per bin
+
+	spans []span // runs of pixels in the compact form, derived from bin
 }
 
 // Dims returns the number of pixels and of bins: the operator maps an
@@ -224,6 +220,7 @@ func assemble(rows, cols, ov, nbins int, mask *Mask, workers int, rowLabels func
 			op.count[k] += n
 		}
 	}
+	op.findSpans()
 	return op
 }
 
@@ -239,106 +236,152 @@ func (op *Operator) withCorrection(corr []float64) {
 	}
 }
 
-// accLen returns the length of the accumulator that sumCounts and sumFloat
-// fill: lanes per bin, for the bins and the two bins that absorb the pixels
-// marked none (their split is 0, so they add to bins nbins and nbins+1),
-// which spares the loop a branch.
-func (op *Operator) accLen() int { return (op.nbins + 2) * lanes }
+// The accumulator of one integration, filled by sumCounts or sumFloat.
+// Pixel p with first bin b, split c and value v adds v to T_b and c·v to
+// U_b; then S_k = U_k + ov²·T_(k-1) − U_(k-1) (the pixel's c·v in bin b
+// and (ov²−c)·v in bin b+1). Accumulating T and U in the same place, and
+// alternating two lanes between consecutive pixels, keeps the loop free of
+// waits on the previous pixel's store. Layout: acc[4b+2·lane] = T,
+// acc[4b+2·lane+1] = U for bins 0..nbins, then nbins direct sums for the
+// exception entries.
+const lanes = 2
 
-// sumCounts adds Σ_p n[p,k]·img_p to acc[k·lanes+lane] for the pixels p in
-// [p0, p1), without correction. acc has accLen elements.
-func (op *Operator) sumCounts(img []int32, acc []int64, p0, p1 int) {
-	ov2 := int64(op.ov2)
-	bins := op.bin[p0:p1]
-	n := len(bins)
-	split := op.split[p0:p1][:n]
-	img = img[p0:p1][:n]
-	i := 0
-	for ; i+lanes <= n; i += lanes {
-		b0, c0, v0 := int(bins[i])*lanes, int64(split[i]), int64(img[i])
-		b1, c1, v1 := int(bins[i+1])*lanes+1, int64(split[i+1]), int64(img[i+1])
-		b2, c2, v2 := int(bins[i+2])*lanes+2, int64(split[i+2]), int64(img[i+2])
-		b3, c3, v3 := int(bins[i+3])*lanes+3, int64(split[i+3]), int64(img[i+3])
-		acc[b0] += c0 * v0
-		acc[b0+lanes] += (ov2 - c0) * v0
-		acc[b1] += c1 * v1
-		acc[b1+lanes] += (ov2 - c1) * v1
-		acc[b2] += c2 * v2
-		acc[b2+lanes] += (ov2 - c2) * v2
-		acc[b3] += c3 * v3
-		acc[b3+lanes] += (ov2 - c3) * v3
+// accLen returns the length of the accumulator. The loops index it through
+// a fixed-size array of accFixed elements (4·65536: every uint16 bin fits),
+// which spares them a bounds check per access; only the first accUsed
+// elements are ever written, so the rest costs address space, not memory.
+func (op *Operator) accLen() int { return accFixed + op.nbins }
+
+// accUsed returns the length of the part of the accumulator in use.
+func (op *Operator) accUsed() int { return 4*(op.nbins+1) + op.nbins }
+
+const accFixed = 4 << 16
+
+// binSum returns S_k from an accumulator.
+func binSum[T int64 | float64](op *Operator, acc []T, k int) T {
+	t := func(j int) T { return acc[4*j] + acc[4*j+2] }
+	u := func(j int) T { return acc[4*j+1] + acc[4*j+3] }
+	s := u(k) + acc[4*(op.nbins+1)+k]
+	if k > 0 {
+		s += T(op.ov2)*t(k-1) - u(k-1)
 	}
-	for ; i < n; i++ {
-		b, c, v := int(bins[i])*lanes, int64(split[i]), int64(img[i])
-		acc[b] += c * v
-		acc[b+lanes] += (ov2 - c) * v
-	}
-	x0, x1 := op.exceptions(p0, p1)
-	for i := x0; i < x1; i++ {
-		acc[int(op.xbin[i])*lanes] += int64(op.xcnt[i]) * int64(img[int(op.xpix[i])-p0])
+	return s
+}
+
+// span is a run [p0, p1) of consecutive pixels that are in the compact
+// form (not masked, not exceptions).
+type span struct{ p0, p1 int32 }
+
+// findSpans derives the runs of pixels in the compact form.
+func (op *Operator) findSpans() {
+	op.spans = op.spans[:0]
+	in := false
+	for p, b := range op.bin {
+		switch {
+		case b != op.none && !in:
+			op.spans = append(op.spans, span{int32(p), int32(len(op.bin))})
+			in = true
+		case b == op.none && in:
+			op.spans[len(op.spans)-1].p1 = int32(p)
+			in = false
+		}
 	}
 }
 
-// sumFloat adds Σ_p n[p,k]·corr_p·img_p to acc[k·lanes+lane] for the pixels
-// p in [p0, p1). acc has accLen elements.
-func sumFloat[T int32 | float64](op *Operator, img []T, acc []float64, p0, p1 int) {
-	ov2 := float64(op.ov2)
-	bins := op.bin[p0:p1]
-	n := len(bins)
-	split := op.split[p0:p1][:n]
-	img = img[p0:p1][:n]
-	if op.corr == nil {
+// clip returns the part of s inside [p0, p1), possibly empty.
+func (s span) clip(p0, p1 int) (int, int) {
+	return max(int(s.p0), p0), min(int(s.p1), p1)
+}
+
+// sumCounts accumulates the pixels p in [p0, p1) of an integer image
+// without correction, exactly.
+func (op *Operator) sumCounts(img []int32, accs []int64, p0, p1 int) {
+	acc := (*[accFixed]int64)(accs[:accFixed])
+	for _, sp := range op.spans {
+		a, z := sp.clip(p0, p1)
+		if a >= z {
+			continue
+		}
+		bins := op.bin[a:z]
+		n := len(bins)
+		split := op.split[a:z][:n]
+		im := img[a:z][:n]
 		i := 0
 		for ; i+lanes <= n; i += lanes {
-			b0, c0, v0 := int(bins[i])*lanes, float64(split[i]), float64(img[i])
-			b1, c1, v1 := int(bins[i+1])*lanes+1, float64(split[i+1]), float64(img[i+1])
-			b2, c2, v2 := int(bins[i+2])*lanes+2, float64(split[i+2]), float64(img[i+2])
-			b3, c3, v3 := int(bins[i+3])*lanes+3, float64(split[i+3]), float64(img[i+3])
-			acc[b0] += c0 * v0
-			acc[b0+lanes] += (ov2 - c0) * v0
-			acc[b1] += c1 * v1
-			acc[b1+lanes] += (ov2 - c1) * v1
-			acc[b2] += c2 * v2
-			acc[b2+lanes] += (ov2 - c2) * v2
-			acc[b3] += c3 * v3
-			acc[b3+lanes] += (ov2 - c3) * v3
+			b0, c0, v0 := int(bins[i])*4, int64(split[i]), int64(im[i])
+			b1, c1, v1 := int(bins[i+1])*4+2, int64(split[i+1]), int64(im[i+1])
+			acc[b0] += v0
+			acc[b0+1] += c0 * v0
+			acc[b1] += v1
+			acc[b1+1] += c1 * v1
 		}
-		for ; i < n; i++ {
-			b, c, v := int(bins[i])*lanes, float64(split[i]), float64(img[i])
-			acc[b] += c * v
-			acc[b+lanes] += (ov2 - c) * v
-		}
-	} else {
-		corr := op.corr[p0:p1][:n]
-		i := 0
-		for ; i+lanes <= n; i += lanes {
-			b0, c0, v0 := int(bins[i])*lanes, float64(split[i]), float64(img[i])*float64(corr[i])
-			b1, c1, v1 := int(bins[i+1])*lanes+1, float64(split[i+1]), float64(img[i+1])*float64(corr[i+1])
-			b2, c2, v2 := int(bins[i+2])*lanes+2, float64(split[i+2]), float64(img[i+2])*float64(corr[i+2])
-			b3, c3, v3 := int(bins[i+3])*lanes+3, float64(split[i+3]), float64(img[i+3])*float64(corr[i+3])
-			acc[b0] += c0 * v0
-			acc[b0+lanes] += (ov2 - c0) * v0
-			acc[b1] += c1 * v1
-			acc[b1+lanes] += (ov2 - c1) * v1
-			acc[b2] += c2 * v2
-			acc[b2+lanes] += (ov2 - c2) * v2
-			acc[b3] += c3 * v3
-			acc[b3+lanes] += (ov2 - c3) * v3
-		}
-		for ; i < n; i++ {
-			b, c, v := int(bins[i])*lanes, float64(split[i]), float64(img[i])*float64(corr[i])
-			acc[b] += c * v
-			acc[b+lanes] += (ov2 - c) * v
+		if i < n {
+			b, c, v := int(bins[i])*4, int64(split[i]), int64(im[i])
+			acc[b] += v
+			acc[b+1] += c * v
 		}
 	}
+	direct := accs[4*(op.nbins+1):]
 	x0, x1 := op.exceptions(p0, p1)
 	for i := x0; i < x1; i++ {
-		p := int(op.xpix[i])
-		v := float64(img[p-p0])
+		direct[op.xbin[i]] += int64(op.xcnt[i]) * int64(img[op.xpix[i]])
+	}
+}
+
+// sumFloat accumulates corr_p·img_p for the pixels p in [p0, p1).
+func sumFloat[T int32 | float64](op *Operator, img []T, accs []float64, p0, p1 int) {
+	acc := (*[accFixed]float64)(accs[:accFixed])
+	for _, sp := range op.spans {
+		a, z := sp.clip(p0, p1)
+		if a >= z {
+			continue
+		}
+		bins := op.bin[a:z]
+		n := len(bins)
+		split := op.split[a:z][:n]
+		im := img[a:z][:n]
+		if op.corr == nil {
+			i := 0
+			for ; i+lanes <= n; i += lanes {
+				b0, c0, v0 := int(bins[i])*4, float64(split[i]), float64(im[i])
+				b1, c1, v1 := int(bins[i+1])*4+2, float64(split[i+1]), float64(im[i+1])
+				acc[b0] += v0
+				acc[b0+1] += c0 * v0
+				acc[b1] += v1
+				acc[b1+1] += c1 * v1
+			}
+			if i < n {
+				b, c, v := int(bins[i])*4, float64(split[i]), float64(im[i])
+				acc[b] += v
+				acc[b+1] += c * v
+			}
+			continue
+		}
+		corr := op.corr[a:z][:n]
+		i := 0
+		for ; i+lanes <= n; i += lanes {
+			b0, c0, v0 := int(bins[i])*4, float64(split[i]), float64(im[i])*float64(corr[i])
+			b1, c1, v1 := int(bins[i+1])*4+2, float64(split[i+1]), float64(im[i+1])*float64(corr[i+1])
+			acc[b0] += v0
+			acc[b0+1] += c0 * v0
+			acc[b1] += v1
+			acc[b1+1] += c1 * v1
+		}
+		if i < n {
+			b, c, v := int(bins[i])*4, float64(split[i]), float64(im[i])*float64(corr[i])
+			acc[b] += v
+			acc[b+1] += c * v
+		}
+	}
+	direct := accs[4*(op.nbins+1):]
+	x0, x1 := op.exceptions(p0, p1)
+	for i := x0; i < x1; i++ {
+		p := op.xpix[i]
+		v := float64(img[p])
 		if op.corr != nil {
 			v *= float64(op.corr[p])
 		}
-		acc[int(op.xbin[i])*lanes] += float64(op.xcnt[i]) * v
+		direct[op.xbin[i]] += float64(op.xcnt[i]) * v
 	}
 }
 

@@ -232,18 +232,30 @@ func (ig *Integrator) NumCurves() int { return len(ig.curves) }
 // compute them, so that integrating into a reused Result allocates nothing.
 type Result struct {
 	Curves []Curve
-	isum   [][]int64
-	fsum   [][]float64
+	sums   [][]sums // [worker][curve]; worker 0 serves IntegrateTo
+}
+
+// sums is the accumulator of one curve: integer sums for exact
+// integration, floating-point sums otherwise.
+type sums struct {
+	i []int64
+	f []float64
+}
+
+func (ig *Integrator) newSums() []sums {
+	s := make([]sums, len(ig.curves))
+	for i, co := range ig.curves {
+		s[i] = sums{i: make([]int64, co.op.accLen()), f: make([]float64, co.op.accLen())}
+	}
+	return s
 }
 
 // NewResult returns a Result shaped for the integrator's curves.
 func (ig *Integrator) NewResult() *Result {
-	r := &Result{Curves: make([]Curve, len(ig.curves))}
+	r := &Result{Curves: make([]Curve, len(ig.curves)), sums: [][]sums{ig.newSums()}}
 	for i, co := range ig.curves {
 		n := len(co.q)
 		r.Curves[i] = Curve{Name: co.name, Q: co.q, Area: co.area, I: make([]float64, n), Sigma: make([]float64, n)}
-		r.isum = append(r.isum, make([]int64, co.op.accLen()))
-		r.fsum = append(r.fsum, make([]float64, co.op.accLen()))
 	}
 	return r
 }
@@ -277,44 +289,48 @@ func (ig *Integrator) integrate(r *Result, img *Image, workers int) error {
 	if err := img.check(g.Imagesize[0], g.Imagesize[1]); err != nil {
 		return err
 	}
-	if r == nil || len(r.Curves) != len(ig.curves) {
+	if r == nil || len(r.Curves) != len(ig.curves) || len(r.sums) == 0 || len(r.sums[0]) != len(ig.curves) {
 		return fmt.Errorf("saxs: result was not made by this integrator's NewResult")
 	}
+	for len(r.sums) < workers { // once per Result
+		r.sums = append(r.sums, ig.newSums())
+	}
 	for i, co := range ig.curves {
-		ig.integrateCurve(co, &r.Curves[i], r.isum[i], r.fsum[i], img, workers)
+		ig.integrateCurve(co, i, r, img, workers)
 	}
 	return nil
 }
 
-func (ig *Integrator) integrateCurve(co *curveOp, c *Curve, isum []int64, fsum []float64, img *Image, workers int) {
+func (ig *Integrator) integrateCurve(co *curveOp, ci int, r *Result, img *Image, workers int) {
 	op := co.op
+	c := &r.Curves[ci]
 	exact := img.Counts != nil && op.corr == nil
-	clear(isum)
-	clear(fsum)
+	used := op.accUsed()
+	for w := range workers {
+		clear(r.sums[w][ci].i[:used])
+		clear(r.sums[w][ci].f[:used])
+	}
 	npix := len(op.bin)
 	if workers <= 1 {
-		accumulate(op, img, exact, fsum, isum, 0, npix)
+		accumulate(op, img, exact, r.sums[0][ci], 0, npix)
 	} else {
 		var wg sync.WaitGroup
-		parts := make([][]float64, workers)
-		iparts := make([][]int64, workers)
 		for w := range workers {
-			parts[w] = make([]float64, len(fsum))
-			iparts[w] = make([]int64, len(isum))
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				accumulate(op, img, exact, parts[w], iparts[w], npix*w/workers, npix*(w+1)/workers)
+				accumulate(op, img, exact, r.sums[w][ci], npix*w/workers, npix*(w+1)/workers)
 			}()
 		}
 		wg.Wait()
-		for w := range workers {
-			for k := range fsum {
-				fsum[k] += parts[w][k]
-				isum[k] += iparts[w][k]
+		for w := 1; w < workers; w++ {
+			for k := range used {
+				r.sums[0][ci].f[k] += r.sums[w][ci].f[k]
+				r.sums[0][ci].i[k] += r.sums[w][ci].i[k]
 			}
 		}
 	}
+	isum, fsum := r.sums[0][ci].i, r.sums[0][ci].f
 	empty := math.NaN()
 	if ig.legacy {
 		empty = 0
@@ -328,15 +344,9 @@ func (ig *Integrator) integrateCurve(co *curveOp, c *Curve, isum []int64, fsum [
 		}
 		var s float64
 		if exact {
-			var t int64
-			for _, x := range isum[k*lanes : (k+1)*lanes] {
-				t += x
-			}
-			s = float64(t)
+			s = float64(binSum(op, isum, k))
 		} else {
-			for _, x := range fsum[k*lanes : (k+1)*lanes] {
-				s += x
-			}
+			s = binSum(op, fsum, k)
 		}
 		v := s / float64(n)
 		c.I[j] = v
@@ -346,15 +356,15 @@ func (ig *Integrator) integrateCurve(co *curveOp, c *Curve, isum []int64, fsum [
 }
 
 // accumulate sums the pixels [p0, p1) of img into the bins: exactly in
-// integers into iacc when exact, otherwise in floating point into acc.
-func accumulate(op *Operator, img *Image, exact bool, acc []float64, iacc []int64, p0, p1 int) {
+// integers when exact, otherwise in floating point.
+func accumulate(op *Operator, img *Image, exact bool, s sums, p0, p1 int) {
 	switch {
 	case exact:
-		op.sumCounts(img.Counts, iacc, p0, p1)
+		op.sumCounts(img.Counts, s.i, p0, p1)
 	case img.Counts != nil:
-		sumFloat(op, img.Counts, acc, p0, p1)
+		sumFloat(op, img.Counts, s.f, p0, p1)
 	default:
-		sumFloat(op, img.Values, acc, p0, p1)
+		sumFloat(op, img.Values, s.f, p0, p1)
 	}
 }
 
