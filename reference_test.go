@@ -279,3 +279,20 @@ func TestOptimisedEqualsStraightforward(t *testing.T) {
 		}
 	}
 }
+
+// The compact operator of a Pilatus 1M at Oversampling 3, with
+// polarization correction, stays well under 16 MB.
+func TestOperatorSizePilatus(t *testing.T) {
+	cal := loadShared(t, "cal.json")
+	cal.Masks[0].Oversampling = 3
+	cal.PolarizationCorrection = &Polarization{Fraction: 0.995, Angle: 0}
+	ig, err := New(cal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := ig.Operator(0).Bytes()
+	t.Logf("operator: %.1f MB", float64(n)/1e6)
+	if n > 16<<20 {
+		t.Errorf("operator takes %d bytes, more than 16 MB", n)
+	}
+}
