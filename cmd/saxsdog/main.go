@@ -3,7 +3,14 @@
 //
 // Usage:
 //
-//	saxsdog [-c cal.json] [-t N] [-o OUTDIR | -i | -R REL] [-r] [-S] [-D] DIRECTORY...
+//	saxsdog [-c cal.json] [-t N] [-o OUTDIR | -i | -R REL] [-r] [-S] [-D] [-n]
+//	        [-w | --poll INTERVAL] [--settle D] [--timeout D]
+//	        [--cache-dir DIR | --no-cache] DIRECTORY...
+//
+// With -w (or --poll) it keeps watching the folders after converting the
+// frames already there and converts new frames once they are completely
+// written, until interrupted. Built integration operators are kept in the
+// user cache folder for the next run.
 //
 // Run saxsdog --help for the options. The work is done by package
 // internal/batch.

@@ -19,6 +19,10 @@
 // no silent collisions), .tiff files are found too, --resume works and
 // checks that the outputs are complete and newer than the frame, and no
 // frame in flight is lost at the end.
+//
+// With Config.Watch the run goes on after the walk: the folders are
+// watched (fsnotify, or polling) and new or rewritten frames are converted
+// once complete, until the context is cancelled (see [Watch]).
 package batch
 
 import (
@@ -92,10 +96,15 @@ type Config struct {
 	// NoWalk does not look at the files already in the roots; only the
 	// Sources then supply frames.
 	NoWalk bool
-	// Sources supply further frames (for example a folder watcher). Each
-	// runs in its own goroutine during the run; Run ends when the walk and
-	// every source have returned and the frames are converted.
+	// Sources supply further frames. Each runs in its own goroutine during
+	// the run; Run ends when the walk and every source have returned and
+	// the frames are converted.
 	Sources []Source
+	// Watch, when set, keeps watching the folder roots after the walk and
+	// converts new and rewritten frames once they are complete, until the
+	// context is cancelled (see Watch). Frames of the walk that cannot be
+	// read yet are then retried too instead of failing at once.
+	Watch *Watch
 	// Outputs are extra per-frame outputs (plots, image copies), written by
 	// the workers after the .chi files.
 	Outputs []Output
@@ -237,6 +246,7 @@ type Converter struct {
 	absOut  string
 	roots   []root
 	errLog  string
+	watch   Watch // with defaults, when cfg.Watch is set
 }
 
 // root is one input of a run.
@@ -287,6 +297,16 @@ func New(cfg Config) (*Converter, error) {
 	}
 	if err := c.setRoots(cfg.Roots); err != nil {
 		return nil, err
+	}
+	if cfg.Watch != nil {
+		w, err := cfg.Watch.withDefaults()
+		if err != nil {
+			return nil, err
+		}
+		c.watch = w
+		if len(c.dirRoots()) == 0 {
+			return nil, errors.New("batch: watch mode needs an input folder")
+		}
 	}
 	c.ig = cfg.Integrator
 	if c.ig == nil {
@@ -389,6 +409,15 @@ func (c *Converter) Run(ctx context.Context) (Summary, error) {
 	}
 	c.log.Info("converting", "inputs", strings.Join(c.cfg.Roots, " "), "output", c.describeOutput(),
 		"workers", c.workers, "curves", c.ig.NumCurves(), "resume", c.cfg.Resume)
+	var w *watcher
+	if c.cfg.Watch != nil && ctx.Err() == nil {
+		var err error
+		if w, err = c.startWatch(r); err != nil { // before the walk: no frame written meanwhile is missed
+			return Summary{}, err
+		}
+		r.track = w.t
+		r.onFail = func() { poke(w.t.failWake) }
+	}
 
 	jobs := make(chan job, c.workers)
 	var workers sync.WaitGroup
@@ -428,6 +457,17 @@ func (c *Converter) Run(ctx context.Context) (Summary, error) {
 			}
 			c.walk(ctx, r, send)
 			r.walkDone()
+		}()
+	}
+	if w != nil {
+		producers.Add(1)
+		go func() {
+			defer producers.Done()
+			if err := w.run(ctx, send); err != nil && ctx.Err() == nil {
+				srcMu.Lock()
+				srcErrs = append(srcErrs, fmt.Errorf("batch: %w", err))
+				srcMu.Unlock()
+			}
 		}()
 	}
 	for i, src := range c.cfg.Sources {
@@ -494,6 +534,8 @@ type job struct {
 	base string   // the .chi path handed to ChiPaths/WriteChi
 	outs []string // ChiPaths(base)
 	more []string // paths of the extra Outputs
+
+	tracked bool // watch mode: read failures go back to the tracker
 }
 
 // run is the state of one Run.
@@ -507,6 +549,29 @@ type run struct {
 	walked                     bool
 	converted, skipped, failed int
 	failures                   []Failure
+
+	track  *tracker // watch mode, nil otherwise
+	onFail func()   // called after each failure (watch mode)
+}
+
+// addFound adds n to the frames found (n < 0 when a tracked frame goes
+// back to the tracker, which counts it again when it is handed over or
+// given up).
+func (r *run) addFound(n int) {
+	if n == 0 {
+		return
+	}
+	r.mu.Lock()
+	r.found += n
+	r.mu.Unlock()
+}
+
+// isOutput reports whether path is an output of the run.
+func (r *run) isOutput(path string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.claims[path]
+	return ok
 }
 
 // prepare names the outputs of a frame and claims them; it reports (and
@@ -576,6 +641,9 @@ func (r *run) finish(fr FileResult) {
 	if c.cfg.Progress != nil {
 		c.cfg.Progress(r.progressLocked(&fr))
 	}
+	if fr.Status == Failed && r.onFail != nil {
+		r.onFail()
+	}
 }
 
 // walkDone marks the end of the walk.
@@ -625,47 +693,66 @@ func (c *Converter) worker(ctx context.Context, r *run, jobs <-chan job) {
 		if ctx.Err() != nil {
 			continue // drain: the producers stop soon
 		}
-		r.finish(c.convert(j, &rd, img, res))
+		var st stamp
+		if j.tracked {
+			st, _ = statFrame(j.path) // before reading: a later change is seen as one
+		}
+		fr, readFailed := c.convert(j, &rd, img, res)
+		if j.tracked {
+			if !readFailed {
+				r.track.jobDone(j.path, st)
+			} else if taken, err := r.track.jobFailed(j.path, fr.Err); taken {
+				r.addFound(-1) // not finished: the tracker retries it
+				c.log.Debug("incomplete, retrying", "file", j.path, "error", Failure{j.path, fr.Err}.Reason())
+				continue
+			} else {
+				fr.Err = err
+			}
+		}
+		r.finish(fr)
 	}
 }
 
-// convert converts one frame.
-func (c *Converter) convert(j job, rd *saxs.ImageReader, img *saxs.Image, res *saxs.Result) FileResult {
-	fr := FileResult{Path: j.path, Outputs: j.outs, Status: Failed}
+// convert converts one frame. readFailed tells that the frame could not be
+// read or had the wrong size, which may mean that it is still being
+// written.
+func (c *Converter) convert(j job, rd *saxs.ImageReader, img *saxs.Image, res *saxs.Result) (fr FileResult, readFailed bool) {
+	fr = FileResult{Path: j.path, Outputs: j.outs, Status: Failed}
 	if c.cfg.Resume && upToDate(j.path, j.outs, j.more) {
 		fr.Status = Skipped
-		return fr
+		return fr, false
 	}
 	if err := makeDirs(j.outs, j.more); err != nil {
 		fr.Err = fmt.Errorf("%s: %w", j.path, err)
-		return fr
+		return fr, false
 	}
 	if err := rd.ReadFile(j.path, img); err != nil {
 		fr.Err = err
 		if !strings.HasPrefix(err.Error(), j.path+": ") {
 			fr.Err = fmt.Errorf("%s: read: %w", j.path, err)
 		}
-		return fr
+		return fr, true
 	}
 	if err := c.ig.IntegrateTo(res, img); err != nil {
 		fr.Err = fmt.Errorf("%s: integrate: %w", j.path, err)
-		return fr
+		var se *saxs.SizeError
+		return fr, errors.As(err, &se)
 	}
 	if err := c.ig.WriteChi(res, j.base); err != nil {
 		fr.Err = fmt.Errorf("%s: write: %w", j.path, err)
-		return fr
+		return fr, false
 	}
 	if len(c.cfg.Outputs) > 0 {
 		f := &Frame{Path: j.path, ChiPaths: j.outs, Image: img, Result: res}
 		for _, o := range c.cfg.Outputs {
 			if err := o.Write(f); err != nil {
 				fr.Err = fmt.Errorf("%s: write: %w", j.path, err)
-				return fr
+				return fr, false
 			}
 		}
 	}
 	fr.Status = Converted
-	return fr
+	return fr, false
 }
 
 // makeDirs creates the folders of the outputs.

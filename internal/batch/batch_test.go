@@ -781,7 +781,7 @@ func BenchmarkConvert(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		if fr := c.convert(j, &rd, img, res); fr.Status != Converted {
+		if fr, _ := c.convert(j, &rd, img, res); fr.Status != Converted {
 			b.Fatal(fr.Err)
 		}
 	}

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -44,12 +46,18 @@ type options struct {
 	nowalk        bool
 	walkInThreads bool
 	profile       string
+	watch         bool
+	poll          time.Duration
+	settle        time.Duration
+	timeout       time.Duration
+	cacheDir      string
+	noCache       bool
 	dirs          []string
 }
 
 // newFlagSet defines the saxsdog flags on a new flag set writing its
-// messages to w, filling o. Options added later (watch, plots) go here and
-// into options.config.
+// messages to w, filling o. Options added later (plots) go here and into
+// options.config.
 func newFlagSet(o *options, w io.Writer) *pflag.FlagSet {
 	fs := pflag.NewFlagSet("saxsdog", pflag.ContinueOnError)
 	fs.SetOutput(w)
@@ -63,6 +71,12 @@ func newFlagSet(o *options, w io.Writer) *pflag.FlagSet {
 	fs.BoolVarP(&o.silent, "silent", "S", false, "no line per file; a progress line every 100 frames")
 	fs.BoolVarP(&o.nowalk, "nowalk", "n", false, "do not convert the files already in the folders")
 	fs.BoolVarP(&o.walkInThreads, "walkdirinthreads", "D", false, "start converting while the folders are still being scanned")
+	fs.BoolVarP(&o.watch, "watch", "w", false, "after the walk, keep watching the DIRECTORYs and their new subfolders; convert new and rewritten frames until interrupted")
+	fs.DurationVar(&o.poll, "poll", 0, "watch by rescanning the folders every `INTERVAL` (e.g. 2s) instead of by file-system events, for network file systems; implies --watch (default: events)")
+	fs.DurationVar(&o.settle, "settle", DefaultSettle, "watch: convert a frame once its size and time stamp have not changed for `DURATION`")
+	fs.DurationVar(&o.timeout, "timeout", DefaultTimeout, "watch: report a frame that still cannot be read `DURATION` after its last change as failed")
+	fs.StringVar(&o.cacheDir, "cache-dir", "", "keep built integration operators in `DIR` for the next run (default: <user cache folder>/saxs/operators)")
+	fs.BoolVar(&o.noCache, "no-cache", false, "do not keep or load built integration operators")
 	fs.StringVarP(&o.profile, "profile", "P", "", "write a CPU profile to `FILE`")
 	fs.Usage = func() {} // errors print a hint, --help prints usageText to stdout
 	return fs
@@ -82,8 +96,20 @@ Output names: by default OUTDIR mirrors the folders below DIRECTORY
 goes to OUTDIR/<its name>/. Failures are listed in OUTDIR/%s
 (./%s with -i or -R).
 
+Watch mode (-w, --poll): after the walk (skipped with -n) saxsdog keeps
+watching the DIRECTORYs, including folders created later, until Ctrl-C. A
+new or rewritten frame is converted once its size and time stamp have not
+changed for --settle and it reads as a TIFF of the calibration's size. A
+frame that cannot be read is retried with back-off and reported as failed
+--timeout after its last change; frames still incomplete at Ctrl-C are
+reported too. The output folder and non-TIFF files are ignored.
+
+Operator cache: the integration operators built from a calibration are kept
+in the cache folder and loaded by the next run with the same calibration
+and masks (--no-cache switches this off).
+
 Exit status: 0 all converted, 1 some frames failed, 2 usage or calibration
-error, 130 interrupted.
+error, 130 interrupted (the normal end of watch mode).
 `, flagUsages(fs), ErrorLogName, ErrorLogName)
 }
 
@@ -145,6 +171,19 @@ func parseArgs(args []string, stdout, stderr io.Writer) (*options, error) {
 		return nil, errors.New("--out cannot be combined with --inplace or --relpath")
 	case o.out == "":
 		return nil, errors.New("--out must not be empty")
+	case o.poll < 0:
+		return nil, fmt.Errorf("--poll must not be negative, not %v", o.poll)
+	case o.settle <= 0:
+		return nil, fmt.Errorf("--settle must be positive, not %v", o.settle)
+	case o.timeout <= 0:
+		return nil, fmt.Errorf("--timeout must be positive, not %v", o.timeout)
+	case (fs.Changed("settle") || fs.Changed("timeout")) && !o.watch && o.poll == 0:
+		return nil, errors.New("--settle and --timeout only apply with --watch or --poll")
+	case o.noCache && fs.Changed("cache-dir"):
+		return nil, errors.New("--no-cache and --cache-dir exclude each other")
+	}
+	if o.poll > 0 {
+		o.watch = true
 	}
 	return o, nil
 }
@@ -160,28 +199,31 @@ func (o *options) config() Config {
 		Workers:   o.threads,
 		WalkFirst: !o.walkInThreads,
 		NoWalk:    o.nowalk,
+		Watch:     o.watchConfig(),
 	}
+}
+
+// watchConfig returns the watch settings, nil without --watch.
+func (o *options) watchConfig() *Watch {
+	if !o.watch {
+		return nil
+	}
+	return &Watch{Settle: o.settle, Timeout: o.timeout, Poll: o.poll}
 }
 
 // Main runs the saxsdog command with args (without the program name),
 // printing the summary to stdout and logs and progress to stderr, and
 // returns the exit status. SIGINT and SIGTERM stop the run after the
-// frames in flight; a second signal kills the program.
+// frames in flight (in watch mode, the normal way to end it); a second
+// signal kills the program.
 func Main(args []string, stdout, stderr io.Writer) int {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sig)
-	go func() {
-		select {
-		case s := <-sig:
-			signal.Stop(sig) // restore the default handling: a second signal kills
-			fmt.Fprintf(stderr, "\nsaxsdog: %v: finishing the frames in flight (once more to abort)\n", s)
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	unhook := context.AfterFunc(ctx, func() {
+		stop() // restore the default handling: a second signal kills
+		fmt.Fprintf(stderr, "\nsaxsdog: %v: finishing the frames in flight (once more to abort)\n", context.Cause(ctx))
+	})
+	defer unhook() // before stop: a normal end is no interruption
 	return mainContext(ctx, args, stdout, stderr)
 }
 
@@ -225,8 +267,11 @@ func mainContext(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return ExitUsage
 	}
 	cfg := o.config()
-	cfg.Calibration = cal
 	cfg.Logger = logger
+	if cfg.Integrator, err = buildIntegrator(cal, o, logger); err != nil {
+		fmt.Fprintf(stderr, "saxsdog: %v\n", err)
+		return ExitUsage
+	}
 	switch {
 	case term:
 		cfg.Progress = out.progressLine
@@ -244,17 +289,14 @@ func mainContext(ctx context.Context, args []string, stdout, stderr io.Writer) i
 			}
 		}
 	}
-	if o.nowalk {
-		logger.Warn("--nowalk without a watch option: nothing to convert")
+	if o.nowalk && !o.watch {
+		logger.Warn("--nowalk without --watch: nothing to convert")
 	}
-	t0 := time.Now()
 	c, err := New(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "saxsdog: %v\n", err)
 		return ExitUsage
 	}
-	logger.Info("integrator ready", "calibration", o.calibration, "curves", c.Integrator().NumCurves(),
-		"seconds", fmt.Sprintf("%.2f", time.Since(t0).Seconds()))
 
 	s, runErr := c.Run(ctx)
 	out.endLine()
@@ -368,4 +410,90 @@ func formatProgress(p Progress) string {
 		fmt.Fprintf(&b, "  ETA %s", eta.Round(time.Second))
 	}
 	return b.String()
+}
+
+// cacheFolder returns the operator cache folder of the options, created
+// when missing, or "" for no cache: with --no-cache, or (after a warning)
+// when the folder cannot be found or created. The cache never makes a run
+// fail.
+func (o *options) cacheFolder(logger *slog.Logger) string {
+	if o.noCache {
+		return ""
+	}
+	dir := o.cacheDir
+	if dir == "" {
+		d, err := saxs.DefaultCacheDir()
+		if err != nil {
+			logger.Warn("running without operator cache: no cache folder", "error", err)
+			return ""
+		}
+		dir = d
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		logger.Warn("running without operator cache", "error", err)
+		return ""
+	}
+	return dir
+}
+
+// buildIntegrator builds (or loads from the operator cache) the
+// integrator of a calibration and logs how it went and how long it took.
+func buildIntegrator(cal *saxs.Calibration, o *options, logger *slog.Logger) (*saxs.Integrator, error) {
+	dir := o.cacheFolder(logger)
+	before := cacheSnapshot(dir)
+	warn := &warnCounter{Handler: logger.Handler(), n: new(atomic.Int32)}
+	t0 := time.Now()
+	ig, err := saxs.NewWithOptions(cal, saxs.Options{Workers: o.threads, CacheDir: dir, Logger: slog.New(warn)})
+	if err != nil {
+		return nil, fmt.Errorf("building the integrator: %w", err)
+	}
+	elapsed := time.Since(t0)
+	how := "built"
+	switch {
+	case dir == "":
+		how = "built (no cache)"
+	case warn.n.Load() == 0 && maps.Equal(before, cacheSnapshot(dir)):
+		how = "loaded from cache"
+	}
+	logger.Info("operator "+how, "calibration", o.calibration, "curves", ig.NumCurves(),
+		"seconds", fmt.Sprintf("%.2f", elapsed.Seconds()), "cache", dir)
+	return ig, nil
+}
+
+// cacheSnapshot returns the files of the cache folder with their sizes and
+// times, to tell whether building the integrator wrote one.
+func cacheSnapshot(dir string) map[string]stamp {
+	snap := map[string]stamp{}
+	if dir == "" {
+		return snap
+	}
+	list, _ := os.ReadDir(dir)
+	for _, d := range list {
+		if fi, err := d.Info(); err == nil && fi.Mode().IsRegular() {
+			snap[d.Name()] = stampOf(fi)
+		}
+	}
+	return snap
+}
+
+// warnCounter is a slog.Handler counting the records at Warn level and
+// above; build it with n set.
+type warnCounter struct {
+	slog.Handler
+	n *atomic.Int32
+}
+
+func (w *warnCounter) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelWarn {
+		w.n.Add(1)
+	}
+	return w.Handler.Handle(ctx, r)
+}
+
+func (w *warnCounter) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return &warnCounter{Handler: w.Handler.WithAttrs(attrs), n: w.n}
+}
+
+func (w *warnCounter) WithGroup(name string) slog.Handler {
+	return &warnCounter{Handler: w.Handler.WithGroup(name), n: w.n}
 }

@@ -14,6 +14,7 @@ import (
 func runMain(t *testing.T, dir string, args ...string) (int, string, string) {
 	t.Helper()
 	t.Chdir(dir)
+	t.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "user-cache")) // the default operator cache
 	var stdout, stderr bytes.Buffer
 	code := mainContext(context.Background(), args, &stdout, &stderr)
 	return code, stdout.String(), stderr.String()
@@ -133,6 +134,7 @@ func TestMainInterrupted(t *testing.T) {
 	flatCal(t, dir)
 	writeTree(t, filepath.Join(dir, "data"))
 	t.Chdir(dir)
+	t.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "user-cache"))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	var stdout, stderr bytes.Buffer

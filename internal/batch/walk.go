@@ -89,7 +89,7 @@ func (c *Converter) walk(ctx context.Context, r *run, emit func(job) error) {
 			return
 		}
 		if !rt.isDir {
-			if j, ok := r.prepare(rt.path, i); ok {
+			if j, ok := r.prepareWalked(rt.path, i); ok {
 				if emit(j) != nil {
 					return
 				}
@@ -131,7 +131,7 @@ func (c *Converter) walk(ctx context.Context, r *run, emit func(job) error) {
 			default:
 				return nil
 			}
-			j, ok := r.prepare(p, i)
+			j, ok := r.prepareWalked(p, i)
 			if !ok {
 				return nil
 			}
@@ -145,6 +145,24 @@ func (c *Converter) walk(ctx context.Context, r *run, emit func(job) error) {
 			return
 		}
 	}
+}
+
+// prepareWalked is prepare for a frame found by the walk. In watch mode
+// the frame is registered with the tracker, and skipped when the tracker
+// already has it (it was written to during the walk).
+func (r *run) prepareWalked(path string, rootIdx int) (job, bool) {
+	if r.track != nil && !r.track.claim(path) {
+		return job{}, false
+	}
+	j, ok := r.prepare(path, rootIdx)
+	if r.track != nil {
+		if ok {
+			j.tracked = true
+		} else {
+			r.track.jobDone(path, stamp{}) // reported by prepare
+		}
+	}
+	return j, ok
 }
 
 // isOutDir reports whether the folder p is the output folder.
