@@ -239,7 +239,7 @@ func randomTIFF(rng *rand.Rand, big bool, bits, format, rows, cols int) *testTIF
 	specials := []uint32{0, 1, mask, mask >> 1, mask>>1 + 1}
 	if format == sampleFloat {
 		specials = []uint32{0, math.Float32bits(-1.5), math.Float32bits(float32(math.Inf(1))),
-			math.Float32bits(float32(math.Inf(-1))), math.Float32bits(-0.0) | 1<<31, 0x7fc00001 /* NaN */, 1 /* denormal */}
+			math.Float32bits(float32(math.Inf(-1))), 1 << 31 /* -0 */, 0x7fc00001 /* NaN */, 1 /* denormal */}
 	}
 	for i := 0; i < rows*cols; i++ {
 		if i < len(specials) {

@@ -224,7 +224,7 @@ func nestedToFlat(nested *object) (*object, []string, error) {
 		case "Geometry":
 			geo, ok := m.val.(*object)
 			if !ok {
-				return nil, nil, errors.New("Geometry is not an object")
+				return nil, nil, errors.New("the Geometry value is not an object")
 			}
 			for _, g := range geo.members {
 				if isGeometryKey(g.key) {

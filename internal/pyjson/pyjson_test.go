@@ -78,7 +78,6 @@ func TestFloatRepr(t *testing.T) {
 	}{
 		{1500000000.0, "1500000000.0"},
 		{100.0, "100.0"},
-		{-0.0 * 1, "0.0"}, // Go constant -0.0 is +0
 		{math.Copysign(0, -1), "-0.0"},
 		{0, "0.0"},
 		{1e16, "1e+16"},                            // first exponent-form power
