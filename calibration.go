@@ -33,6 +33,7 @@ const (
 	Nested Generation = 2
 )
 
+// String names the generation: "0.3.0 (flat)" or "2.0".
 func (g Generation) String() string {
 	switch g {
 	case Flat:
@@ -211,6 +212,7 @@ type CalibrationError struct {
 	Msg  string
 }
 
+// Error formats the error as "file: /json/path: message".
 func (e *CalibrationError) Error() string {
 	return fmt.Sprintf("%s: %s: %s", e.File, e.Path, e.Msg)
 }

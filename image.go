@@ -64,6 +64,7 @@ type SizeError struct {
 	WantRows, WantCols int    // the calibration's Imagesize
 }
 
+// Error describes the size found and the size expected.
 func (e *SizeError) Error() string {
 	return fmt.Sprintf("%s is %d rows × %d columns, calibration Imagesize is [%d, %d]",
 		e.What, e.Rows, e.Cols, e.WantRows, e.WantCols)
@@ -79,6 +80,8 @@ type FormatError struct {
 	Msg    string
 }
 
+// Error formats the error as "file: offset N: message" (or "file: line N:
+// message" for text formats).
 func (e *FormatError) Error() string {
 	switch {
 	case e.Line > 0:
