@@ -111,7 +111,7 @@ type Config struct {
 
 	// ErrorLog is the file listing the failures of a run, one "path:
 	// reason" per line, written at the end when a frame failed and removed
-	// when none did. Empty means OutDir/saxsdog-errors.log, or
+	// when none did; in watch mode it is also rewritten after each failure. Empty means OutDir/saxsdog-errors.log, or
 	// ./saxsdog-errors.log with InPlace or RelPath; "-" disables it.
 	ErrorLog string
 
