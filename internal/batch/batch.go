@@ -20,16 +20,22 @@
 // checks that the outputs are complete and newer than the frame, and no
 // frame in flight is lost at the end.
 //
+// With Config.SVG and Config.PNG each frame also gets plots of its curves
+// and a picture of the frame (internal/render), and Config.Outputs adds
+// further per-frame outputs, such as the plot monitor ([MonitorOutput]).
+// All outputs are written atomically; temporary files left by a killed
+// run are removed by the next one (see [Converter.Run]).
+//
 // With Config.Watch the run goes on after the walk: the folders are
 // watched (fsnotify, or polling) and new or rewritten frames are converted
 // once complete, until the context is cancelled (see [Watch]).
 package batch
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -68,6 +74,8 @@ const DefaultOutDir = "out"
 // output folder is skipped when it lies inside a root.
 type Config struct {
 	// Calibration is used to build the Integrator when Integrator is nil.
+	// With PNG its first mask is also marked on the frame pictures, even
+	// when Integrator is set.
 	Calibration *saxs.Calibration
 	// Integrator, when set, is used as is and Calibration is ignored.
 	Integrator *saxs.Integrator
@@ -105,8 +113,19 @@ type Config struct {
 	// context is cancelled (see Watch). Frames of the walk that cannot be
 	// read yet are then retried too instead of failing at once.
 	Watch *Watch
+	// SVG writes a plot of each curve next to its .chi file: x.chi gives
+	// x.svg, x_cR1.chi gives x_cR1.svg. The plot (render.CurveSVG) shows
+	// the intensity with bands of ± the standard deviation of the pixel
+	// values in each bin, which takes a second integration of the frame,
+	// and ± the Poisson error; its title is the frame's file name.
+	SVG bool
+	// PNG writes a picture of each frame (render.FramePNG) next to its
+	// first .chi file, named after the frame: x.chi and x_cR0.chi both give
+	// x.png. The pixels excluded by the first mask of Calibration are
+	// marked; with an Integrator and no Calibration no mask is drawn.
+	PNG bool
 	// Outputs are extra per-frame outputs (plots, image copies), written by
-	// the workers after the .chi files.
+	// the workers after the .chi files and the SVG and PNG pictures.
 	Outputs []Output
 
 	// ErrorLog is the file listing the failures of a run, one "path:
@@ -141,7 +160,9 @@ type Frame struct {
 }
 
 // An Output writes extra files for each converted frame. It must be safe
-// for concurrent use: the workers call it in parallel.
+// for concurrent use: the workers call it in parallel. It should write
+// each file atomically (to a temporary file renamed over it), so that a
+// file that exists is complete; Resume only checks that the files exist.
 type Output interface {
 	// Paths returns the files Write creates for a frame with the given
 	// .chi paths; Resume skips a frame only when they exist too.
@@ -246,7 +267,8 @@ type Converter struct {
 	absOut  string
 	roots   []root
 	errLog  string
-	watch   Watch // with defaults, when cfg.Watch is set
+	watch   Watch    // with defaults, when cfg.Watch is set
+	outputs []Output // the SVG and PNG outputs, then cfg.Outputs
 }
 
 // root is one input of a run.
@@ -319,6 +341,17 @@ func New(cfg Config) (*Converter, error) {
 		}
 		c.ig = ig
 	}
+	if cfg.SVG {
+		c.outputs = append(c.outputs, svgOutput{c.ig})
+	}
+	if cfg.PNG {
+		mask, err := pngMask(cfg.Calibration)
+		if err != nil {
+			return nil, err
+		}
+		c.outputs = append(c.outputs, pngOutput{mask})
+	}
+	c.outputs = append(c.outputs, cfg.Outputs...)
 	return c, nil
 }
 
@@ -385,8 +418,9 @@ func (c *Converter) Workers() int { return c.workers }
 func (c *Converter) ErrorLogPath() string { return c.errLog }
 
 // OutputPaths returns the .chi files of the frame at path (without the
-// extra Outputs), named as described in Config. With several masks there
-// is one per mask; an entry is "" for a curve that is not written.
+// pictures and the extra Outputs), named as described in Config. With
+// several masks there is one per mask; an entry is "" for a curve that is
+// not written.
 func (c *Converter) OutputPaths(path string) ([]string, error) {
 	base, err := c.chiPath(path, -1)
 	if err != nil {
@@ -396,10 +430,19 @@ func (c *Converter) OutputPaths(path string) ([]string, error) {
 }
 
 // Run converts the frames of the walk and of the Sources, and returns the
-// summary. The error is non-nil when the run was cancelled (it wraps
-// ctx.Err()), when a Source failed or when the errors log could not be
-// written; frames that fail are not errors of Run but listed in the
 // summary.
+//
+// Every output is written to a temporary file in its folder, named
+// "."+name+".tmp"+digits (x.chi is written as .x.chi.tmp123456), which is
+// renamed over the output when complete. Such files left behind by a run
+// that was killed are removed: from each output folder before the run
+// writes there for the first time, and from the errors log's folder at
+// the start; only files of exactly that form for a .chi, .svg or .png
+// output (or the errors log) and last modified before the run started.
+//
+// The error is non-nil when the run was cancelled (it wraps ctx.Err()),
+// when a Source failed or when the errors log could not be written;
+// frames that fail are not errors of Run but listed in the summary.
 func (c *Converter) Run(ctx context.Context) (Summary, error) {
 	r := &run{c: c, start: time.Now(), claims: map[string]string{}}
 	if c.outDir != "" {
@@ -409,6 +452,7 @@ func (c *Converter) Run(ctx context.Context) (Summary, error) {
 	}
 	c.log.Info("converting", "inputs", strings.Join(c.cfg.Roots, " "), "output", c.describeOutput(),
 		"workers", c.workers, "curves", c.ig.NumCurves(), "resume", c.cfg.Resume)
+	r.cleanErrorLogDir()
 	var w *watcher
 	if c.cfg.Watch != nil && ctx.Err() == nil {
 		var err error
@@ -544,7 +588,8 @@ type run struct {
 	start time.Time
 
 	mu                         sync.Mutex
-	claims                     map[string]string // output path -> frame
+	claims                     map[string]string     // output path -> frame
+	cleaned                    map[string]*sync.Once // absolute output folder -> its stale temporaries removed
 	found                      int
 	walked                     bool
 	converted, skipped, failed int
@@ -588,9 +633,8 @@ func (r *run) prepare(path string, rootIdx int) (job, bool) {
 		return job{}, false
 	}
 	j := job{path: path, base: base, outs: c.ig.ChiPaths(base)}
-	for _, o := range c.cfg.Outputs {
-		j.more = append(j.more, o.Paths(j.outs)...)
-	}
+	j.more = c.extraPaths(j.outs)
+	r.cleanOutputDirs(j.outs, j.more)
 	r.mu.Lock()
 	for _, list := range [][]string{j.outs, j.more} {
 		for _, o := range list {
@@ -742,9 +786,9 @@ func (c *Converter) convert(j job, rd *saxs.ImageReader, img *saxs.Image, res *s
 		fr.Err = fmt.Errorf("%s: write: %w", j.path, err)
 		return fr, false
 	}
-	if len(c.cfg.Outputs) > 0 {
+	if len(c.outputs) > 0 {
 		f := &Frame{Path: j.path, ChiPaths: j.outs, Image: img, Result: res}
-		for _, o := range c.cfg.Outputs {
+		for _, o := range c.outputs {
 			if err := o.Write(f); err != nil {
 				fr.Err = fmt.Errorf("%s: write: %w", j.path, err)
 				return fr, false
@@ -753,6 +797,16 @@ func (c *Converter) convert(j job, rd *saxs.ImageReader, img *saxs.Image, res *s
 	}
 	fr.Status = Converted
 	return fr, false
+}
+
+// extraPaths returns the files of the SVG, PNG and extra Outputs of a
+// frame with the given .chi files.
+func (c *Converter) extraPaths(chiPaths []string) []string {
+	var more []string
+	for _, o := range c.outputs {
+		more = append(more, o.Paths(chiPaths)...)
+	}
+	return more
 }
 
 // makeDirs creates the folders of the outputs.
@@ -786,12 +840,12 @@ func (c *Converter) writeErrorLog(failures []Failure) (string, error) {
 		}
 		return "", nil
 	}
-	var b strings.Builder
+	var b bytes.Buffer
 	for _, f := range failures {
 		b.WriteString(f.String())
 		b.WriteByte('\n')
 	}
-	if err := writeFileAtomic(c.errLog, b.String()); err != nil {
+	if err := writeFileAtomic(c.errLog, b.Bytes()); err != nil {
 		return "", fmt.Errorf("batch: writing the errors log: %w", err)
 	}
 	return c.errLog, nil
@@ -799,7 +853,7 @@ func (c *Converter) writeErrorLog(failures []Failure) (string, error) {
 
 // writeFileAtomic writes data to path through a temporary file in the same
 // folder renamed over it.
-func writeFileAtomic(path, data string) (err error) {
+func writeFileAtomic(path string, data []byte) (err error) {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -814,7 +868,7 @@ func writeFileAtomic(path, data string) (err error) {
 			os.Remove(f.Name())
 		}
 	}()
-	if _, err = io.WriteString(f, data); err != nil {
+	if _, err = f.Write(data); err != nil {
 		return err
 	}
 	if err = f.Chmod(0o644); err != nil {

@@ -3,9 +3,16 @@ package batch
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"encoding/xml"
 	"errors"
 	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
 	"math"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -16,6 +23,7 @@ import (
 	"time"
 
 	"github.com/saxsdog/saxs"
+	"github.com/saxsdog/saxs/internal/monitor"
 )
 
 const (
@@ -784,5 +792,314 @@ func BenchmarkConvert(b *testing.B) {
 		if fr, _ := c.convert(j, &rd, img, res); fr.Status != Converted {
 			b.Fatal(fr.Err)
 		}
+	}
+}
+
+// checkSVG checks that path is a well-formed XML document whose root is
+// an <svg> element.
+func checkSVG(t *testing.T, path string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	dec := xml.NewDecoder(bytes.NewReader(data))
+	root := ""
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Errorf("%s: not XML: %v", path, err)
+			return
+		}
+		if se, ok := tok.(xml.StartElement); ok && root == "" {
+			root = se.Name.Local
+		}
+	}
+	if root != "svg" {
+		t.Errorf("%s: root element %q, want svg", path, root)
+	}
+}
+
+// decodePNG decodes the PNG at path and checks that it has the size of a
+// test frame.
+func decodePNG(t *testing.T, path string) image.Image {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	if b := m.Bounds(); b.Dx() != testCols || b.Dy() != testRows {
+		t.Fatalf("%s: %d × %d pixels, want %d × %d", path, b.Dx(), b.Dy(), testCols, testRows)
+	}
+	return m
+}
+
+// isMagenta reports whether the colour is the masked-pixel colour of the
+// frame pictures.
+func isMagenta(c color.Color) bool {
+	r, g, b, _ := c.RGBA()
+	return r == 0xffff && g == 0 && b == 0xffff
+}
+
+func TestSVGAndPNG(t *testing.T) {
+	dir := t.TempDir()
+	cal := loadCal(t, nestedCal(t, dir))
+	data := filepath.Join(dir, "data")
+	writeFrame(t, filepath.Join(data, "s", "f.tif"), 7)
+	writeFrame(t, filepath.Join(data, "g.tif"), 3)
+	out := filepath.Join(dir, "out")
+	s, err := Run(context.Background(), Config{Calibration: cal, Roots: []string{data}, OutDir: out,
+		SVG: true, PNG: true, Workers: 2})
+	if err != nil || s.Converted != 2 || s.Failed != 0 {
+		t.Fatalf("%+v, %v", s, err)
+	}
+	want := "g.png g_cR0.chi g_cR0.svg g_cR1.chi g_cR1.svg s/f.png s/f_cR0.chi s/f_cR0.svg s/f_cR1.chi s/f_cR1.svg"
+	if got := strings.Join(listFiles(t, out), " "); got != want {
+		t.Fatalf("outputs %s\nwant    %s", got, want)
+	}
+	for _, p := range []string{"g_cR0.svg", "g_cR1.svg", "s/f_cR0.svg", "s/f_cR1.svg"} {
+		checkSVG(t, filepath.Join(out, p))
+	}
+	svg, _ := os.ReadFile(filepath.Join(out, "s/f_cR1.svg"))
+	if !bytes.Contains(svg, []byte("f.tif")) {
+		t.Errorf("the plot is not titled with the file name")
+	}
+	// The first mask (a 5 × 5 block in the top left corner) is marked.
+	m := decodePNG(t, filepath.Join(out, "s/f.png"))
+	if !isMagenta(m.At(0, 0)) || !isMagenta(m.At(4, 4)) || isMagenta(m.At(5, 5)) || isMagenta(m.At(testCols-1, testRows-1)) {
+		t.Errorf("mask not drawn as expected: %v %v %v", m.At(0, 0), m.At(4, 4), m.At(5, 5))
+	}
+	decodePNG(t, filepath.Join(out, "g.png"))
+
+	// With an Integrator and no calibration, no mask is drawn.
+	ig, err := saxs.New(loadCal(t, flatCal(t, dir)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out2 := filepath.Join(dir, "out2")
+	s, err = Run(context.Background(), Config{Integrator: ig, Roots: []string{data}, OutDir: out2, SVG: true, PNG: true})
+	if err != nil || s.Converted != 2 {
+		t.Fatalf("integrator only: %+v, %v", s, err)
+	}
+	if got := strings.Join(listFiles(t, out2), " "); got != "g.chi g.png g.svg s/f.chi s/f.png s/f.svg" {
+		t.Fatalf("outputs %s", got)
+	}
+	checkSVG(t, filepath.Join(out2, "s/f.svg"))
+	if m := decodePNG(t, filepath.Join(out2, "s/f.png")); isMagenta(m.At(0, 0)) {
+		t.Errorf("a mask is drawn without a calibration")
+	}
+
+	// A mask that cannot be read is an error of New.
+	bad := loadCal(t, flatCal(t, dir))
+	bad.Masks[0].MaskFile = "missing.msk"
+	if _, err := New(Config{Calibration: bad, Integrator: ig, Roots: []string{data}, OutDir: out2, PNG: true}); err == nil {
+		t.Error("missing mask of the pictures accepted")
+	}
+}
+
+func TestResumeWithPictures(t *testing.T) {
+	dir := t.TempDir()
+	cal := loadCal(t, flatCal(t, dir))
+	data := filepath.Join(dir, "data")
+	out := filepath.Join(dir, "out")
+	writeTree(t, data)
+	cfg := Config{Calibration: cal, Roots: []string{data}, OutDir: out, Resume: true}
+
+	// .chi files only: a run with -s -p adds the pictures.
+	s, err := Run(context.Background(), cfg)
+	if err != nil || s.Converted != len(tree) {
+		t.Fatalf("first run: %+v, %v", s, err)
+	}
+	cfg.SVG, cfg.PNG = true, true
+	s, err = Run(context.Background(), cfg)
+	if err != nil || s.Converted != len(tree) {
+		t.Fatalf("with pictures: %+v, %v", s, err)
+	}
+	if n := len(listFiles(t, out)); n != 3*len(tree) {
+		t.Fatalf("%d outputs, want %d", n, 3*len(tree))
+	}
+	s, err = Run(context.Background(), cfg)
+	if err != nil || s.Converted != 0 || s.Skipped != len(tree) {
+		t.Fatalf("all up to date: %+v, %v", s, err)
+	}
+
+	// A missing .png or .svg is made again, and only that frame (the
+	// original tested the .svg for the .png).
+	os.Remove(filepath.Join(out, "a/b/x.png"))
+	os.Remove(filepath.Join(out, "top.svg"))
+	var mu sync.Mutex
+	var redone []string
+	cfg.Progress = func(p Progress) {
+		if p.File != nil && p.File.Status == Converted {
+			mu.Lock()
+			rel, _ := filepath.Rel(data, p.File.Path)
+			redone = append(redone, filepath.ToSlash(rel))
+			mu.Unlock()
+		}
+	}
+	s, err = Run(context.Background(), cfg)
+	if err != nil || s.Converted != 2 || s.Skipped != len(tree)-2 {
+		t.Fatalf("after deleting a picture: %+v, %v", s, err)
+	}
+	sort.Strings(redone)
+	if got := strings.Join(redone, " "); got != "a/b/x.tif top.tif" {
+		t.Errorf("redone %s", got)
+	}
+	decodePNG(t, filepath.Join(out, "a/b/x.png"))
+	checkSVG(t, filepath.Join(out, "top.svg"))
+
+	// Without -s and -p the pictures are not needed.
+	os.Remove(filepath.Join(out, "a/z.png"))
+	cfg.SVG, cfg.PNG, cfg.Progress = false, false, nil
+	s, err = Run(context.Background(), cfg)
+	if err != nil || s.Skipped != len(tree) {
+		t.Fatalf("resume without pictures: %+v, %v", s, err)
+	}
+}
+
+func TestMonitorOutput(t *testing.T) {
+	dir := t.TempDir()
+	cal := loadCal(t, nestedCal(t, dir))
+	data := filepath.Join(dir, "data")
+	writeFrame(t, filepath.Join(data, "a.tif"), 2)
+	writeFrame(t, filepath.Join(data, "b.tif"), 5)
+	mon := monitor.New(nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	url, err := mon.Start(ctx, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Run(context.Background(), Config{Calibration: cal, Roots: []string{data}, OutDir: filepath.Join(dir, "out"),
+		Workers: 1, WalkFirst: true, Outputs: []Output{MonitorOutput(mon)}})
+	if err != nil || s.Converted != 2 {
+		t.Fatalf("%+v, %v", s, err)
+	}
+	resp, err := http.Get(url + "latest.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var msg struct {
+		File   string `json:"file"`
+		Curves []struct {
+			Name string     `json:"name"`
+			I    []*float64 `json:"i"`
+		} `json:"curves"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&msg); err != nil {
+		t.Fatal(err)
+	}
+	if msg.File != filepath.Join(data, "b.tif") || len(msg.Curves) != 2 {
+		t.Fatalf("latest frame %q with %d curves", msg.File, len(msg.Curves))
+	}
+	for _, c := range msg.Curves {
+		for _, v := range c.I {
+			if v != nil && *v != 5 {
+				t.Fatalf("curve %s: I = %v, want 5", c.Name, *v)
+			}
+		}
+	}
+	cancel()
+	if err := mon.Wait(context.Background()); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestTempTarget(t *testing.T) {
+	for name, want := range map[string]string{
+		".x.chi.tmp123":       "x.chi",
+		".x.tmp1.chi.tmp9":    "x.tmp1.chi",
+		".saxsdog.log.tmp0":   "saxsdog.log",
+		"x.chi.tmp123":        "",
+		".x.chi.tmp":          "",
+		".x.chi.tmp12a":       "",
+		".x.chi.tmpabc":       "",
+		".x.chi":              "",
+		"..tmp1":              "",
+		".tmp1":               "",
+		".x.chi.tmp123.chi":   "",
+		".x.chi.tmp-12":       "",
+		".f0001.svg.tmp42":    "f0001.svg",
+		".notes.txt.tmp5":     "notes.txt",
+		".x.chi.partial.tmp1": "x.chi.partial",
+	} {
+		if got := tempTarget(name); got != want {
+			t.Errorf("tempTarget(%q) = %q, want %q", name, got, want)
+		}
+	}
+	for name, want := range map[string]bool{
+		".x.chi.tmp1": true, ".x.svg.tmp1": true, ".x.png.tmp1": true, "..chi.tmp1": false,
+		".x.txt.tmp1": false, ".x.CHI.tmp1": false, ".x.chi.partial.tmp1": false, ".saxsdog-errors.log.tmp1": false,
+	} {
+		if got := isOutputTemp(name); got != want {
+			t.Errorf("isOutputTemp(%q) = %v", name, got)
+		}
+	}
+}
+
+func TestStaleTemporariesRemoved(t *testing.T) {
+	dir := t.TempDir()
+	cal := loadCal(t, flatCal(t, dir))
+	data := filepath.Join(dir, "data")
+	out := filepath.Join(dir, "out")
+	writeTree(t, data)
+	old := time.Now().Add(-time.Minute)
+	future := time.Now().Add(time.Hour)
+	stale := []string{"a/b/.x.chi.tmp123", "a/b/.y.svg.tmp4", "a/.gone.png.tmp77", "." + ErrorLogName + ".tmp5"}
+	kept := []string{
+		"a/b/x.chi.tmp1",             // no leading dot
+		"a/b/.x.chi.tmpabc",          // not digits
+		"a/.notes.txt.tmp5",          // not an output
+		"a/.z.chi.tmp5.bak",          // not the pattern
+		"a/.fresh.chi.tmp9",          // newer than the run
+		"other/.x.chi.tmp1",          // a folder the run does not write to
+		"c/.deep.chi.tmp9/inner.txt", // a folder, not a file
+	}
+	for _, p := range append(append([]string(nil), stale...), kept...) {
+		writeFile(t, filepath.Join(out, p), []byte("partial"))
+		if err := os.Chtimes(filepath.Join(out, p), old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chtimes(filepath.Join(out, "a/.fresh.chi.tmp9"), future, future); err != nil {
+		t.Fatal(err)
+	}
+	// In place, the folders of the frames are cleaned too.
+	writeFile(t, filepath.Join(data, "a/.z.chi.tmp31"), []byte("partial"))
+	os.Chtimes(filepath.Join(data, "a/.z.chi.tmp31"), old, old)
+
+	s, err := Run(context.Background(), Config{Calibration: cal, Roots: []string{data}, OutDir: out, Resume: true})
+	if err != nil || s.Converted != len(tree) {
+		t.Fatalf("%+v, %v", s, err)
+	}
+	for _, p := range stale {
+		if _, err := os.Lstat(filepath.Join(out, p)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("stale %s not removed: %v", p, err)
+		}
+	}
+	for _, p := range kept {
+		if _, err := os.Lstat(filepath.Join(out, p)); err != nil {
+			t.Errorf("%s removed: %v", p, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(data, "a/.z.chi.tmp31")); err != nil {
+		t.Errorf("temporary file in a frame folder removed without -i: %v", err)
+	}
+	s, err = Run(context.Background(), Config{Calibration: cal, Roots: []string{data}, InPlace: true, ErrorLog: "-"})
+	if err != nil || s.Converted != len(tree) {
+		t.Fatalf("in place: %+v, %v", s, err)
+	}
+	if _, err := os.Stat(filepath.Join(data, "a/.z.chi.tmp31")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stale temporary file next to the frames not removed: %v", err)
 	}
 }

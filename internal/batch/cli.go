@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net"
 	"os"
 	"os/signal"
 	"runtime"
@@ -20,6 +21,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/saxsdog/saxs"
+	"github.com/saxsdog/saxs/internal/monitor"
 )
 
 // Exit statuses of Main.
@@ -29,6 +31,10 @@ const (
 	ExitUsage       = 2   // bad command line, calibration or input folders
 	ExitInterrupted = 130 // stopped by SIGINT/SIGTERM (128 + SIGINT)
 )
+
+// monitorStopTimeout bounds the wait for the plot monitor to stop at the
+// end of a run.
+const monitorStopTimeout = 2 * time.Second
 
 // silentEvery is how many frames pass between two progress log lines with
 // --silent when stderr is not a terminal.
@@ -52,12 +58,15 @@ type options struct {
 	timeout       time.Duration
 	cacheDir      string
 	noCache       bool
+	svg           bool
+	png           bool
+	plotMonitor   bool
+	monitorAddr   string
 	dirs          []string
 }
 
 // newFlagSet defines the saxsdog flags on a new flag set writing its
-// messages to w, filling o. Options added later (plots) go here and into
-// options.config.
+// messages to w, filling o.
 func newFlagSet(o *options, w io.Writer) *pflag.FlagSet {
 	fs := pflag.NewFlagSet("saxsdog", pflag.ContinueOnError)
 	fs.SetOutput(w)
@@ -67,7 +76,7 @@ func newFlagSet(o *options, w io.Writer) *pflag.FlagSet {
 	fs.StringVarP(&o.out, "out", "o", DefaultOutDir, "write the .chi files to `OUTDIR`, mirroring the folders below each DIRECTORY")
 	fs.BoolVarP(&o.inplace, "inplace", "i", false, "write each .chi file next to its frame")
 	fs.StringVarP(&o.relpath, "relpath", "R", "", "write each .chi file to the folder `REL` relative to its frame's folder")
-	fs.BoolVarP(&o.resume, "resume", "r", false, "skip frames whose .chi files exist, are complete and newer than the frame")
+	fs.BoolVarP(&o.resume, "resume", "r", false, "skip frames whose .chi files (and pictures with -s, -p) exist, are complete and newer than the frame")
 	fs.BoolVarP(&o.silent, "silent", "S", false, "no line per file; a progress line every 100 frames")
 	fs.BoolVarP(&o.nowalk, "nowalk", "n", false, "do not convert the files already in the folders")
 	fs.BoolVarP(&o.walkInThreads, "walkdirinthreads", "D", false, "start converting while the folders are still being scanned")
@@ -75,6 +84,10 @@ func newFlagSet(o *options, w io.Writer) *pflag.FlagSet {
 	fs.DurationVar(&o.poll, "poll", 0, "watch by rescanning the folders every `INTERVAL` (e.g. 2s) instead of by file-system events, for network file systems; implies --watch (default: events)")
 	fs.DurationVar(&o.settle, "settle", DefaultSettle, "watch: convert a frame once its size and time stamp have not changed for `DURATION`")
 	fs.DurationVar(&o.timeout, "timeout", DefaultTimeout, "watch: report a frame that still cannot be read `DURATION` after its last change as failed")
+	fs.BoolVarP(&o.svg, "svg", "s", false, "also plot each curve next to its .chi file (x.chi gives x.svg)")
+	fs.BoolVarP(&o.png, "png", "p", false, "also write a picture of each frame next to its .chi files (x.png), masked pixels in magenta")
+	fs.BoolVarP(&o.plotMonitor, "plotmonitor", "m", false, "show the curves of the latest frame on a live web page while converting; its address is printed at the start")
+	fs.StringVar(&o.monitorAddr, "monitor-addr", monitor.DefaultAddr, "serve the plot monitor on `ADDR` (host:port; port 0 picks a free one); implies --plotmonitor")
 	fs.StringVar(&o.cacheDir, "cache-dir", "", "keep built integration operators in `DIR` for the next run (default: <user cache folder>/saxs/operators)")
 	fs.BoolVar(&o.noCache, "no-cache", false, "do not keep or load built integration operators")
 	fs.StringVarP(&o.profile, "profile", "P", "", "write a CPU profile to `FILE`")
@@ -103,6 +116,24 @@ changed for --settle and it reads as a TIFF of the calibration's size. A
 frame that cannot be read is retried with back-off and reported as failed
 --timeout after its last change; frames still incomplete at Ctrl-C are
 reported too. The output folder and non-TIFF files are ignored.
+
+Pictures (-s, -p): x.svg plots the curve of x.chi on a log scale with bands
+of ± the standard deviation of the pixel values in each ring (yellow) and ±
+the Poisson error (blue); with several masks each curve x_cR<i>.chi gets its
+x_cR<i>.svg. x.png shows the frame itself in false colours on a log scale,
+the pixels excluded by the calibration's first mask in magenta. Like the .chi
+files they are written atomically, and --resume redoes a frame when one of
+them is missing.
+
+Plot monitor (-m): a web page at the printed address (by default on this
+machine only: 127.0.0.1, a free port) shows the curves of the latest
+converted frame. It is served only while saxsdog runs: in watch mode until
+Ctrl-C, otherwise until the last frame is converted (an open page then keeps
+showing that frame but no longer updates).
+
+Interrupted runs: a run that is killed may leave temporary files named
+.<output>.tmp<digits> next to its outputs; the next run removes those older
+than itself from the folders it writes to.
 
 Operator cache: the integration operators built from a calibration are kept
 in the cache folder and loaded by the next run with the same calibration
@@ -181,9 +212,14 @@ func parseArgs(args []string, stdout, stderr io.Writer) (*options, error) {
 		return nil, errors.New("--settle and --timeout only apply with --watch or --poll")
 	case o.noCache && fs.Changed("cache-dir"):
 		return nil, errors.New("--no-cache and --cache-dir exclude each other")
+	case o.monitorAddr == "":
+		return nil, errors.New("--monitor-addr must not be empty")
 	}
 	if o.poll > 0 {
 		o.watch = true
+	}
+	if fs.Changed("monitor-addr") {
+		o.plotMonitor = true
 	}
 	return o, nil
 }
@@ -200,6 +236,8 @@ func (o *options) config() Config {
 		WalkFirst: !o.walkInThreads,
 		NoWalk:    o.nowalk,
 		Watch:     o.watchConfig(),
+		SVG:       o.svg,
+		PNG:       o.png,
 	}
 }
 
@@ -268,6 +306,7 @@ func mainContext(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	cfg := o.config()
 	cfg.Logger = logger
+	cfg.Calibration = cal // the mask of the -p pictures
 	if cfg.Integrator, err = buildIntegrator(cal, o, logger); err != nil {
 		fmt.Fprintf(stderr, "saxsdog: %v\n", err)
 		return ExitUsage
@@ -292,13 +331,44 @@ func mainContext(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if o.nowalk && !o.watch {
 		logger.Warn("--nowalk without --watch: nothing to convert")
 	}
+	var mon *monitor.Server
+	if o.plotMonitor {
+		// Only its warnings: it would log its address, printed below.
+		mon = monitor.New(slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelWarn})))
+		cfg.Outputs = append(cfg.Outputs, MonitorOutput(mon))
+	}
 	c, err := New(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "saxsdog: %v\n", err)
 		return ExitUsage
 	}
+	stopMonitor := func() {}
+	if mon != nil {
+		// Not stopped by an interruption: the frames in flight are still
+		// shown; it stops when the run has ended.
+		mctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		url, err := mon.Start(mctx, o.monitorAddr)
+		if err != nil {
+			cancel()
+			fmt.Fprintf(stderr, "saxsdog: %v\n", err)
+			return ExitUsage
+		}
+		fmt.Fprintf(out, "plot monitor: %s\n", url)
+		if !isLoopback(o.monitorAddr) {
+			logger.Warn("plot monitor: reachable from other machines", "address", o.monitorAddr)
+		}
+		stopMonitor = func() {
+			cancel()
+			wctx, wcancel := context.WithTimeout(context.Background(), monitorStopTimeout)
+			defer wcancel()
+			if err := mon.Wait(wctx); err != nil {
+				logger.Warn("plot monitor: stopping", "error", err)
+			}
+		}
+	}
 
 	s, runErr := c.Run(ctx)
+	stopMonitor()
 	out.endLine()
 	printSummary(stdout, s)
 	switch {
@@ -312,6 +382,20 @@ func mainContext(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return ExitFailures
 	}
 	return ExitOK
+}
+
+// isLoopback reports whether the listening address addr (host:port) only
+// accepts connections from this machine.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // printSummary prints the counts, the speed and the failures of a run.

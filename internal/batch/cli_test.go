@@ -3,10 +3,16 @@ package batch
 import (
 	"bytes"
 	"context"
+	"errors"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // runMain runs the command with args in dir and returns the exit status,
@@ -156,5 +162,102 @@ func TestTermWriter(t *testing.T) {
 	want := "\r\033[K  1/10 frames  0.0 fr/s\r\033[Ka log line\n\r\033[K  10/10 frames  0.0 fr/s\n"
 	if b.String() != want {
 		t.Errorf("got %q\nwant %q", b.String(), want)
+	}
+}
+
+func TestParsePictureAndMonitorFlags(t *testing.T) {
+	o, err := parseArgs([]string{"-spm", "d"}, &bytes.Buffer{}, &bytes.Buffer{})
+	if err != nil || !o.svg || !o.png || !o.plotMonitor || o.monitorAddr != "127.0.0.1:0" {
+		t.Fatalf("-spm: %+v, %v", o, err)
+	}
+	if cfg := o.config(); !cfg.SVG || !cfg.PNG {
+		t.Errorf("config %+v", cfg)
+	}
+	o, err = parseArgs([]string{"--svg", "--png", "d"}, &bytes.Buffer{}, &bytes.Buffer{})
+	if err != nil || !o.svg || !o.png || o.plotMonitor || o.silent {
+		t.Fatalf("long forms: %+v, %v", o, err)
+	}
+	o, err = parseArgs([]string{"--monitor-addr", "localhost:8123", "d"}, &bytes.Buffer{}, &bytes.Buffer{})
+	if err != nil || !o.plotMonitor || o.monitorAddr != "localhost:8123" {
+		t.Fatalf("--monitor-addr: %+v, %v", o, err)
+	}
+	if _, err = parseArgs([]string{"--monitor-addr=", "d"}, &bytes.Buffer{}, &bytes.Buffer{}); err == nil {
+		t.Error("empty --monitor-addr accepted")
+	}
+	var stdout bytes.Buffer
+	parseArgs([]string{"--help"}, &stdout, &bytes.Buffer{})
+	for _, s := range []string{"-s, --svg", "-p, --png", "-m, --plotmonitor", "--monitor-addr ADDR", "until the last frame is converted"} {
+		if !strings.Contains(stdout.String(), s) {
+			t.Errorf("help lacks %q", s)
+		}
+	}
+}
+
+func TestMainPictures(t *testing.T) {
+	dir := t.TempDir()
+	flatCal(t, dir)
+	writeTree(t, filepath.Join(dir, "data"))
+	code, stdout, stderr := runMain(t, dir, "-S", "-s", "-p", "data")
+	if code != ExitOK || !strings.Contains(stdout, "converted 5, skipped 0") {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, chi := range treeChi {
+		base := strings.TrimSuffix(filepath.Join(dir, "out", chi), ".chi")
+		checkSVG(t, base+".svg")
+		if m := decodePNG(t, base+".png"); !isMagenta(m.At(0, 0)) {
+			t.Errorf("%s.png: the calibration's mask is not drawn", base)
+		}
+	}
+	os.Remove(filepath.Join(dir, "out", "a/z.png"))
+	code, stdout, stderr = runMain(t, dir, "-S", "-r", "-sp", "data")
+	if code != ExitOK || !strings.Contains(stdout, "converted 1, skipped 4") {
+		t.Errorf("resume: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+}
+
+func TestMainPlotMonitor(t *testing.T) {
+	dir := t.TempDir()
+	flatCal(t, dir)
+	writeTree(t, filepath.Join(dir, "data"))
+	code, stdout, stderr := runMain(t, dir, "-S", "-m", "data")
+	if code != ExitOK || !strings.Contains(stdout, "converted 5") {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	m := regexp.MustCompile(`(?m)^plot monitor: (http://127\.0\.0\.1:[0-9]+/)$`).FindStringSubmatch(stderr)
+	if m == nil {
+		t.Fatalf("no plot monitor address in %q", stderr)
+	}
+	if strings.Index(stderr, "plot monitor:") > strings.Index(stderr, "msg=converting") {
+		t.Errorf("address printed after the conversion started:\n%s", stderr)
+	}
+	// The server is gone once Main has returned.
+	client := &http.Client{Timeout: 2 * time.Second}
+	if resp, err := client.Get(m[1] + "latest.json"); err == nil {
+		resp.Body.Close()
+		t.Errorf("plot monitor still serving after the run: %s", resp.Status)
+	} else if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("after the run: %v, want connection refused", err)
+	}
+
+	// An address that cannot be used is a usage error.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	code, _, stderr = runMain(t, dir, "--monitor-addr", ln.Addr().String(), "data")
+	if code != ExitUsage || !strings.Contains(stderr, "plot monitor") {
+		t.Errorf("busy address: exit %d, %q", code, stderr)
+	}
+}
+
+func TestIsLoopback(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"127.0.0.1:0": true, "localhost:8080": true, "[::1]:1": true, "127.1.2.3:5": true,
+		":8080": false, "0.0.0.0:1": false, "192.168.1.2:80": false, "example.org:80": false, "nonsense": false,
+	} {
+		if got := isLoopback(addr); got != want {
+			t.Errorf("isLoopback(%q) = %v", addr, got)
+		}
 	}
 }

@@ -180,11 +180,7 @@ func (c *Converter) outputsUpToDate(path string) bool {
 		return false
 	}
 	outs := c.ig.ChiPaths(base)
-	var more []string
-	for _, o := range c.cfg.Outputs {
-		more = append(more, o.Paths(outs)...)
-	}
-	return upToDate(path, outs, more)
+	return upToDate(path, outs, c.extraPaths(outs))
 }
 
 // isFrame reports whether the walked entry d at p is a frame: a .tif/.tiff
