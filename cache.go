@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"unsafe"
+
+	"github.com/saxsdog/saxs/internal/atomicfile"
 )
 
 // cacheVersion changes whenever the operator, its file layout or anything
@@ -118,7 +120,7 @@ func saveOperator(path, key string, op *Operator, first int) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	return writeFileAtomic(path, buf.Bytes())
+	return atomicfile.WriteFile(path, buf.Bytes(), 0o644)
 }
 
 // loadOperator reads an operator cache file; any mismatch, truncation or
@@ -230,26 +232,4 @@ func i64bytes(s []int64) []byte {
 		return nil
 	}
 	return unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), 8*len(s))
-}
-
-// writeFileAtomic writes data to a temporary file beside path and renames
-// it over path.
-func writeFileAtomic(path string, data []byte) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

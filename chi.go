@@ -8,10 +8,10 @@ import (
 	"math"
 	"math/bits"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
+	"github.com/saxsdog/saxs/internal/atomicfile"
 	"github.com/saxsdog/saxs/internal/pyjson"
 )
 
@@ -273,33 +273,12 @@ func chiDigits(v float64) (q uint64, exp int, ok bool) {
 // so readers never see a partial file. On error the temporary file is
 // removed and path is left as it was. The file gets mode 0644. It is not
 // fsync'ed: a crash of the machine (not of the program) may lose it.
-func WriteChiFile(path string, cal any, c *Curve) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp*")
+func WriteChiFile(path string, cal any, c *Curve) error {
+	err := atomicfile.Write(path, 0o644, func(w io.Writer) error { return WriteChi(w, cal, c) })
 	if err != nil {
 		return fmt.Errorf("chi %s: %w", path, err)
 	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close() // may already be closed; the error is irrelevant then
-			os.Remove(tmp)
-			err = fmt.Errorf("chi %s: %w", path, err)
-		}
-	}()
-	if err = WriteChi(f, cal, c); err != nil {
-		return err
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return nil
 }
 
 // ChiFile is the content of a .chi file as read by [ReadChi].

@@ -46,6 +46,7 @@ import (
 	"time"
 
 	"github.com/saxsdog/saxs"
+	"github.com/saxsdog/saxs/internal/atomicfile"
 )
 
 // ErrorLogName is the file name of the errors log (see Config.ErrorLog).
@@ -852,30 +853,10 @@ func (c *Converter) writeErrorLog(failures []Failure) (string, error) {
 }
 
 // writeFileAtomic writes data to path through a temporary file in the same
-// folder renamed over it.
-func writeFileAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+// folder renamed over it, creating the folder when missing.
+func writeFileAtomic(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return atomicfile.WriteFile(path, data, 0o644)
 }

@@ -24,8 +24,10 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/saxsdog/saxs"
 	"github.com/spf13/pflag"
+
+	"github.com/saxsdog/saxs"
+	"github.com/saxsdog/saxs/internal/atomicfile"
 )
 
 const usageText = `Usage: saxsconverter [-t TEMPLATE] [--to 2.0|0.3] [-q] INPUT OUT.json
@@ -269,7 +271,7 @@ func loadDocument(path string) (*Document, error) {
 // folder and a rename, so that readers see either the old or the new
 // file. An existing file keeps its permissions (and a symbolic link its
 // target); a new one gets 0644.
-func WriteFileAtomic(path string, data []byte) (err error) {
+func WriteFileAtomic(path string, data []byte) error {
 	perm := fs.FileMode(0o644)
 	if real, err := filepath.EvalSymlinks(path); err == nil {
 		path = real
@@ -277,31 +279,10 @@ func WriteFileAtomic(path string, data []byte) (err error) {
 			perm = fi.Mode().Perm()
 		}
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
+	if err := atomicfile.WriteFile(path, data, perm); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-			err = fmt.Errorf("write %s: %w", path, err)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Chmod(perm); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return nil
 }
 
 // Main runs saxsconverter with the command-line arguments args (without

@@ -18,7 +18,6 @@ import (
 	"image/color"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -31,6 +30,7 @@ import (
 	"gonum.org/v1/plot/vg/vgsvg"
 
 	"github.com/saxsdog/saxs"
+	"github.com/saxsdog/saxs/internal/atomicfile"
 )
 
 // Axis labels of the original plotchi.
@@ -113,31 +113,11 @@ func WriteFile(path string, series []Series, opt Options) (err error) {
 	if err != nil {
 		return err
 	}
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp*")
+	err = atomicfile.Write(path, 0o644, func(w io.Writer) error { return Render(w, format, series, opt) })
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-			err = fmt.Errorf("%s: %w", path, err)
-		}
-	}()
-	if err = Render(f, format, series, opt); err != nil {
-		return err
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return nil
 }
 
 // Render draws the figure of series and writes it to w in format ("svg",
