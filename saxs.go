@@ -100,6 +100,8 @@ func NewWithOptions(cal *Calibration, opt Options) (*Integrator, error) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
+	own := *cal // later changes to the caller's calibration do not affect the integrator
+	cal = &own
 	ig := &Integrator{cal: cal, legacy: opt.Legacy}
 	dt := newDetector(cal)
 	rows, cols := dt.rows, dt.cols
@@ -128,10 +130,10 @@ func NewWithOptions(cal *Calibration, opt Options) (*Integrator, error) {
 				return nil, err
 			}
 		}
-		if mask == nil || mask.Rows != rows || mask.Cols != cols {
-			if mask == nil {
-				return nil, fmt.Errorf("saxs: mask %d is nil", i)
-			}
+		if mask == nil {
+			return nil, fmt.Errorf("saxs: mask %d is nil", i)
+		}
+		if mask.Rows != rows || mask.Cols != cols {
 			return nil, fmt.Errorf("mask %s: %w", mc.MaskFile, &SizeError{What: "mask", Rows: mask.Rows, Cols: mask.Cols, WantRows: rows, WantCols: cols})
 		}
 		var (
