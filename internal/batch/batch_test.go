@@ -315,10 +315,7 @@ func TestOutDirInsideRootIsSkipped(t *testing.T) {
 }
 
 func TestBadFramesAreSkipped(t *testing.T) {
-	dir := t.TempDir()
-	cal := loadCal(t, flatCal(t, dir))
-	data := filepath.Join(dir, "data")
-	out := filepath.Join(dir, "out")
+	_, cal, data, out := fixture(t)
 	writeTree(t, data)
 	good := frameBytes(t, testRows, testCols, 1)
 	bad := map[string][]byte{
@@ -402,11 +399,17 @@ func TestBadFramesAreSkipped(t *testing.T) {
 	}
 }
 
+// fixture returns a temporary folder with a flat calibration and its mask,
+// the calibration, and the paths of its data and output folders (neither
+// is created).
+func fixture(t *testing.T) (dir string, cal *saxs.Calibration, data, out string) {
+	t.Helper()
+	dir = t.TempDir()
+	return dir, loadCal(t, flatCal(t, dir)), filepath.Join(dir, "data"), filepath.Join(dir, "out")
+}
+
 func TestResume(t *testing.T) {
-	dir := t.TempDir()
-	cal := loadCal(t, flatCal(t, dir))
-	data := filepath.Join(dir, "data")
-	out := filepath.Join(dir, "out")
+	_, cal, data, out := fixture(t)
 	writeTree(t, data)
 	cfg := Config{Calibration: cal, Roots: []string{data}, OutDir: out, Resume: true}
 	s, err := Run(context.Background(), cfg)
@@ -907,10 +910,7 @@ func TestSVGAndPNG(t *testing.T) {
 }
 
 func TestResumeWithPictures(t *testing.T) {
-	dir := t.TempDir()
-	cal := loadCal(t, flatCal(t, dir))
-	data := filepath.Join(dir, "data")
-	out := filepath.Join(dir, "out")
+	_, cal, data, out := fixture(t)
 	writeTree(t, data)
 	cfg := Config{Calibration: cal, Roots: []string{data}, OutDir: out, Resume: true}
 
@@ -1048,10 +1048,7 @@ func TestTempTarget(t *testing.T) {
 }
 
 func TestStaleTemporariesRemoved(t *testing.T) {
-	dir := t.TempDir()
-	cal := loadCal(t, flatCal(t, dir))
-	data := filepath.Join(dir, "data")
-	out := filepath.Join(dir, "out")
+	_, cal, data, out := fixture(t)
 	writeTree(t, data)
 	old := time.Now().Add(-time.Minute)
 	future := time.Now().Add(time.Hour)

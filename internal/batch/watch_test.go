@@ -283,10 +283,7 @@ func TestWatchTree(t *testing.T) {
 }
 
 func TestWatchSlowWriter(t *testing.T) {
-	dir := t.TempDir()
-	cal := loadCal(t, flatCal(t, dir))
-	data := filepath.Join(dir, "data")
-	out := filepath.Join(dir, "out")
+	_, cal, data, out := fixture(t)
 	os.MkdirAll(data, 0o755)
 	w := startWatch(t, Config{Calibration: cal, Roots: []string{data}, OutDir: out, Workers: 2,
 		Watch: &Watch{Settle: testSettle, Timeout: 5 * time.Second}})
@@ -352,10 +349,7 @@ func TestWatchRewriteAndWalk(t *testing.T) {
 }
 
 func TestWatchIncompleteAtExit(t *testing.T) {
-	dir := t.TempDir()
-	cal := loadCal(t, flatCal(t, dir))
-	data := filepath.Join(dir, "data")
-	out := filepath.Join(dir, "out")
+	_, cal, data, out := fixture(t)
 	writeFrame(t, filepath.Join(data, "old.tif"), 1) // not converted: NoWalk
 	before := runtime.NumGoroutine()
 	w := startWatch(t, Config{Calibration: cal, Roots: []string{data}, OutDir: out, NoWalk: true,
@@ -594,10 +588,7 @@ func TestMainWatch(t *testing.T) {
 // TestTrackerRescan drives a tracker by hand: a frame found by a rescan
 // is skipped when its outputs are up to date, converted otherwise.
 func TestTrackerRescan(t *testing.T) {
-	dir := t.TempDir()
-	cal := loadCal(t, flatCal(t, dir))
-	data := filepath.Join(dir, "data")
-	out := filepath.Join(dir, "out")
+	_, cal, data, out := fixture(t)
 	done, fresh := filepath.Join(data, "done.tif"), filepath.Join(data, "fresh.tif")
 	writeFrame(t, done, 1)
 	if s, err := Run(context.Background(), Config{Calibration: cal, Roots: []string{data}, OutDir: out}); err != nil || s.Converted != 1 {
