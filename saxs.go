@@ -64,6 +64,7 @@ type Integrator struct {
 	cal    *Calibration
 	legacy bool
 	curves []*curveOp
+	pool   sync.Pool // *scratch for Integrate
 }
 
 // curveOp is the operator of one mask and what it takes to turn its sums
@@ -231,30 +232,52 @@ func (ig *Integrator) Operator(i int) *Operator { return ig.curves[i].op }
 func (ig *Integrator) NumCurves() int { return len(ig.curves) }
 
 // Result holds the curves of one integration and the scratch space to
-// compute them, so that integrating into a reused Result allocates nothing.
+// compute them, so that integrating into a reused Result allocates nothing
+// after its first use.
 type Result struct {
 	Curves []Curve
-	sums   [][]sums // [worker][curve]; worker 0 serves IntegrateTo
+	work   *scratch // accumulators, allocated on first use
 }
 
+// scratch holds the accumulators of an integration: [worker][curve].
+type scratch [][]sums
+
 // sums is the accumulator of one curve: integer sums for exact
-// integration, floating-point sums otherwise.
+// integration, floating-point sums otherwise; each allocated when first
+// needed.
 type sums struct {
 	i []int64
 	f []float64
 }
 
-func (ig *Integrator) newSums() []sums {
-	s := make([]sums, len(ig.curves))
-	for i, co := range ig.curves {
-		s[i] = sums{i: make([]int64, co.op.accLen()), f: make([]float64, co.op.accLen())}
+// accumulators returns worker w's accumulator for curve ci, cleared, with
+// the kind that the integration needs (integer when exact).
+func (r *Result) accumulators(ig *Integrator, w, ci int, exact bool) *sums {
+	if r.work == nil {
+		r.work = new(scratch)
+	}
+	for len(*r.work) <= w {
+		*r.work = append(*r.work, make([]sums, len(ig.curves)))
+	}
+	s := &(*r.work)[w][ci]
+	op := ig.curves[ci].op
+	if exact {
+		if s.i == nil {
+			s.i = make([]int64, op.accLen())
+		}
+		clear(s.i[:op.accUsed()])
+	} else {
+		if s.f == nil {
+			s.f = make([]float64, op.accLen())
+		}
+		clear(s.f[:op.accUsed()])
 	}
 	return s
 }
 
 // NewResult returns a Result shaped for the integrator's curves.
 func (ig *Integrator) NewResult() *Result {
-	r := &Result{Curves: make([]Curve, len(ig.curves)), sums: [][]sums{ig.newSums()}}
+	r := &Result{Curves: make([]Curve, len(ig.curves))}
 	for i, co := range ig.curves {
 		n := len(co.q)
 		r.Curves[i] = Curve{Name: co.name, Q: co.q, Area: co.area, I: make([]float64, n), Sigma: make([]float64, n)}
@@ -262,10 +285,15 @@ func (ig *Integrator) NewResult() *Result {
 	return r
 }
 
-// Integrate integrates an image into new curves, one per mask.
+// Integrate integrates an image into new curves, one per mask. The
+// accumulators are taken from and returned to a pool of the integrator.
 func (ig *Integrator) Integrate(img *Image) (*Result, error) {
 	r := ig.NewResult()
-	if err := ig.IntegrateTo(r, img); err != nil {
+	r.work, _ = ig.pool.Get().(*scratch)
+	err := ig.IntegrateTo(r, img)
+	ig.pool.Put(r.work)
+	r.work = nil
+	if err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -291,11 +319,8 @@ func (ig *Integrator) integrate(r *Result, img *Image, workers int) error {
 	if err := img.check(g.Imagesize[0], g.Imagesize[1]); err != nil {
 		return err
 	}
-	if r == nil || len(r.Curves) != len(ig.curves) || len(r.sums) == 0 || len(r.sums[0]) != len(ig.curves) {
+	if r == nil || len(r.Curves) != len(ig.curves) || (r.work != nil && len(*r.work) > 0 && len((*r.work)[0]) != len(ig.curves)) {
 		return fmt.Errorf("saxs: result was not made by this integrator's NewResult")
-	}
-	for len(r.sums) < workers { // once per Result
-		r.sums = append(r.sums, ig.newSums())
 	}
 	for i, co := range ig.curves {
 		ig.integrateCurve(co, i, r, img, workers)
@@ -307,32 +332,14 @@ func (ig *Integrator) integrateCurve(co *curveOp, ci int, r *Result, img *Image,
 	op := co.op
 	c := &r.Curves[ci]
 	exact := img.Counts != nil && op.corr == nil
-	used := op.accUsed()
-	for w := range workers {
-		clear(r.sums[w][ci].i[:used])
-		clear(r.sums[w][ci].f[:used])
-	}
+	main := r.accumulators(ig, 0, ci, exact)
 	npix := len(op.bin)
 	if workers <= 1 {
-		accumulate(op, img, exact, r.sums[0][ci], 0, npix)
+		accumulate(op, img, exact, main, 0, npix)
 	} else {
-		var wg sync.WaitGroup
-		for w := range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				accumulate(op, img, exact, r.sums[w][ci], npix*w/workers, npix*(w+1)/workers)
-			}()
-		}
-		wg.Wait()
-		for w := 1; w < workers; w++ {
-			for k := range used {
-				r.sums[0][ci].f[k] += r.sums[w][ci].f[k]
-				r.sums[0][ci].i[k] += r.sums[w][ci].i[k]
-			}
-		}
+		ig.accumulateParallel(r, ci, img, exact, workers)
 	}
-	isum, fsum := r.sums[0][ci].i, r.sums[0][ci].f
+	isum, fsum := main.i, main.f
 	empty := math.NaN()
 	if ig.legacy {
 		empty = 0
@@ -357,9 +364,40 @@ func (ig *Integrator) integrateCurve(co *curveOp, ci int, r *Result, img *Image,
 	c.Params = integralParameters(c.Q, c.I, co.qStart, co.qStop)
 }
 
+// accumulateParallel splits the pixels among workers goroutines, each with
+// its own accumulator, and adds them into worker 0's.
+func (ig *Integrator) accumulateParallel(r *Result, ci int, img *Image, exact bool, workers int) {
+	op := ig.curves[ci].op
+	npix := len(op.bin)
+	acc := make([]*sums, workers)
+	for w := range acc {
+		acc[w] = r.accumulators(ig, w, ci, exact)
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			accumulate(op, img, exact, acc[w], npix*w/workers, npix*(w+1)/workers)
+		}()
+	}
+	wg.Wait()
+	for _, a := range acc[1:] {
+		if exact {
+			for k := range op.accUsed() {
+				acc[0].i[k] += a.i[k]
+			}
+		} else {
+			for k := range op.accUsed() {
+				acc[0].f[k] += a.f[k]
+			}
+		}
+	}
+}
+
 // accumulate sums the pixels [p0, p1) of img into the bins: exactly in
 // integers when exact, otherwise in floating point.
-func accumulate(op *Operator, img *Image, exact bool, s sums, p0, p1 int) {
+func accumulate(op *Operator, img *Image, exact bool, s *sums, p0, p1 int) {
 	switch {
 	case exact:
 		op.sumCounts(img.Counts, s.i, p0, p1)
