@@ -20,6 +20,17 @@ func benchSetup(b *testing.B) (*Calibration, *Image) {
 	return cal, img
 }
 
+// benchIntegrator builds the integrator of benchSetup.
+func benchIntegrator(b *testing.B) (*Integrator, *Image) {
+	b.Helper()
+	cal, img := benchSetup(b)
+	ig, err := New(cal)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return ig, img
+}
+
 var sink int64
 
 // BenchmarkSumPilatus1M is the floor: one plain pass summing the frame's
@@ -40,11 +51,7 @@ func BenchmarkSumPilatus1M(b *testing.B) {
 // BenchmarkIntegratePilatus1M integrates one frame into a reused result on
 // one goroutine.
 func BenchmarkIntegratePilatus1M(b *testing.B) {
-	cal, img := benchSetup(b)
-	ig, err := New(cal)
-	if err != nil {
-		b.Fatal(err)
-	}
+	ig, img := benchIntegrator(b)
 	res := ig.NewResult()
 	b.SetBytes(int64(4 * len(img.Counts)))
 	b.ReportAllocs()
@@ -58,11 +65,7 @@ func BenchmarkIntegratePilatus1M(b *testing.B) {
 // BenchmarkIntegrateParallelPilatus1M is the same using all cores for one
 // frame.
 func BenchmarkIntegrateParallelPilatus1M(b *testing.B) {
-	cal, img := benchSetup(b)
-	ig, err := New(cal)
-	if err != nil {
-		b.Fatal(err)
-	}
+	ig, img := benchIntegrator(b)
 	res := ig.NewResult()
 	b.SetBytes(int64(4 * len(img.Counts)))
 	b.ReportAllocs()
