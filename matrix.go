@@ -84,7 +84,7 @@ func (op *Operator) Area(k int) float64 { return float64(op.count[k]) / float64(
 
 // Bytes returns the memory the operator's arrays take.
 func (op *Operator) Bytes() int {
-	return 2*len(op.bin) + len(op.split) + 4*len(op.corr) + 7*len(op.xpix) + 8*len(op.count)
+	return 2*len(op.bin) + len(op.split) + 4*len(op.corr) + 7*len(op.xpix) + 8*len(op.count) + 8*len(op.spans)
 }
 
 // ScaleMat builds an operator from explicit sub-pixel labels: labels holds
