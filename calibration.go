@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -75,10 +76,43 @@ type Calibration struct {
 	// the original; GISAXS slices are not implemented).
 	GISAXSmode bool `json:"GISAXSmode,omitempty"`
 
-	gen  Generation
-	file string // the file it was loaded from ("" when parsed from bytes)
-	dir  string // folder that relative mask paths resolve against
-	raw  any    // the JSON as loaded, for the .chi header
+	gen    Generation
+	file   string       // the file it was loaded from ("" when parsed from bytes)
+	dir    string       // folder that relative mask paths resolve against
+	raw    any          // the JSON as loaded, for the .chi header; never modified
+	parsed *Calibration // the exported values as parsed from raw; never modified
+}
+
+// clone returns a deep copy of c: no slice, pointer or map of the copy is
+// shared with c, except the read-only raw and parsed.
+func (c *Calibration) clone() *Calibration {
+	d := *c
+	d.Geometry.PixelSizeMicroM = slices.Clone(c.Geometry.PixelSizeMicroM)
+	d.Directory = slices.Clone(c.Directory)
+	d.Masks = slices.Clone(c.Masks)
+	for i := range d.Masks {
+		if rb := d.Masks[i].RadialBins; rb != nil {
+			v := *rb
+			d.Masks[i].RadialBins = &v
+		}
+	}
+	if pc := c.PolarizationCorrection; pc != nil {
+		v := *pc
+		d.PolarizationCorrection = &v
+	}
+	return &d
+}
+
+// values returns a deep copy of the exported fields of c.
+func (c *Calibration) values() *Calibration {
+	d := c.clone()
+	d.gen, d.file, d.dir, d.raw, d.parsed = 0, "", "", nil, nil
+	return d
+}
+
+// unchanged reports whether c still holds the values it was parsed with.
+func (c *Calibration) unchanged() bool {
+	return c.raw != nil && c.parsed != nil && reflect.DeepEqual(c.values(), c.parsed)
 }
 
 // Geometry is the detector geometry, in the conventions of fit2d and the
@@ -186,20 +220,57 @@ func (c *Calibration) MaskPath(i int) string {
 // SetDir sets the folder that relative MaskFile paths resolve against.
 func (c *Calibration) SetDir(dir string) { c.dir = dir }
 
-// JSON returns the calibration as it was loaded (decoded JSON: maps,
-// slices, json.Number, strings, bools), for recording it in .chi headers.
-// For a calibration built in code it is the encoding of the struct.
+// JSON returns the calibration as decoded JSON (maps, slices,
+// json.Number, strings, bools), for recording it in .chi headers: the
+// file's content as it was loaded, numbers in the form they were written,
+// as long as no field has been changed since; otherwise, and for a
+// calibration built in code, the encoding of the current field values (in
+// the 0.3.0 layout for a 0.3.0 calibration with one mask). The result is
+// the caller's to modify.
 func (c *Calibration) JSON() any {
-	if c.raw != nil {
-		return c.raw
+	if c.unchanged() {
+		return cloneJSON(c.raw)
 	}
-	b, err := json.Marshal(c)
+	var v any = c
+	if c.gen == Flat && len(c.Masks) == 1 {
+		v = c.flat()
+	}
+	b, err := json.Marshal(v)
 	if err != nil {
 		return nil
 	}
-	v, err := decodeJSON(b)
+	v, err = decodeJSON(b)
 	if err != nil {
 		return nil
+	}
+	return v
+}
+
+// flat returns c in the 0.3.0 layout; c must have one mask.
+func (c *Calibration) flat() *flatCalibration {
+	g, m := &c.Geometry, &c.Masks[0]
+	return &flatCalibration{Title: c.Title, Tilt: g.Tilt, BeamCenter: g.BeamCenter,
+		DedectorDistanceMM: g.DedectorDistanceMM, Imagesize: g.Imagesize, MaskFile: m.MaskFile,
+		Oversampling: m.Oversampling, PixelSizeMicroM: g.PixelSizeMicroM,
+		PixelPerRadialElement: m.PixelPerRadialElement, Wavelength: c.Wavelength,
+		PolarizationCorrection: c.PolarizationCorrection, RadialBins: m.RadialBins}
+}
+
+// cloneJSON returns a deep copy of a decoded JSON tree.
+func cloneJSON(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, x := range v {
+			out[k] = cloneJSON(x)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, x := range v {
+			out[i] = cloneJSON(x)
+		}
+		return out
 	}
 	return v
 }
@@ -288,6 +359,7 @@ func ParseCalibration(data []byte, name string) (*Calibration, error) {
 	if err := c.validate(name); err != nil {
 		return nil, err
 	}
+	c.parsed = c.values()
 	return c, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/bits"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -25,9 +26,9 @@ const chiBufSize = 32 << 10
 // chiHeaderLines is the number of header lines of every .chi layout.
 const chiHeaderLines = 4
 
-// WriteChi writes c as a .chi file in the layout of the original saxsdog 2.0
-// (spec §5.3), which is numpy savetxt(fmt="%.18e", delimiter=" ",
-// newline="\n ", header=H, comments="") of the columns q, I, σ:
+// WriteChi writes c as a .chi file in the layout of the original saxsdog 2.0,
+// which is numpy savetxt(fmt="%.18e", delimiter=" ", newline="\n ",
+// header=H, comments="") of the columns q, I, σ:
 //
 //	<calibration as JSON>
 //	{"I0": <I0>, "I1": <I1>, "I2": <I2>}
@@ -40,15 +41,35 @@ const chiHeaderLines = 4
 // -inf for the non-finite values), and the file ends with "\n " (a trailing
 // space and no final newline), byte for byte as the original writes it.
 //
-// cal is written on line 1 with [pyjson.Marshal], i.e. as Python's
-// json.dumps with sorted keys (the original's key order was Python's hash
-// order and cannot be reproduced); nil writes {}. Pass the calibration as
-// decoded JSON (for example Calibration.JSON()) so that numbers keep the
-// float/int type they were written with. The integral parameters on line 2
-// are floats and may be NaN.
+// Line 1 is cal.JSON() written as Python's json.dumps with sorted keys
+// (the original's key order was Python's hash order and cannot be
+// reproduced): the calibration file as loaded, numbers keeping the
+// float/int form they were written in, unless it was changed since; nil
+// writes {}. The integral parameters on line 2 are floats and may be NaN.
 //
 // c.Q, c.I and c.Sigma must have the same length.
-func WriteChi(w io.Writer, cal any, c *Curve) error {
+func WriteChi(w io.Writer, cal *Calibration, c *Curve) error {
+	header, err := chiHeader(cal)
+	if err != nil {
+		return err
+	}
+	return writeChi(w, header, c)
+}
+
+// chiHeader returns line 1 of a .chi file for cal.
+func chiHeader(cal *Calibration) ([]byte, error) {
+	if cal == nil {
+		return []byte("{}"), nil
+	}
+	b, err := pyjson.Marshal(cal.JSON())
+	if err != nil {
+		return nil, fmt.Errorf("chi: calibration: %w", err)
+	}
+	return b, nil
+}
+
+// writeChi is WriteChi with line 1 given.
+func writeChi(w io.Writer, header []byte, c *Curve) error {
 	if c == nil {
 		return errors.New("chi: nil curve")
 	}
@@ -57,15 +78,7 @@ func WriteChi(w io.Writer, cal any, c *Curve) error {
 		return fmt.Errorf("chi: curve %q has %d q values, %d intensities and %d errors", c.Name, n, len(c.I), len(c.Sigma))
 	}
 	buf := make([]byte, 0, chiBufSize)
-	if cal == nil {
-		buf = append(buf, "{}"...)
-	} else {
-		b, err := pyjson.Marshal(cal)
-		if err != nil {
-			return fmt.Errorf("chi: calibration: %w", err)
-		}
-		buf = append(buf, b...)
-	}
+	buf = append(buf, header...)
 	buf = append(buf, "\n{\"I0\": "...)
 	buf = pyjson.AppendFloat(buf, c.Params.I0)
 	buf = append(buf, ", \"I1\": "...)
@@ -273,8 +286,17 @@ func chiDigits(v float64) (q uint64, exp int, ok bool) {
 // so readers never see a partial file. On error the temporary file is
 // removed and path is left as it was. The file gets mode 0644. It is not
 // fsync'ed: a crash of the machine (not of the program) may lose it.
-func WriteChiFile(path string, cal any, c *Curve) error {
-	err := atomicfile.Write(path, 0o644, func(w io.Writer) error { return WriteChi(w, cal, c) })
+func WriteChiFile(path string, cal *Calibration, c *Curve) error {
+	header, err := chiHeader(cal)
+	if err != nil {
+		return err
+	}
+	return writeChiFile(path, header, c)
+}
+
+// writeChiFile is WriteChiFile with line 1 given.
+func writeChiFile(path string, header []byte, c *Curve) error {
+	err := atomicfile.Write(path, 0o644, func(w io.Writer) error { return writeChi(w, header, c) })
 	if err != nil {
 		return fmt.Errorf("chi %s: %w", path, err)
 	}
@@ -419,4 +441,46 @@ func trimLeftSpace(b []byte) []byte {
 		b = b[1:]
 	}
 	return b
+}
+
+// ChiPaths returns the .chi file names that IntegrateChi writes for path:
+// path itself for a single curve, otherwise <base>_cR<i>.chi for curve i
+// (the original's naming), base being path without its extension. With
+// GISAXSmode the first curve is not written and its entry is "".
+func (ig *Integrator) ChiPaths(path string) []string {
+	if len(ig.curves) == 1 {
+		return []string{path}
+	}
+	base := strings.TrimSuffix(path, filepath.Ext(path))
+	out := make([]string, len(ig.curves))
+	for i := range out {
+		if i == 0 && ig.cal.GISAXSmode {
+			continue
+		}
+		out[i] = fmt.Sprintf("%s_cR%d.chi", base, i)
+	}
+	return out
+}
+
+// IntegrateChi integrates an image and writes its curves as .chi files
+// (see ChiPaths for the names), each atomically.
+func (ig *Integrator) IntegrateChi(img *Image, path string) error {
+	r, err := ig.Integrate(img)
+	if err != nil {
+		return err
+	}
+	return ig.WriteChi(r, path)
+}
+
+// WriteChi writes the curves of r as .chi files named by ChiPaths(path).
+func (ig *Integrator) WriteChi(r *Result, path string) error {
+	for i, p := range ig.ChiPaths(path) {
+		if p == "" {
+			continue
+		}
+		if err := writeChiFile(p, ig.header, &r.Curves[i]); err != nil {
+			return err
+		}
+	}
+	return nil
 }

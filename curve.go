@@ -6,23 +6,33 @@ package saxs
 // intensity of the pixels in each bin (counts per pixel) and Sigma its
 // Poisson error sqrt(I/Area). Empty bins (Area 0) hold NaN in I and Sigma,
 // or 0 in the legacy mode that reproduces the earliest saxsdog.
+//
+// Q and Area are shared by every curve the same Integrator makes for the
+// same mask, and read by the Integrator: they must not be modified (copy
+// them first). I and Sigma belong to the Result that holds the curve: the
+// caller may modify them; integrating into the same Result again
+// overwrites them.
 type Curve struct {
 	// Name identifies the mask the curve belongs to: Masks[i].Name, or
 	// "R<i>" when the mask has no name.
-	Name  string
-	Q     []float64
-	I     []float64
+	Name string
+	// Q holds the bin centres in nm⁻¹, increasing. Shared with the
+	// Integrator: read only.
+	Q []float64
+	// I holds the mean intensity of each bin. The caller's to modify.
+	I []float64
+	// Sigma holds the Poisson error of each bin. The caller's to modify.
 	Sigma []float64
-	// Area is the masked, oversampling-weighted pixel count of each bin. It
-	// is shared with the Integrator that made the curve and must not be
-	// modified.
+	// Area is the masked, oversampling-weighted pixel count of each bin.
+	// Shared with the Integrator: read only.
 	Area []float64
-	// Params are the integral parameters over [qStart, qStop] of the mask.
+	// Params are the integral parameters over [qStart, qStop] of the mask
+	// (a copy: the caller's to modify).
 	Params IntegralParameters
 }
 
-// IntegralParameters are the integrals of a curve over [qStart, qStop]
-// (spec §3.3): I0 = ∫I dq, I1 = ∫I q dq, I2 = ∫I q² dq, each a sum over bins
+// IntegralParameters are the integrals of a curve over [qStart, qStop],
+// as the original computes them: I0 = ∫I dq, I1 = ∫I q dq, I2 = ∫I q² dq, each a sum over bins
 // times the bin width. NaN bins are skipped.
 type IntegralParameters struct {
 	I0, I1, I2 float64

@@ -10,6 +10,9 @@ import "fmt"
 // integration reads the detector counts directly. Other frames (32-bit
 // unsigned, 32-bit float, or images computed by a program) are held in
 // Values. Exactly one of Counts and Values is non-nil.
+//
+// An Image belongs to its caller: the package reads it during a call and
+// keeps no reference to it afterwards ([DecodeTIFF] reuses its slices).
 type Image struct {
 	Rows, Cols int
 	Counts     []int32   // integer samples, or nil

@@ -30,7 +30,6 @@ import (
 	"math"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 )
 
@@ -44,7 +43,9 @@ type Options struct {
 	Legacy bool
 	// Masks, when non-nil, are used instead of reading the calibration's
 	// MaskFile paths; it must have one element per calibration mask. The
-	// saxsdog server uses this for masks received over the network.
+	// saxsdog server uses this for masks received over the network. They
+	// are only read, and only during New: the Integrator keeps no
+	// reference to them.
 	Masks []*Mask
 	// Workers is the number of goroutines that build the operators; 0
 	// means runtime.GOMAXPROCS(0).
@@ -59,9 +60,13 @@ type Options struct {
 }
 
 // Integrator integrates images for one calibration: it holds one operator
-// per mask. It is safe for concurrent use by several goroutines.
+// per mask. It is immutable after New: it keeps its own deep copy of the
+// calibration (later changes to the caller's calibration, its masks or its
+// slices change nothing, not even the .chi header), and it is safe for
+// concurrent use by several goroutines.
 type Integrator struct {
-	cal    *Calibration
+	cal    *Calibration // deep copy, never modified
+	header []byte       // line 1 of the .chi files: the calibration as JSON
 	legacy bool
 	curves []*curveOp
 	pool   sync.Pool // *scratch for Integrate
@@ -101,9 +106,12 @@ func NewWithOptions(cal *Calibration, opt Options) (*Integrator, error) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	own := *cal // later changes to the caller's calibration do not affect the integrator
-	cal = &own
-	ig := &Integrator{cal: cal, legacy: opt.Legacy}
+	cal = cal.clone() // later changes to the caller's calibration do not affect the integrator
+	header, err := chiHeader(cal)
+	if err != nil {
+		return nil, err
+	}
+	ig := &Integrator{cal: cal, header: header, legacy: opt.Legacy}
 	dt := newDetector(cal)
 	rows, cols := dt.rows, dt.cols
 	var corr []float64 // computed when the first operator is built
@@ -222,8 +230,9 @@ func finishCurveOp(dt *detector, mc *MaskConfig, i int, op *Operator, bn binning
 	return co
 }
 
-// Calibration returns the calibration the integrator was built for.
-func (ig *Integrator) Calibration() *Calibration { return ig.cal }
+// Calibration returns a deep copy of the calibration the integrator was
+// built for; changing it does not change the integrator.
+func (ig *Integrator) Calibration() *Calibration { return ig.cal.clone() }
 
 // Operator returns the integration operator of mask i.
 func (ig *Integrator) Operator(i int) *Operator { return ig.curves[i].op }
@@ -234,7 +243,14 @@ func (ig *Integrator) NumCurves() int { return len(ig.curves) }
 // Result holds the curves of one integration and the scratch space to
 // compute them, so that integrating into a reused Result allocates nothing
 // after its first use.
+//
+// A Result must not be used by several integrations at once. Its curves'
+// I and Sigma are the caller's; their Q and Area are shared with the
+// Integrator and read only (see [Curve]).
 type Result struct {
+	// Curves holds one curve per mask, in the calibration's order. The
+	// caller must not replace or resize the slice, nor the I and Sigma
+	// slices of its curves, before integrating into it again.
 	Curves []Curve
 	work   *scratch // accumulators, allocated on first use
 }
@@ -406,47 +422,4 @@ func accumulate(op *Operator, img *Image, exact bool, s *sums, p0, p1 int) {
 	default:
 		sumFloat(op, img.Values, s.f, p0, p1)
 	}
-}
-
-// ChiPaths returns the .chi file names that IntegrateChi writes for path:
-// path itself for a single curve, otherwise <base>_cR<i>.chi for curve i
-// (the original's naming), base being path without its extension. With
-// GISAXSmode the first curve is not written and its entry is "".
-func (ig *Integrator) ChiPaths(path string) []string {
-	if len(ig.curves) == 1 {
-		return []string{path}
-	}
-	base := strings.TrimSuffix(path, filepath.Ext(path))
-	out := make([]string, len(ig.curves))
-	for i := range out {
-		if i == 0 && ig.cal.GISAXSmode {
-			continue
-		}
-		out[i] = fmt.Sprintf("%s_cR%d.chi", base, i)
-	}
-	return out
-}
-
-// IntegrateChi integrates an image and writes its curves as .chi files
-// (see ChiPaths for the names), each atomically.
-func (ig *Integrator) IntegrateChi(img *Image, path string) error {
-	r, err := ig.Integrate(img)
-	if err != nil {
-		return err
-	}
-	return ig.WriteChi(r, path)
-}
-
-// WriteChi writes the curves of r as .chi files named by ChiPaths(path).
-func (ig *Integrator) WriteChi(r *Result, path string) error {
-	cal := ig.cal.JSON()
-	for i, p := range ig.ChiPaths(path) {
-		if p == "" {
-			continue
-		}
-		if err := WriteChiFile(p, cal, &r.Curves[i]); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -1,0 +1,90 @@
+package saxs
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// chiBytes integrates img with ig into a .chi file and returns its content.
+func chiBytes(t *testing.T, ig *Integrator, img *Image) []byte {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "out.chi")
+	require.NoError(t, ig.IntegrateChi(img, path))
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return b
+}
+
+// The integrator keeps a deep copy of the calibration: changing the
+// caller's calibration after New, through any of its fields, slices or
+// pointers, changes neither the curves nor the .chi header.
+func TestIntegratorImmutableAfterNew(t *testing.T) {
+	cal, err := LoadCalibration("testdata/sample/cal.json")
+	require.NoError(t, err)
+	img, err := ReadImage("testdata/sample/frames/run1/sample_00001.tif")
+	require.NoError(t, err)
+	ig, err := New(cal)
+	require.NoError(t, err)
+	before := chiBytes(t, ig, img)
+
+	// Line 1 is the file as written: Wavelength 1.54, pixel 172.0.
+	var hdr map[string]any
+	line1, _, _ := bytes.Cut(before, []byte("\n"))
+	require.NoError(t, json.Unmarshal(line1, &hdr))
+	assert.Equal(t, 1.54, hdr["Wavelength"])
+	assert.Contains(t, string(line1), `"PixelSizeMicroM": [172.0]`)
+
+	cal.Wavelength = 0.5
+	cal.Geometry.PixelSizeMicroM[0] = 75
+	cal.Geometry.BeamCenter = [2]float64{1, 1}
+	cal.Masks[0].Oversampling = 1
+	cal.Masks[0].MaskFile = "elsewhere.msk"
+	cal.PolarizationCorrection.Fraction = 0.1
+	cal.Title = "changed"
+
+	assert.Equal(t, string(before), string(chiBytes(t, ig, img)), "output changed after the caller's calibration changed")
+
+	// Calibration returns a copy: changing it changes nothing either.
+	c := ig.Calibration()
+	assert.Equal(t, 1.54, c.Wavelength)
+	assert.Equal(t, 172.0, c.Geometry.PixelSizeMicroM[0])
+	c.Geometry.PixelSizeMicroM[0] = 10
+	c.PolarizationCorrection.Angle = 45
+	c.Masks[0].QStop = 3
+	assert.Equal(t, 172.0, ig.Calibration().Geometry.PixelSizeMicroM[0])
+	assert.Equal(t, 0.0, ig.Calibration().PolarizationCorrection.Angle)
+	assert.Equal(t, string(before), string(chiBytes(t, ig, img)))
+}
+
+// A calibration changed in code before New writes its current values in
+// the .chi header, not the file's.
+func TestChiHeaderFollowsChangedCalibration(t *testing.T) {
+	cal, err := LoadCalibration("testdata/sample/cal.json")
+	require.NoError(t, err)
+	var b bytes.Buffer
+	require.NoError(t, WriteChi(&b, cal, &Curve{}))
+	assert.Contains(t, b.String(), `"Wavelength": 1.54`)
+	assert.Contains(t, b.String(), `"DedectorDistanceMM": 300.0`, "unchanged: the file as written")
+
+	cal.Wavelength = 0.75
+	b.Reset()
+	require.NoError(t, WriteChi(&b, cal, &Curve{}))
+	line1, _, _ := strings.Cut(b.String(), "\n")
+	var hdr map[string]any
+	require.NoError(t, json.Unmarshal([]byte(line1), &hdr))
+	assert.Equal(t, 0.75, hdr["Wavelength"])
+	assert.Equal(t, 300.0, hdr["DedectorDistanceMM"], "0.3.0 layout kept")
+	assert.NotContains(t, hdr, "Geometry")
+
+	// JSON returns a copy.
+	j := cal.JSON().(map[string]any)
+	j["Wavelength"] = "x"
+	assert.NotEqual(t, "x", cal.JSON().(map[string]any)["Wavelength"])
+}
