@@ -88,3 +88,37 @@ func TestChiHeaderFollowsChangedCalibration(t *testing.T) {
 	j["Wavelength"] = "x"
 	assert.NotEqual(t, "x", cal.JSON().(map[string]any)["Wavelength"])
 }
+
+// Out-of-range indices panic, as in gonum's mat; in-range ones return the
+// element at that row and column.
+func TestIndexContracts(t *testing.T) {
+	img := &Image{Rows: 2, Cols: 3, Counts: []int32{0, 1, 2, 10, 11, 12}}
+	assert.Equal(t, 12.0, img.At(1, 2))
+	assert.Equal(t, 2.0, img.At(0, 2))
+	fimg := &Image{Rows: 2, Cols: 3, Values: []float64{0, 1, 2, 10, 11, 12}}
+	assert.Equal(t, 10.0, fimg.At(1, 0))
+	for _, rc := range [][2]int{{0, 3}, {2, 0}, {-1, 0}, {0, -1}, {1, 3}} {
+		require.Panics(t, func() { img.At(rc[0], rc[1]) }, "Image.At(%d, %d)", rc[0], rc[1])
+		require.Panics(t, func() { fimg.At(rc[0], rc[1]) }, "Image.At(%d, %d)", rc[0], rc[1])
+	}
+
+	m := &Mask{Rows: 2, Cols: 3, Masked: []bool{false, false, true, false, false, false}}
+	assert.True(t, m.At(0, 2))
+	require.Panics(t, func() { m.At(0, 3) })
+	require.Panics(t, func() { m.At(2, 0) })
+
+	cal, mask := synthetic(t, 2)
+	ig := build(t, cal, mask, Options{})
+	require.Equal(t, 1, ig.NumCurves())
+	op := ig.Operator(0)
+	require.Panics(t, func() { ig.Operator(1) })
+	require.Panics(t, func() { ig.Operator(-1) })
+	pixels, bins := op.Dims()
+	assert.Equal(t, 61*83, pixels)
+	require.NotPanics(t, func() { op.At(pixels-1, bins-1); op.Area(bins - 1) })
+	require.Panics(t, func() { op.At(pixels, 0) })
+	require.Panics(t, func() { op.At(0, bins) })
+	require.Panics(t, func() { op.At(-1, 0) })
+	require.Panics(t, func() { op.Area(bins) })
+	require.Panics(t, func() { op.Area(-1) })
+}

@@ -33,8 +33,12 @@ func NewImage(rows, cols int) *Image {
 // Len returns the number of pixels, Rows × Cols.
 func (m *Image) Len() int { return m.Rows * m.Cols }
 
-// At returns the sample at row r, column c as a float64.
+// At returns the sample at row r, column c as a float64. It panics if r is
+// outside [0, Rows) or c outside [0, Cols), as gonum's mat does.
 func (m *Image) At(r, c int) float64 {
+	if uint(r) >= uint(m.Rows) || uint(c) >= uint(m.Cols) {
+		panic(fmt.Sprintf("saxs: Image.At(%d, %d) out of range %d×%d", r, c, m.Rows, m.Cols))
+	}
 	i := r*m.Cols + c
 	if m.Counts != nil {
 		return float64(m.Counts[i])

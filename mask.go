@@ -37,11 +37,11 @@ func (m *Mask) Count() int {
 	return n
 }
 
-// At reports whether the pixel at row r, column c is masked. Coordinates
-// outside the mask report true: a pixel that does not exist is not usable.
+// At reports whether the pixel at row r, column c is masked. It panics if
+// r is outside [0, Rows) or c outside [0, Cols), as gonum's mat does.
 func (m *Mask) At(r, c int) bool {
-	if r < 0 || r >= m.Rows || c < 0 || c >= m.Cols {
-		return true
+	if uint(r) >= uint(m.Rows) || uint(c) >= uint(m.Cols) {
+		panic(fmt.Sprintf("saxs: Mask.At(%d, %d) out of range %d×%d", r, c, m.Rows, m.Cols))
 	}
 	return m.Masked[r*m.Cols+c]
 }

@@ -168,10 +168,16 @@ func TestMaskAt(t *testing.T) {
 	if m.Count() != 2 || !m.At(0, 1) || !m.At(1, 0) || m.At(1, 2) || m.At(0, 0) {
 		t.Error("At or Count wrong")
 	}
+	// Outside the mask At panics (issue 10: it used to answer true).
 	for _, rc := range [][2]int{{-1, 0}, {0, -1}, {2, 0}, {0, 3}} {
-		if !m.At(rc[0], rc[1]) {
-			t.Errorf("At(%d, %d) outside the mask is false", rc[0], rc[1])
-		}
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("At(%d, %d) outside the mask did not panic", rc[0], rc[1])
+				}
+			}()
+			m.At(rc[0], rc[1])
+		}()
 	}
 }
 

@@ -50,7 +50,8 @@ type Operator struct {
 func (op *Operator) Dims() (pixels, bins int) { return op.rows * op.cols, op.nbins }
 
 // At returns A[p, k], the fraction of pixel p (row-major index) that falls
-// in bin k, 0 for a masked pixel.
+// in bin k, 0 for a masked pixel. It panics if p is outside [0, pixels) or
+// k outside [0, bins) (see Dims), as gonum's mat does.
 func (op *Operator) At(p, k int) float64 {
 	if p < 0 || p >= len(op.bin) || k < 0 || k >= op.nbins {
 		panic(fmt.Sprintf("saxs: Operator.At(%d, %d) out of range %d×%d", p, k, len(op.bin), op.nbins))
@@ -79,8 +80,13 @@ func (op *Operator) subpixels(p, k int) int {
 }
 
 // Area returns Area_k = Σ_p A[p, k], the masked, oversampling-weighted
-// pixel count of bin k.
-func (op *Operator) Area(k int) float64 { return float64(op.count[k]) / float64(op.ov2) }
+// pixel count of bin k. It panics if k is outside [0, bins) (see Dims).
+func (op *Operator) Area(k int) float64 {
+	if uint(k) >= uint(op.nbins) {
+		panic(fmt.Sprintf("saxs: Operator.Area(%d) out of range %d bins", k, op.nbins))
+	}
+	return float64(op.count[k]) / float64(op.ov2)
+}
 
 // Bytes returns the memory the operator's arrays take.
 func (op *Operator) Bytes() int {

@@ -234,8 +234,15 @@ func finishCurveOp(dt *detector, mc *MaskConfig, i int, op *Operator, bn binning
 // built for; changing it does not change the integrator.
 func (ig *Integrator) Calibration() *Calibration { return ig.cal.clone() }
 
-// Operator returns the integration operator of mask i.
-func (ig *Integrator) Operator(i int) *Operator { return ig.curves[i].op }
+// Operator returns the integration operator of mask i. It panics if i is
+// outside [0, NumCurves()). The operator is shared with the integrator and
+// immutable.
+func (ig *Integrator) Operator(i int) *Operator {
+	if uint(i) >= uint(len(ig.curves)) {
+		panic(fmt.Sprintf("saxs: Integrator.Operator(%d) out of range %d curves", i, len(ig.curves)))
+	}
+	return ig.curves[i].op
+}
 
 // NumCurves returns the number of curves (masks).
 func (ig *Integrator) NumCurves() int { return len(ig.curves) }
