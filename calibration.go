@@ -277,16 +277,29 @@ func cloneJSON(v any) any {
 
 // CalibrationError reports an invalid calibration. Path is the JSON
 // pointer of the offending value ("/Geometry/Tilt"), "/" for the root.
+// Several problems come as errors.Join of several CalibrationErrors.
 type CalibrationError struct {
 	File string // file name, or "calibration" when parsed from bytes
-	Path string
-	Msg  string
+	Path string // JSON pointer of the offending value
+	Msg  string // what is wrong; may be empty when Err says it
+	Err  error  // the cause (a JSON decoding error), or nil
 }
 
-// Error formats the error as "file: /json/path: message".
+// Error formats the error as "file: /json/path: message", the message
+// being Msg, Err, or both joined by ": ".
 func (e *CalibrationError) Error() string {
-	return fmt.Sprintf("%s: %s: %s", e.File, e.Path, e.Msg)
+	msg := e.Msg
+	switch {
+	case e.Err != nil && msg == "":
+		msg = e.Err.Error()
+	case e.Err != nil:
+		msg += ": " + e.Err.Error()
+	}
+	return fmt.Sprintf("%s: %s: %s", e.File, e.Path, msg)
 }
+
+// Unwrap returns the cause, Err.
+func (e *CalibrationError) Unwrap() error { return e.Err }
 
 // LoadCalibration reads, validates and returns the calibration in the file
 // at path, in either schema generation. Relative MaskFile paths resolve
@@ -315,7 +328,7 @@ func ParseCalibration(data []byte, name string) (*Calibration, error) {
 	}
 	raw, err := decodeJSON(data)
 	if err != nil {
-		return nil, &CalibrationError{File: name, Path: "/", Msg: jsonSyntaxMessage(data, err)}
+		return nil, &CalibrationError{File: name, Path: "/", Msg: jsonSyntaxMessage(data, err), Err: err}
 	}
 	obj, ok := raw.(map[string]any)
 	if !ok {
@@ -344,7 +357,7 @@ func ParseCalibration(data []byte, name string) (*Calibration, error) {
 	if gen == Flat {
 		var f flatCalibration
 		if err := json.Unmarshal(norm, &f); err != nil {
-			return nil, &CalibrationError{File: name, Path: "/", Msg: err.Error()}
+			return nil, &CalibrationError{File: name, Path: "/", Err: err}
 		}
 		c.Title = f.Title
 		c.Geometry = Geometry{Tilt: f.Tilt, BeamCenter: f.BeamCenter, DedectorDistanceMM: f.DedectorDistanceMM,
@@ -354,7 +367,7 @@ func ParseCalibration(data []byte, name string) (*Calibration, error) {
 		c.Masks = []MaskConfig{{MaskFile: f.MaskFile, Oversampling: f.Oversampling,
 			PixelPerRadialElement: f.PixelPerRadialElement, RadialBins: f.RadialBins}}
 	} else if err := json.Unmarshal(norm, c); err != nil {
-		return nil, &CalibrationError{File: name, Path: "/", Msg: err.Error()}
+		return nil, &CalibrationError{File: name, Path: "/", Err: err}
 	}
 	if err := c.validate(name); err != nil {
 		return nil, err
@@ -528,7 +541,7 @@ func compiledSchema(g Generation) (*jsv.Schema, error) {
 func validationErrors(name string, gen Generation, err error) error {
 	var ve *jsv.ValidationError
 	if !errors.As(err, &ve) {
-		return &CalibrationError{File: name, Path: "/", Msg: err.Error()}
+		return &CalibrationError{File: name, Path: "/", Err: err}
 	}
 	var errs []error
 	seen := map[string]bool{}
@@ -569,7 +582,7 @@ func validationErrors(name string, gen Generation, err error) error {
 		return errs[i].(*CalibrationError).Path < errs[j].(*CalibrationError).Path
 	})
 	if len(errs) == 0 {
-		return &CalibrationError{File: name, Path: "/", Msg: ve.Error()}
+		return &CalibrationError{File: name, Path: "/", Err: ve}
 	}
 	return errors.Join(errs...)
 }
@@ -655,15 +668,16 @@ func decodeJSON(data []byte) (any, error) {
 	return v, nil
 }
 
-// jsonSyntaxMessage describes a JSON syntax error with its line and column.
+// jsonSyntaxMessage says where a JSON syntax error is, by line and column;
+// the error itself follows as the CalibrationError's Err.
 func jsonSyntaxMessage(data []byte, err error) string {
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
 		line := 1 + bytes.Count(data[:se.Offset], []byte("\n"))
 		col := int(se.Offset) - bytes.LastIndexByte(data[:se.Offset], '\n') - 1
-		return fmt.Sprintf("invalid JSON at line %d, column %d: %v", line, col, err)
+		return fmt.Sprintf("invalid JSON at line %d, column %d", line, col)
 	}
-	return "invalid JSON: " + err.Error()
+	return "invalid JSON"
 }
 
 // integralNumbers returns a copy of a decoded JSON tree in which numbers

@@ -2,7 +2,11 @@ package saxs
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -121,4 +125,102 @@ func TestIndexContracts(t *testing.T) {
 	require.Panics(t, func() { op.At(-1, 0) })
 	require.Panics(t, func() { op.Area(bins) })
 	require.Panics(t, func() { op.Area(-1) })
+}
+
+// tiffBytes encodes img as a TIFF; with compression != 0 the Compression
+// tag (the fourth IFD entry EncodeTIFF writes) is set to it.
+func tiffBytes(t *testing.T, img *Image, compression uint16) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	require.NoError(t, EncodeTIFF(&b, img))
+	d := b.Bytes()
+	if compression != 0 {
+		const entry = 8 + 2 + 12*3
+		require.Equal(t, uint16(tagCompression), binary.LittleEndian.Uint16(d[entry:]))
+		binary.LittleEndian.PutUint16(d[entry+8:], compression)
+	}
+	return d
+}
+
+// writeCalibration writes a 0.3.0 calibration of a rows×cols detector
+// whose MaskFile is mask, in dir.
+func writeCalibration(t *testing.T, dir string, rows, cols int, mask string) string {
+	t.Helper()
+	cal := fmt.Sprintf(`{"Tilt": {"TiltAngleDeg": 0, "TiltRotDeg": 0}, "DedectorDistanceMM": 300,
+		"BeamCenter": [2, 3], "Imagesize": [%d, %d], "PixelSizeMicroM": [172], "MaskFile": %q,
+		"Oversampling": 2, "PixelPerRadialElement": 1, "Wavelength": 1.54}`, rows, cols, mask)
+	p := filepath.Join(dir, "cal.json")
+	require.NoError(t, os.WriteFile(p, []byte(cal), 0o644))
+	return p
+}
+
+// errors.Is and errors.As reach the cause through every layer: reader,
+// mask, calibration, New.
+func TestErrorChains(t *testing.T) {
+	dir := t.TempDir()
+	img := &Image{Rows: 4, Cols: 5, Counts: make([]int32, 20)}
+
+	// A missing mask named by a calibration: fs.ErrNotExist from New.
+	cal, err := LoadCalibration(writeCalibration(t, dir, 4, 5, "missing.msk"))
+	require.NoError(t, err)
+	_, err = New(cal)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, fs.ErrNotExist)
+	var pe *fs.PathError
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, filepath.Join(dir, "missing.msk"), pe.Path)
+
+	// A compressed TIFF: *FormatError with an *UnsupportedError cause, from
+	// ReadImage, from OpenMask and from New through the calibration.
+	lzw := filepath.Join(dir, "lzw.tif")
+	require.NoError(t, os.WriteFile(lzw, tiffBytes(t, img, 5), 0o644))
+	_, err = ReadImage(lzw)
+	var fe *FormatError
+	require.ErrorAs(t, err, &fe)
+	assert.Equal(t, lzw, fe.File)
+	var ue *UnsupportedError
+	require.ErrorAs(t, err, &ue)
+	assert.Contains(t, ue.Feature, "Compression 5")
+	assert.Contains(t, err.Error(), "Compression 5 (LZW)")
+	cal, err = LoadCalibration(writeCalibration(t, dir, 4, 5, "lzw.tif"))
+	require.NoError(t, err)
+	_, err = New(cal)
+	require.ErrorAs(t, err, &ue)
+	require.ErrorAs(t, err, &fe)
+	assert.Equal(t, lzw, fe.File)
+	var r ImageReader
+	require.ErrorAs(t, r.ReadFile(lzw, new(Image)), &ue)
+
+	// A truncated TIFF: *FormatError, no UnsupportedError.
+	short := filepath.Join(dir, "short.tif")
+	require.NoError(t, os.WriteFile(short, tiffBytes(t, img, 0)[:60], 0o644))
+	_, err = ReadImage(short)
+	require.ErrorAs(t, err, &fe)
+	assert.False(t, errors.As(err, &ue))
+
+	// A broken PNG mask: the image/png error is the cause.
+	png := filepath.Join(dir, "bad.png")
+	require.NoError(t, os.WriteFile(png, append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, 40)...), 0o644))
+	_, err = OpenMask(png)
+	require.ErrorAs(t, err, &fe)
+	require.NotNil(t, fe.Err)
+	assert.Equal(t, fe.Err, errors.Unwrap(fe))
+
+	// Invalid JSON: *CalibrationError whose cause is the *json.SyntaxError.
+	bad := filepath.Join(dir, "bad.json")
+	require.NoError(t, os.WriteFile(bad, []byte("{\n \"Title\": x}"), 0o644))
+	_, err = LoadCalibration(bad)
+	var ce *CalibrationError
+	require.ErrorAs(t, err, &ce)
+	var se *json.SyntaxError
+	require.ErrorAs(t, err, &se)
+	assert.Contains(t, err.Error(), "line 2")
+
+	// A frame of the wrong size: *SizeError from Integrate.
+	cal, m := synthetic(t, 1)
+	ig := build(t, cal, m, Options{})
+	_, err = ig.Integrate(img)
+	var sz *SizeError
+	require.ErrorAs(t, err, &sz)
+	assert.Equal(t, [4]int{4, 5, 61, 83}, [4]int{sz.Rows, sz.Cols, sz.WantRows, sz.WantCols})
 }

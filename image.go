@@ -1,6 +1,9 @@
 package saxs
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // Image is one detector frame: Rows × Cols samples in row-major order, row 0
 // being the first row stored in the file (shown at the top).
@@ -49,14 +52,14 @@ func (m *Image) At(r, c int) float64 {
 // check reports whether the image is well formed and of the given size.
 func (m *Image) check(rows, cols int) error {
 	if m == nil {
-		return fmt.Errorf("nil image")
+		return errors.New("saxs: nil image")
 	}
 	n := m.Rows * m.Cols
 	switch {
 	case (m.Counts == nil) == (m.Values == nil):
-		return fmt.Errorf("image must have exactly one of Counts and Values")
+		return errors.New("saxs: image must have exactly one of Counts and Values")
 	case m.Counts != nil && len(m.Counts) != n, m.Values != nil && len(m.Values) != n:
-		return fmt.Errorf("image has %d×%d pixels but %d samples", m.Rows, m.Cols, max(len(m.Counts), len(m.Values)))
+		return fmt.Errorf("saxs: image has %d×%d pixels but %d samples", m.Rows, m.Cols, max(len(m.Counts), len(m.Values)))
 	case m.Rows != rows || m.Cols != cols:
 		return &SizeError{What: "image", Rows: m.Rows, Cols: m.Cols, WantRows: rows, WantCols: cols}
 	}
@@ -77,24 +80,53 @@ func (e *SizeError) Error() string {
 		e.What, e.Rows, e.Cols, e.WantRows, e.WantCols)
 }
 
-// FormatError reports a malformed or truncated input file (a TIFF frame, a
-// mask, a .chi file). Offset is the byte offset (or, for text files, the
-// line number when Line is set) where the problem was found.
+// FormatError reports a malformed, truncated or unsupported input file (a
+// TIFF frame, a mask, a .chi file), like encoding/csv's ParseError: where
+// the problem is and what it is. Offset is the byte offset of the
+// problem; for text formats Line is set instead.
+//
+// Err, when set, is the cause: an *[UnsupportedError] for a feature the
+// reader does not support, or the error of another decoder (image/png);
+// errors.Is and errors.As reach it through Unwrap.
 type FormatError struct {
 	File   string // file name, or a description of the source when read from bytes
 	Offset int64  // byte offset of the problem; -1 if unknown
 	Line   int    // 1-based line number for text formats; 0 if not applicable
-	Msg    string
+	Msg    string // what is wrong; may be empty when Err says it
+	Err    error  // the cause, or nil
 }
 
 // Error formats the error as "file: offset N: message" (or "file: line N:
-// message" for text formats).
+// message" for text formats), the message being Msg, Err, or both joined
+// by ": ".
 func (e *FormatError) Error() string {
+	msg := e.Msg
+	switch {
+	case e.Err != nil && msg == "":
+		msg = e.Err.Error()
+	case e.Err != nil:
+		msg += ": " + e.Err.Error()
+	}
 	switch {
 	case e.Line > 0:
-		return fmt.Sprintf("%s: line %d: %s", e.File, e.Line, e.Msg)
+		return fmt.Sprintf("%s: line %d: %s", e.File, e.Line, msg)
 	case e.Offset >= 0:
-		return fmt.Sprintf("%s: offset %d: %s", e.File, e.Offset, e.Msg)
+		return fmt.Sprintf("%s: offset %d: %s", e.File, e.Offset, msg)
 	}
-	return fmt.Sprintf("%s: %s", e.File, e.Msg)
+	return fmt.Sprintf("%s: %s", e.File, msg)
 }
+
+// Unwrap returns the cause, Err.
+func (e *FormatError) Unwrap() error { return e.Err }
+
+// UnsupportedError reports a valid input that uses a feature this package
+// does not read, such as a compressed or tiled TIFF. It reaches the caller
+// as the Err of a *[FormatError] that says where.
+type UnsupportedError struct {
+	// Feature names what is not supported and what is, e.g.
+	// "Compression 5 (LZW) (only 1, uncompressed)".
+	Feature string
+}
+
+// Error returns "unsupported " followed by Feature.
+func (e *UnsupportedError) Error() string { return "unsupported " + e.Feature }

@@ -91,7 +91,8 @@ func DecodeFit2DMask(data []byte, name string) (*Mask, error) {
 		return nil, errorf(fit2dHeightAt, "invalid mask height %d", h)
 	}
 	if int64(w)*int64(h) > maxPixels {
-		return nil, errorf(fit2dWidthAt, "unsupported mask size %d × %d pixels (at most %d pixels)", w, h, maxPixels)
+		return nil, &FormatError{File: name, Offset: fit2dWidthAt,
+			Err: &UnsupportedError{Feature: fmt.Sprintf("mask size %d × %d pixels (at most %d pixels)", w, h, maxPixels)}}
 	}
 	cols, rows := int(w), int(h)
 	stride := fit2dRowBytes(cols)
@@ -122,7 +123,7 @@ func DecodeFit2DMask(data []byte, name string) (*Mask, error) {
 // [DecodeFit2DMask] (header word 6 is 1, the other header words 0).
 func EncodeFit2DMask(w io.Writer, m *Mask) error {
 	if err := m.check(); err != nil {
-		return fmt.Errorf("EncodeFit2DMask: %w", err)
+		return fmt.Errorf("saxs: EncodeFit2DMask: %w", err)
 	}
 	stride := fit2dRowBytes(m.Cols)
 	buf := make([]byte, fit2dHeaderSize+m.Rows*stride)
@@ -239,15 +240,15 @@ func decodeTIFFMask(data []byte, name string) (*Mask, error) {
 func decodePNGMask(data []byte, name string) (*Mask, error) {
 	cfg, err := png.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
-		return nil, &FormatError{File: name, Offset: -1, Msg: err.Error()}
+		return nil, &FormatError{File: name, Offset: -1, Err: err}
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > maxPixels {
 		return nil, &FormatError{File: name, Offset: 16,
-			Msg: fmt.Sprintf("unsupported mask size %d × %d pixels", cfg.Width, cfg.Height)}
+			Err: &UnsupportedError{Feature: fmt.Sprintf("mask size %d × %d pixels (at most %d pixels)", cfg.Width, cfg.Height, maxPixels)}}
 	}
 	im, err := png.Decode(bytes.NewReader(data))
 	if err != nil {
-		return nil, &FormatError{File: name, Offset: -1, Msg: err.Error()}
+		return nil, &FormatError{File: name, Offset: -1, Err: err}
 	}
 	b := im.Bounds()
 	rows, cols := b.Dy(), b.Dx()

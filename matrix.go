@@ -101,20 +101,20 @@ func (op *Operator) Bytes() int {
 // computes the labels on the fly instead of storing them.
 func ScaleMat(labels []int32, rows, cols, ov, nbins int, mask *Mask) (*Operator, error) {
 	if ov < 1 || ov > MaxOversampling {
-		return nil, fmt.Errorf("oversampling %d out of range 1..%d", ov, MaxOversampling)
+		return nil, fmt.Errorf("saxs: ScaleMat: oversampling %d out of range 1..%d", ov, MaxOversampling)
 	}
 	if len(labels) != rows*ov*cols*ov {
-		return nil, fmt.Errorf("got %d labels for %d×%d pixels at oversampling %d", len(labels), rows, cols, ov)
+		return nil, fmt.Errorf("saxs: ScaleMat: got %d labels for %d×%d pixels at oversampling %d", len(labels), rows, cols, ov)
 	}
 	if nbins < 1 || nbins > MaxBins {
-		return nil, fmt.Errorf("bin count %d out of range 1..%d", nbins, MaxBins)
+		return nil, fmt.Errorf("saxs: ScaleMat: bin count %d out of range 1..%d", nbins, MaxBins)
 	}
 	if mask != nil && (mask.Rows != rows || mask.Cols != cols) {
 		return nil, &SizeError{What: "mask", Rows: mask.Rows, Cols: mask.Cols, WantRows: rows, WantCols: cols}
 	}
 	for i, l := range labels {
 		if l < -1 || int(l) >= nbins {
-			return nil, fmt.Errorf("label %d of sub-pixel %d out of range -1..%d", l, i, nbins-1)
+			return nil, fmt.Errorf("saxs: ScaleMat: label %d of sub-pixel %d out of range -1..%d", l, i, nbins-1)
 		}
 	}
 	w := cols * ov

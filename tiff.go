@@ -145,6 +145,11 @@ func (d *tiffDecoder) errorf(off int64, format string, args ...any) error {
 	return &FormatError{File: d.name, Offset: off, Msg: fmt.Sprintf(format, args...)}
 }
 
+// unsupported reports a feature the decoder does not read, at offset off.
+func (d *tiffDecoder) unsupported(off int64, format string, args ...any) error {
+	return &FormatError{File: d.name, Offset: off, Err: &UnsupportedError{Feature: fmt.Sprintf(format, args...)}}
+}
+
 func (d *tiffDecoder) u16(off int) uint16 {
 	if d.big {
 		return binary.BigEndian.Uint16(d.data[off:])
@@ -267,7 +272,7 @@ type tiffLayout struct {
 // the file and the byte offset of the problem; dst is then left unchanged.
 func DecodeTIFF(data []byte, name string, dst *Image) error {
 	if dst == nil {
-		return fmt.Errorf("%s: DecodeTIFF into nil Image", name)
+		return fmt.Errorf("saxs: DecodeTIFF %s into a nil Image", name)
 	}
 	d := tiffDecoder{data: data, name: name}
 	l, err := d.layout()
@@ -331,7 +336,7 @@ func (d *tiffDecoder) layout() (l tiffLayout, err error) {
 	switch v := d.u16(2); v {
 	case 42:
 	case 43:
-		return l, d.errorf(2, "BigTIFF (version 43) is not supported")
+		return l, d.unsupported(2, "BigTIFF (version 43)")
 	default:
 		return l, d.errorf(2, "not a TIFF file: version %d, want 42", v)
 	}
@@ -404,7 +409,7 @@ func (d *tiffDecoder) layout() (l tiffLayout, err error) {
 		e   *tiffEntry
 	}{{tagImageWidth, &width}, {tagImageLength, &height}, {tagStripOffsets, &offsets}, {tagStripByteCounts, &counts}} {
 		if r.tag == tagStripOffsets && !offsets.present && tiles.present {
-			return l, d.errorf(ifd, "tiled TIFF is not supported (only strips)")
+			return l, d.unsupported(ifd, "tiled TIFF (only strips)")
 		}
 		if !r.e.present {
 			return l, d.errorf(ifd, "missing required tag %s (%d)", tiffTagName(r.tag), r.tag)
@@ -417,19 +422,19 @@ func (d *tiffDecoder) layout() (l tiffLayout, err error) {
 		return l, err
 	}
 	if v != 1 {
-		return l, d.errorf(int64(spp.pos), "unsupported SamplesPerPixel %d (only 1, grey images)", v)
+		return l, d.unsupported(int64(spp.pos), "SamplesPerPixel %d (only 1, grey images)", v)
 	}
 	if v, err = d.scalar(tagCompression, &compression, 1); err != nil {
 		return l, err
 	}
 	if v != 1 {
-		return l, d.errorf(int64(compression.pos), "unsupported Compression %d%s (only 1, uncompressed)", v, compressionName(v))
+		return l, d.unsupported(int64(compression.pos), "Compression %d%s (only 1, uncompressed)", v, compressionName(v))
 	}
 	if v, err = d.scalar(tagPhotometric, &photometric, 1); err != nil {
 		return l, err
 	}
 	if v != 0 && v != 1 {
-		return l, d.errorf(int64(photometric.pos), "unsupported PhotometricInterpretation %d (only 0 or 1, grey)", v)
+		return l, d.unsupported(int64(photometric.pos), "PhotometricInterpretation %d (only 0 or 1, grey)", v)
 	}
 	if v, err = d.scalar(tagBitsPerSample, &bits, 1); err != nil {
 		return l, err
@@ -441,11 +446,11 @@ func (d *tiffDecoder) layout() (l tiffLayout, err error) {
 	l.format = int(v)
 	switch {
 	case l.format != sampleUint && l.format != sampleInt && l.format != sampleFloat:
-		return l, d.errorf(int64(format.pos), "unsupported SampleFormat %d (only 1 unsigned, 2 signed or 3 float)", l.format)
+		return l, d.unsupported(int64(format.pos), "SampleFormat %d (only 1 unsigned, 2 signed or 3 float)", l.format)
 	case l.format == sampleFloat && l.bits != 32:
-		return l, d.errorf(int64(bits.pos), "unsupported BitsPerSample %d for floating-point samples (only 32)", l.bits)
+		return l, d.unsupported(int64(bits.pos), "BitsPerSample %d for floating-point samples (only 32)", l.bits)
 	case l.bits != 8 && l.bits != 16 && l.bits != 32:
-		return l, d.errorf(int64(bits.pos), "unsupported BitsPerSample %d (only 8, 16 or 32)", l.bits)
+		return l, d.unsupported(int64(bits.pos), "BitsPerSample %d (only 8, 16 or 32)", l.bits)
 	}
 	l.values = l.bits == 32 && l.format != sampleInt
 
@@ -459,7 +464,7 @@ func (d *tiffDecoder) layout() (l tiffLayout, err error) {
 		return l, err
 	}
 	if w == 0 || h == 0 || uint64(w)*uint64(h) > maxPixels {
-		return l, d.errorf(int64(width.pos), "unsupported image size %d × %d pixels (at most %d pixels)", w, h, maxPixels)
+		return l, d.unsupported(int64(width.pos), "image size %d × %d pixels (at most %d pixels)", w, h, maxPixels)
 	}
 	l.width, l.height = int(w), int(h)
 
@@ -639,13 +644,13 @@ func (r *ImageReader) ReadFile(path string, dst *Image) error {
 // file back to the same image (up to float32 rounding).
 func EncodeTIFF(w io.Writer, img *Image) error {
 	if img == nil {
-		return errors.New("EncodeTIFF: nil image")
+		return errors.New("saxs: EncodeTIFF: nil image")
 	}
 	if img.Rows <= 0 || img.Cols <= 0 || img.Rows > maxPixels || img.Cols > maxPixels || img.Rows*img.Cols > maxPixels {
-		return fmt.Errorf("EncodeTIFF: unsupported image size %d × %d", img.Rows, img.Cols)
+		return fmt.Errorf("saxs: EncodeTIFF: unsupported image size %d × %d", img.Rows, img.Cols)
 	}
 	if err := img.check(img.Rows, img.Cols); err != nil {
-		return fmt.Errorf("EncodeTIFF: %w", err)
+		return fmt.Errorf("saxs: EncodeTIFF: %w", err)
 	}
 	n := img.Rows * img.Cols
 	format := uint32(sampleInt)
@@ -696,7 +701,7 @@ func EncodeTIFF(w io.Writer, img *Image) error {
 	}
 	end = (end + 3) &^ 3
 	if end+4*int64(n) > math.MaxUint32 {
-		return fmt.Errorf("EncodeTIFF: file would exceed 4 GiB")
+		return fmt.Errorf("saxs: EncodeTIFF: file would exceed 4 GiB")
 	}
 	fields[stripIndex].value = uint32(end)
 
