@@ -18,7 +18,7 @@ const (
 	ruleLegacy
 )
 
-// binning maps sub-pixel points to bin labels 0..n-1 (spec §2.3).
+// binning maps sub-pixel points to bin labels 0..n-1.
 type binning struct {
 	rule  binRule
 	n     int     // number of labels

@@ -46,7 +46,7 @@ func cacheKey(cal *Calibration, mc *MaskConfig, mask *Mask, legacy bool) string 
 	f(g.Tilt.TiltAngleDeg)
 	f(g.BeamCenter[0])
 	f(g.BeamCenter[1])
-	f(g.DedectorDistanceMM)
+	f(g.DetectorDistanceMM)
 	i(g.Imagesize[0])
 	i(g.Imagesize[1])
 	f(g.PixelSizeMicroM[0])

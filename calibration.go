@@ -123,9 +123,9 @@ type Geometry struct {
 	// BeamCenter is [fit2d Y counted from the bottom edge, fit2d X counted
 	// from the left edge], in pixels.
 	BeamCenter [2]float64 `json:"BeamCenter" jsonschema:"description=Beam center [y from the bottom edge, x from the left edge] in pixels"`
-	// DedectorDistanceMM is the sample-to-detector distance in mm (the
-	// original spelling is kept).
-	DedectorDistanceMM float64 `json:"DedectorDistanceMM" jsonschema:"exclusiveMinimum=0,description=Sample to detector distance in mm"`
+	// DetectorDistanceMM is the sample-to-detector distance in mm. Its
+	// JSON key keeps the original's spelling, "DedectorDistanceMM".
+	DetectorDistanceMM float64 `json:"DedectorDistanceMM" jsonschema:"exclusiveMinimum=0,description=Sample to detector distance in mm"`
 	// Imagesize is [rows, columns] of the detector image.
 	Imagesize [2]int `json:"Imagesize" jsonschema:"description=Image size [rows, columns] in pixels"`
 	// PixelSizeMicroM is the pixel size in µm; only the first element is
@@ -184,7 +184,7 @@ type flatCalibration struct {
 	Title                  string        `json:"Title,omitempty"`
 	Tilt                   Tilt          `json:"Tilt"`
 	BeamCenter             [2]float64    `json:"BeamCenter"`
-	DedectorDistanceMM     float64       `json:"DedectorDistanceMM" jsonschema:"exclusiveMinimum=0"`
+	DetectorDistanceMM     float64       `json:"DedectorDistanceMM" jsonschema:"exclusiveMinimum=0"`
 	Imagesize              [2]int        `json:"Imagesize"`
 	MaskFile               string        `json:"MaskFile" jsonschema:"minLength=1"`
 	Oversampling           int           `json:"Oversampling" jsonschema:"minimum=1,maximum=15"`
@@ -250,7 +250,7 @@ func (c *Calibration) JSON() any {
 func (c *Calibration) flat() *flatCalibration {
 	g, m := &c.Geometry, &c.Masks[0]
 	return &flatCalibration{Title: c.Title, Tilt: g.Tilt, BeamCenter: g.BeamCenter,
-		DedectorDistanceMM: g.DedectorDistanceMM, Imagesize: g.Imagesize, MaskFile: m.MaskFile,
+		DetectorDistanceMM: g.DetectorDistanceMM, Imagesize: g.Imagesize, MaskFile: m.MaskFile,
 		Oversampling: m.Oversampling, PixelSizeMicroM: g.PixelSizeMicroM,
 		PixelPerRadialElement: m.PixelPerRadialElement, Wavelength: c.Wavelength,
 		PolarizationCorrection: c.PolarizationCorrection, RadialBins: m.RadialBins}
@@ -360,7 +360,7 @@ func ParseCalibration(data []byte, name string) (*Calibration, error) {
 			return nil, &CalibrationError{File: name, Path: "/", Err: err}
 		}
 		c.Title = f.Title
-		c.Geometry = Geometry{Tilt: f.Tilt, BeamCenter: f.BeamCenter, DedectorDistanceMM: f.DedectorDistanceMM,
+		c.Geometry = Geometry{Tilt: f.Tilt, BeamCenter: f.BeamCenter, DetectorDistanceMM: f.DetectorDistanceMM,
 			Imagesize: f.Imagesize, PixelSizeMicroM: f.PixelSizeMicroM}
 		c.Wavelength = f.Wavelength
 		c.PolarizationCorrection = f.PolarizationCorrection
@@ -403,8 +403,8 @@ func (c *Calibration) validate(name string) error {
 		}
 		return true
 	}
-	if finite(geo+"/DedectorDistanceMM", g.DedectorDistanceMM) && g.DedectorDistanceMM <= 0 {
-		bad(geo+"/DedectorDistanceMM", "distance must be positive, got %g", g.DedectorDistanceMM)
+	if finite(geo+"/DedectorDistanceMM", g.DetectorDistanceMM) && g.DetectorDistanceMM <= 0 {
+		bad(geo+"/DedectorDistanceMM", "distance must be positive, got %g", g.DetectorDistanceMM)
 	}
 	if finite("/Wavelength", c.Wavelength) && c.Wavelength <= 0 {
 		bad("/Wavelength", "wavelength must be positive, got %g", c.Wavelength)

@@ -59,7 +59,7 @@ func TestParseBothGenerations(t *testing.T) {
 	}
 	if flat.Geometry.Tilt != nested.Geometry.Tilt ||
 		flat.Geometry.BeamCenter != nested.Geometry.BeamCenter ||
-		flat.Geometry.DedectorDistanceMM != nested.Geometry.DedectorDistanceMM {
+		flat.Geometry.DetectorDistanceMM != nested.Geometry.DetectorDistanceMM {
 		t.Errorf("geometries differ: %+v vs %+v", flat.Geometry, nested.Geometry)
 	}
 	if len(nested.Masks) != 2 || nested.Masks[1].RadialBins == nil || nested.Masks[1].RadialBins.Count != 300 ||

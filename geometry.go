@@ -8,8 +8,8 @@ import "math"
 const AngstromStar = 1.00001495e-1
 
 // detector holds the geometry of a calibration in the form the integration
-// needs: sub-pixel coordinates relative to the beam centre (spec §2.1) and
-// the scattering angle of each point (spec §2.2).
+// needs: sub-pixel coordinates relative to the beam centre and the
+// scattering angle of each point.
 //
 // Coordinates are in pixels: X grows to the right from the beam centre, Y
 // grows downward (with the row index). The point of sub-pixel (a, b) on an
@@ -38,7 +38,7 @@ func newDetector(c *Calibration) detector {
 		rows: g.Imagesize[0], cols: g.Imagesize[1],
 		b0: g.BeamCenter[0], b1: g.BeamCenter[1],
 		px:      g.PixelSizeMicroM[0] * 1e-3,
-		d:       g.DedectorDistanceMM,
+		d:       g.DetectorDistanceMM,
 		lambda:  c.Wavelength,
 		sinTilt: math.Sin(tilt),
 		cosRot:  math.Cos(rot),
@@ -76,7 +76,7 @@ func axis(n, ov int, shift, add float64, centred bool) []float64 {
 }
 
 // angles returns, for the point (x, y) in pixels from the beam centre, the
-// sine and cosine of the full scattering angle 2θ (spec §2.2).
+// sine and cosine of the full scattering angle 2θ.
 //
 // The original evaluates α = asin(sin τ·sin(φ+ρ+π/2)), l² = d²+r²−2dr·cos(π/2+α)
 // and 2θ = acos((l²+d²−r²)/(2ld)). Here the same quantities are written

@@ -17,7 +17,7 @@ func synthetic(t testing.TB, ov int) (*Calibration, *Mask) {
 		Geometry: Geometry{
 			Tilt:               Tilt{TiltRotDeg: 37.5, TiltAngleDeg: -3.2},
 			BeamCenter:         [2]float64{40.3, 29.8},
-			DedectorDistanceMM: 95,
+			DetectorDistanceMM: 95,
 			Imagesize:          [2]int{rows, cols},
 			PixelSizeMicroM:    []float64{172},
 		},
@@ -113,7 +113,7 @@ func closedFormPolarization(cal *Calibration) []float64 {
 	g := cal.Geometry
 	rows, cols := g.Imagesize[0], g.Imagesize[1]
 	px := g.PixelSizeMicroM[0] * 1e-3
-	d := g.DedectorDistanceMM
+	d := g.DetectorDistanceMM
 	tilt := g.Tilt.TiltAngleDeg * math.Pi / 180
 	rot := g.Tilt.TiltRotDeg * math.Pi / 180
 	F := cal.PolarizationCorrection.Fraction
@@ -141,7 +141,7 @@ func closedFormPolarization(cal *Calibration) []float64 {
 func TestPolarizationImage(t *testing.T) {
 	for _, pc := range []Polarization{{Fraction: 1, Angle: 0}, {Fraction: 0.95, Angle: 30}, {Fraction: 0.2, Angle: -90}} {
 		cal, m := synthetic(t, 3)
-		cal.Geometry.DedectorDistanceMM = 12 // large angles, so that the factor varies
+		cal.Geometry.DetectorDistanceMM = 12 // large angles, so that the factor varies
 		cal.PolarizationCorrection = &pc
 		ig := build(t, cal, m, Options{})
 		p := closedFormPolarization(cal)
@@ -218,7 +218,7 @@ func straightLabels(cal *Calibration, ov int) ([]int32, int) {
 	g := cal.Geometry
 	R, C := g.Imagesize[0], g.Imagesize[1]
 	px := g.PixelSizeMicroM[0] * 1e-3
-	d := g.DedectorDistanceMM
+	d := g.DetectorDistanceMM
 	tilt := g.Tilt.TiltAngleDeg / 180 * math.Pi
 	rot := g.Tilt.TiltRotDeg / 180 * math.Pi
 	n := R * ov * C * ov

@@ -185,7 +185,7 @@ var (
 // ignored otherwise.
 //
 // Errors are *FormatError values naming the file.
-func DecodeMask(name string, data []byte) (*Mask, error) {
+func DecodeMask(data []byte, name string) (*Mask, error) {
 	if name == "" {
 		name = "mask data"
 	}
@@ -291,7 +291,7 @@ func OpenMask(path string) (*Mask, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mask: %w", err) // *PathError names the file
 	}
-	m, err := DecodeMask(path, data)
+	m, err := DecodeMask(data, path)
 	if err != nil {
 		var fe *FormatError
 		if errors.As(err, &fe) && fe.File == path {

@@ -348,7 +348,7 @@ func TestImageMasks(t *testing.T) {
 	dir := t.TempDir()
 	for name, data := range cases {
 		t.Run(name, func(t *testing.T) {
-			m, err := DecodeMask(name, data)
+			m, err := DecodeMask(data, name)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -387,14 +387,14 @@ func TestDecodeMaskErrors(t *testing.T) {
 		{"huge.png", hugePNGHeader(), "unsupported mask size"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := DecodeMask(tc.name, tc.data)
+			_, err := DecodeMask(tc.data, tc.name)
 			var fe *FormatError
 			if !errors.As(err, &fe) || fe.File != tc.name || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want a *FormatError for %s containing %q", err, tc.name, tc.want)
 			}
 		})
 	}
-	if _, err := DecodeMask("", []byte("junk")); err == nil || !strings.Contains(err.Error(), "mask data") {
+	if _, err := DecodeMask([]byte("junk"), ""); err == nil || !strings.Contains(err.Error(), "mask data") {
 		t.Errorf("unnamed mask: %v", err)
 	}
 }
@@ -488,7 +488,7 @@ func FuzzDecodeMask(f *testing.F) {
 	f.Add("m.msk", append(fit2dHeader(3, 2), make([]byte, 8)...))
 	f.Add("m.MSK", []byte("MASK"))
 	f.Fuzz(func(t *testing.T, name string, data []byte) {
-		m, err := DecodeMask(name, data)
+		m, err := DecodeMask(data, name)
 		if err != nil {
 			var fe *FormatError
 			if !errors.As(err, &fe) {

@@ -8,7 +8,7 @@ import (
 
 // Operator is the integration operator of one curve: the sparse matrix A
 // whose entry A[p, k] is the share of pixel p's sub-pixels that fall in
-// bin k, zero for masked pixels (spec §2.4). It is stored pixel-major, so
+// bin k, zero for masked pixels. It is stored pixel-major, so
 // that integrating an image is one pass over its pixels:
 //
 //	S_k = Σ_p n[p,k]·corr_p·img_p,   I_k = S_k / N_k

@@ -5,7 +5,7 @@ import "math"
 // PolarizationFactor returns the polarization factor P of every pixel of
 // the calibration's detector (row-major, Imagesize[0] × Imagesize[1]), or
 // nil when the calibration has no PolarizationCorrection. The corrected
-// intensity of a pixel is its value divided by P (spec §2.6-2.7):
+// intensity of a pixel is its value divided by P:
 //
 //	ρ = Angle·π/180 − π/2
 //	P = F·(1 − (sin(φ−ρ)·sin 2θ)²) + (1−F)·(1 − (cos(φ−ρ)·sin 2θ)²)

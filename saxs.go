@@ -1,8 +1,8 @@
 // Package saxs turns 2-D X-ray detector images into 1-D scattering curves
 // I(q) for small-angle X-ray scattering (SAXS).
 //
-// It follows the concepts of the original Python saxsdog package
-// (SAXS.calibration): a [Calibration] describes the detector geometry, the
+// It follows the concepts of the original Python saxsdog package: a
+// [Calibration] describes the detector geometry, the
 // masks and the binning; [New] builds the integration operator once
 // (geometry with tilt, oversampling, mask, polarization); each frame is then
 // integrated by a single pass over its pixels ([Integrator.Integrate]),
@@ -18,6 +18,35 @@
 //   - Wavelength is in Ångström; q is in nm⁻¹ with 1 Å = 0.100001495 nm, the
 //     constant of the original code (see [AngstromStar]).
 //   - Masks are true where a pixel is excluded.
+//
+// Names of the readers and writers say what they take:
+//   - Parse and Decode take bytes already in memory, with a name for the
+//     errors (data first, name second): [ParseCalibration] for the JSON
+//     text, [DecodeTIFF], [DecodeMask] and [DecodeFit2DMask] for binary
+//     formats; Encode writes to an io.Writer.
+//   - Read takes an io.Reader ([ReadChi]) or a path to a data file
+//     ([ReadImage], [ReadChiFile], [ImageReader.ReadFile]).
+//   - LoadCalibration and OpenMask take a path to a setup file: the
+//     calibration, and the mask a calibration names (New opens it).
+//   - Write writes to an io.Writer ([WriteChi]), WriteFile-like functions
+//     ([WriteChiFile]) replace a file atomically.
+//
+// Every function that takes a path reads only regular files (a FIFO, a
+// device or a folder gives an error matching [ErrNotRegular]), checks the
+// size and the header before reading the rest, and bounds what it reads.
+//
+// Errors say where and what: *[FormatError] (file and byte offset or
+// line), *[CalibrationError] (file and JSON path), *[SizeError], and
+// *fs.PathError from the file system; a feature the readers do not support
+// is an *[UnsupportedError] inside a FormatError. Causes are wrapped, so
+// errors.Is and errors.As reach them (errors.Is(err, fs.ErrNotExist) for
+// a missing mask file named by a calibration, from New). Other errors
+// start with "saxs: ".
+//
+// Indices out of range ([Image.At], [Mask.At], [Operator.At],
+// [Operator.Area], [Integrator.Operator]) panic, as in gonum's mat: they
+// are programming errors, not input errors. Input never makes the package
+// panic.
 package saxs
 
 //go:generate go run ./internal/gensample testdata/sample
@@ -36,8 +65,7 @@ import (
 // Options adjust how New builds an Integrator. The zero value gives the
 // behaviour of the original 2.0 code.
 type Options struct {
-	// Legacy reproduces the earliest saxsdog (the one that made
-	// doc/data/saxsdog): bins uniform in 2θ, sub-pixels sampled at their
+	// Legacy reproduces the earliest saxsdog: bins uniform in 2θ, sub-pixels sampled at their
 	// corners, bin centres (k+0.5)/scale, empty bins 0 instead of NaN.
 	// RadialBins is ignored.
 	Legacy bool

@@ -3,7 +3,7 @@ package saxs
 import "math"
 
 // integralParameters computes I0, I1, I2 of a curve over [qStart, qStop]
-// as the original (spec §3.3): qStop is clamped to the largest q, the bins
+// as the original: qStop is clamped to the largest q, the bins
 // s..e-1 are summed, s being the first bin with q ≥ qStart and e the first
 // with q ≥ qStop, times the bin width q[1]-q[0]. NaN bins are skipped.
 func integralParameters(q, in []float64, qStart, qStop float64) IntegralParameters {
@@ -55,7 +55,7 @@ type ErrorCurve struct {
 }
 
 // IntegrateError integrates an image and also returns, per bin, the
-// standard deviation of the pixel values in the ring (spec §3.2):
+// standard deviation of the pixel values in the ring:
 //
 //	StdDev_k = sqrt(Σ_p A[p,k]·(corr_p·img_p − m_p)² / Area_k)
 //

@@ -153,7 +153,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Report, error) {
 	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 	args := []string{script, "--frames", frames, "--out", outPy, "--mask", maskFile,
 		"--rows", strconv.Itoa(g.Imagesize[0]), "--cols", strconv.Itoa(g.Imagesize[1]),
-		"--dist", f(g.DedectorDistanceMM), "--cx", f(g.BeamCenter[1]), "--cy", f(float64(g.Imagesize[0]) - g.BeamCenter[0]),
+		"--dist", f(g.DetectorDistanceMM), "--cx", f(g.BeamCenter[1]), "--cy", f(float64(g.Imagesize[0]) - g.BeamCenter[0]),
 		"--tilt", f(g.Tilt.TiltAngleDeg), "--rot", f(-g.Tilt.TiltRotDeg), "--pixel", f(g.PixelSizeMicroM[0]),
 		"--wavelength", f(cal.Wavelength), "--bins", strconv.Itoa(cfg.Bins), "--qmin", "0", "--qmax", f(qmax),
 		"--threads", strconv.Itoa(cfg.Threads)}

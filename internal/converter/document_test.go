@@ -225,7 +225,7 @@ func TestFlatToNestedKeepsFalsy(t *testing.T) {
 	if !reflect.DeepEqual(m["Directory"], []any{"."}) {
 		t.Errorf("Directory %v, want [\".\"]", m["Directory"])
 	}
-	if cal.Geometry.Tilt.TiltAngleDeg != 0 || cal.Geometry.DedectorDistanceMM != 500 || cal.Masks[0].MaskFile != "m.msk" {
+	if cal.Geometry.Tilt.TiltAngleDeg != 0 || cal.Geometry.DetectorDistanceMM != 500 || cal.Masks[0].MaskFile != "m.msk" {
 		t.Errorf("calibration %+v", cal)
 	}
 	if !strings.Contains(string(out), `"TiltAngleDeg": 0,`) || !strings.Contains(string(out), `"TiltRotDeg": 0.0`) {

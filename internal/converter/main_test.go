@@ -29,7 +29,7 @@ func wantReferenceGeometry(t *testing.T, path string, gen saxs.Generation) *saxs
 		t.Errorf("%s: generation %v, want %v", path, cal.Generation(), gen)
 	}
 	g := cal.Geometry
-	if g.BeamCenter != [2]float64{808.37, 387.772} || g.DedectorDistanceMM != 1031.657 ||
+	if g.BeamCenter != [2]float64{808.37, 387.772} || g.DetectorDistanceMM != 1031.657 ||
 		g.Tilt.TiltRotDeg != 73.569 || g.Tilt.TiltAngleDeg != -0.56 || cal.Wavelength != 1.54 {
 		t.Errorf("%s: geometry %+v, wavelength %v", path, g, cal.Wavelength)
 	}
@@ -130,7 +130,7 @@ func TestMainUpdatesExistingOutput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cal.Generation() != saxs.Flat || cal.Geometry.DedectorDistanceMM != 999.5 || cal.Geometry.BeamCenter != [2]float64{808.37, 387.772} {
+	if cal.Generation() != saxs.Flat || cal.Geometry.DetectorDistanceMM != 999.5 || cal.Geometry.BeamCenter != [2]float64{808.37, 387.772} {
 		t.Errorf("updated calibration %+v", cal)
 	}
 	if !strings.Contains(stderr, "not found") || !strings.Contains(stderr, "beam centre") || !strings.Contains(stderr, "existing") {

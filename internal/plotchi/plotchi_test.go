@@ -48,7 +48,7 @@ func syntheticChi(t testing.TB, dir, name string, scale float64) string {
 	c.I[n/2] = -2                               // negative (background-subtracted)
 	c.Sigma[n/2] = math.NaN()
 	p := filepath.Join(dir, name)
-	require.NoError(t, saxs.WriteChiFile(p, map[string]any{"Title": name}, c))
+	require.NoError(t, saxs.WriteChiFile(p, &saxs.Calibration{Title: name}, c))
 	return p
 }
 
