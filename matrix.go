@@ -401,6 +401,34 @@ func (op *Operator) exceptions(p0, p1 int) (int, int) {
 	return i0, i1
 }
 
+// binCount returns N_k, the number of unmasked sub-pixels in bin k.
+func (op *Operator) binCount(k int) int64 { return op.count[k] }
+
+// spread returns, for every bin k (and one spare element), the sum
+// Σ_p n[p,k]·(corr_p·img_p − m_p)² over the pixels, where m_p is mean
+// mapped back to pixel p (see pixelMean); mean has nbins+1 elements. img
+// must have the operator's size.
+func (op *Operator) spread(img *Image, mean []float64) []float64 {
+	dev := make([]float64, op.nbins+1)
+	for p := range op.bin {
+		if op.bin[p] == op.none && !op.hasExceptions(p) {
+			continue
+		}
+		var v float64
+		if img.Counts != nil {
+			v = float64(img.Counts[p])
+		} else {
+			v = img.Values[p]
+		}
+		if op.corr != nil {
+			v *= float64(op.corr[p])
+		}
+		d := v - op.pixelMean(p, mean)
+		op.addPixel(p, d*d, dev)
+	}
+	return dev
+}
+
 // pixelMean returns Σ_k A[p,k]·v_k for pixel p: the bin values v mapped back
 // to the pixel, weighted by its shares (0 for a masked pixel).
 func (op *Operator) pixelMean(p int, v []float64) float64 {

@@ -72,34 +72,24 @@ func (ig *Integrator) IntegrateError(img *Image) ([]ErrorCurve, error) {
 	for i, co := range ig.curves {
 		op := co.op
 		c := r.Curves[i]
+		_, nbins := op.Dims()
 		// The curve over all bins, 0 where empty.
-		mean := make([]float64, op.nbins+1)
+		mean := make([]float64, nbins+1)
 		for j, v := range c.I {
-			if op.count[co.first+j] > 0 {
+			if op.binCount(co.first+j) > 0 {
 				mean[co.first+j] = v
 			}
 		}
-		dev := make([]float64, op.nbins+1)
-		for p := range op.bin {
-			if op.bin[p] == op.none && !op.hasExceptions(p) {
-				continue
-			}
-			v := img.At(p/op.cols, p%op.cols)
-			if op.corr != nil {
-				v *= float64(op.corr[p])
-			}
-			d := v - op.pixelMean(p, mean)
-			d *= d
-			op.addPixel(p, d, dev)
-		}
+		dev := op.spread(img, mean)
 		sd := make([]float64, len(c.I))
 		for j := range sd {
 			k := co.first + j
-			if op.count[k] == 0 {
+			n := op.binCount(k)
+			if n == 0 {
 				sd[j] = c.I[j] // NaN, or 0 in legacy mode
 				continue
 			}
-			sd[j] = math.Sqrt(dev[k] / float64(op.count[k]))
+			sd[j] = math.Sqrt(dev[k] / float64(n))
 		}
 		out[i] = ErrorCurve{Curve: c, StdDev: sd}
 	}
