@@ -1,6 +1,9 @@
 package saxs
 
-import "math"
+import (
+	"fmt"
+	"math"
+)
 
 // binRule is how sub-pixels are assigned to radial bins.
 type binRule int
@@ -28,23 +31,40 @@ type binning struct {
 	inv   float64 // ruleRange: Count/span
 }
 
+// binError is a mask configuration whose bins the geometry cannot make:
+// Field is the JSON key below the mask ("" for the mask itself).
+type binError struct {
+	Field, Msg string
+}
+
 // newBinning sets up the bins of mask configuration m on the detector, for
-// sub-pixel coordinates ys, xs.
-func newBinning(dt *detector, m *MaskConfig, legacy bool, ys, xs []float64) binning {
-	if legacy {
-		maxT := maxOnPerimeter(ys, xs, dt.twoTheta)
-		maxR := maxOnPerimeter(ys, xs, func(x, y float64) float64 { return math.Hypot(x, y) * dt.px })
-		scale := (1 / maxT) * maxR / dt.px / m.PixelPerRadialElement
-		return binning{rule: ruleLegacy, scale: scale, n: int(maxT*scale) + 1}
+// sub-pixel coordinates ys, xs. It checks that the numbers of the binning
+// are finite and that there are between 1 and MaxBins bins.
+func newBinning(dt *detector, m *MaskConfig, legacy bool, ys, xs []float64) (binning, *binError) {
+	maxR := maxOnPerimeter(ys, xs, func(x, y float64) float64 { return math.Hypot(x, y) * dt.px })
+	maxQ := maxOnPerimeter(ys, xs, dt.q)
+	if !(maxQ > 0 && maxQ < math.MaxFloat64 && maxR > 0 && maxR < math.MaxFloat64) {
+		return binning{}, &binError{Msg: fmt.Sprintf("the detector reaches no usable q (largest q %g nm⁻¹, largest radius %g mm)", maxQ, maxR)}
 	}
 	if rb := m.RadialBins; rb != nil {
+		if rb.Start >= maxQ {
+			return binning{}, &binError{Field: "RadialBins/Start",
+				Msg: fmt.Sprintf("Start %g nm⁻¹ is beyond the largest q on the detector, %.6g nm⁻¹: no pixel falls in the bins", rb.Start, maxQ)}
+		}
 		span := rb.Stop - rb.Start
-		return binning{rule: ruleRange, n: rb.Count, start: rb.Start, span: span, inv: float64(rb.Count) / span}
+		return binning{rule: ruleRange, n: rb.Count, start: rb.Start, span: span, inv: float64(rb.Count) / span}, nil
 	}
-	maxQ := maxOnPerimeter(ys, xs, dt.q)
-	maxR := maxOnPerimeter(ys, xs, func(x, y float64) float64 { return math.Hypot(x, y) * dt.px })
-	scale := (1 / maxQ) * maxR / dt.px / m.PixelPerRadialElement
-	return binning{rule: ruleQ, scale: scale, n: int(maxQ*scale) + 1}
+	rule, maxV := ruleQ, maxQ
+	if legacy {
+		rule, maxV = ruleLegacy, maxOnPerimeter(ys, xs, dt.twoTheta)
+	}
+	scale := (1 / maxV) * maxR / dt.px / m.PixelPerRadialElement
+	nf := maxV * scale
+	if !(scale > 0 && scale < math.MaxFloat64 && nf >= 0 && nf < MaxBins) {
+		return binning{}, &binError{Field: "PixelPerRadialElement",
+			Msg: fmt.Sprintf("%g pixels per radial element give %.4g radial bins, more than the %d supported: raise PixelPerRadialElement", m.PixelPerRadialElement, nf+1, MaxBins)}
+	}
+	return binning{rule: rule, scale: scale, n: int(nf) + 1}, nil
 }
 
 // label returns the bin of the point (x, y), or -1 when it lies outside the

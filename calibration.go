@@ -42,6 +42,22 @@ const MaxOversampling = 15
 // MaxBins is the largest number of radial bins of one curve.
 const MaxBins = 65000
 
+// The ranges a calibration's numbers must lie in. They are far wider than
+// any real setup and keep every step of the geometry finite and exactly
+// representable: a value outside is taken for a typo, not a setup.
+const (
+	MinWavelength, MaxWavelength   = 1e-4, 1e4 // Å
+	MinDistanceMM, MaxDistanceMM   = 1e-3, 1e9 // mm
+	MinPixelMicroM, MaxPixelMicroM = 1e-3, 1e6 // µm
+	MaxBeamCenter                  = 1e7       // |BeamCenter[i]|, pixels
+	MaxImagePixels                 = maxPixels // Imagesize[0]·Imagesize[1]
+	minBinWidthRatio               = 1e-9      // RadialBins width / the largest q
+)
+
+// QLimit returns the largest q in nm⁻¹ that any detector can reach at
+// wavelength λ (Å): the back-scattering limit 4π/λ, at 2θ = 180°.
+func QLimit(lambda float64) float64 { return (4 * math.Pi / lambda) / AngstromStar }
+
 // Calibration is an integration setup: the detector geometry, the
 // wavelength and one mask configuration per curve. Its fields are those of
 // the 2.0 schema; a 0.3.0 (flat) file is loaded into the same structure with
@@ -71,6 +87,32 @@ type Calibration struct {
 	dir    string       // folder that relative mask paths resolve against
 	raw    any          // the JSON as loaded, for the .chi header; never modified
 	parsed *Calibration // the exported values as parsed from raw; never modified
+}
+
+// geometryPointer returns the JSON pointer of the geometry: "/Geometry",
+// or "" (the root) in a 0.3.0 calibration.
+func (c *Calibration) geometryPointer() string {
+	if c.gen == Flat {
+		return ""
+	}
+	return "/Geometry"
+}
+
+// maskPointer returns the JSON pointer of mask i: "/Masks/<i>", or "" (the
+// root) in a 0.3.0 calibration.
+func (c *Calibration) maskPointer(i int) string {
+	if c.gen == Flat {
+		return ""
+	}
+	return fmt.Sprintf("/Masks/%d", i)
+}
+
+// name returns the calibration's file name for errors, or "calibration".
+func (c *Calibration) name() string {
+	if c.file == "" {
+		return "calibration"
+	}
+	return c.file
 }
 
 // clone returns a deep copy of c: no slice, pointer or map of the copy is
@@ -368,12 +410,14 @@ func ParseCalibration(data []byte, name string) (*Calibration, error) {
 
 // Validate checks the values of a calibration built or changed in code:
 // the same checks as ParseCalibration applies after the schema.
+//
+// Besides being finite and of the right sign, the numbers must lie in the
+// ranges of [MinWavelength] and the constants after it; RadialBins must
+// end below [QLimit] of the wavelength and its bins be at least 1e-9 of
+// it wide. New checks in addition what needs the whole geometry: that the
+// bins hold at most [MaxBins] and that the detector reaches RadialBins.
 func (c *Calibration) Validate() error {
-	name := c.file
-	if name == "" {
-		name = "calibration"
-	}
-	return c.validate(name)
+	return c.validate(c.name())
 }
 
 func (c *Calibration) validate(name string) error {
@@ -381,10 +425,7 @@ func (c *Calibration) validate(name string) error {
 	bad := func(path, format string, args ...any) {
 		errs = append(errs, &CalibrationError{File: name, Path: path, Msg: fmt.Sprintf(format, args...)})
 	}
-	geo := "/Geometry"
-	if c.gen == Flat {
-		geo = ""
-	}
+	geo := c.geometryPointer()
 	g := &c.Geometry
 	finite := func(path string, v float64) bool {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
@@ -393,39 +434,53 @@ func (c *Calibration) validate(name string) error {
 		}
 		return true
 	}
-	if finite(geo+"/DedectorDistanceMM", g.DetectorDistanceMM) && g.DetectorDistanceMM <= 0 {
-		bad(geo+"/DedectorDistanceMM", "distance must be positive, got %g", g.DetectorDistanceMM)
+	// positive checks that v is finite, positive and in [lo, hi].
+	positive := func(path, what, unit string, v, lo, hi float64) bool {
+		switch {
+		case !finite(path, v):
+		case v <= 0:
+			bad(path, "%s must be positive, got %g", what, v)
+		case v < lo || v > hi:
+			bad(path, "%s must be between %g and %g %s, got %g", what, lo, hi, unit, v)
+		default:
+			return true
+		}
+		return false
 	}
-	if finite("/Wavelength", c.Wavelength) && c.Wavelength <= 0 {
-		bad("/Wavelength", "wavelength must be positive, got %g", c.Wavelength)
-	}
+	positive(geo+"/DedectorDistanceMM", "distance", "mm", g.DetectorDistanceMM, MinDistanceMM, MaxDistanceMM)
+	wavelengthOK := positive("/Wavelength", "wavelength", "Å", c.Wavelength, MinWavelength, MaxWavelength)
 	for i, v := range g.BeamCenter {
-		finite(fmt.Sprintf("%s/BeamCenter/%d", geo, i), v)
+		p := fmt.Sprintf("%s/BeamCenter/%d", geo, i)
+		if finite(p, v) && math.Abs(v) > MaxBeamCenter {
+			bad(p, "beam centre must be within %g pixels of the image corner, got %g", float64(MaxBeamCenter), v)
+		}
 	}
 	finite(geo+"/Tilt/TiltAngleDeg", g.Tilt.TiltAngleDeg)
 	finite(geo+"/Tilt/TiltRotDeg", g.Tilt.TiltRotDeg)
 	if math.Abs(g.Tilt.TiltAngleDeg) >= 45 {
 		bad(geo+"/Tilt/TiltAngleDeg", "tilt angle %g° is not a small tilt (|tilt| must be below 45°)", g.Tilt.TiltAngleDeg)
 	}
+	sizeOK := true
 	for i, v := range g.Imagesize {
 		if v < 1 || v > 1<<16 {
 			bad(fmt.Sprintf("%s/Imagesize/%d", geo, i), "image size must be between 1 and 65536 pixels, got %d", v)
+			sizeOK = false
 		}
+	}
+	if sizeOK && g.Imagesize[0]*g.Imagesize[1] > MaxImagePixels {
+		bad(geo+"/Imagesize", "image of %d × %d pixels is larger than the %d pixels supported", g.Imagesize[0], g.Imagesize[1], MaxImagePixels)
 	}
 	if len(g.PixelSizeMicroM) == 0 {
 		bad(geo+"/PixelSizeMicroM", "missing pixel size")
-	} else if finite(geo+"/PixelSizeMicroM/0", g.PixelSizeMicroM[0]) && g.PixelSizeMicroM[0] <= 0 {
-		bad(geo+"/PixelSizeMicroM/0", "pixel size must be positive, got %g", g.PixelSizeMicroM[0])
+	} else {
+		positive(geo+"/PixelSizeMicroM/0", "pixel size", "µm", g.PixelSizeMicroM[0], MinPixelMicroM, MaxPixelMicroM)
 	}
 	if len(c.Masks) == 0 {
 		bad("/Masks", "at least one mask is needed")
 	}
 	for i := range c.Masks {
 		m := &c.Masks[i]
-		p := fmt.Sprintf("/Masks/%d", i)
-		if c.gen == Flat {
-			p = ""
-		}
+		p := c.maskPointer(i)
 		if m.MaskFile == "" {
 			bad(p+"/MaskFile", "missing mask file")
 		}
@@ -438,11 +493,18 @@ func (c *Calibration) validate(name string) error {
 			}
 		} else {
 			rb := m.RadialBins
+			rangeOK := false
 			if finite(p+"/RadialBins/Start", rb.Start) && finite(p+"/RadialBins/Stop", rb.Stop) && !(rb.Stop > rb.Start && rb.Start >= 0) {
 				bad(p+"/RadialBins", "need 0 <= Start < Stop, got Start %g, Stop %g", rb.Start, rb.Stop)
+			} else if lim := QLimit(c.Wavelength); wavelengthOK && rb.Stop > lim {
+				bad(p+"/RadialBins/Stop", "Stop %g nm⁻¹ is beyond the largest q any detector reaches at %g Å (4π/λ = %.6g nm⁻¹)", rb.Stop, c.Wavelength, lim)
+			} else {
+				rangeOK = true
 			}
 			if rb.Count < 1 || rb.Count > MaxBins {
 				bad(p+"/RadialBins/Count", "bin count must be between 1 and %d, got %d", MaxBins, rb.Count)
+			} else if w, lim := (rb.Stop-rb.Start)/float64(rb.Count), QLimit(c.Wavelength); rangeOK && wavelengthOK && !(w >= minBinWidthRatio*lim) {
+				bad(p+"/RadialBins", "bins of %g nm⁻¹ (%d from %g to %g) are narrower than %g nm⁻¹, the resolution at %g Å", w, rb.Count, rb.Start, rb.Stop, minBinWidthRatio*lim, c.Wavelength)
 			}
 		}
 		if finite(p+"/qStart", m.QStart) && finite(p+"/qStop", m.QStop) && (m.QStart < 0 || m.QStop < 0) {

@@ -1,6 +1,7 @@
 package saxs
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"sync"
@@ -118,17 +119,18 @@ func ScaleMat(labels []int32, rows, cols, ov, nbins int, mask *Mask) (*Operator,
 		}
 	}
 	w := cols * ov
-	return assemble(rows, cols, ov, nbins, mask, 1, func(r int, sub [][]int32) {
+	return assemble(context.Background(), rows, cols, ov, nbins, mask, 1, func(r int, sub [][]int32) {
 		for a := range ov {
 			copy(sub[a], labels[(r*ov+a)*w:(r*ov+a+1)*w])
 		}
-	}), nil
+	})
 }
 
 // assemble builds an operator; rowLabels fills sub[a][b] with the labels of
 // sub-pixel row r·ov+a for every sub-pixel column b. Rows are processed by
-// workers goroutines.
-func assemble(rows, cols, ov, nbins int, mask *Mask, workers int, rowLabels func(r int, sub [][]int32)) *Operator {
+// workers goroutines, which check ctx every assembleCheckRows rows; when
+// ctx is done assemble returns ctx.Err().
+func assemble(ctx context.Context, rows, cols, ov, nbins int, mask *Mask, workers int, rowLabels func(r int, sub [][]int32)) (*Operator, error) {
 	npix := rows * cols
 	op := &Operator{
 		rows: rows, cols: cols, ov2: ov * ov, nbins: nbins, none: uint16(nbins),
@@ -158,6 +160,9 @@ func assemble(rows, cols, ov, nbins int, mask *Mask, workers int, rowLabels func
 			}
 			pix := make([]int32, ov*ov)
 			for r := r0; r < r1; r++ {
+				if (r-r0)%assembleCheckRows == 0 && ctx.Err() != nil {
+					return
+				}
 				rowLabels(r, sub)
 				for c := range cols {
 					p := r*cols + c
@@ -218,6 +223,9 @@ func assemble(rows, cols, ov, nbins int, mask *Mask, workers int, rowLabels func
 		}()
 	}
 	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	for _, pt := range parts {
 		op.xpix = append(op.xpix, pt.xpix...)
 		op.xbin = append(op.xbin, pt.xbin...)
@@ -227,8 +235,12 @@ func assemble(rows, cols, ov, nbins int, mask *Mask, workers int, rowLabels func
 		}
 	}
 	op.findSpans()
-	return op
+	return op, nil
 }
+
+// assembleCheckRows is how often (in detector rows) assemble checks its
+// context: a few milliseconds of work at the largest sizes.
+const assembleCheckRows = 8
 
 // withCorrection sets the per-pixel correction factors (nil for none).
 func (op *Operator) withCorrection(corr []float64) {

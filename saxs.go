@@ -52,6 +52,7 @@ package saxs
 //go:generate go run ./internal/gensample testdata/sample
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -115,12 +116,25 @@ type curveOp struct {
 // masks, computes the geometry with tilt and oversampling, bins the
 // sub-pixels and applies the polarization correction. Build it once and
 // integrate every frame with it.
+//
+// Besides Validate's checks, New refuses (with a *CalibrationError naming
+// the JSON path) a mask configuration whose bins the geometry cannot make:
+// more than MaxBins bins, or RadialBins that start beyond the largest q on
+// the detector.
 func New(cal *Calibration) (*Integrator, error) {
-	return NewWithOptions(cal, Options{})
+	return NewContext(context.Background(), cal, Options{})
 }
 
 // NewWithOptions is New with options.
 func NewWithOptions(cal *Calibration, opt Options) (*Integrator, error) {
+	return NewContext(context.Background(), cal, opt)
+}
+
+// NewContext is NewWithOptions that stops when ctx is done: building an
+// operator checks ctx every few rows (a large detector at high
+// oversampling takes seconds), and NewContext then returns an error
+// wrapping ctx.Err().
+func NewContext(ctx context.Context, cal *Calibration, opt Options) (*Integrator, error) {
 	if cal == nil {
 		return nil, fmt.Errorf("saxs: nil calibration")
 	}
@@ -156,19 +170,36 @@ func NewWithOptions(cal *Calibration, opt Options) (*Integrator, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// Check every mask's bins before the slow part.
+	bins := make([]binning, len(cal.Masks))
 	for i := range cal.Masks {
+		mc := &cal.Masks[i]
+		ys, xs := dt.ys(mc.Oversampling, !opt.Legacy), dt.xs(mc.Oversampling, !opt.Legacy)
+		var be *binError
+		if bins[i], be = newBinning(&dt, mc, opt.Legacy, ys, xs); be != nil {
+			p := cal.maskPointer(i)
+			if be.Field != "" {
+				p += "/" + be.Field
+			}
+			return nil, &CalibrationError{File: cal.name(), Path: p, Msg: be.Msg}
+		}
+	}
+	for i := range cal.Masks {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("saxs: building the integrator: %w", err)
+		}
 		mc := &cal.Masks[i]
 		var mask *Mask
 		if opt.Masks != nil {
 			mask = opt.Masks[i]
+			if err := mask.check(); err != nil {
+				return nil, fmt.Errorf("saxs: Options.Masks[%d]: %w", i, err)
+			}
 		} else {
 			var err error
 			if mask, err = OpenMask(cal.MaskPath(i)); err != nil {
 				return nil, err
 			}
-		}
-		if mask == nil {
-			return nil, fmt.Errorf("saxs: mask %d is nil", i)
 		}
 		if mask.Rows != rows || mask.Cols != cols {
 			return nil, fmt.Errorf("mask %s: %w", mc.MaskFile, &SizeError{What: "mask", Rows: mask.Rows, Cols: mask.Cols, WantRows: rows, WantCols: cols})
@@ -188,9 +219,9 @@ func NewWithOptions(cal *Calibration, opt Options) (*Integrator, error) {
 				log.Warn("rebuilding operator", "err", err)
 			}
 		}
-		co, err := newCurveOp(&dt, mc, i, mask, correction, opt.Legacy, workers, op, first)
+		co, err := newCurveOp(ctx, &dt, mc, i, mask, bins[i], correction, opt.Legacy, workers, op, first)
 		if err != nil {
-			return nil, fmt.Errorf("mask %d (%s): %w", i, mc.MaskFile, err)
+			return nil, fmt.Errorf("saxs: building the operator of mask %d (%s): %w", i, mc.MaskFile, err)
 		}
 		if cachePath != "" && op == nil {
 			if err := saveOperator(cachePath, key, co.op, co.first); err != nil {
@@ -204,20 +235,16 @@ func NewWithOptions(cal *Calibration, opt Options) (*Integrator, error) {
 
 // newCurveOp builds the operator of one mask, or completes a cached one
 // (op with its first row label).
-func newCurveOp(dt *detector, mc *MaskConfig, i int, mask *Mask, corr func() []float64, legacy bool, workers int,
-	op *Operator, first int) (*curveOp, error) {
-	ov := mc.Oversampling
-	ys, xs := dt.ys(ov, !legacy), dt.xs(ov, !legacy)
-	bn := newBinning(dt, mc, legacy, ys, xs)
-	if bn.n > MaxBins {
-		return nil, fmt.Errorf("%d radial bins, more than the %d supported: raise PixelPerRadialElement", bn.n, MaxBins)
-	}
+func newCurveOp(ctx context.Context, dt *detector, mc *MaskConfig, i int, mask *Mask, bn binning, corr func() []float64,
+	legacy bool, workers int, op *Operator, first int) (*curveOp, error) {
 	if op != nil && op.nbins == bn.n {
 		return finishCurveOp(dt, mc, i, op, bn, first), nil
 	}
+	ov := mc.Oversampling
+	ys, xs := dt.ys(ov, !legacy), dt.xs(ov, !legacy)
 	var minLabel sync.Mutex
 	first = bn.n
-	op = assemble(dt.rows, dt.cols, ov, bn.n, mask, workers, func(r int, sub [][]int32) {
+	op, err := assemble(ctx, dt.rows, dt.cols, ov, bn.n, mask, workers, func(r int, sub [][]int32) {
 		lo := bn.n
 		for a := range ov {
 			y := ys[r*ov+a]
@@ -234,6 +261,9 @@ func newCurveOp(dt *detector, mc *MaskConfig, i int, mask *Mask, corr func() []f
 		first = min(first, lo)
 		minLabel.Unlock()
 	})
+	if err != nil {
+		return nil, err
+	}
 	op.withCorrection(corr())
 	return finishCurveOp(dt, mc, i, op, bn, first), nil
 }
