@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -335,9 +334,10 @@ func (e *CalibrationError) Unwrap() error { return e.Err }
 
 // LoadCalibration reads, validates and returns the calibration in the file
 // at path, in either schema generation. Relative MaskFile paths resolve
-// against the file's folder.
+// against the file's folder. The path must name a regular file (else the
+// error matches [ErrNotRegular]) of at most [MaxCalibrationBytes].
 func LoadCalibration(path string) (*Calibration, error) {
-	data, err := os.ReadFile(path)
+	data, err := readRegular(path, MaxCalibrationBytes, "calibration")
 	if err != nil {
 		return nil, fmt.Errorf("calibration: %w", err)
 	}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"math/bits"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -327,20 +326,26 @@ func (f *ChiFile) Len() int { return len(f.Q) }
 // it must equal the number of rows.
 //
 // name is used in error messages, which are *[FormatError] values with the
-// line number.
+// line number. At most [MaxChiBytes] are read: a longer input is an error.
 func ReadChi(r io.Reader, name string) (*ChiFile, error) {
-	data, err := io.ReadAll(r)
+	data, err := io.ReadAll(io.LimitReader(r, MaxChiBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("chi %s: %w", name, err)
+	}
+	if len(data) > MaxChiBytes {
+		return nil, &FormatError{File: name, Offset: MaxChiBytes,
+			Msg: fmt.Sprintf("more than the %d bytes accepted for a .chi file", MaxChiBytes)}
 	}
 	return parseChi(data, name)
 }
 
-// ReadChiFile reads the .chi file at path with [ReadChi].
+// ReadChiFile reads the .chi file at path with [ReadChi]. The path must
+// name a regular file (else the error matches [ErrNotRegular]) of at most
+// [MaxChiBytes].
 func ReadChiFile(path string) (*ChiFile, error) {
-	data, err := os.ReadFile(path)
+	data, err := readRegular(path, MaxChiBytes, ".chi file")
 	if err != nil {
-		return nil, err // *os.PathError names the path
+		return nil, err // *fs.PathError or *FormatError names the path
 	}
 	return parseChi(data, path)
 }
