@@ -45,12 +45,19 @@ const MaxBins = 65000
 // any real setup and keep every step of the geometry finite and exactly
 // representable: a value outside is taken for a typo, not a setup.
 const (
-	MinWavelength, MaxWavelength   = 1e-4, 1e4 // Å
-	MinDistanceMM, MaxDistanceMM   = 1e-3, 1e9 // mm
-	MinPixelMicroM, MaxPixelMicroM = 1e-3, 1e6 // µm
-	MaxBeamCenter                  = 1e7       // |BeamCenter[i]|, pixels
-	MaxImagePixels                 = maxPixels // Imagesize[0]·Imagesize[1]
-	minBinWidthRatio               = 1e-9      // RadialBins width / the largest q
+	// MinWavelength and MaxWavelength bound Wavelength, in Å.
+	MinWavelength, MaxWavelength = 1e-4, 1e4
+	// MinDistanceMM and MaxDistanceMM bound DetectorDistanceMM, in mm.
+	MinDistanceMM, MaxDistanceMM = 1e-3, 1e9
+	// MinPixelMicroM and MaxPixelMicroM bound PixelSizeMicroM[0], in µm.
+	MinPixelMicroM, MaxPixelMicroM = 1e-3, 1e6
+	// MaxBeamCenter bounds |BeamCenter[i]|, in pixels.
+	MaxBeamCenter = 1e7
+	// MaxImagePixels bounds Imagesize[0]·Imagesize[1].
+	MaxImagePixels = maxPixels
+	// minBinWidthRatio bounds the RadialBins width from below, relative to
+	// QLimit.
+	minBinWidthRatio = 1e-9
 )
 
 // QLimit returns the largest q in nm⁻¹ that any detector can reach at

@@ -302,7 +302,8 @@ func writeChiFile(path string, header []byte, c *Curve) error {
 	return nil
 }
 
-// ChiFile is the content of a .chi file as read by [ReadChi].
+// ChiFile is the content of a .chi file as read by [ReadChi]. It belongs
+// to the caller, who may modify it.
 type ChiFile struct {
 	// Header holds the 4 header lines, without line terminators.
 	Header []string

@@ -23,9 +23,12 @@ import (
 // (fit2d masks, stored bottom-up, are flipped on reading). true means the
 // pixel is excluded; this is the inverse of the original saxsdog's
 // "usable" array.
+//
+// A Mask belongs to its caller: New reads the masks it is given only while
+// it builds the operators and keeps no reference to them.
 type Mask struct {
-	Rows, Cols int
-	Masked     []bool
+	Rows, Cols int    // size in pixels
+	Masked     []bool // Rows × Cols flags, row-major; true = excluded
 }
 
 // Count returns the number of masked pixels.

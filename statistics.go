@@ -58,7 +58,9 @@ func integralParameters(q, in []float64, s, e int) IntegralParameters {
 }
 
 // ErrorCurve is a curve with the spread of the pixel values in each bin
-// (the original's integrateerror).
+// (the original's integrateerror). Its Curve follows the rules of
+// [Curve]: Q and Area are shared with the Integrator and read only; I,
+// Sigma and StdDev are the caller's.
 type ErrorCurve struct {
 	Curve
 	// StdDev is the standard deviation of the corrected pixel values in
