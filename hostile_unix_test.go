@@ -148,10 +148,8 @@ func TestHostileFiles(t *testing.T) {
 	assert.False(t, errors.Is(nil, ErrNotRegular))
 }
 
-// endless is an io.Reader that never ends, like /dev/zero.
+// endless is an io.Reader that never ends. It fills nothing in: the bytes
+// it returns are whatever p held, which costs no time.
 type endless struct{}
 
-func (endless) Read(p []byte) (int, error) {
-	clear(p)
-	return len(p), nil
-}
+func (endless) Read(p []byte) (int, error) { return len(p), nil }
