@@ -214,7 +214,12 @@ func FuzzReadFileMatchesDecodeTIFF(f *testing.F) {
 	for _, s := range fuzzSeeds() {
 		f.Add(s)
 	}
-	big := tiffBytesPlain(&Image{Rows: 300, Cols: 200, Counts: make([]int32, 60000), Description: "# big"})
+	// Larger than one chunk (tiffChunk samples) of file reading.
+	counts := make([]int32, 600*500)
+	for i := range counts {
+		counts[i] = int32(i*7919) - 1<<20
+	}
+	big := tiffBytesPlain(&Image{Rows: 600, Cols: 500, Counts: counts, Description: "# big"})
 	f.Add(big)
 	f.Add(big[:len(big)-7])
 	dir := f.TempDir()

@@ -4,6 +4,7 @@ package saxs
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io/fs"
 	"os"
@@ -138,6 +139,35 @@ func TestHostileFiles(t *testing.T) {
 			assert.Contains(t, err.Error(), "more than the")
 		})
 	}
+
+	// A 4 GiB sparse TIFF mask whose header describes a 16384×16384 float
+	// image (1 GiB of samples) named by the calibration of a 2×3 detector:
+	// refused after its header, before any sample is read.
+	t.Run("sparse mask of the wrong size", func(t *testing.T) {
+		d := tiffBytes(t, &Image{Rows: 1, Cols: 1, Values: []float64{1}}, 0)
+		put := func(entry int, v uint32) {
+			at := 8 + 2 + 12*entry
+			binary.LittleEndian.PutUint32(d[at+8:], v)
+		}
+		const side = 16384
+		put(0, side)        // ImageWidth
+		put(1, side)        // ImageLength
+		put(7, side)        // RowsPerStrip
+		put(8, 4*side*side) // StripByteCounts
+		hugeMask := filepath.Join(dir, "huge.tif")
+		sparse(t, hugeMask, d)
+		err := runBounded(t, 1<<20, func() error {
+			cal, err := LoadCalibration(writeCalibration(t, t.TempDir(), 2, 3, hugeMask))
+			if err != nil {
+				return err
+			}
+			_, err = New(cal)
+			return err
+		})
+		var se *SizeError
+		require.ErrorAs(t, err, &se)
+		assert.Equal(t, [2]int{side, side}, [2]int{se.Rows, se.Cols})
+	})
 
 	// An endless reader gives ReadChi an error after MaxChiBytes.
 	t.Run("ReadChi endless", func(t *testing.T) {
