@@ -410,7 +410,7 @@ func readMask(f *os.File, size int64, path string, rows, cols int) (*Mask, error
 		return DecodeFit2DMask(data, path)
 	case maskTIFF:
 		var img Image
-		d := tiffDecoder{r: f, size: size, name: path, check: func(l *tiffLayout) error {
+		d := tiffDecoder{r: f, size: size, name: path, check: func(l tiffLayout) error {
 			return wrongSize(int64(l.height), int64(l.width))
 		}}
 		if err := d.decode(&img); err != nil {

@@ -143,9 +143,9 @@ type tiffDecoder struct {
 	size   int64       // file size: len(data), or the size of r
 	win    []byte      // r: bytes win0 .. win0+len(win) of the file
 	win0   int64
-	spare  []byte                  // r: a buffer the first window may reuse
-	strips []byte                  // r: buffer for one strip, reused
-	check  func(*tiffLayout) error // if not nil, may refuse the layout before the pixels are read
+	spare  []byte                 // r: a buffer the first window may reuse
+	strips []byte                 // r: buffer for one strip, reused
+	check  func(tiffLayout) error // if not nil, may refuse the layout before the pixels are read
 	name   string
 	big    bool // big-endian ("MM")
 }
@@ -350,7 +350,7 @@ func (d *tiffDecoder) decode(dst *Image) (err error) {
 		return err
 	}
 	if d.check != nil {
-		if err := d.check(&l); err != nil {
+		if err := d.check(l); err != nil {
 			return err
 		}
 	}
