@@ -36,6 +36,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -742,7 +743,7 @@ func (c *Converter) worker(ctx context.Context, r *run, jobs <-chan job) {
 		if j.tracked {
 			st, _ = statFrame(j.path) // before reading: a later change is seen as one
 		}
-		fr, readFailed := c.convert(j, &rd, img, res)
+		fr, readFailed := c.convert(ctx, j, &rd, img, res)
 		if j.tracked {
 			if !readFailed {
 				r.track.jobDone(j.path, st)
@@ -761,7 +762,7 @@ func (c *Converter) worker(ctx context.Context, r *run, jobs <-chan job) {
 // convert converts one frame. readFailed tells that the frame could not be
 // read or had the wrong size, which may mean that it is still being
 // written.
-func (c *Converter) convert(j job, rd *saxs.ImageReader, img *saxs.Image, res *saxs.Result) (fr FileResult, readFailed bool) {
+func (c *Converter) convert(ctx context.Context, j job, rd *saxs.ImageReader, img *saxs.Image, res *saxs.Result) (fr FileResult, readFailed bool) {
 	fr = FileResult{Path: j.path, Outputs: j.outs, Status: Failed}
 	if c.cfg.Resume && upToDate(j.path, j.outs, j.more) {
 		fr.Status = Skipped
@@ -771,9 +772,9 @@ func (c *Converter) convert(j job, rd *saxs.ImageReader, img *saxs.Image, res *s
 		fr.Err = fmt.Errorf("%s: %w", j.path, err)
 		return fr, false
 	}
-	if err := rd.ReadFile(j.path, img); err != nil {
+	if err := readFrame(ctx, rd, j.path, img); err != nil {
 		fr.Err = err
-		if !strings.HasPrefix(err.Error(), j.path+": ") {
+		if !namesPath(err, j.path) {
 			fr.Err = fmt.Errorf("%s: read: %w", j.path, err)
 		}
 		return fr, true
@@ -798,6 +799,27 @@ func (c *Converter) convert(j job, rd *saxs.ImageReader, img *saxs.Image, res *s
 	}
 	fr.Status = Converted
 	return fr, false
+}
+
+// readFrame reads the frame at path into img with the worker's reader. ctx
+// is the run's: a frame already handed to a worker is still read and
+// written when the run is cancelled, so it is not consulted yet; it is
+// here for a read that blocks (the library's context-aware reads take it
+// as is).
+func readFrame(ctx context.Context, rd *saxs.ImageReader, path string, img *saxs.Image) error {
+	_ = ctx
+	return rd.ReadFile(path, img)
+}
+
+// namesPath reports whether err already names path at its front: a
+// *saxs.FormatError about the file or an *fs.PathError for it.
+func namesPath(err error, path string) bool {
+	var fe *saxs.FormatError
+	if errors.As(err, &fe) {
+		return fe.File == path
+	}
+	var pe *fs.PathError
+	return errors.As(err, &pe) && pe.Path == path
 }
 
 // extraPaths returns the files of the SVG, PNG and extra Outputs of a

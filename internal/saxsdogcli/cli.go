@@ -1,4 +1,7 @@
-package batch
+// Package saxsdogcli is the saxsdog command: its flags, the progress line,
+// the summary and the signal handling around the conversion engine of
+// package internal/batch.
+package saxsdogcli
 
 import (
 	"context"
@@ -21,6 +24,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/saxsdog/saxs"
+	"github.com/saxsdog/saxs/internal/batch"
 	"github.com/saxsdog/saxs/internal/monitor"
 )
 
@@ -73,7 +77,7 @@ func newFlagSet(o *options, w io.Writer) *pflag.FlagSet {
 	fs.SortFlags = false
 	fs.StringVarP(&o.calibration, "calibration", "c", "cal.json", "calibration `FILE` (0.3.0 or 2.0 schema)")
 	fs.IntVarP(&o.threads, "threads", "t", runtime.NumCPU(), "convert `N` frames at once (default: the number of CPUs)")
-	fs.StringVarP(&o.out, "out", "o", DefaultOutDir, "write the .chi files to `OUTDIR`, mirroring the folders below each DIRECTORY")
+	fs.StringVarP(&o.out, "out", "o", batch.DefaultOutDir, "write the .chi files to `OUTDIR`, mirroring the folders below each DIRECTORY")
 	fs.BoolVarP(&o.inplace, "inplace", "i", false, "write each .chi file next to its frame")
 	fs.StringVarP(&o.relpath, "relpath", "R", "", "write each .chi file to the folder `REL` relative to its frame's folder")
 	fs.BoolVarP(&o.resume, "resume", "r", false, "skip frames whose .chi files (and pictures with -s, -p) exist, are complete and newer than the frame")
@@ -82,8 +86,8 @@ func newFlagSet(o *options, w io.Writer) *pflag.FlagSet {
 	fs.BoolVarP(&o.walkInThreads, "walkdirinthreads", "D", false, "start converting while the folders are still being scanned")
 	fs.BoolVarP(&o.watch, "watch", "w", false, "after the walk, keep watching the DIRECTORYs and their new subfolders; convert new and rewritten frames until interrupted")
 	fs.DurationVar(&o.poll, "poll", 0, "watch by rescanning the folders every `INTERVAL` (e.g. 2s) instead of by file-system events, for network file systems; implies --watch (default: events)")
-	fs.DurationVar(&o.settle, "settle", DefaultSettle, "watch: convert a frame once its size and time stamp have not changed for `DURATION`")
-	fs.DurationVar(&o.timeout, "timeout", DefaultTimeout, "watch: report a frame that still cannot be read `DURATION` after its last change as failed")
+	fs.DurationVar(&o.settle, "settle", batch.DefaultSettle, "watch: convert a frame once its size and time stamp have not changed for `DURATION`")
+	fs.DurationVar(&o.timeout, "timeout", batch.DefaultTimeout, "watch: report a frame that still cannot be read `DURATION` after its last change as failed")
 	fs.BoolVarP(&o.svg, "svg", "s", false, "also plot each curve next to its .chi file (x.chi gives x.svg)")
 	fs.BoolVarP(&o.png, "png", "p", false, "also write a picture of each frame next to its .chi files (x.png), masked pixels in magenta")
 	fs.BoolVarP(&o.plotMonitor, "plotmonitor", "m", false, "show the curves of the latest frame on a live web page while converting; its address is printed at the start")
@@ -141,7 +145,7 @@ and masks (--no-cache switches this off).
 
 Exit status: 0 all converted, 1 some frames failed, 2 usage or calibration
 error, 130 interrupted (the normal end of watch mode).
-`, flagUsages(fs), ErrorLogName, ErrorLogName)
+`, flagUsages(fs), batch.ErrorLogName, batch.ErrorLogName)
 }
 
 // flagUsages lists the flags like pflag's FlagUsages, without the
@@ -224,9 +228,9 @@ func parseArgs(args []string, stdout, stderr io.Writer) (*options, error) {
 	return o, nil
 }
 
-// config turns the options into a Config (without the calibration).
-func (o *options) config() Config {
-	return Config{
+// config turns the options into a batch.Config (without the calibration).
+func (o *options) config() batch.Config {
+	return batch.Config{
 		Roots:     o.dirs,
 		OutDir:    o.out,
 		InPlace:   o.inplace,
@@ -242,11 +246,11 @@ func (o *options) config() Config {
 }
 
 // watchConfig returns the watch settings, nil without --watch.
-func (o *options) watchConfig() *Watch {
+func (o *options) watchConfig() *batch.Watch {
 	if !o.watch {
 		return nil
 	}
-	return &Watch{Settle: o.settle, Timeout: o.timeout, Poll: o.poll}
+	return &batch.Watch{Settle: o.settle, Timeout: o.timeout, Poll: o.poll}
 }
 
 // Main runs the saxsdog command with args (without the program name),
@@ -315,13 +319,13 @@ func mainContext(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	case term:
 		cfg.Progress = out.progressLine
 	case !o.silent:
-		cfg.Progress = func(p Progress) {
-			if f := p.File; f != nil && f.Status != Failed { // failures are logged by the Converter
+		cfg.Progress = func(p batch.Progress) {
+			if f := p.File; f != nil && f.Status != batch.Failed { // failures are logged by the Converter
 				logger.Info(f.Status.String(), "file", f.Path, "chi", firstNonEmpty(f.Outputs))
 			}
 		}
 	default:
-		cfg.Progress = func(p Progress) {
+		cfg.Progress = func(p batch.Progress) {
 			if p.File != nil && p.Done()%silentEvery == 0 {
 				logger.Info("progress", "done", p.Done(), "found", p.Found, "failed", p.Failed,
 					"frames_per_second", fmt.Sprintf("%.1f", rate(p.Converted, p.Elapsed)))
@@ -335,9 +339,9 @@ func mainContext(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if o.plotMonitor {
 		// Only its warnings: it would log its address, printed below.
 		mon = monitor.New(slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelWarn})))
-		cfg.Outputs = append(cfg.Outputs, MonitorOutput(mon))
+		cfg.Outputs = append(cfg.Outputs, batch.MonitorOutput(mon))
 	}
-	c, err := New(cfg)
+	c, err := batch.New(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "saxsdog: %v\n", err)
 		return ExitUsage
@@ -399,7 +403,7 @@ func isLoopback(addr string) bool {
 }
 
 // printSummary prints the counts, the speed and the failures of a run.
-func printSummary(w io.Writer, s Summary) {
+func printSummary(w io.Writer, s batch.Summary) {
 	fmt.Fprintf(w, "converted %d, skipped %d, failed %d in %.2f s (%.1f frames/s)\n",
 		s.Converted, s.Skipped, s.Failed, s.Elapsed.Seconds(), s.FramesPerSecond)
 	if len(s.Failures) == 0 {
@@ -453,7 +457,7 @@ func (t *termWriter) Write(p []byte) (int, error) {
 }
 
 // progressLine redraws the progress line, at most 10 times a second.
-func (t *termWriter) progressLine(p Progress) {
+func (t *termWriter) progressLine(p batch.Progress) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := time.Now()
@@ -478,7 +482,7 @@ func (t *termWriter) endLine() {
 // formatProgress formats the progress line: "  123/1000 frames  456.7 fr/s
 // ETA 2s". While the folders are still scanned the total is followed by "+"
 // and no ETA is given.
-func formatProgress(p Progress) string {
+func formatProgress(p batch.Progress) string {
 	var b strings.Builder
 	done := p.Done()
 	fmt.Fprintf(&b, "  %d/%d", done, p.Found)
@@ -546,15 +550,15 @@ func buildIntegrator(cal *saxs.Calibration, o *options, logger *slog.Logger) (*s
 
 // cacheSnapshot returns the files of the cache folder with their sizes and
 // times, to tell whether building the integrator wrote one.
-func cacheSnapshot(dir string) map[string]stamp {
-	snap := map[string]stamp{}
+func cacheSnapshot(dir string) map[string]fileStamp {
+	snap := map[string]fileStamp{}
 	if dir == "" {
 		return snap
 	}
 	list, _ := os.ReadDir(dir)
 	for _, d := range list {
 		if fi, err := d.Info(); err == nil && fi.Mode().IsRegular() {
-			snap[d.Name()] = stampOf(fi)
+			snap[d.Name()] = fileStamp{fi.Size(), fi.ModTime().UnixNano()}
 		}
 	}
 	return snap
@@ -580,4 +584,18 @@ func (w *warnCounter) WithAttrs(attrs []slog.Attr) slog.Handler {
 
 func (w *warnCounter) WithGroup(name string) slog.Handler {
 	return &warnCounter{Handler: w.Handler.WithGroup(name), n: w.n}
+}
+
+// fileStamp identifies a version of a file: its size and modification
+// time.
+type fileStamp struct{ size, mtime int64 }
+
+// firstNonEmpty returns the first non-empty string of list, or "".
+func firstNonEmpty(list []string) string {
+	for _, s := range list {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
 }
