@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/saxsdog/saxs/internal/cli"
 )
 
 // Fit2DValues are the refined values read from fit2d's calibration output.
@@ -57,7 +59,7 @@ type LineError struct {
 }
 
 func (e *LineError) Error() string {
-	return fmt.Sprintf("%s:%d: expected %q, got %q", e.File, e.Line, e.Expected, e.Got)
+	return fmt.Sprintf("%s:%d: expected %q, got %s", e.File, e.Line, e.Expected, cli.Quote(e.Got, 0))
 }
 
 // NoValuesError reports a fit2d text without any of the lines the

@@ -21,11 +21,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/spf13/pflag"
-
 	"github.com/saxsdog/saxs"
 	"github.com/saxsdog/saxs/internal/batch"
+	"github.com/saxsdog/saxs/internal/cli"
 	"github.com/saxsdog/saxs/internal/monitor"
+	"github.com/spf13/pflag"
 )
 
 // Exit statuses of Main.
@@ -69,25 +69,24 @@ type options struct {
 	dirs          []string
 }
 
-// newFlagSet defines the saxsdog flags on a new flag set writing its
-// messages to w, filling o.
-func newFlagSet(o *options, w io.Writer) *pflag.FlagSet {
-	fs := pflag.NewFlagSet("saxsdog", pflag.ContinueOnError)
-	fs.SetOutput(w)
-	fs.SortFlags = false
-	fs.StringVarP(&o.calibration, "calibration", "c", "cal.json", "calibration `FILE` (0.3.0 or 2.0 schema)")
-	fs.IntVarP(&o.threads, "threads", "t", runtime.NumCPU(), "convert `N` frames at once (default: the number of CPUs)")
-	fs.StringVarP(&o.out, "out", "o", batch.DefaultOutDir, "write the .chi files to `OUTDIR`, mirroring the folders below each DIRECTORY")
+// newCommand defines the saxsdog command line, filling o.
+func newCommand(o *options) *cli.Command {
+	cmd := cli.New("saxsdog", nil)
+	fs := cmd.Flags
+	cmd.Help = func() string { return usageText(fs) }
+	fs.StringVarP(&o.calibration, cli.FlagCalibration, "c", "cal.json", "calibration `FILE` (0.3.0 or 2.0 schema)")
+	fs.IntVarP(&o.threads, cli.FlagThreads, "t", runtime.NumCPU(), "convert `N` frames at once (default: the number of CPUs)")
+	fs.StringVarP(&o.out, cli.FlagOut, "o", batch.DefaultOutDir, "write the .chi files to `OUTDIR`, mirroring the folders below each DIRECTORY")
 	fs.BoolVarP(&o.inplace, "inplace", "i", false, "write each .chi file next to its frame")
 	fs.StringVarP(&o.relpath, "relpath", "R", "", "write each .chi file to the folder `REL` relative to its frame's folder")
 	fs.BoolVarP(&o.resume, "resume", "r", false, "skip frames whose .chi files (and pictures with -s, -p) exist, are complete and newer than the frame")
-	fs.BoolVarP(&o.silent, "silent", "S", false, "no line per file; a progress line every 100 frames")
+	fs.BoolVarP(&o.silent, cli.FlagSilent, "S", false, "no line per file; a progress line every 100 frames")
 	fs.BoolVarP(&o.nowalk, "nowalk", "n", false, "do not convert the files already in the folders")
 	fs.BoolVarP(&o.walkInThreads, "walkdirinthreads", "D", false, "start converting while the folders are still being scanned")
 	fs.BoolVarP(&o.watch, "watch", "w", false, "after the walk, keep watching the DIRECTORYs and their new subfolders; convert new and rewritten frames until interrupted")
 	fs.DurationVar(&o.poll, "poll", 0, "watch by rescanning the folders every `INTERVAL` (e.g. 2s) instead of by file-system events, for network file systems; implies --watch (default: events)")
 	fs.DurationVar(&o.settle, "settle", batch.DefaultSettle, "watch: convert a frame once its size and time stamp have not changed for `DURATION`")
-	fs.DurationVar(&o.timeout, "timeout", batch.DefaultTimeout, "watch: report a frame that still cannot be read `DURATION` after its last change as failed")
+	fs.DurationVar(&o.timeout, cli.FlagTimeout, batch.DefaultTimeout, "watch: report a frame that still cannot be read `DURATION` after its last change as failed")
 	fs.BoolVarP(&o.svg, "svg", "s", false, "also plot each curve next to its .chi file (x.chi gives x.svg)")
 	fs.BoolVarP(&o.png, "png", "p", false, "also write a picture of each frame next to its .chi files (x.png), masked pixels in magenta")
 	fs.BoolVarP(&o.plotMonitor, "plotmonitor", "m", false, "show the curves of the latest frame on a live web page while converting; its address is printed at the start")
@@ -95,8 +94,7 @@ func newFlagSet(o *options, w io.Writer) *pflag.FlagSet {
 	fs.StringVar(&o.cacheDir, "cache-dir", "", "keep built integration operators in `DIR` for the next run (default: <user cache folder>/saxs/operators)")
 	fs.BoolVar(&o.noCache, "no-cache", false, "do not keep or load built integration operators")
 	fs.StringVarP(&o.profile, "profile", "P", "", "write a CPU profile to `FILE`")
-	fs.Usage = func() {} // errors print a hint, --help prints usageText to stdout
-	return fs
+	return cmd
 }
 
 // usageText returns the --help text.
@@ -145,54 +143,23 @@ and masks (--no-cache switches this off).
 
 Exit status: 0 all converted, 1 some frames failed, 2 usage or calibration
 error, 130 interrupted (the normal end of watch mode).
-`, flagUsages(fs), batch.ErrorLogName, batch.ErrorLogName)
+`, cli.FlagUsages(fs), batch.ErrorLogName, batch.ErrorLogName)
 }
 
-// flagUsages lists the flags like pflag's FlagUsages, without the
-// "[=true|false]" that pflag adds to boolean flags.
-func flagUsages(fs *pflag.FlagSet) string {
-	type row struct{ left, usage string }
-	var rows []row
-	width := 0
-	fs.VisitAll(func(f *pflag.Flag) {
-		if f.Hidden {
-			return
-		}
-		left := "      --" + f.Name
-		if f.Shorthand != "" {
-			left = "  -" + f.Shorthand + ", --" + f.Name
-		}
-		name, usage := pflag.UnquoteUsage(f)
-		if name != "" && f.Value.Type() != "bool" {
-			left += " " + name
-		}
-		if f.Value.Type() != "bool" && f.DefValue != "" && !strings.Contains(usage, "(default") {
-			if f.Value.Type() == "string" {
-				usage += fmt.Sprintf(" (default %q)", f.DefValue)
-			} else {
-				usage += fmt.Sprintf(" (default %s)", f.DefValue)
-			}
-		}
-		rows = append(rows, row{left, usage})
-		width = max(width, len(left))
-	})
-	var b strings.Builder
-	for _, r := range rows {
-		fmt.Fprintf(&b, "%-*s   %s\n", width, r.left, r.usage)
-	}
-	return b.String()
-}
+// errDone is returned by parseArgs after --help or --version.
+var errDone = errors.New("done")
 
 // parseArgs parses the command line (without the program name). With
-// --help it prints the usage to stdout and returns pflag.ErrHelp.
+// --help or --version it prints the text to stdout and returns errDone;
+// it prints nothing else.
 func parseArgs(args []string, stdout, stderr io.Writer) (*options, error) {
 	o := new(options)
-	fs := newFlagSet(o, stderr)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			io.WriteString(stdout, usageText(fs))
-		}
+	cmd := newCommand(o)
+	fs := cmd.Flags
+	if done, err := cmd.ParseFlags(args, stdout); err != nil {
 		return nil, err
+	} else if done {
+		return nil, errDone
 	}
 	o.dirs = fs.Args()
 	switch {
@@ -272,12 +239,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 // mainContext is Main with a context instead of signal handling.
 func mainContext(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	o, err := parseArgs(args, stdout, stderr)
-	if errors.Is(err, pflag.ErrHelp) {
+	if errors.Is(err, errDone) {
 		return ExitOK
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "saxsdog: %v\nRun 'saxsdog --help' for usage.\n", err)
-		return ExitUsage
+		return cli.UsageError(stderr, "saxsdog", err.Error())
 	}
 
 	term := isTerminal(stderr)
