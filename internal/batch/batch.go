@@ -42,9 +42,12 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/saxsdog/saxs"
 	"github.com/saxsdog/saxs/internal/atomicfile"
@@ -239,8 +242,42 @@ func (f Failure) Reason() string {
 	return strings.TrimPrefix(f.Err.Error(), f.Path+": ")
 }
 
-// String returns "path: reason".
-func (f Failure) String() string { return f.Path + ": " + f.Reason() }
+// String returns "path: reason" on one line: a path or reason holding
+// characters that are not printable (a newline in a file name) is written
+// with Go escapes (see [QuoteName]), so that a name cannot forge lines of
+// the summary or the errors log.
+func (f Failure) String() string { return QuoteName(f.Path) + ": " + escapeText(f.Reason()) }
+
+// QuoteName returns the file name p as is when it consists of printable
+// characters (spaces included), otherwise quoted like strconv.Quote
+// ("a\nb.tif" for a name with a newline).
+func QuoteName(p string) string {
+	if printable(p) {
+		return p
+	}
+	return strconv.Quote(p)
+}
+
+// escapeText returns s with the characters that are not printable
+// written as Go escapes (a newline as \n), without quotes.
+func escapeText(s string) string {
+	if printable(s) {
+		return s
+	}
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
+}
+
+// printable reports whether s is valid UTF-8 of printable characters
+// (and spaces) only.
+func printable(s string) bool {
+	for _, r := range s {
+		if r == utf8.RuneError || (!unicode.IsPrint(r) && r != ' ') {
+			return false
+		}
+	}
+	return true
+}
 
 // Summary is the outcome of a run.
 type Summary struct {

@@ -40,17 +40,33 @@ func stampOf(fi fs.FileInfo) stamp {
 }
 
 // statFrame returns the stamp of the file at path (following symbolic
-// links). A path that is not a regular file reports fs.ErrNotExist.
+// links). A path that is named like a frame but is not one (a FIFO, a
+// folder, a symbolic link that cannot be followed) reports a
+// *notFrameError; a path that does not exist, fs.ErrNotExist.
 func statFrame(path string) (stamp, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
+		if lfi, lerr := os.Lstat(path); lerr == nil && lfi.Mode()&fs.ModeSymlink != 0 {
+			return stamp{}, &notFrameError{path: path, err: fmt.Errorf("symbolic link cannot be followed: %w", unwrapPath(err, path))}
+		}
 		return stamp{}, err
 	}
 	if !fi.Mode().IsRegular() {
-		return stamp{}, fmt.Errorf("%s: not a regular file: %w", path, fs.ErrNotExist)
+		return stamp{}, &notFrameError{path: path, err: fmt.Errorf("%s, not a frame (not opened)", fileKind(fi.Mode()))}
 	}
 	return stampOf(fi), nil
 }
+
+// notFrameError reports a path named like a frame that is not a regular
+// file: "path: reason".
+type notFrameError struct {
+	path string
+	err  error
+}
+
+func (e *notFrameError) Error() string { return e.path + ": " + e.err.Error() }
+
+func (e *notFrameError) Unwrap() error { return e.err }
 
 type entryState int
 
@@ -371,7 +387,14 @@ func (t *tracker) runDue(now time.Time) (time.Time, bool) {
 // when it could not be read for Timeout since its last change. Callers
 // hold t.mu.
 func (t *tracker) check(e *entry, st stamp, statErr error, now time.Time, upToDate func() bool) *Failure {
+	var nf *notFrameError
 	switch {
+	case errors.As(statErr, &nf):
+		// Not a frame (a FIFO, a dangling link): reported at once, and
+		// again only after a new event.
+		e.handled, e.handledStamp = true, stamp{}
+		t.rest(e, now)
+		return &Failure{Path: e.path, Err: statErr}
 	case errors.Is(statErr, fs.ErrNotExist):
 		delete(t.files, e.path) // removed (or renamed) before it was converted
 		e.seq++

@@ -183,22 +183,6 @@ func (c *Converter) outputsUpToDate(path string) bool {
 	return upToDate(path, outs, c.extraPaths(outs))
 }
 
-// isFrame reports whether the walked entry d at p is a frame: a .tif/.tiff
-// name and a regular file or a symbolic link to one.
-func isFrame(p string, d fs.DirEntry) bool {
-	if !isTIFFName(d.Name()) {
-		return false
-	}
-	switch t := d.Type(); {
-	case t.IsRegular():
-		return true
-	case t&fs.ModeSymlink != 0:
-		fi, err := os.Stat(p)
-		return err == nil && fi.Mode().IsRegular()
-	}
-	return false
-}
-
 // scanTree walks the folder dir (not following symbolic links to folders,
 // skipping the output folder), calling onDir for each folder and onFrame
 // for each frame. An error of onDir on dir itself ends the scan and is
@@ -236,8 +220,8 @@ func (c *Converter) scanTree(ctx context.Context, dir string, onDir func(p strin
 			}
 			return nil
 		}
-		if onFrame != nil && isFrame(p, d) {
-			onFrame(p, d)
+		if onFrame != nil && isTIFFName(d.Name()) {
+			onFrame(p, d) // a frame, or named like one (reported by the tracker)
 		}
 		return nil
 	})
@@ -338,6 +322,9 @@ func (fw *fsWatch) handle(ctx context.Context, ev fsnotify.Event) {
 	if ev.Has(fsnotify.Create) {
 		if fi, err := os.Lstat(p); err == nil && fi.IsDir() {
 			if fw.c.absOut == "" || !fw.c.isOutDir(p) {
+				if isTIFFName(filepath.Base(p)) {
+					fw.t.r.notFrame(p, errFolderNamedLikeFrame)
+				}
 				fw.addTree(ctx, p)
 			}
 			return
@@ -425,9 +412,27 @@ func (p *poller) run(ctx context.Context) error {
 func (p *poller) scan(ctx context.Context, emit bool) {
 	seen := make(map[string]bool, len(p.known))
 	for _, rt := range p.c.dirRoots() {
-		p.c.scanTree(ctx, rt.walk, nil, func(path string, d fs.DirEntry) {
+		top := filepath.Clean(rt.walk)
+		onDir := func(path string) error {
+			if filepath.Clean(path) == top || !isTIFFName(filepath.Base(path)) {
+				return nil
+			}
+			seen[path] = true
+			if _, ok := p.known[path]; !ok { // a folder named like a frame: reported once
+				p.known[path] = stamp{size: -2}
+				if emit {
+					p.t.r.notFrame(path, errFolderNamedLikeFrame)
+				}
+			}
+			return nil
+		}
+		p.c.scanTree(ctx, rt.walk, onDir, func(path string, d fs.DirEntry) {
 			st, err := statFrame(path)
-			if err != nil {
+			var nf *notFrameError
+			switch {
+			case errors.As(err, &nf):
+				st = stamp{size: -1} // reported once, while it stays
+			case err != nil:
 				return
 			}
 			seen[path] = true
