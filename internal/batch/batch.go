@@ -479,7 +479,8 @@ func (c *Converter) OutputPaths(path string) ([]string, error) {
 // the start; only files of exactly that form for a .chi, .svg or .png
 // output (or the errors log) and last modified before the run started.
 //
-// The error is non-nil when the run was cancelled (it wraps ctx.Err()),
+// The error is non-nil when the run was cancelled (an *InterruptedError
+// wrapping ctx.Err(), joined with any other error),
 // when a Source failed or when the errors log could not be written;
 // frames that fail are not errors of Run but listed in the summary.
 func (c *Converter) Run(ctx context.Context) (Summary, error) {
@@ -581,7 +582,7 @@ func (c *Converter) Run(ctx context.Context) (Summary, error) {
 	s := r.summary()
 	var errs []error
 	if err := ctx.Err(); err != nil {
-		errs = append(errs, fmt.Errorf("batch: interrupted after %d of %d frames found: %w", s.Converted+s.Skipped+s.Failed, s.Found, err))
+		errs = append(errs, &InterruptedError{Done: s.Converted + s.Skipped + s.Failed, Found: s.Found, Err: err})
 	}
 	errs = append(errs, srcErrs...)
 	logPath, err := c.writeErrorLog(s.Failures)
@@ -591,6 +592,20 @@ func (c *Converter) Run(ctx context.Context) (Summary, error) {
 	s.ErrorLog = logPath
 	return s, errors.Join(errs...)
 }
+
+// InterruptedError is the error of Run when its context was cancelled
+// (the normal end of watch mode): the run stopped after Done of the Found
+// frames. Err is the context's error.
+type InterruptedError struct {
+	Done, Found int
+	Err         error
+}
+
+func (e *InterruptedError) Error() string {
+	return fmt.Sprintf("batch: interrupted after %d of %d frames found: %v", e.Done, e.Found, e.Err)
+}
+
+func (e *InterruptedError) Unwrap() error { return e.Err }
 
 // Run is New followed by Converter.Run.
 func Run(ctx context.Context, cfg Config) (Summary, error) {
@@ -797,8 +812,8 @@ func (c *Converter) worker(ctx context.Context, r *run, jobs <-chan job) {
 }
 
 // convert converts one frame. readFailed tells that the frame could not be
-// read or had the wrong size, which may mean that it is still being
-// written.
+// read, which may mean that it is still being written; a frame of the
+// wrong size was read whole and is not retried.
 func (c *Converter) convert(ctx context.Context, j job, rd *saxs.ImageReader, img *saxs.Image, res *saxs.Result) (fr FileResult, readFailed bool) {
 	fr = FileResult{Path: j.path, Outputs: j.outs, Status: Failed}
 	if c.cfg.Resume && upToDate(j.path, j.outs, j.more) {
@@ -817,9 +832,10 @@ func (c *Converter) convert(ctx context.Context, j job, rd *saxs.ImageReader, im
 		return fr, true
 	}
 	if err := c.ig.IntegrateTo(res, img); err != nil {
+		// A frame that reads as a whole TIFF of another size is complete:
+		// reported at once, not retried (watch mode).
 		fr.Err = fmt.Errorf("%s: integrate: %w", j.path, err)
-		var se *saxs.SizeError
-		return fr, errors.As(err, &se)
+		return fr, false
 	}
 	if err := c.ig.WriteChi(res, j.base); err != nil {
 		fr.Err = fmt.Errorf("%s: write: %w", j.path, err)

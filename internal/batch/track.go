@@ -89,6 +89,8 @@ type entry struct {
 	event   bool      // an event arrived since the last check (or while ready/busy)
 	rescan  bool      // found by a rescan: skip it when its outputs are up to date
 
+	writing bool // a writer has it open: written since its last close (Linux)
+
 	lastErr error // last read error
 	tries   int   // failed reads since the last change
 
@@ -189,8 +191,26 @@ func (t *tracker) rest(e *entry, now time.Time) {
 func (t *tracker) event(path string, rescan bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.eventLocked(path, rescan)
+}
+
+// fileEvent notes an event of the close-after-write source: op opWrite
+// means a writer has the file open (it is not read until it is closed or
+// Timeout has passed), opDone that it was closed after writing or moved
+// in.
+func (t *tracker) fileEvent(path string, op fileOp) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if e := t.eventLocked(path, false); e != nil {
+		e.writing = op == opWrite
+	}
+}
+
+// eventLocked is event with t.mu held; it returns the entry (nil when the
+// tracker is closed).
+func (t *tracker) eventLocked(path string, rescan bool) *entry {
 	if t.closed {
-		return
+		return nil
 	}
 	e := t.files[path]
 	switch {
@@ -204,6 +224,7 @@ func (t *tracker) event(path string, rescan bool) {
 	default:
 		e.event = true // waiting: seen at the next check; ready, busy: checked again after the job
 	}
+	return e
 }
 
 // claim registers a frame found by the walk, which hands it to the workers
@@ -417,6 +438,11 @@ func (t *tracker) check(e *entry, st stamp, statErr error, now time.Time, upToDa
 		return nil
 	case now.Sub(e.changed) < t.settle:
 		t.at(e, e.changed.Add(t.settle))
+		return nil
+	case e.writing && now.Sub(e.changed) < t.timeout:
+		// Still open for writing (a writer pausing between chunks): wait
+		// for its close; a writer idle for Timeout is taken as done.
+		t.at(e, minTime(now.Add(t.settle), e.changed.Add(t.timeout)))
 		return nil
 	case e.handled && st == e.handledStamp:
 		t.rest(e, now) // unchanged since it was converted

@@ -27,15 +27,23 @@ const (
 //
 // A frame is converted once it is complete: its size and modification
 // time have not changed, and no write event has been seen for it, for
-// Settle, and it then reads as a TIFF of the calibration's Imagesize. A
-// frame that is stable but cannot be read (truncated, not a TIFF, wrong
-// size) is read again with back-off (Settle, doubling, at most 2 s) and
-// reported as failed, with the last read error, when it still cannot be
-// read Timeout after its last change; it is tried again if it changes
-// later. A frame that keeps changing is not given up. Every read error
-// is treated alike, even a bad TIFF signature: a writer may preallocate a
-// file (zeros) or pause before the header, so no error proves that a
-// file will not complete.
+// Settle, and it then reads as a TIFF. On Linux (with file-system events)
+// a frame a writer has open is not read until the writer closes it
+// (inotify's close-after-write event), so a frame preallocated and filled
+// in chunks, with pauses longer than Settle, is converted once, from its
+// final content; a writer that keeps a frame open without writing for
+// Timeout is taken as done. A frame that reads whole but has the wrong
+// size is complete: it is reported as failed at once. A frame that is
+// stable but cannot be read (truncated, not a TIFF) is read again with
+// back-off (Settle, doubling, at most 2 s) and reported as failed, with
+// the last read error, when it still cannot be read Timeout after its
+// last change; it is tried again if it changes later. A frame that keeps
+// changing is not given up. Every read error is treated alike, even a bad
+// TIFF signature: a writer may preallocate a file (zeros) or pause before
+// the header, so no error proves that a file will not complete. An entry
+// named like a frame that is not a regular file (a FIFO, a folder, a
+// symbolic link that cannot be followed) is reported when it appears and
+// never opened.
 //
 // Events for one file are merged (the pending set is keyed by path), a
 // frame is converted again only when its size or modification time
@@ -76,6 +84,14 @@ func (w Watch) withDefaults() (Watch, error) {
 	}
 	return w, nil
 }
+
+// fileOp is what a close-after-write file event says about a file.
+type fileOp int
+
+const (
+	opWrite fileOp = iota + 1 // created or written: a writer has it open
+	opDone                    // closed after writing, or moved in: complete
+)
 
 // watchSource supplies frame events to a tracker until ctx is done.
 type watchSource interface {
@@ -227,11 +243,14 @@ func (c *Converter) scanTree(ctx context.Context, dir string, onDir func(p strin
 	})
 }
 
-// fsWatch is the fsnotify source: one watch per folder.
+// fsWatch is the fsnotify source: one watch per folder. On Linux the file
+// events come from fe instead, which also reports when a writer closes a
+// file (see fileEvents); fsnotify then handles the folders only.
 type fsWatch struct {
-	c *Converter
-	t *tracker
-	w *fsnotify.Watcher
+	c  *Converter
+	t  *tracker
+	w  *fsnotify.Watcher
+	fe *fileEvents // nil: file events from fsnotify, settle-and-decode only
 }
 
 // eventBuffer is the size of the fsnotify event channel: it absorbs bursts
@@ -246,6 +265,14 @@ func newFSWatch(c *Converter, t *tracker) (*fsWatch, error) {
 		return nil, fmt.Errorf("batch: watch: %w", err)
 	}
 	fw := &fsWatch{c: c, t: t, w: w}
+	if closeWriteSupported {
+		fe, err := newFileEvents()
+		if err != nil {
+			c.log.Warn("watch: no close-after-write events; frames are read once they settle", "error", err)
+		} else {
+			fw.fe = fe
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var first error
@@ -271,7 +298,7 @@ func newFSWatch(c *Converter, t *tracker) (*fsWatch, error) {
 		}
 	}
 	if first != nil {
-		w.Close()
+		fw.close()
 		return nil, fmt.Errorf("batch: watch: %w", first)
 	}
 	return fw, nil
@@ -279,7 +306,11 @@ func newFSWatch(c *Converter, t *tracker) (*fsWatch, error) {
 
 // add watches the folder p.
 func (fw *fsWatch) add(p string) error {
-	if err := fw.w.Add(p); err != nil {
+	err := fw.w.Add(p)
+	if err == nil && fw.fe != nil {
+		err = fw.fe.add(p)
+	}
+	if err != nil {
 		if errors.Is(err, errNoSpace) {
 			return fmt.Errorf("cannot watch %s: %w (too many folders: raise fs.inotify.max_user_watches or use --poll)", p, err)
 		}
@@ -288,10 +319,44 @@ func (fw *fsWatch) add(p string) error {
 	return nil
 }
 
-func (fw *fsWatch) close() { fw.w.Close() }
+func (fw *fsWatch) close() {
+	fw.w.Close()
+	if fw.fe != nil {
+		fw.fe.close()
+	}
+}
 
 // run handles the events until ctx is done.
 func (fw *fsWatch) run(ctx context.Context) error {
+	if fw.fe == nil {
+		return fw.loop(ctx)
+	}
+	// The file events are read until ctx is done; closing fe ends the read.
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var readErr error
+	readDone := make(chan struct{})
+	go func() {
+		defer close(readDone)
+		readErr = fw.fe.read(func(p string, op fileOp) {
+			if isTIFFName(filepath.Base(p)) && !fw.t.r.isOutput(p) {
+				fw.t.fileEvent(p, op)
+			}
+		})
+		cancel() // a failed read ends the watch
+	}()
+	err := fw.loop(lctx)
+	cancel()
+	fw.fe.close()
+	<-readDone
+	if err == nil && ctx.Err() == nil {
+		err = readErr
+	}
+	return err
+}
+
+// loop handles the fsnotify events until ctx is done.
+func (fw *fsWatch) loop(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
@@ -330,8 +395,8 @@ func (fw *fsWatch) handle(ctx context.Context, ev fsnotify.Event) {
 			return
 		}
 	}
-	if !ev.Has(fsnotify.Create) && !ev.Has(fsnotify.Write) {
-		return
+	if fw.fe != nil || (!ev.Has(fsnotify.Create) && !ev.Has(fsnotify.Write)) {
+		return // with fe, file events come from fe
 	}
 	if isTIFFName(filepath.Base(p)) && !fw.t.r.isOutput(p) {
 		fw.t.event(p, false)

@@ -341,17 +341,51 @@ func mainContext(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	stopMonitor()
 	out.endLine()
 	printSummary(stdout, s)
+	var stopped *batch.InterruptedError
+	if errors.As(runErr, &stopped) {
+		// Not an error: Ctrl-C is the normal end of watch mode.
+		fmt.Fprintf(stdout, "stopped (%v) after %d of %d frames found; the frames in flight were finished\n",
+			stopCause(ctx), stopped.Done, stopped.Found)
+	}
+	others := otherErrors(runErr)
+	for _, err := range others {
+		fmt.Fprintf(stderr, "saxsdog: %v\n", err)
+	}
 	switch {
 	case ctx.Err() != nil:
-		fmt.Fprintf(stderr, "saxsdog: %v\n", runErr)
 		return ExitInterrupted
-	case runErr != nil:
-		fmt.Fprintf(stderr, "saxsdog: %v\n", runErr)
-		return ExitFailures
-	case s.Failed > 0:
+	case len(others) > 0, s.Failed > 0:
 		return ExitFailures
 	}
 	return ExitOK
+}
+
+// stopCause describes why ctx was cancelled: the signal ("interrupt
+// signal received") or "cancelled".
+func stopCause(ctx context.Context) string {
+	if c := context.Cause(ctx); c != nil && !errors.Is(c, context.Canceled) {
+		return c.Error()
+	}
+	return "cancelled"
+}
+
+// otherErrors returns the errors of a run besides its interruption.
+func otherErrors(err error) []error {
+	if err == nil {
+		return nil
+	}
+	var list []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			list = append(list, otherErrors(e)...)
+		}
+		return list
+	}
+	var ie *batch.InterruptedError
+	if errors.As(err, &ie) {
+		return nil
+	}
+	return []error{err}
 }
 
 // isLoopback reports whether the listening address addr (host:port) only

@@ -380,6 +380,11 @@ func TestMainWatch(t *testing.T) {
 	if code != ExitInterrupted || !strings.Contains(stdout.String(), "converted 1, skipped 0, failed 0") {
 		t.Errorf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
 	}
+	// Ctrl-C ends watch mode: the summary says so; it is not an error.
+	if !strings.Contains(stdout.String(), "\nstopped (cancelled) after 1 of 1 frames found") ||
+		strings.Contains(stderr.String(), "context canceled") || strings.Contains(stderr.String(), "saxsdog: ") {
+		t.Errorf("stop not reported as such:\nstdout %s\nstderr %s", stdout.String(), stderr.String())
+	}
 	checkChi(t, filepath.Join(dir, "out", "sub", "x.chi"), 4)
 	if !strings.Contains(stderr.String(), `msg="operator built" calibration=cal.json curves=1 seconds=`) ||
 		!strings.Contains(stderr.String(), "msg=watching") {
