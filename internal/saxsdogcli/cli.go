@@ -269,17 +269,15 @@ func mainContext(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		}()
 	}
 
-	cal, err := saxs.LoadCalibration(o.calibration)
+	cal, err := loadCalibration(ctx, o.calibration)
 	if err != nil {
-		fmt.Fprintf(stderr, "saxsdog: %v\n", err)
-		return ExitUsage
+		return failedSetup(ctx, stdout, stderr, err)
 	}
 	cfg := o.config()
 	cfg.Logger = logger
 	cfg.Calibration = cal // the mask of the -p pictures
-	if cfg.Integrator, err = buildIntegrator(cal, o, logger); err != nil {
-		fmt.Fprintf(stderr, "saxsdog: %v\n", err)
-		return ExitUsage
+	if cfg.Integrator, err = buildIntegrator(ctx, cal, o, logger); err != nil {
+		return failedSetup(ctx, stdout, stderr, err)
 	}
 	switch {
 	case term:
@@ -524,14 +522,49 @@ func (o *options) cacheFolder(logger *slog.Logger) string {
 	return dir
 }
 
+// failedSetup ends a run whose calibration or integrator could not be
+// made: a usage error, or, when a signal stopped it (ctx is done), an
+// empty summary that says so.
+func failedSetup(ctx context.Context, stdout, stderr io.Writer, err error) int {
+	if ctx.Err() == nil {
+		fmt.Fprintf(stderr, "saxsdog: %v\n", err)
+		return ExitUsage
+	}
+	printSummary(stdout, batch.Summary{})
+	fmt.Fprintf(stdout, "stopped (%v) before the first frame\n", stopCause(ctx))
+	return ExitInterrupted
+}
+
+// loadCalibration reads the calibration file. A signal before it starts
+// stops the run; the read itself takes ctx once the library reads with a
+// context (today's reads are bounded by the library's regular-file checks).
+func loadCalibration(ctx context.Context, path string) (*saxs.Calibration, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("stopped before reading the calibration: %w", err)
+	}
+	return saxs.LoadCalibration(path)
+}
+
+// newIntegrator builds the integrator of cal. It is the one place that
+// calls the library's constructor: with the library's NewContext(ctx, cal,
+// opt) it stops when ctx is done (a signal while a large operator is
+// built); until then a signal before the build starts stops it.
+func newIntegrator(ctx context.Context, cal *saxs.Calibration, opt saxs.Options) (*saxs.Integrator, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return saxs.NewWithOptions(cal, opt)
+}
+
 // buildIntegrator builds (or loads from the operator cache) the
 // integrator of a calibration and logs how it went and how long it took.
-func buildIntegrator(cal *saxs.Calibration, o *options, logger *slog.Logger) (*saxs.Integrator, error) {
+// Cancelling ctx stops the build (see newIntegrator).
+func buildIntegrator(ctx context.Context, cal *saxs.Calibration, o *options, logger *slog.Logger) (*saxs.Integrator, error) {
 	dir := o.cacheFolder(logger)
 	before := cacheSnapshot(dir)
 	warn := &warnCounter{Handler: logger.Handler(), n: new(atomic.Int32)}
 	t0 := time.Now()
-	ig, err := saxs.NewWithOptions(cal, saxs.Options{Workers: o.threads, CacheDir: dir, Logger: slog.New(warn)})
+	ig, err := newIntegrator(ctx, cal, saxs.Options{Workers: o.threads, CacheDir: dir, Logger: slog.New(warn)})
 	if err != nil {
 		return nil, fmt.Errorf("building the integrator: %w", err)
 	}

@@ -153,6 +153,10 @@ func TestMainInterrupted(t *testing.T) {
 	if !strings.Contains(stdout.String(), "converted 0") {
 		t.Errorf("summary %q", stdout.String())
 	}
+	// Stopped before the operator was built: said so, not an error.
+	if !strings.Contains(stdout.String(), "stopped (cancelled) before the first frame") || stderr.Len() != 0 {
+		t.Errorf("stdout %q, stderr %q", stdout.String(), stderr.String())
+	}
 }
 
 func TestTermWriter(t *testing.T) {
