@@ -223,6 +223,20 @@ func (e *TooLargeError) Error() string {
 	return fmt.Sprintf("%s: larger than %d bytes, the most accepted for this input", e.Path, e.Limit)
 }
 
+// CheckRegular returns nil when path is a regular file (after following
+// symbolic links), otherwise the error of Stat or an *fs.PathError
+// wrapping ErrNotRegular. It opens nothing, so a FIFO does not block.
+func CheckRegular(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("%w (%s)", ErrNotRegular, kind(fi.Mode()))}
+	}
+	return nil
+}
+
 // ReadFile reads the regular file at path, at most limit bytes. A path
 // that is not a regular file (after following symbolic links) is refused
 // with an *fs.PathError wrapping ErrNotRegular without being read, so a

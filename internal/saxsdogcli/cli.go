@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"net"
@@ -535,14 +536,28 @@ func failedSetup(ctx context.Context, stdout, stderr io.Writer, err error) int {
 	return ExitInterrupted
 }
 
-// loadCalibration reads the calibration file. A signal before it starts
-// stops the run; the read itself takes ctx once the library reads with a
-// context (today's reads are bounded by the library's regular-file checks).
+// loadCalibration reads the calibration file. The file and its mask files
+// must be regular files: a FIFO or a device (/dev/zero) is refused before
+// anything is opened, so the run neither hangs nor reads without end. A
+// signal before it starts stops the run.
 func loadCalibration(ctx context.Context, path string) (*saxs.Calibration, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("stopped before reading the calibration: %w", err)
 	}
-	return saxs.LoadCalibration(path)
+	if err := cli.CheckRegular(path); err != nil {
+		return nil, fmt.Errorf("calibration: %w", err)
+	}
+	cal, err := saxs.LoadCalibration(path)
+	if err != nil {
+		return nil, err
+	}
+	for i := range cal.Masks {
+		// A missing mask is left to the library, which names it.
+		if err := cli.CheckRegular(cal.MaskPath(i)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s: mask %d: %w", path, i, err)
+		}
+	}
+	return cal, nil
 }
 
 // newIntegrator builds the integrator of cal. It is the one place that
