@@ -601,10 +601,12 @@ type InterruptedError struct {
 	Err         error
 }
 
+// Error returns "batch: interrupted after D of F frames found: <Err>".
 func (e *InterruptedError) Error() string {
 	return fmt.Sprintf("batch: interrupted after %d of %d frames found: %v", e.Done, e.Found, e.Err)
 }
 
+// Unwrap returns Err.
 func (e *InterruptedError) Unwrap() error { return e.Err }
 
 // Run is New followed by Converter.Run.

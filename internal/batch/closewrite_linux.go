@@ -64,8 +64,9 @@ func (fe *fileEvents) add(dir string) error {
 // close stops the instance; a read in progress returns.
 func (fe *fileEvents) close() { fe.f.Close() }
 
-// read waits for events and calls emit for each file event, until the
-// instance is closed (then it returns nil) or reading fails.
+// read waits for events and calls emit for each file event (and with
+// opOverflow when events were lost), until the instance is closed (then
+// it returns nil) or reading fails.
 func (fe *fileEvents) read(emit func(path string, op fileOp)) error {
 	buf := make([]byte, 64<<10)
 	for {
@@ -80,6 +81,10 @@ func (fe *fileEvents) read(emit func(path string, op fileOp)) error {
 			ev := (*syscall.InotifyEvent)(unsafe.Pointer(&buf[off]))
 			name := buf[off+syscall.SizeofInotifyEvent : off+syscall.SizeofInotifyEvent+int(ev.Len)]
 			off += syscall.SizeofInotifyEvent + int(ev.Len)
+			if ev.Mask&syscall.IN_Q_OVERFLOW != 0 {
+				emit("", opOverflow) // events were lost
+				continue
+			}
 			if ev.Mask&syscall.IN_IGNORED != 0 {
 				fe.mu.Lock()
 				delete(fe.dirs, ev.Wd)

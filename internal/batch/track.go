@@ -213,6 +213,9 @@ func (t *tracker) eventLocked(path string, rescan bool) *entry {
 		return nil
 	}
 	e := t.files[path]
+	if e != nil && rescan {
+		e.writing = false // events were lost: settle and decode
+	}
 	switch {
 	case e == nil:
 		e = &entry{path: path, rescan: rescan}

@@ -89,8 +89,9 @@ func (w Watch) withDefaults() (Watch, error) {
 type fileOp int
 
 const (
-	opWrite fileOp = iota + 1 // created or written: a writer has it open
-	opDone                    // closed after writing, or moved in: complete
+	opWrite    fileOp = iota + 1 // created or written: a writer has it open
+	opDone                       // closed after writing, or moved in: complete
+	opOverflow                   // events were lost (no path): rescan
 )
 
 // watchSource supplies frame events to a tracker until ctx is done.
@@ -251,6 +252,8 @@ type fsWatch struct {
 	t  *tracker
 	w  *fsnotify.Watcher
 	fe *fileEvents // nil: file events from fsnotify, settle-and-decode only
+
+	overflow chan struct{} // fe lost events: rescan
 }
 
 // eventBuffer is the size of the fsnotify event channel: it absorbs bursts
@@ -264,7 +267,7 @@ func newFSWatch(c *Converter, t *tracker) (*fsWatch, error) {
 	if err != nil {
 		return nil, fmt.Errorf("batch: watch: %w", err)
 	}
-	fw := &fsWatch{c: c, t: t, w: w}
+	fw := &fsWatch{c: c, t: t, w: w, overflow: make(chan struct{}, 1)}
 	if closeWriteSupported {
 		fe, err := newFileEvents()
 		if err != nil {
@@ -339,6 +342,10 @@ func (fw *fsWatch) run(ctx context.Context) error {
 	go func() {
 		defer close(readDone)
 		readErr = fw.fe.read(func(p string, op fileOp) {
+			if op == opOverflow {
+				poke(fw.overflow)
+				return
+			}
 			if isTIFFName(filepath.Base(p)) && !fw.t.r.isOutput(p) {
 				fw.t.fileEvent(p, op)
 			}
@@ -361,6 +368,9 @@ func (fw *fsWatch) loop(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-fw.overflow:
+			fw.c.log.Warn("watch: file events lost; rescanning")
+			fw.rescan(ctx)
 		case ev, ok := <-fw.w.Events:
 			if !ok {
 				return errors.New("watch: fsnotify stopped")

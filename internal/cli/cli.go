@@ -219,6 +219,7 @@ type TooLargeError struct {
 	Limit int64 // bytes
 }
 
+// Error names the file and the limit.
 func (e *TooLargeError) Error() string {
 	return fmt.Sprintf("%s: larger than %d bytes, the most accepted for this input", e.Path, e.Limit)
 }

@@ -58,6 +58,7 @@ type LineError struct {
 	Got      string // the line as read (without its line end)
 }
 
+// Error quotes the line, cut to a readable length (cli.Quote).
 func (e *LineError) Error() string {
 	return fmt.Sprintf("%s:%d: expected %q, got %s", e.File, e.Line, e.Expected, cli.Quote(e.Got, 0))
 }

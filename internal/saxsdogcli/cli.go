@@ -22,11 +22,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/saxsdog/saxs"
 	"github.com/saxsdog/saxs/internal/batch"
 	"github.com/saxsdog/saxs/internal/cli"
 	"github.com/saxsdog/saxs/internal/monitor"
-	"github.com/spf13/pflag"
 )
 
 // Exit statuses of Main.
