@@ -76,7 +76,11 @@ const DefaultOutDir = "out"
 // Frames found: files whose names end in .tif or .tiff (in any case) below
 // each root, recursively, in lexical order; regular files and symbolic links
 // to regular files. Symbolic links to folders are not followed, and the
-// output folder is skipped when it lies inside a root.
+// output folder is skipped when it lies inside a root. An entry named like
+// a frame that is not one (a folder x.tif, whose contents are walked, a
+// FIFO or device, which is never opened, a symbolic link that is dangling,
+// loops or leads to something else) is counted as found and reported as
+// failed, in the walk and in watch mode alike.
 type Config struct {
 	// Calibration is used to build the Integrator when Integrator is nil.
 	// With PNG its first mask is also marked on the frame pictures, even

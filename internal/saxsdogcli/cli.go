@@ -116,10 +116,18 @@ goes to OUTDIR/<its name>/. Failures are listed in OUTDIR/%s
 Watch mode (-w, --poll): after the walk (skipped with -n) saxsdog keeps
 watching the DIRECTORYs, including folders created later, until Ctrl-C. A
 new or rewritten frame is converted once its size and time stamp have not
-changed for --settle and it reads as a TIFF of the calibration's size. A
-frame that cannot be read is retried with back-off and reported as failed
---timeout after its last change; frames still incomplete at Ctrl-C are
-reported too. The output folder and non-TIFF files are ignored.
+changed for --settle and it reads as a TIFF; on Linux, with events, not
+before its writer has closed it (or left it idle for --timeout). A frame
+of the wrong size is reported at once; one that cannot be read is retried
+with back-off and reported as failed --timeout after its last change;
+frames still incomplete at Ctrl-C are reported too. Ctrl-C (or SIGTERM)
+finishes the frames in flight and prints the summary with a line saying
+the run was stopped. The output folder and non-TIFF files are ignored.
+
+Not frames: an entry named like a frame that is not a regular file (a
+folder x.tif, a FIFO, a dangling symbolic link or a loop) is reported as
+failed and counted, never opened. Names with unprintable characters are
+quoted in the summary and the errors log ("a\nb.tif").
 
 Pictures (-s, -p): x.svg plots the curve of x.chi on a log scale with bands
 of ± the standard deviation of the pixel values in each ring (yellow) and ±
