@@ -371,7 +371,9 @@ func mainContext(ctx context.Context, args []string, stdout, stderr io.Writer) i
 // stopCause describes why ctx was cancelled: the signal ("interrupt
 // signal received") or "cancelled".
 func stopCause(ctx context.Context) string {
-	if c := context.Cause(ctx); c != nil && !errors.Is(c, context.Canceled) {
+	// The cause of a signal also reports errors.Is(cause, context.Canceled):
+	// compare with the plain cancellation itself.
+	if c := context.Cause(ctx); c != nil && c != context.Canceled { //nolint:errorlint // identity intended
 		return c.Error()
 	}
 	return "cancelled"
