@@ -14,7 +14,11 @@
 //
 // Short letters are given only where the original saxsdog tools had them
 // (so -c is --calibration in saxsdog and --compare in plotchi, as there);
-// long names are the same for the same idea in every tool.
+// long names are the same for the same idea in every tool. The original's
+// letters, for the tools still to come: saxsleash -S (server URL), -s/--skip,
+// -k/--clip (default 1 there; 0 here, as in plotchi), -x/--xscale,
+// -y/--yscale, -N/--serverno; saxsnetconf -n (write a new file); saxsdog
+// -c/--calibration, -t/--threads, -o/--out, -S/--silent, -V/--servermode.
 package cli
 
 import (
@@ -53,6 +57,10 @@ const (
 	FlagHelp        = "help"        // print the help and exit
 	FlagTemplate    = "template"    // a calibration to start from
 	FlagTimeout     = "timeout"     // how long to wait before giving up
+	FlagSkip        = "skip"        // drop the first N points of a curve
+	FlagClip        = "clip"        // drop the last N points of a curve
+	FlagXScale      = "xscale"      // the q axis scale of a plot
+	FlagYScale      = "yscale"      // the intensity axis scale of a plot
 )
 
 // Command is the command line of one tool.

@@ -62,10 +62,10 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	logY := fs.BoolP("log", "l", false, "logarithmic intensity axis (overrides --yscale)")
 	noLegend := fs.BoolP("no-legend", "n", false, "hide the legend")
 	title := fs.StringP("title", "t", "", "figure `TITLE` (default: the name of the last file)")
-	skip := fs.IntP("skip", "s", def.Skip, "drop the first `N` points of each curve")
-	clip := fs.IntP("clip", "k", def.Clip, "drop the last `N` points of each curve (the original's default was 1)")
-	xscale := fs.StringP("xscale", "x", string(def.XScale), "q axis scale `TYPE`: linear, log or symlog")
-	yscale := fs.StringP("yscale", "y", string(def.YScale), "intensity axis scale `TYPE`: linear, log or symlog (symlog is linear within ±1)")
+	skip := fs.IntP(cli.FlagSkip, "s", def.Skip, "drop the first `N` points of each curve")
+	clip := fs.IntP(cli.FlagClip, "k", def.Clip, "drop the last `N` points of each curve (the original's default was 1)")
+	xscale := fs.StringP(cli.FlagXScale, "x", string(def.XScale), "q axis scale `TYPE`: linear, log or symlog")
+	yscale := fs.StringP(cli.FlagYScale, "y", string(def.YScale), "intensity axis scale `TYPE`: linear, log or symlog (symlog is linear within ±1)")
 	size := fs.String("size", fmt.Sprintf("%dx%d", def.Width, def.Height), "figure size `WxH` in pixels at 100 dpi")
 	if done, code := cmd.Parse(args, stdout, stderr); done {
 		return code
