@@ -498,6 +498,10 @@ func TestTrackerRescan(t *testing.T) {
 	// A failed read comes back, is retried, and is given up after the
 	// timeout; a later change makes it a candidate again.
 	tr.timeout = 30 * time.Millisecond
+	// The timeout runs from the last change: as if it had changed just now,
+	// so that a slow machine (the first check above may have taken longer
+	// than the timeout) still sees the retry before the timeout.
+	tr.files[fresh].changed = time.Now()
 	if taken, _ := tr.jobFailed(fresh, errors.New("truncated")); !taken {
 		t.Fatal("failed read not taken back")
 	}
