@@ -426,6 +426,8 @@ func (c *Converter) setRoots(paths []string) error {
 			}
 		} else if !isTIFFName(p) {
 			return fmt.Errorf("batch: input %s is neither a folder nor a .tif/.tiff file", p)
+		} else if !fi.Mode().IsRegular() {
+			return fmt.Errorf("batch: input %s is %s, not a frame", p, fileKind(fi.Mode()))
 		}
 		for _, o := range c.roots {
 			switch {

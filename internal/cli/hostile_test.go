@@ -94,6 +94,8 @@ func TestHostileInput(t *testing.T) {
 	}{
 		{"saxsdog: FIFO named like a frame", saxsdogcli.Main,
 			[]string{"-c", in("cal.json"), "-o", out, "--no-cache", in("data")}, 1, "x.tif: a FIFO, not a frame", ""},
+		{"saxsdog: FIFO as the input frame", saxsdogcli.Main,
+			[]string{"-c", in("cal.json"), "-o", out, "--no-cache", in("data/x.tif")}, 2, "is a FIFO, not a frame", ""},
 		{"saxsdog: FIFO as -c", saxsdogcli.Main,
 			[]string{"-c", in("fifo"), "-o", out, "--no-cache", in("data")}, 2, "a FIFO", ""},
 		{"saxsdog: /dev/zero as -c", saxsdogcli.Main,
