@@ -834,6 +834,10 @@ func (c *Converter) convert(ctx context.Context, j job, rd *saxs.ImageReader, im
 	}
 	if err := readFrame(ctx, rd, j.path, img); err != nil {
 		fr.Err = err
+		var nf *notFrameError
+		if errors.As(err, &nf) {
+			return fr, false // not a file that a writer completes
+		}
 		if !namesPath(err, j.path) {
 			fr.Err = fmt.Errorf("%s: read: %w", j.path, err)
 		}
@@ -867,8 +871,19 @@ func (c *Converter) convert(ctx context.Context, j job, rd *saxs.ImageReader, im
 // written when the run is cancelled, so it is not consulted yet; it is
 // here for a read that blocks (the library's context-aware reads take it
 // as is).
+//
+// A path that is not a regular file (a FIFO handed over by a Source, a
+// folder) is refused without being opened, so that the worker cannot
+// block on it.
 func readFrame(ctx context.Context, rd *saxs.ImageReader, path string, img *saxs.Image) error {
 	_ = ctx
+	if _, err := statFrame(path); err != nil {
+		var nf *notFrameError
+		if errors.As(err, &nf) {
+			return nf
+		}
+		// Other errors (gone, no permission) are the read's to report.
+	}
 	return rd.ReadFile(path, img)
 }
 

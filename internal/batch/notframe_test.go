@@ -101,3 +101,21 @@ func TestNameWithNewline(t *testing.T) {
 		t.Errorf("QuoteName: %s %s", QuoteName("a b.tif"), QuoteName("a\tb.tif"))
 	}
 }
+
+// TestSourceFIFO: a FIFO handed over by a Source is reported, not opened.
+func TestSourceFIFO(t *testing.T) {
+	_, cal, data, out := fixture(t)
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(data, "f.tif")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src := func(ctx context.Context, add func(string) error) error { return add(fifo) }
+	s, err := Run(context.Background(), Config{Calibration: cal, Roots: []string{data}, OutDir: out, NoWalk: true,
+		Sources: []Source{src}})
+	if err != nil || s.Failed != 1 || !strings.Contains(s.Failures[0].Reason(), "a FIFO, not a frame") {
+		t.Errorf("%+v, %v", s, err)
+	}
+}
