@@ -327,6 +327,13 @@ type root struct {
 // cfg.Calibration when cfg.Integrator is nil, checks that the roots exist
 // and that their outputs cannot collide.
 func New(cfg Config) (*Converter, error) {
+	return NewContext(context.Background(), cfg)
+}
+
+// NewContext is New with a context for building the Integrator: with the
+// library's context-aware constructor, cancelling ctx stops a long build
+// (a large mask at high oversampling).
+func NewContext(ctx context.Context, cfg Config) (*Converter, error) {
 	c := &Converter{cfg: cfg, log: cfg.Logger, workers: cfg.Workers}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -378,7 +385,7 @@ func New(cfg Config) (*Converter, error) {
 		if cfg.Calibration == nil {
 			return nil, errors.New("batch: neither a calibration nor an integrator given")
 		}
-		ig, err := saxs.NewWithOptions(cfg.Calibration, saxs.Options{Workers: c.workers})
+		ig, err := newIntegrator(ctx, cfg.Calibration, saxs.Options{Workers: c.workers})
 		if err != nil {
 			return nil, fmt.Errorf("batch: building the integrator: %w", err)
 		}
@@ -615,9 +622,19 @@ func (e *InterruptedError) Error() string {
 // Unwrap returns Err.
 func (e *InterruptedError) Unwrap() error { return e.Err }
 
-// Run is New followed by Converter.Run.
+// newIntegrator builds the integrator of cal: the one call to swap for
+// the library's saxs.NewContext(ctx, cal, opt), which stops when ctx is
+// done; until then a cancelled ctx only stops it before it starts.
+func newIntegrator(ctx context.Context, cal *saxs.Calibration, opt saxs.Options) (*saxs.Integrator, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return saxs.NewWithOptions(cal, opt)
+}
+
+// Run is NewContext followed by Converter.Run.
 func Run(ctx context.Context, cfg Config) (Summary, error) {
-	c, err := New(cfg)
+	c, err := NewContext(ctx, cfg)
 	if err != nil {
 		return Summary{}, err
 	}
