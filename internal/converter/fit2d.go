@@ -18,8 +18,9 @@ type Fit2DValues struct {
 	// BeamCenter is [fit2d Y, fit2d X] in pixels: fit2d prints X then Y,
 	// the calibration stores [Y, X].
 	BeamCenter *[2]float64
-	// DedectorDistanceMM is the sample to detector distance in mm.
-	DedectorDistanceMM *float64
+	// DetectorDistanceMM is the sample to detector distance in mm (the
+	// calibration key DedectorDistanceMM).
+	DetectorDistanceMM *float64
 	// TiltRotDeg is the tilt plane rotation angle in degrees.
 	TiltRotDeg *float64
 	// TiltAngleDeg is the tilt angle in degrees.
@@ -111,8 +112,8 @@ func fit2dQuantities() []fit2dQuantity {
 			phrases:  []string{"refined sample to detector distance"},
 			expected: "Refined sample to detector distance = <mm> mm",
 			n:        1,
-			store:    func(v *Fit2DValues, x []float64) { v.DedectorDistanceMM = &x[0] },
-			present:  func(v *Fit2DValues) bool { return v.DedectorDistanceMM != nil },
+			store:    func(v *Fit2DValues, x []float64) { v.DetectorDistanceMM = &x[0] },
+			present:  func(v *Fit2DValues) bool { return v.DetectorDistanceMM != nil },
 		},
 		{
 			name:     "tilt plane rotation angle",
