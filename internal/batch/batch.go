@@ -505,6 +505,9 @@ func (c *Converter) Run(ctx context.Context) (Summary, error) {
 	}
 	c.log.Info("converting", "inputs", strings.Join(c.cfg.Roots, " "), "output", c.describeOutput(),
 		"workers", c.workers, "curves", c.ig.NumCurves(), "resume", c.cfg.Resume)
+	for _, w := range integratorWarnings(c.ig) {
+		c.log.Warn("calibration", "warning", w)
+	}
 	r.cleanErrorLogDir()
 	var w *watcher
 	if c.cfg.Watch != nil && ctx.Err() == nil {
@@ -630,6 +633,16 @@ func newIntegrator(ctx context.Context, cal *saxs.Calibration, opt saxs.Options)
 		return nil, err
 	}
 	return saxs.NewWithOptions(cal, opt)
+}
+
+// integratorWarnings returns what the integrator says a user should be
+// told once per run (an empty integral range, for example), when the
+// library offers it (Integrator.Warnings), otherwise nothing.
+func integratorWarnings(ig *saxs.Integrator) []string {
+	if w, ok := any(ig).(interface{ Warnings() []string }); ok {
+		return w.Warnings()
+	}
+	return nil
 }
 
 // Run is NewContext followed by Converter.Run.
