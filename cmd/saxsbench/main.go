@@ -2,6 +2,8 @@
 // pyFAI and prints ms per frame, frames per second and their ratio.
 //
 //	saxsbench [--frames 200] [--threads N] [--python /usr/bin/python3]
+//
+// Run saxsbench --help for the options.
 package main
 
 import (

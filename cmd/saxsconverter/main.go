@@ -4,7 +4,7 @@
 //
 // Usage:
 //
-//	saxsconverter [-t TEMPLATE] [--to 2.0|0.3] [-q] INPUT OUT.json
+//	saxsconverter [-t TEMPLATE] [--to 2.0|0.3] [--silent] [--allow-missing-mask] INPUT OUT.json
 //
 // INPUT is fit2d's calibration output (its "INFO: Refined ..." lines) or a
 // calibration JSON file. The starting point is TEMPLATE when -t is given,

@@ -17,15 +17,15 @@
 // cache folder for the next run.
 //
 // Run saxsdog --help for the options. The work is done by package
-// internal/batch.
+// internal/saxsdogcli (the engine is internal/batch).
 package main
 
 import (
 	"os"
 
-	"github.com/saxsdog/saxs/internal/batch"
+	"github.com/saxsdog/saxs/internal/saxsdogcli"
 )
 
 func main() {
-	os.Exit(batch.Main(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(saxsdogcli.Main(os.Args[1:], os.Stdout, os.Stderr))
 }

@@ -36,14 +36,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/saxsdog/saxs"
 	"github.com/saxsdog/saxs/internal/atomicfile"
@@ -72,7 +76,11 @@ const DefaultOutDir = "out"
 // Frames found: files whose names end in .tif or .tiff (in any case) below
 // each root, recursively, in lexical order; regular files and symbolic links
 // to regular files. Symbolic links to folders are not followed, and the
-// output folder is skipped when it lies inside a root.
+// output folder is skipped when it lies inside a root. An entry named like
+// a frame that is not one (a folder x.tif, whose contents are walked, a
+// FIFO or device, which is never opened, a symbolic link that is dangling,
+// loops or leads to something else) is counted as found and reported as
+// failed, in the walk and in watch mode alike.
 type Config struct {
 	// Calibration is used to build the Integrator when Integrator is nil.
 	// With PNG its first mask is also marked on the frame pictures, even
@@ -238,8 +246,42 @@ func (f Failure) Reason() string {
 	return strings.TrimPrefix(f.Err.Error(), f.Path+": ")
 }
 
-// String returns "path: reason".
-func (f Failure) String() string { return f.Path + ": " + f.Reason() }
+// String returns "path: reason" on one line: a path or reason holding
+// characters that are not printable (a newline in a file name) is written
+// with Go escapes (see [QuoteName]), so that a name cannot forge lines of
+// the summary or the errors log.
+func (f Failure) String() string { return QuoteName(f.Path) + ": " + escapeText(f.Reason()) }
+
+// QuoteName returns the file name p as is when it consists of printable
+// characters (spaces included), otherwise quoted like strconv.Quote
+// ("a\nb.tif" for a name with a newline).
+func QuoteName(p string) string {
+	if printable(p) {
+		return p
+	}
+	return strconv.Quote(p)
+}
+
+// escapeText returns s with the characters that are not printable
+// written as Go escapes (a newline as \n), without quotes.
+func escapeText(s string) string {
+	if printable(s) {
+		return s
+	}
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
+}
+
+// printable reports whether s is valid UTF-8 of printable characters
+// (and spaces) only.
+func printable(s string) bool {
+	for _, r := range s {
+		if r == utf8.RuneError || (!unicode.IsPrint(r) && r != ' ') {
+			return false
+		}
+	}
+	return true
+}
 
 // Summary is the outcome of a run.
 type Summary struct {
@@ -285,6 +327,13 @@ type root struct {
 // cfg.Calibration when cfg.Integrator is nil, checks that the roots exist
 // and that their outputs cannot collide.
 func New(cfg Config) (*Converter, error) {
+	return NewContext(context.Background(), cfg)
+}
+
+// NewContext is New with a context for building the Integrator: with the
+// library's context-aware constructor, cancelling ctx stops a long build
+// (a large mask at high oversampling).
+func NewContext(ctx context.Context, cfg Config) (*Converter, error) {
 	c := &Converter{cfg: cfg, log: cfg.Logger, workers: cfg.Workers}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -336,7 +385,7 @@ func New(cfg Config) (*Converter, error) {
 		if cfg.Calibration == nil {
 			return nil, errors.New("batch: neither a calibration nor an integrator given")
 		}
-		ig, err := saxs.NewWithOptions(cfg.Calibration, saxs.Options{Workers: c.workers})
+		ig, err := newIntegrator(ctx, cfg.Calibration, saxs.Options{Workers: c.workers})
 		if err != nil {
 			return nil, fmt.Errorf("batch: building the integrator: %w", err)
 		}
@@ -384,6 +433,8 @@ func (c *Converter) setRoots(paths []string) error {
 			}
 		} else if !isTIFFName(p) {
 			return fmt.Errorf("batch: input %s is neither a folder nor a .tif/.tiff file", p)
+		} else if !fi.Mode().IsRegular() {
+			return fmt.Errorf("batch: input %s is %s, not a frame", p, fileKind(fi.Mode()))
 		}
 		for _, o := range c.roots {
 			switch {
@@ -441,7 +492,8 @@ func (c *Converter) OutputPaths(path string) ([]string, error) {
 // the start; only files of exactly that form for a .chi, .svg or .png
 // output (or the errors log) and last modified before the run started.
 //
-// The error is non-nil when the run was cancelled (it wraps ctx.Err()),
+// The error is non-nil when the run was cancelled (an *InterruptedError
+// wrapping ctx.Err(), joined with any other error),
 // when a Source failed or when the errors log could not be written;
 // frames that fail are not errors of Run but listed in the summary.
 func (c *Converter) Run(ctx context.Context) (Summary, error) {
@@ -453,6 +505,9 @@ func (c *Converter) Run(ctx context.Context) (Summary, error) {
 	}
 	c.log.Info("converting", "inputs", strings.Join(c.cfg.Roots, " "), "output", c.describeOutput(),
 		"workers", c.workers, "curves", c.ig.NumCurves(), "resume", c.cfg.Resume)
+	for _, w := range integratorWarnings(c.ig) {
+		c.log.Warn("calibration", "warning", w)
+	}
 	r.cleanErrorLogDir()
 	var w *watcher
 	if c.cfg.Watch != nil && ctx.Err() == nil {
@@ -543,7 +598,7 @@ func (c *Converter) Run(ctx context.Context) (Summary, error) {
 	s := r.summary()
 	var errs []error
 	if err := ctx.Err(); err != nil {
-		errs = append(errs, fmt.Errorf("batch: interrupted after %d of %d frames found: %w", s.Converted+s.Skipped+s.Failed, s.Found, err))
+		errs = append(errs, &InterruptedError{Done: s.Converted + s.Skipped + s.Failed, Found: s.Found, Err: err})
 	}
 	errs = append(errs, srcErrs...)
 	logPath, err := c.writeErrorLog(s.Failures)
@@ -554,9 +609,45 @@ func (c *Converter) Run(ctx context.Context) (Summary, error) {
 	return s, errors.Join(errs...)
 }
 
-// Run is New followed by Converter.Run.
+// InterruptedError is the error of Run when its context was cancelled
+// (the normal end of watch mode): the run stopped after Done of the Found
+// frames. Err is the context's error.
+type InterruptedError struct {
+	Done, Found int
+	Err         error
+}
+
+// Error returns "batch: interrupted after D of F frames found: <Err>".
+func (e *InterruptedError) Error() string {
+	return fmt.Sprintf("batch: interrupted after %d of %d frames found: %v", e.Done, e.Found, e.Err)
+}
+
+// Unwrap returns Err.
+func (e *InterruptedError) Unwrap() error { return e.Err }
+
+// newIntegrator builds the integrator of cal: the one call to swap for
+// the library's saxs.NewContext(ctx, cal, opt), which stops when ctx is
+// done; until then a cancelled ctx only stops it before it starts.
+func newIntegrator(ctx context.Context, cal *saxs.Calibration, opt saxs.Options) (*saxs.Integrator, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return saxs.NewWithOptions(cal, opt)
+}
+
+// integratorWarnings returns what the integrator says a user should be
+// told once per run (an empty integral range, for example), when the
+// library offers it (Integrator.Warnings), otherwise nothing.
+func integratorWarnings(ig *saxs.Integrator) []string {
+	if w, ok := any(ig).(interface{ Warnings() []string }); ok {
+		return w.Warnings()
+	}
+	return nil
+}
+
+// Run is NewContext followed by Converter.Run.
 func Run(ctx context.Context, cfg Config) (Summary, error) {
-	c, err := New(cfg)
+	c, err := NewContext(ctx, cfg)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -742,7 +833,7 @@ func (c *Converter) worker(ctx context.Context, r *run, jobs <-chan job) {
 		if j.tracked {
 			st, _ = statFrame(j.path) // before reading: a later change is seen as one
 		}
-		fr, readFailed := c.convert(j, &rd, img, res)
+		fr, readFailed := c.convert(ctx, j, &rd, img, res)
 		if j.tracked {
 			if !readFailed {
 				r.track.jobDone(j.path, st)
@@ -759,9 +850,9 @@ func (c *Converter) worker(ctx context.Context, r *run, jobs <-chan job) {
 }
 
 // convert converts one frame. readFailed tells that the frame could not be
-// read or had the wrong size, which may mean that it is still being
-// written.
-func (c *Converter) convert(j job, rd *saxs.ImageReader, img *saxs.Image, res *saxs.Result) (fr FileResult, readFailed bool) {
+// read, which may mean that it is still being written; a frame of the
+// wrong size was read whole and is not retried.
+func (c *Converter) convert(ctx context.Context, j job, rd *saxs.ImageReader, img *saxs.Image, res *saxs.Result) (fr FileResult, readFailed bool) {
 	fr = FileResult{Path: j.path, Outputs: j.outs, Status: Failed}
 	if c.cfg.Resume && upToDate(j.path, j.outs, j.more) {
 		fr.Status = Skipped
@@ -771,17 +862,22 @@ func (c *Converter) convert(j job, rd *saxs.ImageReader, img *saxs.Image, res *s
 		fr.Err = fmt.Errorf("%s: %w", j.path, err)
 		return fr, false
 	}
-	if err := rd.ReadFile(j.path, img); err != nil {
+	if err := readFrame(ctx, rd, j.path, img); err != nil {
 		fr.Err = err
-		if !strings.HasPrefix(err.Error(), j.path+": ") {
+		var nf *notFrameError
+		if errors.As(err, &nf) {
+			return fr, false // not a file that a writer completes
+		}
+		if !namesPath(err, j.path) {
 			fr.Err = fmt.Errorf("%s: read: %w", j.path, err)
 		}
 		return fr, true
 	}
 	if err := c.ig.IntegrateTo(res, img); err != nil {
+		// A frame that reads as a whole TIFF of another size is complete:
+		// reported at once, not retried (watch mode).
 		fr.Err = fmt.Errorf("%s: integrate: %w", j.path, err)
-		var se *saxs.SizeError
-		return fr, errors.As(err, &se)
+		return fr, false
 	}
 	if err := c.ig.WriteChi(res, j.base); err != nil {
 		fr.Err = fmt.Errorf("%s: write: %w", j.path, err)
@@ -798,6 +894,38 @@ func (c *Converter) convert(j job, rd *saxs.ImageReader, img *saxs.Image, res *s
 	}
 	fr.Status = Converted
 	return fr, false
+}
+
+// readFrame reads the frame at path into img with the worker's reader. ctx
+// is the run's: a frame already handed to a worker is still read and
+// written when the run is cancelled, so it is not consulted yet; it is
+// here for a read that blocks (the library's context-aware reads take it
+// as is).
+//
+// A path that is not a regular file (a FIFO handed over by a Source, a
+// folder) is refused without being opened, so that the worker cannot
+// block on it.
+func readFrame(ctx context.Context, rd *saxs.ImageReader, path string, img *saxs.Image) error {
+	_ = ctx
+	if _, err := statFrame(path); err != nil {
+		var nf *notFrameError
+		if errors.As(err, &nf) {
+			return nf
+		}
+		// Other errors (gone, no permission) are the read's to report.
+	}
+	return rd.ReadFile(path, img)
+}
+
+// namesPath reports whether err already names path at its front: a
+// *saxs.FormatError about the file or an *fs.PathError for it.
+func namesPath(err error, path string) bool {
+	var fe *saxs.FormatError
+	if errors.As(err, &fe) {
+		return fe.File == path
+	}
+	var pe *fs.PathError
+	return errors.As(err, &pe) && pe.Path == path
 }
 
 // extraPaths returns the files of the SVG, PNG and extra Outputs of a

@@ -750,18 +750,6 @@ func TestWithin(t *testing.T) {
 	}
 }
 
-func TestFormatProgress(t *testing.T) {
-	p := Progress{Found: 1000, WalkDone: true, Converted: 120, Failed: 3, Elapsed: time.Second}
-	if got, want := formatProgress(p), "  123/1000 frames  123.0 fr/s  3 failed  ETA 7s"; got != want {
-		t.Errorf("got %q, want %q", got, want)
-	}
-	p.WalkDone = false
-	p.Failed = 0
-	if got, want := formatProgress(p), "  120/1000+ frames  120.0 fr/s"; got != want {
-		t.Errorf("got %q, want %q", got, want)
-	}
-}
-
 // BenchmarkConvert converts the Pilatus 1M reference frame (from the shared
 // reference data, skipped when absent) repeatedly on one worker's reader,
 // image and result: bytes/op shows that no image buffer is allocated per
@@ -792,7 +780,7 @@ func BenchmarkConvert(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		if fr, _ := c.convert(j, &rd, img, res); fr.Status != Converted {
+		if fr, _ := c.convert(context.Background(), j, &rd, img, res); fr.Status != Converted {
 			b.Fatal(fr.Err)
 		}
 	}

@@ -40,17 +40,33 @@ func stampOf(fi fs.FileInfo) stamp {
 }
 
 // statFrame returns the stamp of the file at path (following symbolic
-// links). A path that is not a regular file reports fs.ErrNotExist.
+// links). A path that is named like a frame but is not one (a FIFO, a
+// folder, a symbolic link that cannot be followed) reports a
+// *notFrameError; a path that does not exist, fs.ErrNotExist.
 func statFrame(path string) (stamp, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
+		if lfi, lerr := os.Lstat(path); lerr == nil && lfi.Mode()&fs.ModeSymlink != 0 {
+			return stamp{}, &notFrameError{path: path, err: fmt.Errorf("symbolic link cannot be followed: %w", unwrapPath(err, path))}
+		}
 		return stamp{}, err
 	}
 	if !fi.Mode().IsRegular() {
-		return stamp{}, fmt.Errorf("%s: not a regular file: %w", path, fs.ErrNotExist)
+		return stamp{}, &notFrameError{path: path, err: fmt.Errorf("%s, not a frame (not opened)", fileKind(fi.Mode()))}
 	}
 	return stampOf(fi), nil
 }
+
+// notFrameError reports a path named like a frame that is not a regular
+// file: "path: reason".
+type notFrameError struct {
+	path string
+	err  error
+}
+
+func (e *notFrameError) Error() string { return e.path + ": " + e.err.Error() }
+
+func (e *notFrameError) Unwrap() error { return e.err }
 
 type entryState int
 
@@ -72,6 +88,8 @@ type entry struct {
 	changed time.Time // when stamp (or an event) was last seen to change
 	event   bool      // an event arrived since the last check (or while ready/busy)
 	rescan  bool      // found by a rescan: skip it when its outputs are up to date
+
+	writing bool // a writer has it open: written since its last close (Linux)
 
 	lastErr error // last read error
 	tries   int   // failed reads since the last change
@@ -173,10 +191,31 @@ func (t *tracker) rest(e *entry, now time.Time) {
 func (t *tracker) event(path string, rescan bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.eventLocked(path, rescan)
+}
+
+// fileEvent notes an event of the close-after-write source: op opWrite
+// means a writer has the file open (it is not read until it is closed or
+// Timeout has passed), opDone that it was closed after writing or moved
+// in.
+func (t *tracker) fileEvent(path string, op fileOp) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if e := t.eventLocked(path, false); e != nil {
+		e.writing = op == opWrite
+	}
+}
+
+// eventLocked is event with t.mu held; it returns the entry (nil when the
+// tracker is closed).
+func (t *tracker) eventLocked(path string, rescan bool) *entry {
 	if t.closed {
-		return
+		return nil
 	}
 	e := t.files[path]
+	if e != nil && rescan {
+		e.writing = false // events were lost: settle and decode
+	}
 	switch {
 	case e == nil:
 		e = &entry{path: path, rescan: rescan}
@@ -188,6 +227,7 @@ func (t *tracker) event(path string, rescan bool) {
 	default:
 		e.event = true // waiting: seen at the next check; ready, busy: checked again after the job
 	}
+	return e
 }
 
 // claim registers a frame found by the walk, which hands it to the workers
@@ -371,7 +411,14 @@ func (t *tracker) runDue(now time.Time) (time.Time, bool) {
 // when it could not be read for Timeout since its last change. Callers
 // hold t.mu.
 func (t *tracker) check(e *entry, st stamp, statErr error, now time.Time, upToDate func() bool) *Failure {
+	var nf *notFrameError
 	switch {
+	case errors.As(statErr, &nf):
+		// Not a frame (a FIFO, a dangling link): reported at once, and
+		// again only after a new event.
+		e.handled, e.handledStamp = true, stamp{}
+		t.rest(e, now)
+		return &Failure{Path: e.path, Err: statErr}
 	case errors.Is(statErr, fs.ErrNotExist):
 		delete(t.files, e.path) // removed (or renamed) before it was converted
 		e.seq++
@@ -394,6 +441,11 @@ func (t *tracker) check(e *entry, st stamp, statErr error, now time.Time, upToDa
 		return nil
 	case now.Sub(e.changed) < t.settle:
 		t.at(e, e.changed.Add(t.settle))
+		return nil
+	case e.writing && now.Sub(e.changed) < t.timeout:
+		// Still open for writing (a writer pausing between chunks): wait
+		// for its close; a writer idle for Timeout is taken as done.
+		t.at(e, minTime(now.Add(t.settle), e.changed.Add(t.timeout)))
 		return nil
 	case e.handled && st == e.handledStamp:
 		t.rest(e, now) // unchanged since it was converted

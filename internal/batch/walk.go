@@ -2,6 +2,7 @@ package batch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -116,19 +117,16 @@ func (c *Converter) walk(ctx context.Context, r *run, emit func(job) error) {
 				if p != rt.walk && c.absOut != "" && c.isOutDir(p) {
 					return fs.SkipDir
 				}
+				if p != rt.walk && isTIFFName(d.Name()) {
+					r.notFrame(p, errFolderNamedLikeFrame) // reported; its contents are walked
+				}
 				return nil
 			}
 			if !isTIFFName(d.Name()) {
 				return nil
 			}
-			switch t := d.Type(); {
-			case t.IsRegular():
-			case t&fs.ModeSymlink != 0:
-				fi, err := os.Stat(p)
-				if err != nil || !fi.Mode().IsRegular() {
-					return nil
-				}
-			default:
+			if err := frameProblem(p, d); err != nil {
+				r.notFrame(p, err)
 				return nil
 			}
 			j, ok := r.prepareWalked(p, i)
@@ -145,6 +143,58 @@ func (c *Converter) walk(ctx context.Context, r *run, emit func(job) error) {
 			return
 		}
 	}
+}
+
+// errFolderNamedLikeFrame describes a folder whose name ends in .tif or
+// .tiff.
+var errFolderNamedLikeFrame = errors.New("a folder named like a frame, not converted (its contents are)")
+
+// frameProblem tells why the walked entry d at p, named like a frame, is
+// not one: not a regular file (a FIFO, a device, a socket: never opened),
+// a symbolic link that cannot be followed (dangling, a loop) or that leads
+// to something other than a regular file. It returns nil for a frame.
+func frameProblem(p string, d fs.DirEntry) error {
+	t := d.Type()
+	switch {
+	case t.IsRegular():
+		return nil
+	case t&fs.ModeSymlink != 0:
+		fi, err := os.Stat(p)
+		if err != nil {
+			return fmt.Errorf("symbolic link cannot be followed: %w", unwrapPath(err, p))
+		}
+		if !fi.Mode().IsRegular() {
+			return fmt.Errorf("symbolic link to %s, not a frame", fileKind(fi.Mode()))
+		}
+		return nil
+	}
+	return fmt.Errorf("%s, not a frame (not opened)", fileKind(t))
+}
+
+// fileKind names the type of a file that is not regular.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a folder"
+	case m&fs.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	case m&fs.ModeSymlink != 0:
+		return "a symbolic link"
+	}
+	return "not a regular file"
+}
+
+// notFrame reports (and counts) an entry named like a frame that is not
+// one.
+func (r *run) notFrame(p string, err error) {
+	r.addFound(1)
+	r.finish(FileResult{Path: p, Status: Failed, Err: fmt.Errorf("%s: %w", p, err)})
 }
 
 // prepareWalked is prepare for a frame found by the walk. In watch mode

@@ -27,15 +27,23 @@ const (
 //
 // A frame is converted once it is complete: its size and modification
 // time have not changed, and no write event has been seen for it, for
-// Settle, and it then reads as a TIFF of the calibration's Imagesize. A
-// frame that is stable but cannot be read (truncated, not a TIFF, wrong
-// size) is read again with back-off (Settle, doubling, at most 2 s) and
-// reported as failed, with the last read error, when it still cannot be
-// read Timeout after its last change; it is tried again if it changes
-// later. A frame that keeps changing is not given up. Every read error
-// is treated alike, even a bad TIFF signature: a writer may preallocate a
-// file (zeros) or pause before the header, so no error proves that a
-// file will not complete.
+// Settle, and it then reads as a TIFF. On Linux (with file-system events)
+// a frame a writer has open is not read until the writer closes it
+// (inotify's close-after-write event), so a frame preallocated and filled
+// in chunks, with pauses longer than Settle, is converted once, from its
+// final content; a writer that keeps a frame open without writing for
+// Timeout is taken as done. A frame that reads whole but has the wrong
+// size is complete: it is reported as failed at once. A frame that is
+// stable but cannot be read (truncated, not a TIFF) is read again with
+// back-off (Settle, doubling, at most 2 s) and reported as failed, with
+// the last read error, when it still cannot be read Timeout after its
+// last change; it is tried again if it changes later. A frame that keeps
+// changing is not given up. Every read error is treated alike, even a bad
+// TIFF signature: a writer may preallocate a file (zeros) or pause before
+// the header, so no error proves that a file will not complete. An entry
+// named like a frame that is not a regular file (a FIFO, a folder, a
+// symbolic link that cannot be followed) is reported when it appears and
+// never opened.
 //
 // Events for one file are merged (the pending set is keyed by path), a
 // frame is converted again only when its size or modification time
@@ -76,6 +84,15 @@ func (w Watch) withDefaults() (Watch, error) {
 	}
 	return w, nil
 }
+
+// fileOp is what a close-after-write file event says about a file.
+type fileOp int
+
+const (
+	opWrite    fileOp = iota + 1 // created or written: a writer has it open
+	opDone                       // closed after writing, or moved in: complete
+	opOverflow                   // events were lost (no path): rescan
+)
 
 // watchSource supplies frame events to a tracker until ctx is done.
 type watchSource interface {
@@ -183,22 +200,6 @@ func (c *Converter) outputsUpToDate(path string) bool {
 	return upToDate(path, outs, c.extraPaths(outs))
 }
 
-// isFrame reports whether the walked entry d at p is a frame: a .tif/.tiff
-// name and a regular file or a symbolic link to one.
-func isFrame(p string, d fs.DirEntry) bool {
-	if !isTIFFName(d.Name()) {
-		return false
-	}
-	switch t := d.Type(); {
-	case t.IsRegular():
-		return true
-	case t&fs.ModeSymlink != 0:
-		fi, err := os.Stat(p)
-		return err == nil && fi.Mode().IsRegular()
-	}
-	return false
-}
-
 // scanTree walks the folder dir (not following symbolic links to folders,
 // skipping the output folder), calling onDir for each folder and onFrame
 // for each frame. An error of onDir on dir itself ends the scan and is
@@ -236,18 +237,23 @@ func (c *Converter) scanTree(ctx context.Context, dir string, onDir func(p strin
 			}
 			return nil
 		}
-		if onFrame != nil && isFrame(p, d) {
-			onFrame(p, d)
+		if onFrame != nil && isTIFFName(d.Name()) {
+			onFrame(p, d) // a frame, or named like one (reported by the tracker)
 		}
 		return nil
 	})
 }
 
-// fsWatch is the fsnotify source: one watch per folder.
+// fsWatch is the fsnotify source: one watch per folder. On Linux the file
+// events come from fe instead, which also reports when a writer closes a
+// file (see fileEvents); fsnotify then handles the folders only.
 type fsWatch struct {
-	c *Converter
-	t *tracker
-	w *fsnotify.Watcher
+	c  *Converter
+	t  *tracker
+	w  *fsnotify.Watcher
+	fe *fileEvents // nil: file events from fsnotify, settle-and-decode only
+
+	overflow chan struct{} // fe lost events: rescan
 }
 
 // eventBuffer is the size of the fsnotify event channel: it absorbs bursts
@@ -261,7 +267,15 @@ func newFSWatch(c *Converter, t *tracker) (*fsWatch, error) {
 	if err != nil {
 		return nil, fmt.Errorf("batch: watch: %w", err)
 	}
-	fw := &fsWatch{c: c, t: t, w: w}
+	fw := &fsWatch{c: c, t: t, w: w, overflow: make(chan struct{}, 1)}
+	if closeWriteSupported {
+		fe, err := newFileEvents()
+		if err != nil {
+			c.log.Warn("watch: no close-after-write events; frames are read once they settle", "error", err)
+		} else {
+			fw.fe = fe
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var first error
@@ -287,7 +301,7 @@ func newFSWatch(c *Converter, t *tracker) (*fsWatch, error) {
 		}
 	}
 	if first != nil {
-		w.Close()
+		fw.close()
 		return nil, fmt.Errorf("batch: watch: %w", first)
 	}
 	return fw, nil
@@ -295,7 +309,11 @@ func newFSWatch(c *Converter, t *tracker) (*fsWatch, error) {
 
 // add watches the folder p.
 func (fw *fsWatch) add(p string) error {
-	if err := fw.w.Add(p); err != nil {
+	err := fw.w.Add(p)
+	if err == nil && fw.fe != nil {
+		err = fw.fe.add(p)
+	}
+	if err != nil {
 		if errors.Is(err, errNoSpace) {
 			return fmt.Errorf("cannot watch %s: %w (too many folders: raise fs.inotify.max_user_watches or use --poll)", p, err)
 		}
@@ -304,14 +322,55 @@ func (fw *fsWatch) add(p string) error {
 	return nil
 }
 
-func (fw *fsWatch) close() { fw.w.Close() }
+func (fw *fsWatch) close() {
+	fw.w.Close()
+	if fw.fe != nil {
+		fw.fe.close()
+	}
+}
 
 // run handles the events until ctx is done.
 func (fw *fsWatch) run(ctx context.Context) error {
+	if fw.fe == nil {
+		return fw.loop(ctx)
+	}
+	// The file events are read until ctx is done; closing fe ends the read.
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var readErr error
+	readDone := make(chan struct{})
+	go func() {
+		defer close(readDone)
+		readErr = fw.fe.read(func(p string, op fileOp) {
+			if op == opOverflow {
+				poke(fw.overflow)
+				return
+			}
+			if isTIFFName(filepath.Base(p)) && !fw.t.r.isOutput(p) {
+				fw.t.fileEvent(p, op)
+			}
+		})
+		cancel() // a failed read ends the watch
+	}()
+	err := fw.loop(lctx)
+	cancel()
+	fw.fe.close()
+	<-readDone
+	if err == nil && ctx.Err() == nil {
+		err = readErr
+	}
+	return err
+}
+
+// loop handles the fsnotify events until ctx is done.
+func (fw *fsWatch) loop(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-fw.overflow:
+			fw.c.log.Warn("watch: file events lost; rescanning")
+			fw.rescan(ctx)
 		case ev, ok := <-fw.w.Events:
 			if !ok {
 				return errors.New("watch: fsnotify stopped")
@@ -338,13 +397,16 @@ func (fw *fsWatch) handle(ctx context.Context, ev fsnotify.Event) {
 	if ev.Has(fsnotify.Create) {
 		if fi, err := os.Lstat(p); err == nil && fi.IsDir() {
 			if fw.c.absOut == "" || !fw.c.isOutDir(p) {
+				if isTIFFName(filepath.Base(p)) {
+					fw.t.r.notFrame(p, errFolderNamedLikeFrame)
+				}
 				fw.addTree(ctx, p)
 			}
 			return
 		}
 	}
-	if !ev.Has(fsnotify.Create) && !ev.Has(fsnotify.Write) {
-		return
+	if fw.fe != nil || (!ev.Has(fsnotify.Create) && !ev.Has(fsnotify.Write)) {
+		return // with fe, file events come from fe
 	}
 	if isTIFFName(filepath.Base(p)) && !fw.t.r.isOutput(p) {
 		fw.t.event(p, false)
@@ -425,9 +487,27 @@ func (p *poller) run(ctx context.Context) error {
 func (p *poller) scan(ctx context.Context, emit bool) {
 	seen := make(map[string]bool, len(p.known))
 	for _, rt := range p.c.dirRoots() {
-		p.c.scanTree(ctx, rt.walk, nil, func(path string, d fs.DirEntry) {
+		top := filepath.Clean(rt.walk)
+		onDir := func(path string) error {
+			if filepath.Clean(path) == top || !isTIFFName(filepath.Base(path)) {
+				return nil
+			}
+			seen[path] = true
+			if _, ok := p.known[path]; !ok { // a folder named like a frame: reported once
+				p.known[path] = stamp{size: -2}
+				if emit {
+					p.t.r.notFrame(path, errFolderNamedLikeFrame)
+				}
+			}
+			return nil
+		}
+		p.c.scanTree(ctx, rt.walk, onDir, func(path string, d fs.DirEntry) {
 			st, err := statFrame(path)
-			if err != nil {
+			var nf *notFrameError
+			switch {
+			case errors.As(err, &nf):
+				st = stamp{size: -1} // reported once, while it stays
+			case err != nil:
 				return
 			}
 			seen[path] = true

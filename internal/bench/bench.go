@@ -23,10 +23,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/spf13/pflag"
-
 	"github.com/saxsdog/saxs"
 	"github.com/saxsdog/saxs/internal/batch"
+	"github.com/saxsdog/saxs/internal/cli"
 )
 
 //go:embed pyfai_batch.py
@@ -268,31 +267,30 @@ func (r *Report) Print(w io.Writer) {
 
 // Main is the saxsbench command.
 func Main(args []string, stdout, stderr io.Writer) int {
-	fs := pflag.NewFlagSet("saxsbench", pflag.ContinueOnError)
-	fs.SetOutput(stderr)
+	cmd := cli.New("saxsbench", nil)
+	fs := cmd.Flags
+	cmd.Help = func() string {
+		return "Usage: saxsbench [options]\n\nConverts the same folder of frames with saxs and with pyFAI and prints ms per frame,\n" +
+			"frames per second and their ratio. pyFAI: apt-get install -y python3-pyfai.\n\nOptions:\n" + cli.FlagUsages(fs)
+	}
 	ref := "../shared/data/saxsdog-reference"
 	var cfg Config
-	fs.StringVar(&cfg.Frame, "frame", filepath.Join(ref, "buf1_00000.tif"), "frame to convert (linked --frames times)")
-	fs.StringVarP(&cfg.Calibration, "calibration", "c", filepath.Join(ref, "cal.json"), "calibration of the frame (its mask is used)")
-	fs.IntVarP(&cfg.Frames, "frames", "n", 200, "number of frames")
-	fs.IntVarP(&cfg.Threads, "threads", "t", runtime.NumCPU(), "threads for both batches")
-	fs.IntVar(&cfg.Bins, "bins", 1000, "radial bins")
-	fs.IntVar(&cfg.Oversampling, "oversampling", 3, "saxs oversampling")
-	fs.StringVar(&cfg.Python, "python", "/usr/bin/python3", `Python with pyFAI ("" to skip pyFAI)`)
-	fs.StringVar(&cfg.Dir, "dir", "", "work folder (default: a temporary folder, removed afterwards)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: saxsbench [options]\n\nConverts the same folder of frames with saxs and with pyFAI and prints ms per frame,\nframes per second and their ratio. pyFAI: apt-get install -y python3-pyfai.\n\nOptions:")
-		fs.PrintDefaults()
+	fs.StringVar(&cfg.Frame, "frame", filepath.Join(ref, "buf1_00000.tif"), "`FILE`: the frame to convert (linked --frames times)")
+	fs.StringVarP(&cfg.Calibration, cli.FlagCalibration, "c", filepath.Join(ref, "cal.json"), "calibration `FILE` of the frame (its mask is used)")
+	fs.IntVar(&cfg.Frames, "frames", 200, "number of frames `N`")
+	fs.IntVarP(&cfg.Threads, cli.FlagThreads, "t", runtime.NumCPU(), "convert `N` frames at once, in both batches")
+	fs.IntVar(&cfg.Bins, "bins", 1000, "`N` radial bins")
+	fs.IntVar(&cfg.Oversampling, "oversampling", 3, "saxs oversampling `N`")
+	fs.StringVar(&cfg.Python, "python", "/usr/bin/python3", "`PYTHON` with pyFAI (\"\" to skip pyFAI)")
+	fs.StringVar(&cfg.Dir, "dir", "", "work folder `DIR` (default: a temporary folder, removed afterwards)")
+	if done, code := cmd.Parse(args, stdout, stderr); done {
+		return code
 	}
-	if err := fs.Parse(args); err != nil {
-		if err == pflag.ErrHelp {
-			return 0
-		}
-		return 2
+	if fs.NArg() > 0 {
+		return cmd.UsageError(stderr, "unexpected argument %q", fs.Arg(0))
 	}
 	if cfg.Frames < 1 || cfg.Threads < 1 || cfg.Bins < 1 {
-		fmt.Fprintln(stderr, "saxsbench: --frames, --threads and --bins must be positive")
-		return 2
+		return cmd.UsageError(stderr, "--frames, --threads and --bins must be positive")
 	}
 	if cfg.Python != "" {
 		if err := exec.Command(cfg.Python, "-c", "import pyFAI, fabio").Run(); err != nil {

@@ -61,7 +61,9 @@ func TestMainUsage(t *testing.T) {
 	if code := Main([]string{"--frames", "0"}, &out, &errb); code != 2 {
 		t.Errorf("exit %d, want 2", code)
 	}
-	if code := Main([]string{"--help"}, &out, &errb); code != 0 || !strings.Contains(errb.String(), "usage: saxsbench") {
-		t.Errorf("help: exit %d, %q", code, errb.String())
+	// The help goes to stdout, like every tool's (it went to stderr).
+	errb.Reset()
+	if code := Main([]string{"--help"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "Usage: saxsbench") || errb.Len() != 0 {
+		t.Errorf("help: exit %d, %q, stderr %q", code, out.String(), errb.String())
 	}
 }

@@ -349,8 +349,8 @@ func (d *Document) ApplyFit2D(v Fit2DValues) {
 		}
 		geo.set("BeamCenter", bc)
 	}
-	if v.DedectorDistanceMM != nil {
-		setNumber(geo, "DedectorDistanceMM", *v.DedectorDistanceMM)
+	if v.DetectorDistanceMM != nil {
+		setNumber(geo, "DedectorDistanceMM", *v.DetectorDistanceMM)
 	}
 	if v.TiltRotDeg != nil {
 		setNumber(geo.objectAt("Tilt"), "TiltRotDeg", *v.TiltRotDeg)

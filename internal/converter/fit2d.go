@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/saxsdog/saxs/internal/cli"
 )
 
 // Fit2DValues are the refined values read from fit2d's calibration output.
@@ -16,8 +18,9 @@ type Fit2DValues struct {
 	// BeamCenter is [fit2d Y, fit2d X] in pixels: fit2d prints X then Y,
 	// the calibration stores [Y, X].
 	BeamCenter *[2]float64
-	// DedectorDistanceMM is the sample to detector distance in mm.
-	DedectorDistanceMM *float64
+	// DetectorDistanceMM is the sample to detector distance in mm (the
+	// calibration key DedectorDistanceMM).
+	DetectorDistanceMM *float64
 	// TiltRotDeg is the tilt plane rotation angle in degrees.
 	TiltRotDeg *float64
 	// TiltAngleDeg is the tilt angle in degrees.
@@ -56,8 +59,9 @@ type LineError struct {
 	Got      string // the line as read (without its line end)
 }
 
+// Error quotes the line, cut to a readable length (cli.Quote).
 func (e *LineError) Error() string {
-	return fmt.Sprintf("%s:%d: expected %q, got %q", e.File, e.Line, e.Expected, e.Got)
+	return fmt.Sprintf("%s:%d: expected %q, got %s", e.File, e.Line, e.Expected, cli.Quote(e.Got, 0))
 }
 
 // NoValuesError reports a fit2d text without any of the lines the
@@ -108,8 +112,8 @@ func fit2dQuantities() []fit2dQuantity {
 			phrases:  []string{"refined sample to detector distance"},
 			expected: "Refined sample to detector distance = <mm> mm",
 			n:        1,
-			store:    func(v *Fit2DValues, x []float64) { v.DedectorDistanceMM = &x[0] },
-			present:  func(v *Fit2DValues) bool { return v.DedectorDistanceMM != nil },
+			store:    func(v *Fit2DValues, x []float64) { v.DetectorDistanceMM = &x[0] },
+			present:  func(v *Fit2DValues) bool { return v.DetectorDistanceMM != nil },
 		},
 		{
 			name:     "tilt plane rotation angle",

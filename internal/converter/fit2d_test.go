@@ -28,7 +28,7 @@ func checkReference(t *testing.T, v Fit2DValues) {
 			t.Errorf("%s = %v, want %v", name, p, want)
 		}
 	}
-	check("DedectorDistanceMM", v.DedectorDistanceMM, 1031.657)
+	check("DedectorDistanceMM", v.DetectorDistanceMM, 1031.657)
 	check("TiltRotDeg", v.TiltRotDeg, 73.569)
 	check("TiltAngleDeg", v.TiltAngleDeg, -0.56)
 	check("Wavelength", v.Wavelength, 1.54)
@@ -100,8 +100,8 @@ func TestParseFit2DPartial(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.DedectorDistanceMM == nil || *v.DedectorDistanceMM != 831.5 {
-		t.Errorf("distance = %v, want the last value 831.5", v.DedectorDistanceMM)
+	if v.DetectorDistanceMM == nil || *v.DetectorDistanceMM != 831.5 {
+		t.Errorf("distance = %v, want the last value 831.5", v.DetectorDistanceMM)
 	}
 	if got := v.Found(); !slices.Equal(got, []string{"sample to detector distance"}) {
 		t.Errorf("Found() = %q", got)

@@ -22,15 +22,15 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
-
-	"github.com/spf13/pflag"
 
 	"github.com/saxsdog/saxs"
 	"github.com/saxsdog/saxs/internal/atomicfile"
+	"github.com/saxsdog/saxs/internal/cli"
 )
 
-const usageText = `Usage: saxsconverter [-t TEMPLATE] [--to 2.0|0.3] [-q] INPUT OUT.json
+const usageHead = `Usage: saxsconverter [-t TEMPLATE] [--to 2.0|0.3] [--silent] INPUT OUT.json
 
 Writes the calibration OUT.json from INPUT, which is either
   - the text fit2d prints after a calibration: its lines
@@ -52,11 +52,18 @@ The result has the schema generation of its starting point unless --to is
 given. It is validated, written atomically with 4-space indentation and
 echoed to stdout.
 
+Values that do not come from the fit2d text (Imagesize, PixelSizeMicroM,
+the MaskFile of each mask, and Wavelength when fit2d did not print it) are
+listed on stderr with where they came from: a warning when they are schema
+defaults, a note (silenced by --silent) when they come from TEMPLATE or
+OUT.json. fit2d's own integrated curves include its polarization factor;
+the note says so, since a saxsdog curve applies one only with
+PolarizationCorrection. A calibration whose mask file does not exist
+(relative paths resolve against OUT.json's folder) is not written unless
+--allow-missing-mask is given. INPUT must be a regular file of at most
+` + maxInputText + `.
+
 Options:
-  -t, --template TEMPLATE  start from this calibration (0.3.0 or 2.0 schema)
-      --to 2.0|0.3         schema of the result (default: the starting point's)
-  -q, --quiet              do not echo the result nor report what was read
-  -h, --help               show this help
 `
 
 // target is the value of the --to option.
@@ -260,7 +267,7 @@ func fillMissing(dst, def *object) {
 
 // loadDocument reads and validates a calibration file.
 func loadDocument(path string) (*Document, error) {
-	data, err := os.ReadFile(path)
+	data, err := cli.ReadFile(path, maxInput)
 	if err != nil {
 		return nil, err
 	}
@@ -285,36 +292,38 @@ func WriteFileAtomic(path string, data []byte) error {
 	return nil
 }
 
+// maxInput bounds the size of INPUT, TEMPLATE and an existing OUT.json:
+// fit2d's text and calibration files are a few kilobytes.
+const (
+	maxInput     = 16 << 20
+	maxInputText = "16 MiB"
+)
+
 // Main runs saxsconverter with the command-line arguments args (without
 // the program name) and returns the exit status: 0 on success, 1 on an
 // error, 2 on a usage error.
 func Main(args []string, stdout, stderr io.Writer) int {
 	const prog = "saxsconverter"
-	fl := pflag.NewFlagSet(prog, pflag.ContinueOnError)
-	fl.SetOutput(stderr)
 	var (
-		template string
-		to       target
-		quiet    bool
+		template         string
+		to               target
+		silent           bool
+		allowMissingMask bool
 	)
-	fl.StringVarP(&template, "template", "t", "", "start from the calibration `TEMPLATE` (0.3.0 or 2.0)")
+	cmd := cli.New(prog, nil)
+	fl := cmd.Flags
+	cmd.Help = func() string { return usageHead + cli.FlagUsages(fl) }
+	fl.StringVarP(&template, cli.FlagTemplate, "t", "", "start from the calibration `TEMPLATE` (0.3.0 or 2.0)")
 	fl.Var(&to, "to", "write the 2.0 or the 0.3 (flat) schema (default: that of the starting point)")
-	fl.BoolVarP(&quiet, "quiet", "q", false, "do not echo the result to stdout, nor print what was read")
-	fl.Usage = func() {
-		fmt.Fprint(fl.Output(), usageText)
-	}
-	if err := fl.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			fl.SetOutput(stdout)
-			fl.Usage()
-			return 0
-		}
-		fmt.Fprintf(stderr, "%s: %v\nRun '%s --help' for usage.\n", prog, err, prog)
-		return 2
+	fl.BoolVar(&silent, cli.FlagSilent, false, "do not echo the result to stdout, nor print what was read and the notes")
+	fl.BoolVarP(&silent, "quiet", "q", false, "the former name of --silent")
+	fl.MarkHidden("quiet")
+	fl.BoolVar(&allowMissingMask, "allow-missing-mask", false, "write the calibration even when a mask file does not exist (a warning)")
+	if done, code := cmd.Parse(args, stdout, stderr); done {
+		return code
 	}
 	if fl.NArg() != 2 {
-		fmt.Fprintf(stderr, "%s: need 2 arguments, INPUT and OUT.json, got %d\nRun '%s --help' for usage.\n", prog, fl.NArg(), prog)
-		return 2
+		return cmd.UsageError(stderr, "need 2 arguments, INPUT and OUT.json, got %d", fl.NArg())
 	}
 	inPath, outPath := fl.Arg(0), fl.Arg(1)
 	fail := func(err error) int {
@@ -322,12 +331,15 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	info := func(format string, a ...any) {
-		if !quiet {
+		if !silent {
 			fmt.Fprintf(stderr, "%s: "+format+"\n", append([]any{prog}, a...)...)
 		}
 	}
+	warn := func(format string, a ...any) {
+		fmt.Fprintf(stderr, "%s: warning: "+format+"\n", append([]any{prog}, a...)...)
+	}
 
-	input, err := os.ReadFile(inPath)
+	input, err := cli.ReadFile(inPath, maxInput)
 	if err != nil {
 		return fail(fmt.Errorf("input: %w", err))
 	}
@@ -342,20 +354,112 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	} else {
 		info("%s: read %s", inPath, strings.Join(res.Fit2D.Found(), ", "))
 		if missing := res.Fit2D.Missing(); len(missing) > 0 {
-			fmt.Fprintf(stderr, "%s: warning: %s: not found, left unchanged: %s\n", prog, inPath, strings.Join(missing, ", "))
+			warn("%s: not found, left unchanged: %s", inPath, strings.Join(missing, ", "))
 		}
+		for _, p := range res.Provenance() {
+			if p.Default {
+				warn("%s", p)
+			} else {
+				info("note: %s", p)
+			}
+		}
+		info("note: fit2d's integrated curves include its polarization factor; saxsdog's apply one only with PolarizationCorrection, so the two differ by that factor without it")
 	}
 	for _, n := range res.Notes {
-		fmt.Fprintf(stderr, "%s: warning: %s\n", prog, n)
+		warn("%s", n)
+	}
+	for _, m := range res.MissingMasks(outPath) {
+		if !allowMissingMask {
+			fmt.Fprintf(stderr, "%s: mask file %s does not exist (MaskFile %q); give --allow-missing-mask to write the calibration anyway\n%s: nothing written\n",
+				prog, m.Path, m.MaskFile, prog)
+			return 1
+		}
+		warn("mask file %s does not exist (MaskFile %q); written anyway (--allow-missing-mask)", m.Path, m.MaskFile)
 	}
 	if err := WriteFileAtomic(outPath, res.Data); err != nil {
 		return fail(err)
 	}
 	info("wrote %s in the %s schema, starting from %s", outPath, schemaName(res.Calibration.Generation()), res.Start)
-	if !quiet {
+	if !silent {
 		if _, err := stdout.Write(res.Data); err != nil {
 			return fail(fmt.Errorf("stdout: %w", err))
 		}
 	}
 	return 0
+}
+
+// Source is a value of the result that did not come from fit2d's text.
+type Source struct {
+	// Name is the calibration key (Imagesize, PixelSizeMicroM,
+	// Masks[i].MaskFile, Wavelength).
+	Name string
+	// Value is its value as written.
+	Value any
+	// From tells where it came from (Result.Start).
+	From string
+	// Default is true when From is the schema defaults.
+	Default bool
+}
+
+// String returns "Name Value is not in the fit2d text: from From".
+func (s Source) String() string {
+	what := "taken from " + s.From
+	if s.Default {
+		what = "the " + strings.TrimSuffix(strings.TrimPrefix(s.From, "the "), "s") + ", not a measured value"
+	}
+	return fmt.Sprintf("%s %v is not in the fit2d text: %s", s.Name, s.Value, what)
+}
+
+// Provenance lists the values of a result converted from fit2d text that
+// fit2d's text did not give: the image size, the pixel size, the mask
+// files, and the wavelength when the text lacks it. It is empty for a
+// JSON input.
+func (r *Result) Provenance() []Source {
+	if r.FromJSON || r.Calibration == nil {
+		return nil
+	}
+	cal := r.Calibration
+	def := strings.HasSuffix(r.Start, "defaults")
+	src := func(name string, v any) Source { return Source{Name: name, Value: v, From: r.Start, Default: def} }
+	list := []Source{
+		src("Imagesize", cal.Geometry.Imagesize),
+		src("PixelSizeMicroM", cal.Geometry.PixelSizeMicroM),
+	}
+	for i, m := range cal.Masks {
+		name := "MaskFile"
+		if len(cal.Masks) > 1 || cal.Generation() == saxs.Nested {
+			name = fmt.Sprintf("Masks[%d].MaskFile", i)
+		}
+		list = append(list, src(name, strconv.Quote(m.MaskFile)))
+	}
+	if r.Fit2D.Wavelength == nil {
+		list = append(list, src("Wavelength", cal.Wavelength))
+	}
+	return list
+}
+
+// MissingMask is a mask file of the result that does not exist.
+type MissingMask struct {
+	MaskFile string // as written in the calibration
+	Path     string // resolved against the output's folder
+}
+
+// MissingMasks returns the mask files of the result that do not exist (or
+// are not regular files), relative paths resolved against the folder of
+// outPath, where the calibration is written.
+func (r *Result) MissingMasks(outPath string) []MissingMask {
+	if r.Calibration == nil {
+		return nil
+	}
+	var list []MissingMask
+	for _, m := range r.Calibration.Masks {
+		p := m.MaskFile
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(filepath.Dir(outPath), p)
+		}
+		if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() {
+			list = append(list, MissingMask{MaskFile: m.MaskFile, Path: p})
+		}
+	}
+	return list
 }

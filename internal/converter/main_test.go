@@ -36,6 +36,15 @@ func wantReferenceGeometry(t *testing.T, path string, gen saxs.Generation) *saxs
 	return cal
 }
 
+// masksBeside creates (empty) mask files with the given names in the
+// folder of the calibration out, which saxsconverter requires to exist.
+func masksBeside(t *testing.T, out string, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		writeFile(t, filepath.Join(filepath.Dir(out), n), "")
+	}
+}
+
 func writeFile(t *testing.T, path, text string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
@@ -56,6 +65,7 @@ func TestMainTemplate(t *testing.T) {
 		t.Run(tc.template, func(t *testing.T) {
 			tpl := sharedCopy(t, tc.template)
 			out := filepath.Join(t.TempDir(), "out.json")
+			masksBeside(t, out, "AAA_integ.msk")
 			rc, stdout, stderr := run(t, "-t", tpl, txt, out)
 			if rc != 0 {
 				t.Fatalf("exit %d: %s", rc, stderr)
@@ -98,6 +108,7 @@ func TestMainLF(t *testing.T) {
 		          {"MaskFile": "b.msk", "Oversampling": 3, "PixelPerRadialElement": 2, "qStart": 0, "qStop": 0, "Name": "b"}],
 		"Wavelength": 1.0}`)
 	out := filepath.Join(dir, "out.json")
+	masksBeside(t, out, "a.msk", "b.msk")
 	rc, _, stderr := run(t, "-q", "--template="+tpl, txt, out)
 	if rc != 0 {
 		t.Fatalf("exit %d: %s", rc, stderr)
@@ -120,6 +131,7 @@ func TestMainLF(t *testing.T) {
 // template; values not in the text are left as they are.
 func TestMainUpdatesExistingOutput(t *testing.T) {
 	out := sharedCopy(t, "cal.json")
+	masksBeside(t, out, "AAA_integ.msk")
 	txt := filepath.Join(t.TempDir(), "fit2d.txt")
 	writeFile(t, txt, "  INFO: Refined sample to detector distance =   999.5 mm\r\n")
 	rc, stdout, stderr := run(t, txt, out)
@@ -146,6 +158,7 @@ func TestMainDefaults(t *testing.T) {
 	dir := t.TempDir()
 	txt := filepath.Join(dir, "fit2d.txt")
 	writeFile(t, txt, fit2dLF)
+	masksBeside(t, txt, "AAA_integ.msk")
 	for _, tc := range []struct {
 		args []string
 		gen  saxs.Generation
@@ -170,6 +183,8 @@ func TestMainDefaults(t *testing.T) {
 func TestMainToNested(t *testing.T) {
 	in := sharedCopy(t, "cal.json")
 	out := filepath.Join(t.TempDir(), "cal2.json")
+	masksBeside(t, in, "AAA_integ.msk")
+	masksBeside(t, out, "AAA_integ.msk")
 	rc, _, stderr := run(t, "--to", "2.0", in, out)
 	if rc != 0 {
 		t.Fatalf("exit %d: %s", rc, stderr)
@@ -200,6 +215,7 @@ func TestMainToNested(t *testing.T) {
 		"Imagesize": [1043, 981], "PixelSizeMicroM": [172], "MaskFile": "new.msk", "Oversampling": 4,
 		"PixelPerRadialElement": 2, "Wavelength": 1.0}`)
 	target := sharedCopy(t, "cal2.json")
+	masksBeside(t, target, "new.msk")
 	rc, _, stderr = run(t, "-q", flat, target)
 	if rc != 0 {
 		t.Fatalf("merge: exit %d: %s", rc, stderr)
@@ -313,6 +329,7 @@ func TestMainTemplateReplacesOutput(t *testing.T) {
 	out := filepath.Join(dir, "out.json")
 	writeFile(t, out, "not json")
 	tpl := sharedCopy(t, "cal2.json")
+	masksBeside(t, out, "AAA_integ.msk")
 	rc, _, stderr := run(t, "-q", "-t", tpl, txt, out)
 	if rc != 0 {
 		t.Fatalf("exit %d: %s", rc, stderr)

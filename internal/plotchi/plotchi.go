@@ -3,7 +3,12 @@
 // like the original saxsdog's plotchi (SAXS/plotchi.py), with its bugs
 // fixed:
 //
-//   - --clip 0 keeps every point (the original plotted an empty slice);
+//   - nothing is clipped by default (the original dropped the last point
+//     of every curve unless told otherwise), and --clip 0 keeps every
+//     point (the original plotted an empty slice);
+//   - two- and three-column text (.xy, pyFAI .dat) is read as data, and
+//     the CHIPLOT header is recognised by its content (the original
+//     skipped 4 lines of any file, losing data rows of headerless files);
 //   - log axes skip non-positive values instead of failing;
 //   - NaN points (empty bins) are left out and break the line.
 //
@@ -29,7 +34,6 @@ import (
 	"gonum.org/v1/plot/vg/vgpdf"
 	"gonum.org/v1/plot/vg/vgsvg"
 
-	"github.com/saxsdog/saxs"
 	"github.com/saxsdog/saxs/internal/atomicfile"
 )
 
@@ -68,9 +72,10 @@ type Options struct {
 }
 
 // DefaultOptions returns the defaults of the plotchi command: linear axes,
-// Clip 1 (the original drops the last point), 800 × 600 pixels.
+// no point dropped (the original's default Clip 1 silently dropped the
+// last point of every curve; set Clip to 1 for that), 800 × 600 pixels.
 func DefaultOptions() Options {
-	return Options{Clip: 1, XScale: Linear, YScale: Linear, Width: 800, Height: 600}
+	return Options{XScale: Linear, YScale: Linear, Width: 800, Height: 600}
 }
 
 // Series is one curve to plot.
@@ -80,19 +85,6 @@ type Series struct {
 	// Q and I are the scattering vector and intensity; Err is the error
 	// column, nil when the file has none.
 	Q, I, Err []float64
-}
-
-// Load reads .chi files (saxsdog or fit2d layout) with [saxs.ReadChiFile].
-func Load(paths ...string) ([]Series, error) {
-	out := make([]Series, 0, len(paths))
-	for _, p := range paths {
-		f, err := saxs.ReadChiFile(p)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, Series{Name: p, Q: f.Q, I: f.I, Err: f.Sigma})
-	}
-	return out, nil
 }
 
 // Format returns the output format for a file name from its suffix: "svg",

@@ -248,9 +248,11 @@ func TestRunFlags(t *testing.T) {
 func TestFigure(t *testing.T) {
 	s := Series{Name: "s", Q: []float64{1, 2, 3, 4, 5}, I: []float64{10, 20, math.NaN(), 40, 50}}
 	opt := DefaultOptions()
+	assert.Equal(t, 0, opt.Clip, "nothing is clipped by default")
 
-	// The default --clip 1 drops the last point; --clip 0 keeps it (the
-	// original's [skip:-0] plotted nothing).
+	// The original's default --clip 1 drops the last point; --clip 0 keeps
+	// it (the original's [skip:-0] plotted nothing).
+	opt.Clip = 1
 	ps, err := Figure([]Series{s}, opt)
 	require.NoError(t, err)
 	require.Len(t, ps, 1)

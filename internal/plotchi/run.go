@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/spf13/pflag"
+	"github.com/saxsdog/saxs/internal/cli"
 )
 
 // DefaultOut is the file written when no --out is given.
@@ -26,7 +26,12 @@ const (
 const usageHead = `Usage: plotchi [options] CHIFILE...
 
 Plot the scattering curves I(q) of .chi files (saxsdog 0.3.0 and 2.0, fit2d
-CHIPLOT). Files with an error column get an I ± error band (clipped below at
+CHIPLOT) and of two- and three-column text (.xy, pyFAI .dat with '#'
+comment lines): the 4-line CHIPLOT header is recognised by its content, any
+other text before the first row of numbers is a header, and every row after
+it is plotted (a line that is not a row of numbers is an error). Nothing is
+clipped unless --clip asks for it. Each file must be a regular file of at
+most 64 MiB. Files with an error column get an I ± error band (clipped below at
 0.01 on a log intensity axis). NaN points, and non-positive points on log
 axes, are left out.
 
@@ -48,38 +53,24 @@ Options:
 // program name), writing messages to stdout and stderr, and returns the
 // exit status: [ExitOK], [ExitError] or [ExitUsage].
 func Run(args []string, stdout, stderr io.Writer) int {
-	fs := pflag.NewFlagSet("plotchi", pflag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.SortFlags = false
+	cmd := cli.New("plotchi", nil)
+	fs := cmd.Flags
+	cmd.Help = func() string { return usageHead + cli.FlagUsages(fs) }
 	def := DefaultOptions()
-	out := fs.StringP("out", "o", "", "write the figure to `FILE`; the format follows the suffix: .svg, .png or .pdf")
+	out := fs.StringP(cli.FlagOut, "o", "", "write the figure to `FILE`; the format follows the suffix: .svg, .png or .pdf")
 	compare := fs.BoolP("compare", "c", false, "compare the files with the first one (see above)")
 	logY := fs.BoolP("log", "l", false, "logarithmic intensity axis (overrides --yscale)")
 	noLegend := fs.BoolP("no-legend", "n", false, "hide the legend")
 	title := fs.StringP("title", "t", "", "figure `TITLE` (default: the name of the last file)")
-	skip := fs.IntP("skip", "s", def.Skip, "drop the first `N` points of each curve")
-	clip := fs.IntP("clip", "k", def.Clip, "drop the last `N` points of each curve (0 keeps all)")
-	xscale := fs.StringP("xscale", "x", string(def.XScale), "q axis scale `TYPE`: linear, log or symlog")
-	yscale := fs.StringP("yscale", "y", string(def.YScale), "intensity axis scale `TYPE`: linear, log or symlog (symlog is linear within ±1)")
+	skip := fs.IntP(cli.FlagSkip, "s", def.Skip, "drop the first `N` points of each curve")
+	clip := fs.IntP(cli.FlagClip, "k", def.Clip, "drop the last `N` points of each curve (the original's default was 1)")
+	xscale := fs.StringP(cli.FlagXScale, "x", string(def.XScale), "q axis scale `TYPE`: linear, log or symlog")
+	yscale := fs.StringP(cli.FlagYScale, "y", string(def.YScale), "intensity axis scale `TYPE`: linear, log or symlog (symlog is linear within ±1)")
 	size := fs.String("size", fmt.Sprintf("%dx%d", def.Width, def.Height), "figure size `WxH` in pixels at 100 dpi")
-	help := fs.BoolP("help", "h", false, "show this help")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usageHead+fs.FlagUsagesWrapped(80))
+	if done, code := cmd.Parse(args, stdout, stderr); done {
+		return code
 	}
-
-	usageErr := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "plotchi: "+format+"\n", a...)
-		fmt.Fprintln(stderr, "Try 'plotchi --help' for more information.")
-		return ExitUsage
-	}
-	if err := fs.Parse(args); err != nil {
-		// With ContinueOnError pflag prints nothing itself.
-		return usageErr("%v", err)
-	}
-	if *help {
-		fmt.Fprint(stdout, usageHead+fs.FlagUsagesWrapped(80))
-		return ExitOK
-	}
+	usageErr := func(format string, a ...any) int { return cmd.UsageError(stderr, format, a...) }
 	files := fs.Args()
 	opt := def
 	opt.Compare, opt.NoLegend, opt.Title = *compare, *noLegend, *title

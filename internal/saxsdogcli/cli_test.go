@@ -1,4 +1,4 @@
-package batch
+package saxsdogcli
 
 import (
 	"bytes"
@@ -10,9 +10,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/saxsdog/saxs/internal/batch"
 )
 
 // runMain runs the command with args in dir and returns the exit status,
@@ -122,13 +125,13 @@ func TestMainFailures(t *testing.T) {
 	}
 	if !strings.Contains(stdout, "converted 5, skipped 0, failed 2") ||
 		!strings.Contains(stdout, "  data/a/cut.tif: ") || !strings.Contains(stdout, "  data/bad.tif: ") ||
-		!strings.Contains(stdout, "failures listed in "+ErrorLogName) {
+		!strings.Contains(stdout, "failures listed in "+batch.ErrorLogName) {
 		t.Errorf("summary %q", stdout)
 	}
 	if !strings.Contains(stderr, "level=WARN msg=failed file=data/bad.tif") {
 		t.Errorf("failure not logged: %q", stderr)
 	}
-	log, err := os.ReadFile(filepath.Join(dir, ErrorLogName))
+	log, err := os.ReadFile(filepath.Join(dir, batch.ErrorLogName))
 	if err != nil || strings.Count(string(log), "\n") != 2 || !strings.HasPrefix(string(log), "data/a/cut.tif: ") {
 		t.Errorf("errors log %q, %v", log, err)
 	}
@@ -150,14 +153,18 @@ func TestMainInterrupted(t *testing.T) {
 	if !strings.Contains(stdout.String(), "converted 0") {
 		t.Errorf("summary %q", stdout.String())
 	}
+	// Stopped before the operator was built: said so, not an error.
+	if !strings.Contains(stdout.String(), "stopped (cancelled) before the first frame") || stderr.Len() != 0 {
+		t.Errorf("stdout %q, stderr %q", stdout.String(), stderr.String())
+	}
 }
 
 func TestTermWriter(t *testing.T) {
 	var b bytes.Buffer
 	tw := &termWriter{w: &b}
-	tw.progressLine(Progress{Found: 10, WalkDone: true, Converted: 1})
+	tw.progressLine(batch.Progress{Found: 10, WalkDone: true, Converted: 1})
 	tw.Write([]byte("a log line\n"))
-	tw.progressLine(Progress{Found: 10, WalkDone: true, Converted: 10})
+	tw.progressLine(batch.Progress{Found: 10, WalkDone: true, Converted: 10})
 	tw.endLine()
 	want := "\r\033[K  1/10 frames  0.0 fr/s\r\033[Ka log line\n\r\033[K  10/10 frames  0.0 fr/s\n"
 	if b.String() != want {
@@ -259,5 +266,159 @@ func TestIsLoopback(t *testing.T) {
 		if got := isLoopback(addr); got != want {
 			t.Errorf("isLoopback(%q) = %v", addr, got)
 		}
+	}
+}
+
+func TestFormatProgress(t *testing.T) {
+	p := batch.Progress{Found: 1000, WalkDone: true, Converted: 120, Failed: 3, Elapsed: time.Second}
+	if got, want := formatProgress(p), "  123/1000 frames  123.0 fr/s  3 failed  ETA 7s"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	p.WalkDone = false
+	p.Failed = 0
+	if got, want := formatProgress(p), "  120/1000+ frames  120.0 fr/s"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+func TestParseWatchAndCacheFlags(t *testing.T) {
+	parse := func(args ...string) (*options, error) {
+		return parseArgs(args, &bytes.Buffer{}, &bytes.Buffer{})
+	}
+	o, err := parse("d")
+	if err != nil || o.watch || o.poll != 0 || o.settle != batch.DefaultSettle || o.timeout != batch.DefaultTimeout ||
+		o.cacheDir != "" || o.noCache || o.config().Watch != nil {
+		t.Errorf("defaults %+v, %v", o, err)
+	}
+	o, err = parse("-w", "--settle", "100ms", "--timeout=5s", "--no-cache", "d")
+	if err != nil || !o.watch || !o.noCache {
+		t.Fatalf("-w: %+v, %v", o, err)
+	}
+	if w := o.config().Watch; w == nil || *w != (batch.Watch{Settle: 100 * time.Millisecond, Timeout: 5 * time.Second}) {
+		t.Errorf("-w: watch config %+v", w)
+	}
+	o, err = parse("--poll", "2s", "--cache-dir", "c", "-n", "d")
+	if err != nil || !o.watch || o.cacheDir != "c" || !o.nowalk {
+		t.Fatalf("--poll: %+v, %v", o, err)
+	}
+	if w := o.config().Watch; w == nil || w.Poll != 2*time.Second || w.Settle != batch.DefaultSettle || !o.config().NoWalk {
+		t.Errorf("--poll: watch config %+v", w)
+	}
+	o, err = parse("--watch", "--poll=500ms", "d")
+	if err != nil || o.config().Watch.Poll != 500*time.Millisecond {
+		t.Errorf("--watch --poll: %+v, %v", o, err)
+	}
+	for _, args := range [][]string{
+		{"--no-cache", "--cache-dir", "c", "d"},
+		{"--settle", "1s", "d"}, // without --watch
+		{"--timeout", "1s", "d"},
+		{"-w", "--settle", "0", "d"},
+		{"-w", "--timeout", "-1s", "d"},
+		{"-w", "--settle", "soon", "d"},
+		{"--poll", "-2s", "d"},
+	} {
+		if _, err := parse(args...); err == nil {
+			t.Errorf("%q accepted", args)
+		}
+	}
+	var stdout bytes.Buffer
+	parseArgs([]string{"--help"}, &stdout, &bytes.Buffer{})
+	for _, want := range []string{"-w, --watch", "--poll INTERVAL", "--settle DURATION", "(default 250ms)",
+		"--timeout DURATION", "(default 30s)", "--cache-dir DIR", "--no-cache", "Watch mode"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("help lacks %q:\n%s", want, stdout.String())
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent use.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestMainWatch(t *testing.T) {
+	dir := t.TempDir()
+	flatCal(t, dir)
+	os.MkdirAll(filepath.Join(dir, "data"), 0o755)
+	t.Chdir(dir)
+	t.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "user-cache"))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan int)
+	go func() {
+		done <- mainContext(ctx, []string{"-w", "--settle", "50ms", "--timeout", "1s", "--cache-dir", "cache", "-t", "2", "data"},
+			&stdout, &stderr)
+	}()
+	writeFrame(t, filepath.Join(dir, "data", "sub", "x.tif"), 4)
+	deadline := time.Now().Add(testWait)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "out", "sub", "x.chi")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no output\n%s", stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	var code int
+	select {
+	case code = <-done:
+	case <-time.After(testWait):
+		t.Fatal("saxsdog -w did not stop")
+	}
+	if code != ExitInterrupted || !strings.Contains(stdout.String(), "converted 1, skipped 0, failed 0") {
+		t.Errorf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
+	}
+	// Ctrl-C ends watch mode: the summary says so; it is not an error.
+	if !strings.Contains(stdout.String(), "\nstopped (cancelled) after 1 of 1 frames found") ||
+		strings.Contains(stderr.String(), "context canceled") || strings.Contains(stderr.String(), "saxsdog: ") {
+		t.Errorf("stop not reported as such:\nstdout %s\nstderr %s", stdout.String(), stderr.String())
+	}
+	checkChi(t, filepath.Join(dir, "out", "sub", "x.chi"), 4)
+	if !strings.Contains(stderr.String(), `msg="operator built" calibration=cal.json curves=1 seconds=`) ||
+		!strings.Contains(stderr.String(), "msg=watching") {
+		t.Errorf("stderr %s", stderr.String())
+	}
+	if list, _ := os.ReadDir(filepath.Join(dir, "cache")); len(list) != 1 {
+		t.Errorf("cache folder holds %d files", len(list))
+	}
+
+	// The next run loads the operator.
+	code, _, errOut := runMain(t, dir, "--cache-dir", "cache", "data")
+	if code != ExitOK || !strings.Contains(errOut, `msg="operator loaded from cache"`) {
+		t.Errorf("second run: exit %d\n%s", code, errOut)
+	}
+	// The default cache folder, no cache, a cache folder that cannot be made.
+	code, _, errOut = runMain(t, dir, "data")
+	if code != ExitOK || !strings.Contains(errOut, `msg="operator built"`) {
+		t.Errorf("default cache: exit %d\n%s", code, errOut)
+	}
+	if list, _ := os.ReadDir(filepath.Join(dir, "user-cache", "saxs", "operators")); len(list) != 1 {
+		t.Errorf("default cache folder holds %d files", len(list))
+	}
+	code, _, errOut = runMain(t, dir, "--no-cache", "data")
+	if code != ExitOK || !strings.Contains(errOut, `msg="operator built (no cache)"`) {
+		t.Errorf("--no-cache: exit %d\n%s", code, errOut)
+	}
+	writeFile(t, filepath.Join(dir, "blocker"), nil)
+	code, _, errOut = runMain(t, dir, "--cache-dir", "blocker/cache", "data")
+	if code != ExitOK || !strings.Contains(errOut, `level=WARN msg="running without operator cache"`) ||
+		!strings.Contains(errOut, `msg="operator built (no cache)"`) {
+		t.Errorf("unusable cache folder: exit %d\n%s", code, errOut)
 	}
 }

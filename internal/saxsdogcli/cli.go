@@ -1,10 +1,14 @@
-package batch
+// Package saxsdogcli is the saxsdog command: its flags, the progress line,
+// the summary and the signal handling around the conversion engine of
+// package internal/batch.
+package saxsdogcli
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"net"
@@ -21,6 +25,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/saxsdog/saxs"
+	"github.com/saxsdog/saxs/internal/batch"
+	"github.com/saxsdog/saxs/internal/cli"
 	"github.com/saxsdog/saxs/internal/monitor"
 )
 
@@ -65,25 +71,24 @@ type options struct {
 	dirs          []string
 }
 
-// newFlagSet defines the saxsdog flags on a new flag set writing its
-// messages to w, filling o.
-func newFlagSet(o *options, w io.Writer) *pflag.FlagSet {
-	fs := pflag.NewFlagSet("saxsdog", pflag.ContinueOnError)
-	fs.SetOutput(w)
-	fs.SortFlags = false
-	fs.StringVarP(&o.calibration, "calibration", "c", "cal.json", "calibration `FILE` (0.3.0 or 2.0 schema)")
-	fs.IntVarP(&o.threads, "threads", "t", runtime.NumCPU(), "convert `N` frames at once (default: the number of CPUs)")
-	fs.StringVarP(&o.out, "out", "o", DefaultOutDir, "write the .chi files to `OUTDIR`, mirroring the folders below each DIRECTORY")
+// newCommand defines the saxsdog command line, filling o.
+func newCommand(o *options) *cli.Command {
+	cmd := cli.New("saxsdog", nil)
+	fs := cmd.Flags
+	cmd.Help = func() string { return usageText(fs) }
+	fs.StringVarP(&o.calibration, cli.FlagCalibration, "c", "cal.json", "calibration `FILE` (0.3.0 or 2.0 schema)")
+	fs.IntVarP(&o.threads, cli.FlagThreads, "t", runtime.NumCPU(), "convert `N` frames at once (default: the number of CPUs)")
+	fs.StringVarP(&o.out, cli.FlagOut, "o", batch.DefaultOutDir, "write the .chi files to `OUTDIR`, mirroring the folders below each DIRECTORY")
 	fs.BoolVarP(&o.inplace, "inplace", "i", false, "write each .chi file next to its frame")
 	fs.StringVarP(&o.relpath, "relpath", "R", "", "write each .chi file to the folder `REL` relative to its frame's folder")
 	fs.BoolVarP(&o.resume, "resume", "r", false, "skip frames whose .chi files (and pictures with -s, -p) exist, are complete and newer than the frame")
-	fs.BoolVarP(&o.silent, "silent", "S", false, "no line per file; a progress line every 100 frames")
+	fs.BoolVarP(&o.silent, cli.FlagSilent, "S", false, "no line per file; a progress line every 100 frames")
 	fs.BoolVarP(&o.nowalk, "nowalk", "n", false, "do not convert the files already in the folders")
 	fs.BoolVarP(&o.walkInThreads, "walkdirinthreads", "D", false, "start converting while the folders are still being scanned")
 	fs.BoolVarP(&o.watch, "watch", "w", false, "after the walk, keep watching the DIRECTORYs and their new subfolders; convert new and rewritten frames until interrupted")
 	fs.DurationVar(&o.poll, "poll", 0, "watch by rescanning the folders every `INTERVAL` (e.g. 2s) instead of by file-system events, for network file systems; implies --watch (default: events)")
-	fs.DurationVar(&o.settle, "settle", DefaultSettle, "watch: convert a frame once its size and time stamp have not changed for `DURATION`")
-	fs.DurationVar(&o.timeout, "timeout", DefaultTimeout, "watch: report a frame that still cannot be read `DURATION` after its last change as failed")
+	fs.DurationVar(&o.settle, "settle", batch.DefaultSettle, "watch: convert a frame once its size and time stamp have not changed for `DURATION`")
+	fs.DurationVar(&o.timeout, cli.FlagTimeout, batch.DefaultTimeout, "watch: report a frame that still cannot be read `DURATION` after its last change as failed")
 	fs.BoolVarP(&o.svg, "svg", "s", false, "also plot each curve next to its .chi file (x.chi gives x.svg)")
 	fs.BoolVarP(&o.png, "png", "p", false, "also write a picture of each frame next to its .chi files (x.png), masked pixels in magenta")
 	fs.BoolVarP(&o.plotMonitor, "plotmonitor", "m", false, "show the curves of the latest frame on a live web page while converting; its address is printed at the start")
@@ -91,8 +96,7 @@ func newFlagSet(o *options, w io.Writer) *pflag.FlagSet {
 	fs.StringVar(&o.cacheDir, "cache-dir", "", "keep built integration operators in `DIR` for the next run (default: <user cache folder>/saxs/operators)")
 	fs.BoolVar(&o.noCache, "no-cache", false, "do not keep or load built integration operators")
 	fs.StringVarP(&o.profile, "profile", "P", "", "write a CPU profile to `FILE`")
-	fs.Usage = func() {} // errors print a hint, --help prints usageText to stdout
-	return fs
+	return cmd
 }
 
 // usageText returns the --help text.
@@ -112,10 +116,18 @@ goes to OUTDIR/<its name>/. Failures are listed in OUTDIR/%s
 Watch mode (-w, --poll): after the walk (skipped with -n) saxsdog keeps
 watching the DIRECTORYs, including folders created later, until Ctrl-C. A
 new or rewritten frame is converted once its size and time stamp have not
-changed for --settle and it reads as a TIFF of the calibration's size. A
-frame that cannot be read is retried with back-off and reported as failed
---timeout after its last change; frames still incomplete at Ctrl-C are
-reported too. The output folder and non-TIFF files are ignored.
+changed for --settle and it reads as a TIFF; on Linux, with events, not
+before its writer has closed it (or left it idle for --timeout). A frame
+of the wrong size is reported at once; one that cannot be read is retried
+with back-off and reported as failed --timeout after its last change;
+frames still incomplete at Ctrl-C are reported too. Ctrl-C (or SIGTERM)
+finishes the frames in flight and prints the summary with a line saying
+the run was stopped. The output folder and non-TIFF files are ignored.
+
+Not frames: an entry named like a frame that is not a regular file (a
+folder x.tif, a FIFO, a dangling symbolic link or a loop) is reported as
+failed and counted, never opened. Names with unprintable characters are
+quoted in the summary and the errors log ("a\nb.tif").
 
 Pictures (-s, -p): x.svg plots the curve of x.chi on a log scale with bands
 of ± the standard deviation of the pixel values in each ring (yellow) and ±
@@ -141,54 +153,23 @@ and masks (--no-cache switches this off).
 
 Exit status: 0 all converted, 1 some frames failed, 2 usage or calibration
 error, 130 interrupted (the normal end of watch mode).
-`, flagUsages(fs), ErrorLogName, ErrorLogName)
+`, cli.FlagUsages(fs), batch.ErrorLogName, batch.ErrorLogName)
 }
 
-// flagUsages lists the flags like pflag's FlagUsages, without the
-// "[=true|false]" that pflag adds to boolean flags.
-func flagUsages(fs *pflag.FlagSet) string {
-	type row struct{ left, usage string }
-	var rows []row
-	width := 0
-	fs.VisitAll(func(f *pflag.Flag) {
-		if f.Hidden {
-			return
-		}
-		left := "      --" + f.Name
-		if f.Shorthand != "" {
-			left = "  -" + f.Shorthand + ", --" + f.Name
-		}
-		name, usage := pflag.UnquoteUsage(f)
-		if name != "" && f.Value.Type() != "bool" {
-			left += " " + name
-		}
-		if f.Value.Type() != "bool" && f.DefValue != "" && !strings.Contains(usage, "(default") {
-			if f.Value.Type() == "string" {
-				usage += fmt.Sprintf(" (default %q)", f.DefValue)
-			} else {
-				usage += fmt.Sprintf(" (default %s)", f.DefValue)
-			}
-		}
-		rows = append(rows, row{left, usage})
-		width = max(width, len(left))
-	})
-	var b strings.Builder
-	for _, r := range rows {
-		fmt.Fprintf(&b, "%-*s   %s\n", width, r.left, r.usage)
-	}
-	return b.String()
-}
+// errDone is returned by parseArgs after --help or --version.
+var errDone = errors.New("done")
 
 // parseArgs parses the command line (without the program name). With
-// --help it prints the usage to stdout and returns pflag.ErrHelp.
+// --help or --version it prints the text to stdout and returns errDone;
+// it prints nothing else.
 func parseArgs(args []string, stdout, stderr io.Writer) (*options, error) {
 	o := new(options)
-	fs := newFlagSet(o, stderr)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			io.WriteString(stdout, usageText(fs))
-		}
+	cmd := newCommand(o)
+	fs := cmd.Flags
+	if done, err := cmd.ParseFlags(args, stdout); err != nil {
 		return nil, err
+	} else if done {
+		return nil, errDone
 	}
 	o.dirs = fs.Args()
 	switch {
@@ -224,9 +205,9 @@ func parseArgs(args []string, stdout, stderr io.Writer) (*options, error) {
 	return o, nil
 }
 
-// config turns the options into a Config (without the calibration).
-func (o *options) config() Config {
-	return Config{
+// config turns the options into a batch.Config (without the calibration).
+func (o *options) config() batch.Config {
+	return batch.Config{
 		Roots:     o.dirs,
 		OutDir:    o.out,
 		InPlace:   o.inplace,
@@ -242,11 +223,11 @@ func (o *options) config() Config {
 }
 
 // watchConfig returns the watch settings, nil without --watch.
-func (o *options) watchConfig() *Watch {
+func (o *options) watchConfig() *batch.Watch {
 	if !o.watch {
 		return nil
 	}
-	return &Watch{Settle: o.settle, Timeout: o.timeout, Poll: o.poll}
+	return &batch.Watch{Settle: o.settle, Timeout: o.timeout, Poll: o.poll}
 }
 
 // Main runs the saxsdog command with args (without the program name),
@@ -268,12 +249,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 // mainContext is Main with a context instead of signal handling.
 func mainContext(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	o, err := parseArgs(args, stdout, stderr)
-	if errors.Is(err, pflag.ErrHelp) {
+	if errors.Is(err, errDone) {
 		return ExitOK
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "saxsdog: %v\nRun 'saxsdog --help' for usage.\n", err)
-		return ExitUsage
+		return cli.UsageError(stderr, "saxsdog", err.Error())
 	}
 
 	term := isTerminal(stderr)
@@ -299,29 +279,27 @@ func mainContext(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		}()
 	}
 
-	cal, err := saxs.LoadCalibration(o.calibration)
+	cal, err := loadCalibration(ctx, o.calibration)
 	if err != nil {
-		fmt.Fprintf(stderr, "saxsdog: %v\n", err)
-		return ExitUsage
+		return failedSetup(ctx, stdout, stderr, err)
 	}
 	cfg := o.config()
 	cfg.Logger = logger
 	cfg.Calibration = cal // the mask of the -p pictures
-	if cfg.Integrator, err = buildIntegrator(cal, o, logger); err != nil {
-		fmt.Fprintf(stderr, "saxsdog: %v\n", err)
-		return ExitUsage
+	if cfg.Integrator, err = buildIntegrator(ctx, cal, o, logger); err != nil {
+		return failedSetup(ctx, stdout, stderr, err)
 	}
 	switch {
 	case term:
 		cfg.Progress = out.progressLine
 	case !o.silent:
-		cfg.Progress = func(p Progress) {
-			if f := p.File; f != nil && f.Status != Failed { // failures are logged by the Converter
+		cfg.Progress = func(p batch.Progress) {
+			if f := p.File; f != nil && f.Status != batch.Failed { // failures are logged by the Converter
 				logger.Info(f.Status.String(), "file", f.Path, "chi", firstNonEmpty(f.Outputs))
 			}
 		}
 	default:
-		cfg.Progress = func(p Progress) {
+		cfg.Progress = func(p batch.Progress) {
 			if p.File != nil && p.Done()%silentEvery == 0 {
 				logger.Info("progress", "done", p.Done(), "found", p.Found, "failed", p.Failed,
 					"frames_per_second", fmt.Sprintf("%.1f", rate(p.Converted, p.Elapsed)))
@@ -335,9 +313,9 @@ func mainContext(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if o.plotMonitor {
 		// Only its warnings: it would log its address, printed below.
 		mon = monitor.New(slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelWarn})))
-		cfg.Outputs = append(cfg.Outputs, MonitorOutput(mon))
+		cfg.Outputs = append(cfg.Outputs, batch.MonitorOutput(mon))
 	}
-	c, err := New(cfg)
+	c, err := batch.New(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "saxsdog: %v\n", err)
 		return ExitUsage
@@ -371,17 +349,53 @@ func mainContext(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	stopMonitor()
 	out.endLine()
 	printSummary(stdout, s)
+	var stopped *batch.InterruptedError
+	if errors.As(runErr, &stopped) {
+		// Not an error: Ctrl-C is the normal end of watch mode.
+		fmt.Fprintf(stdout, "stopped (%v) after %d of %d frames found; the frames in flight were finished\n",
+			stopCause(ctx), stopped.Done, stopped.Found)
+	}
+	others := otherErrors(runErr)
+	for _, err := range others {
+		fmt.Fprintf(stderr, "saxsdog: %v\n", err)
+	}
 	switch {
 	case ctx.Err() != nil:
-		fmt.Fprintf(stderr, "saxsdog: %v\n", runErr)
 		return ExitInterrupted
-	case runErr != nil:
-		fmt.Fprintf(stderr, "saxsdog: %v\n", runErr)
-		return ExitFailures
-	case s.Failed > 0:
+	case len(others) > 0, s.Failed > 0:
 		return ExitFailures
 	}
 	return ExitOK
+}
+
+// stopCause describes why ctx was cancelled: the signal ("interrupt
+// signal received") or "cancelled".
+func stopCause(ctx context.Context) string {
+	// The cause of a signal also reports errors.Is(cause, context.Canceled):
+	// compare with the plain cancellation itself.
+	if c := context.Cause(ctx); c != nil && c != context.Canceled { //nolint:errorlint // identity intended
+		return c.Error()
+	}
+	return "cancelled"
+}
+
+// otherErrors returns the errors of a run besides its interruption.
+func otherErrors(err error) []error {
+	if err == nil {
+		return nil
+	}
+	var list []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			list = append(list, otherErrors(e)...)
+		}
+		return list
+	}
+	var ie *batch.InterruptedError
+	if errors.As(err, &ie) {
+		return nil
+	}
+	return []error{err}
 }
 
 // isLoopback reports whether the listening address addr (host:port) only
@@ -399,7 +413,7 @@ func isLoopback(addr string) bool {
 }
 
 // printSummary prints the counts, the speed and the failures of a run.
-func printSummary(w io.Writer, s Summary) {
+func printSummary(w io.Writer, s batch.Summary) {
 	fmt.Fprintf(w, "converted %d, skipped %d, failed %d in %.2f s (%.1f frames/s)\n",
 		s.Converted, s.Skipped, s.Failed, s.Elapsed.Seconds(), s.FramesPerSecond)
 	if len(s.Failures) == 0 {
@@ -453,7 +467,7 @@ func (t *termWriter) Write(p []byte) (int, error) {
 }
 
 // progressLine redraws the progress line, at most 10 times a second.
-func (t *termWriter) progressLine(p Progress) {
+func (t *termWriter) progressLine(p batch.Progress) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := time.Now()
@@ -478,7 +492,7 @@ func (t *termWriter) endLine() {
 // formatProgress formats the progress line: "  123/1000 frames  456.7 fr/s
 // ETA 2s". While the folders are still scanned the total is followed by "+"
 // and no ETA is given.
-func formatProgress(p Progress) string {
+func formatProgress(p batch.Progress) string {
 	var b strings.Builder
 	done := p.Done()
 	fmt.Fprintf(&b, "  %d/%d", done, p.Found)
@@ -520,14 +534,63 @@ func (o *options) cacheFolder(logger *slog.Logger) string {
 	return dir
 }
 
+// failedSetup ends a run whose calibration or integrator could not be
+// made: a usage error, or, when a signal stopped it (ctx is done), an
+// empty summary that says so.
+func failedSetup(ctx context.Context, stdout, stderr io.Writer, err error) int {
+	if ctx.Err() == nil {
+		fmt.Fprintf(stderr, "saxsdog: %v\n", err)
+		return ExitUsage
+	}
+	printSummary(stdout, batch.Summary{})
+	fmt.Fprintf(stdout, "stopped (%v) before the first frame\n", stopCause(ctx))
+	return ExitInterrupted
+}
+
+// loadCalibration reads the calibration file. The file and its mask files
+// must be regular files: a FIFO or a device (/dev/zero) is refused before
+// anything is opened, so the run neither hangs nor reads without end. A
+// signal before it starts stops the run.
+func loadCalibration(ctx context.Context, path string) (*saxs.Calibration, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("stopped before reading the calibration: %w", err)
+	}
+	if err := cli.CheckRegular(path); err != nil {
+		return nil, fmt.Errorf("calibration: %w", err)
+	}
+	cal, err := saxs.LoadCalibration(path)
+	if err != nil {
+		return nil, err
+	}
+	for i := range cal.Masks {
+		// A missing mask is left to the library, which names it.
+		if err := cli.CheckRegular(cal.MaskPath(i)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s: mask %d: %w", path, i, err)
+		}
+	}
+	return cal, nil
+}
+
+// newIntegrator builds the integrator of cal. It is the one place that
+// calls the library's constructor: with the library's NewContext(ctx, cal,
+// opt) it stops when ctx is done (a signal while a large operator is
+// built); until then a signal before the build starts stops it.
+func newIntegrator(ctx context.Context, cal *saxs.Calibration, opt saxs.Options) (*saxs.Integrator, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return saxs.NewWithOptions(cal, opt)
+}
+
 // buildIntegrator builds (or loads from the operator cache) the
 // integrator of a calibration and logs how it went and how long it took.
-func buildIntegrator(cal *saxs.Calibration, o *options, logger *slog.Logger) (*saxs.Integrator, error) {
+// Cancelling ctx stops the build (see newIntegrator).
+func buildIntegrator(ctx context.Context, cal *saxs.Calibration, o *options, logger *slog.Logger) (*saxs.Integrator, error) {
 	dir := o.cacheFolder(logger)
 	before := cacheSnapshot(dir)
 	warn := &warnCounter{Handler: logger.Handler(), n: new(atomic.Int32)}
 	t0 := time.Now()
-	ig, err := saxs.NewWithOptions(cal, saxs.Options{Workers: o.threads, CacheDir: dir, Logger: slog.New(warn)})
+	ig, err := newIntegrator(ctx, cal, saxs.Options{Workers: o.threads, CacheDir: dir, Logger: slog.New(warn)})
 	if err != nil {
 		return nil, fmt.Errorf("building the integrator: %w", err)
 	}
@@ -546,15 +609,15 @@ func buildIntegrator(cal *saxs.Calibration, o *options, logger *slog.Logger) (*s
 
 // cacheSnapshot returns the files of the cache folder with their sizes and
 // times, to tell whether building the integrator wrote one.
-func cacheSnapshot(dir string) map[string]stamp {
-	snap := map[string]stamp{}
+func cacheSnapshot(dir string) map[string]fileStamp {
+	snap := map[string]fileStamp{}
 	if dir == "" {
 		return snap
 	}
 	list, _ := os.ReadDir(dir)
 	for _, d := range list {
 		if fi, err := d.Info(); err == nil && fi.Mode().IsRegular() {
-			snap[d.Name()] = stampOf(fi)
+			snap[d.Name()] = fileStamp{fi.Size(), fi.ModTime().UnixNano()}
 		}
 	}
 	return snap
@@ -580,4 +643,18 @@ func (w *warnCounter) WithAttrs(attrs []slog.Attr) slog.Handler {
 
 func (w *warnCounter) WithGroup(name string) slog.Handler {
 	return &warnCounter{Handler: w.Handler.WithGroup(name), n: w.n}
+}
+
+// fileStamp identifies a version of a file: its size and modification
+// time.
+type fileStamp struct{ size, mtime int64 }
+
+// firstNonEmpty returns the first non-empty string of list, or "".
+func firstNonEmpty(list []string) string {
+	for _, s := range list {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
 }
