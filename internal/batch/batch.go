@@ -385,7 +385,7 @@ func NewContext(ctx context.Context, cfg Config) (*Converter, error) {
 		if cfg.Calibration == nil {
 			return nil, errors.New("batch: neither a calibration nor an integrator given")
 		}
-		ig, err := newIntegrator(ctx, cfg.Calibration, saxs.Options{Workers: c.workers})
+		ig, err := saxs.NewContext(ctx, cfg.Calibration, saxs.Options{Workers: c.workers})
 		if err != nil {
 			return nil, fmt.Errorf("batch: building the integrator: %w", err)
 		}
@@ -505,7 +505,7 @@ func (c *Converter) Run(ctx context.Context) (Summary, error) {
 	}
 	c.log.Info("converting", "inputs", strings.Join(c.cfg.Roots, " "), "output", c.describeOutput(),
 		"workers", c.workers, "curves", c.ig.NumCurves(), "resume", c.cfg.Resume)
-	for _, w := range integratorWarnings(c.ig) {
+	for _, w := range c.ig.Warnings() {
 		c.log.Warn("calibration", "warning", w)
 	}
 	r.cleanErrorLogDir()
@@ -624,26 +624,6 @@ func (e *InterruptedError) Error() string {
 
 // Unwrap returns Err.
 func (e *InterruptedError) Unwrap() error { return e.Err }
-
-// newIntegrator builds the integrator of cal: the one call to swap for
-// the library's saxs.NewContext(ctx, cal, opt), which stops when ctx is
-// done; until then a cancelled ctx only stops it before it starts.
-func newIntegrator(ctx context.Context, cal *saxs.Calibration, opt saxs.Options) (*saxs.Integrator, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	return saxs.NewWithOptions(cal, opt)
-}
-
-// integratorWarnings returns what the integrator says a user should be
-// told once per run (an empty integral range, for example), when the
-// library offers it (Integrator.Warnings), otherwise nothing.
-func integratorWarnings(ig *saxs.Integrator) []string {
-	if w, ok := any(ig).(interface{ Warnings() []string }); ok {
-		return w.Warnings()
-	}
-	return nil
-}
 
 // Run is NewContext followed by Converter.Run.
 func Run(ctx context.Context, cfg Config) (Summary, error) {

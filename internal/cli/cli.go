@@ -22,7 +22,6 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -35,6 +34,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/spf13/pflag"
+
+	"github.com/saxsdog/saxs"
 )
 
 // Exit statuses shared by the tools.
@@ -218,8 +219,9 @@ func FlagUsages(fs *pflag.FlagSet) string {
 }
 
 // ErrNotRegular is reported (with errors.Is) by ReadFile for a path that
-// is not a regular file: a FIFO, a device, a folder.
-var ErrNotRegular = errors.New("not a regular file")
+// is not a regular file: a FIFO, a device, a folder. It is the library's
+// saxs.ErrNotRegular, so callers test for one error whichever layer read.
+var ErrNotRegular = saxs.ErrNotRegular
 
 // TooLargeError reports an input larger than the reader accepts.
 type TooLargeError struct {

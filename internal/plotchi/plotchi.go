@@ -198,8 +198,8 @@ func newPlot(title string, xs, ys Scale, ylabel string) *plot.Plot {
 
 // finish fixes the axis ranges so that every scale can draw them.
 func finish(p *plot.Plot, xs, ys Scale) {
-	xs.fixRange(&p.X)
-	ys.fixRange(&p.Y)
+	FixRange(&p.X, xs == Log)
+	FixRange(&p.Y, ys == Log)
 }
 
 func curveFigure(series []Series, opt Options, title string) *plot.Plot {

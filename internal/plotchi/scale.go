@@ -51,19 +51,20 @@ func (sc Scale) apply(a *plot.Axis) {
 	}
 }
 
-// fixRange makes the data range of an axis drawable in scale sc: an axis
-// without data gets [0, 1] ([1, 10] on a log axis), and a single value is
-// widened around itself.
-func (sc Scale) fixRange(a *plot.Axis) {
+// FixRange makes the data range of an axis drawable, on a logarithmic
+// axis when log is set: an axis without data gets [0, 1] ([1, 10] on a log
+// axis), a log axis whose minimum is not positive starts a decade below
+// min(max, 1), and a single value is widened around itself.
+func FixRange(a *plot.Axis, log bool) {
 	if a.Min > a.Max || math.IsInf(a.Min, 0) || math.IsInf(a.Max, 0) || math.IsNaN(a.Min) || math.IsNaN(a.Max) {
-		if sc == Log {
+		if log {
 			a.Min, a.Max = 1, 10
 		} else {
 			a.Min, a.Max = 0, 1
 		}
 		return
 	}
-	if sc == Log && a.Min <= 0 {
+	if log && a.Min <= 0 {
 		// Only positive data are added to log plots; this guards against
 		// callers that add others.
 		a.Min = math.Min(a.Max, 1) / 10
@@ -73,7 +74,7 @@ func (sc Scale) fixRange(a *plot.Axis) {
 	}
 	if a.Min == a.Max {
 		switch {
-		case sc == Log:
+		case log:
 			a.Min, a.Max = a.Min/math.Sqrt(10), a.Max*math.Sqrt(10)
 		case a.Min == 0:
 			a.Min, a.Max = -1, 1

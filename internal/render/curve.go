@@ -121,8 +121,8 @@ func CurvePlot(c *saxs.ErrorCurve, title string) (*plot.Plot, error) {
 	if c.Sigma != nil {
 		p.Legend.Add(PoissonLabel, &band{fill: poissonFill})
 	}
-	fixRange(&p.X, false)
-	fixRange(&p.Y, true)
+	plotchi.FixRange(&p.X, false)
+	plotchi.FixRange(&p.Y, true)
 	return p, nil
 }
 
@@ -311,7 +311,7 @@ func emptyAxes(p *plot.Plot, q []float64) {
 		}
 	}
 	p.Y.Min, p.Y.Max = 1, 10
-	fixRange(&p.X, false)
+	plotchi.FixRange(&p.X, false)
 	style := text.Style{
 		Color:   color.Gray{Y: 0x60},
 		Font:    p.Title.TextStyle.Font,
@@ -329,31 +329,6 @@ func emptyAxes(p *plot.Plot, q []float64) {
 
 // noRange hides a plotter's DataRange and GlyphBoxes from the plot.
 type noRange struct{ plot.Plotter }
-
-// fixRange makes an axis range drawable: an axis without data gets [0, 1]
-// ([1, 10] if logarithmic) and a single value is widened around itself.
-func fixRange(a *plot.Axis, log bool) {
-	if !finite(a.Min) || !finite(a.Max) || a.Min > a.Max || log && a.Min <= 0 {
-		if log {
-			a.Min, a.Max = 1, 10
-		} else {
-			a.Min, a.Max = 0, 1
-		}
-		return
-	}
-	if a.Min < a.Max {
-		return
-	}
-	switch {
-	case log:
-		a.Min, a.Max = a.Min/math.Sqrt(10), a.Max*math.Sqrt(10)
-	case a.Min == 0:
-		a.Min, a.Max = -1, 1
-	default:
-		d := math.Abs(a.Min) / 10
-		a.Min, a.Max = a.Min-d, a.Max+d
-	}
-}
 
 // cleanText makes a file name safe for a figure title: invalid UTF-8,
 // control characters and the non-characters U+FFFE and U+FFFF (which XML

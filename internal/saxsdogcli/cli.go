@@ -571,26 +571,15 @@ func loadCalibration(ctx context.Context, path string) (*saxs.Calibration, error
 	return cal, nil
 }
 
-// newIntegrator builds the integrator of cal. It is the one place that
-// calls the library's constructor: with the library's NewContext(ctx, cal,
-// opt) it stops when ctx is done (a signal while a large operator is
-// built); until then a signal before the build starts stops it.
-func newIntegrator(ctx context.Context, cal *saxs.Calibration, opt saxs.Options) (*saxs.Integrator, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	return saxs.NewWithOptions(cal, opt)
-}
-
 // buildIntegrator builds (or loads from the operator cache) the
 // integrator of a calibration and logs how it went and how long it took.
-// Cancelling ctx stops the build (see newIntegrator).
+// Cancelling ctx stops the build (saxs.NewContext).
 func buildIntegrator(ctx context.Context, cal *saxs.Calibration, o *options, logger *slog.Logger) (*saxs.Integrator, error) {
 	dir := o.cacheFolder(logger)
 	before := cacheSnapshot(dir)
 	warn := &warnCounter{Handler: logger.Handler(), n: new(atomic.Int32)}
 	t0 := time.Now()
-	ig, err := newIntegrator(ctx, cal, saxs.Options{Workers: o.threads, CacheDir: dir, Logger: slog.New(warn)})
+	ig, err := saxs.NewContext(ctx, cal, saxs.Options{Workers: o.threads, CacheDir: dir, Logger: slog.New(warn)})
 	if err != nil {
 		return nil, fmt.Errorf("building the integrator: %w", err)
 	}
