@@ -39,7 +39,9 @@ func signedFrame(t *testing.T, req Obj, secret string, now time.Time) []byte {
 // that it gets an error reply and that a valid request works after it.
 func TestServerSurvivesMalformedInput(t *testing.T) {
 	_, c, _ := testServer(t, nil)
-	stat := func() []byte { return signedFrame(t, Obj{"command": "stat", "argument": Obj{}}, testSecret, time.Now()) }
+	stat := func() []byte {
+		return signedFrame(t, Obj{"command": "stat", "argument": Obj{}}, testSecret, time.Now())
+	}
 	big := bytes.Repeat([]byte("x"), 100<<20)
 	cases := []struct {
 		name   string

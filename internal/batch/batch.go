@@ -555,7 +555,7 @@ func (c *Converter) Run(ctx context.Context) (Summary, error) {
 				if err := ctx.Err(); err != nil {
 					return err
 				}
-				w.t.event(path, true)
+				w.t.announce(path)
 				return nil
 			})
 			if err != nil && ctx.Err() == nil {
