@@ -302,7 +302,7 @@ func writePlot(r *network.Reply, file string) error {
 }
 
 // Indent re-prints a JSON reply with an indent of four spaces, keys
-// sorted, keeping NaN and the numbers' text as received.
+// sorted, numbers as Python prints them, NaN and Infinity as bare tokens.
 func Indent(raw []byte) []byte {
 	v, err := pyjson.Decode(raw)
 	if err != nil {
