@@ -3,6 +3,7 @@ package network
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -80,6 +81,7 @@ func startQueue(parent context.Context, spec queueSpec, o queueOptions) (*queue,
 	subCtx, subCancel := context.WithCancel(ctx)
 	q.cancel, q.subCancel = cancel, subCancel
 	w := o.watch
+	watching := make(chan struct{})
 	cfg := batch.Config{
 		Integrator: spec.ig,
 		Roots:      []string{spec.dir},
@@ -92,6 +94,7 @@ func startQueue(parent context.Context, spec queueSpec, o queueOptions) (*queue,
 		Outputs:    []batch.Output{q},
 		Logger:     o.log,
 		Progress:   q.progress,
+		Watching:   func() { close(watching) },
 	}
 	if o.outDir == "" && o.relPath == "" {
 		cfg.RelPath = DefaultRelPath
@@ -117,7 +120,20 @@ func startQueue(parent context.Context, spec queueSpec, o queueOptions) (*queue,
 		q.mu.Unlock()
 		o.log.Info("queue ended", "folder", spec.dir, "converted", s.Converted, "failed", s.Failed)
 	}()
-	return q, nil
+	// Reply to new only once the folder is watched, so that no frame
+	// written after the reply is missed.
+	select {
+	case <-watching:
+		return q, nil
+	case <-q.done:
+		q.mu.Lock()
+		err := q.runErr
+		q.mu.Unlock()
+		if err == nil {
+			err = errors.New("the queue ended at once")
+		}
+		return nil, err
+	}
 }
 
 // DefaultRelPath is where a server writes the .chi files, relative to each
