@@ -2,7 +2,6 @@ package network
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -325,14 +324,4 @@ func toAny(s []string) []any {
 		out[i] = x
 	}
 	return out
-}
-
-// jsonNumberInt reads a decoded JSON number as an int.
-func jsonNumberInt(v any) (int, bool) {
-	n, ok := v.(json.Number)
-	if !ok {
-		return 0, false
-	}
-	i, err := n.Int64()
-	return int(i), err == nil
 }
