@@ -204,7 +204,7 @@ func (s *Server) handle(ctx context.Context, frames [][]byte) Obj {
 			return NewReply(ResultStat, Obj{"stat": Obj{}})
 		}
 		return NewReply(ResultStat, Obj{"stat": q.stat()})
-	case "plot", "plotdata":
+	case "plot":
 		q := s.queue()
 		if q == nil {
 			return NewReply(ResultNoQueue, nil)
@@ -220,8 +220,11 @@ func (s *Server) handle(ctx context.Context, frames [][]byte) Obj {
 			return NewReply(ResultNoQueue, nil)
 		}
 		d := Obj{"cal": q.spec.calJSON, "attachments": q.spec.attachments}
-		if q.spec.flat {
+		if q.spec.flat { // what a 0.3.0 client reads
 			d["directory"] = toAny(q.spec.directory)
+			if a, ok := q.spec.attachments[0].(map[string]any); ok {
+				d["mask"] = Obj{"data": a["data"]}
+			}
 		}
 		return NewReply(ResultCal, d)
 	case "listdir":
@@ -233,8 +236,9 @@ func (s *Server) handle(ctx context.Context, frames [][]byte) Obj {
 		}
 		return NewReply(ResultFileslist, Obj{"fileslist": q.fileslist()})
 	}
-	// plotdata is answered as plot above (like the 2.0 CLI); mergedata and
-	// getmergedata (data consolidation) are not implemented.
+	// plotdata (in the request schema but never handled by the original;
+	// its CLI sends plot for it), mergedata and getmergedata (data
+	// consolidation) are not implemented.
 	return ErrorReply(ResultNotImplemented, req.Command+" not implemented")
 }
 

@@ -62,7 +62,9 @@ func TestServerSurvivesMalformedInput(t *testing.T) {
 		{"100 MB frame", [][]byte{big}, ResultValueError},
 		{"new without calibration", [][]byte{signedFrame(t, Obj{"command": "new", "argument": Obj{}}, testSecret, time.Now())}, ResultValueError},
 		{"new with a bad calibration", [][]byte{signedFrame(t, Obj{"command": "new", "argument": Obj{"calibration": Obj{"Wavelength": "x"}}}, testSecret, time.Now())}, ResultValueError},
-		{"not implemented", [][]byte{signedFrame(t, Obj{"command": "getmergedata", "argument": Obj{}}, testSecret, time.Now())}, ResultNotImplemented},
+		{"getmergedata", [][]byte{signedFrame(t, Obj{"command": "getmergedata", "argument": Obj{}}, testSecret, time.Now())}, ResultNotImplemented},
+		{"mergedata", [][]byte{signedFrame(t, Obj{"command": "mergedata", "argument": Obj{"mergeconf": Obj{}}}, testSecret, time.Now())}, ResultNotImplemented},
+		{"plotdata", [][]byte{signedFrame(t, Obj{"command": "plotdata", "argument": Obj{}}, testSecret, time.Now())}, ResultNotImplemented},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -73,6 +75,28 @@ func TestServerSurvivesMalformedInput(t *testing.T) {
 			assert.Equal(t, ResultStat, ok.Result)
 		})
 	}
+}
+
+// TestRepServerRecoversFromPanics checks that a panic in a handler is
+// answered with a ServerError reply and that the loop goes on.
+func TestRepServerRecoversFromPanics(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	rep, err := ListenRep(ctx, "tcp://127.0.0.1:0", func(_ context.Context, frames [][]byte) []byte {
+		if string(frames[0]) == "boom" {
+			var m map[string]int
+			m["x"] = 1 // nil map write
+		}
+		return []byte(`{"result": "ok", "data": {}}`)
+	}, nil)
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- rep.Serve(ctx) }()
+	defer func() { cancel(); <-done }()
+	r := rawRequest(t, rep.Endpoint(), []byte("boom"))
+	assert.Equal(t, ResultServerError, r.Result)
+	assert.Contains(t, r.ErrorText(), "nil map")
+	r = rawRequest(t, rep.Endpoint(), []byte("fine"))
+	assert.Equal(t, "ok", r.Result)
 }
 
 func TestServerRejectsBadSignatures(t *testing.T) {
@@ -187,6 +211,7 @@ func TestNewFlatForm(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, ResultCal, r.Result)
 	assert.Equal(t, []any{"u", "e", "s"}, r.Map()["directory"])
+	assert.NotEmpty(t, r.Map()["mask"].(map[string]any)["data"], "0.3.0 clients read the mask here")
 	assert.Len(t, r.Map()["attachments"], 1)
 }
 
