@@ -190,3 +190,33 @@ func TestServerWithFeederConvertsEachFrameOnce(t *testing.T) {
 		return processed() == len(frames)+1
 	})
 }
+
+func TestFeederReplay(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	pub, err := ListenPub(ctx, "tcp://127.0.0.1:0", nil)
+	require.NoError(t, err)
+	var got collector
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		assert.NoError(t, Subscribe(ctx, pub.Endpoint(), got.add, nil))
+	}()
+	connected(t, pub, &got)
+	dir, err := filepath.Abs(filepath.Join(sampleDir, "frames"))
+	require.NoError(t, err)
+	go func() {
+		defer wg.Done()
+		assert.NoError(t, RunFeeder(ctx, pub, FeederConfig{Dir: dir, Replay: true, ReplayEvery: 20 * time.Millisecond}))
+	}()
+	defer func() {
+		cancel()
+		wg.Wait()
+		pub.Close()
+	}()
+	frames, err := filepath.Glob(filepath.Join(dir, "*", "*.tif"))
+	require.NoError(t, err)
+	for _, f := range frames {
+		waitFor(t, "repeated announcements of "+f, func() bool { return got.count(f) >= 2 })
+	}
+}
