@@ -18,6 +18,11 @@ import (
 // HistoryWindow is how far back the history of finish times reaches.
 const HistoryWindow = 100 * time.Second
 
+// MaxParamHistory bounds the integral parameters kept per mask (the
+// latest frames'); the original kept them for the queue's whole life,
+// which makes every plot reply grow without bound.
+const MaxParamHistory = 10000
+
 // queueSpec is what a queue is started with.
 type queueSpec struct {
 	cal         *saxs.Calibration
@@ -235,6 +240,10 @@ func (q *queue) Write(f *batch.Frame) error {
 		ps.I0 = append(ps.I0, c.Params.I0)
 		ps.I1 = append(ps.I1, c.Params.I1)
 		ps.I2 = append(ps.I2, c.Params.I2)
+		if n := len(ps.I0) - MaxParamHistory; n > 0 {
+			ps.Time, ps.File = ps.Time[n:], ps.File[n:]
+			ps.I0, ps.I1, ps.I2 = ps.I0[n:], ps.I1[n:], ps.I2[n:]
+		}
 	}
 	return nil
 }
