@@ -50,6 +50,11 @@ type ServerConfig struct {
 	// CollisionTimeout bounds the get of the collision check (default
 	// DefaultCollisionTimeout).
 	CollisionTimeout time.Duration
+	// Verifier checks the signatures; nil means a new one for the
+	// entry's secret. Servers of one process that share a secret should
+	// share it, so that a request accepted by one cannot be replayed to
+	// another.
+	Verifier *Verifier
 	// CacheDir keeps built integration operators; "" disables the cache.
 	CacheDir string
 	Logger   *slog.Logger
@@ -98,7 +103,13 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if name == "" {
 		name = fmt.Sprintf("server %d", cfg.Index)
 	}
-	return &Server{cfg: cfg, entry: e, dir: dir, verifier: NewVerifier(e.Secret),
+	v := cfg.Verifier
+	if v == nil {
+		v = NewVerifier(e.Secret)
+	} else if v.secret != e.Secret {
+		return nil, errors.New("server: the verifier is for another secret")
+	}
+	return &Server{cfg: cfg, entry: e, dir: dir, verifier: v,
 		log: log.With("server", name), now: time.Now}, nil
 }
 
