@@ -68,9 +68,14 @@ func (g guardTransport) Addr(ep string) (string, error) { return g.tcp.Addr(ep) 
 
 type guardListener struct{ net.Listener }
 
+// Accept waits a little after a failure (too many open files, ...):
+// zmq4 calls it again at once, which would spin.
 func (l guardListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
+		if !errors.Is(err, net.ErrClosed) {
+			time.Sleep(50 * time.Millisecond)
+		}
 		return nil, err
 	}
 	return &guardConn{Conn: c, max: MaxMessageSize}, nil
