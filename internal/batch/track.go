@@ -139,8 +139,9 @@ type tracker struct {
 	r       *run
 	settle  time.Duration
 	timeout time.Duration
-	keep    time.Duration // how long a done entry is kept
-	since   time.Time     // when watching started
+	keep    time.Duration    // how long a done entry is kept
+	since   time.Time        // when watching started
+	now     func() time.Time // the clock: time.Now, a fake one in tests
 
 	mu     sync.Mutex
 	files  map[string]*entry
@@ -155,7 +156,7 @@ type tracker struct {
 
 func newTracker(r *run, w *Watch) *tracker {
 	return &tracker{
-		r: r, settle: w.Settle, timeout: w.Timeout, since: time.Now(),
+		r: r, settle: w.Settle, timeout: w.Timeout, since: time.Now(), now: time.Now,
 		keep:      max(time.Minute, 2*w.Timeout),
 		files:     map[string]*entry{},
 		wake:      make(chan struct{}, 1),
@@ -220,10 +221,10 @@ func (t *tracker) eventLocked(path string, rescan bool) *entry {
 	case e == nil:
 		e = &entry{path: path, rescan: rescan}
 		t.files[path] = e
-		t.at(e, time.Now())
+		t.at(e, t.now())
 	case e.state == stateDone:
 		e.state, e.event = stateWaiting, true
-		t.at(e, time.Now())
+		t.at(e, t.now())
 	default:
 		e.event = true // waiting: seen at the next check; ready, busy: checked again after the job
 	}
@@ -245,10 +246,10 @@ func (t *tracker) announce(path string) {
 	case e == nil:
 		e = &entry{path: path, rescan: true}
 		t.files[path] = e
-		t.at(e, time.Now())
+		t.at(e, t.now())
 	case e.state == stateDone:
 		e.state, e.rescan = stateWaiting, true
-		t.at(e, time.Now())
+		t.at(e, t.now())
 	}
 }
 
@@ -275,7 +276,7 @@ func (t *tracker) jobDone(path string, st stamp) {
 		return
 	}
 	e.handled, e.handledStamp = true, st
-	now := time.Now()
+	now := t.now()
 	if e.event && !t.closed {
 		// Written to while converting: check it again.
 		e.state, e.lastErr, e.tries = stateWaiting, nil, 0
@@ -294,7 +295,7 @@ func (t *tracker) jobFailed(path string, err error) (bool, error) {
 	if t.closed || e == nil || e.state != stateBusy {
 		return false, &watchError{path: path, what: "incomplete at exit", err: err}
 	}
-	now := time.Now()
+	now := t.now()
 	e.state, e.lastErr = stateWaiting, err
 	e.tries++
 	when := now.Add(backoff(t.settle, e.tries))
@@ -329,7 +330,7 @@ func (t *tracker) nextReady(ctx context.Context) (string, bool) {
 			}
 			if e.event { // written to since it was found stable
 				e.state = stateWaiting
-				t.at(e, time.Now())
+				t.at(e, t.now())
 				continue
 			}
 			e.state = stateBusy
@@ -353,7 +354,7 @@ func (t *tracker) schedule(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		if next, ok := t.runDue(time.Now()); ok {
+		if next, ok := t.runDue(t.now()); ok {
 			timer.Reset(time.Until(next))
 		} else {
 			timer.Stop()
@@ -411,7 +412,7 @@ func (t *tracker) runDue(now time.Time) (time.Time, bool) {
 		}
 		t.mu.Lock()
 		if it.seq == it.e.seq && it.e.state == stateWaiting && !t.closed {
-			if f := t.check(it.e, st, err, time.Now(), upToDate); f != nil {
+			if f := t.check(it.e, st, err, t.now(), upToDate); f != nil {
 				fails = append(fails, *f)
 			}
 		}

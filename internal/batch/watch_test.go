@@ -476,15 +476,19 @@ func TestTrackerRescan(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr := newTracker(&run{c: c, claims: map[string]string{}}, &c.watch)
+	// A fake clock: the settle time and the timeout are measured on it, so
+	// the test does not depend on how fast the machine runs it.
+	clk := time.Now()
+	tr.now = func() time.Time { return clk }
+	const maxSteps = 1000 // bounds every loop below (5 s of fake time)
 	tr.event(done, true)
 	tr.event(fresh, true)
 	tr.event(fresh, false) // merged
-	deadline := time.Now().Add(testWait)
-	for len(tr.ready) == 0 && time.Now().Before(deadline) {
-		tr.runDue(time.Now())
-		time.Sleep(5 * time.Millisecond)
+	for i := 0; len(tr.ready) == 0 && i < maxSteps; i++ {
+		tr.runDue(clk)
+		clk = clk.Add(5 * time.Millisecond)
 	}
-	tr.runDue(time.Now())
+	tr.runDue(clk)
 	if len(tr.ready) != 1 || tr.ready[0].path != fresh {
 		t.Fatalf("ready %v", tr.ready)
 	}
@@ -498,19 +502,17 @@ func TestTrackerRescan(t *testing.T) {
 	// A failed read comes back, is retried, and is given up after the
 	// timeout; a later change makes it a candidate again.
 	tr.timeout = 30 * time.Millisecond
-	// The timeout runs from the last change: as if it had changed just now,
-	// so that a slow machine (the first check above may have taken longer
-	// than the timeout) still sees the retry before the timeout.
-	tr.files[fresh].changed = time.Now()
+	// The timeout runs from the last change: as if it had changed just now.
+	tr.files[fresh].changed = clk
 	if taken, _ := tr.jobFailed(fresh, errors.New("truncated")); !taken {
 		t.Fatal("failed read not taken back")
 	}
 	if taken, _ := tr.jobFailed(done, errors.New("x")); taken {
 		t.Error("frame not busy taken back")
 	}
-	for tr.files[fresh].state == stateWaiting && time.Now().Before(deadline) {
-		tr.runDue(time.Now())
-		time.Sleep(5 * time.Millisecond)
+	for i := 0; tr.files[fresh].state == stateWaiting && i < maxSteps; i++ {
+		tr.runDue(clk)
+		clk = clk.Add(5 * time.Millisecond)
 	}
 	e := tr.files[fresh]
 	if e.state != stateReady || e.lastErr == nil {
@@ -518,16 +520,16 @@ func TestTrackerRescan(t *testing.T) {
 	}
 	tr.nextReady(context.Background())
 	tr.jobFailed(fresh, errors.New("truncated"))
-	for tr.files[fresh].state == stateWaiting && time.Now().Before(deadline) {
-		tr.runDue(time.Now())
-		time.Sleep(5 * time.Millisecond)
+	for i := 0; tr.files[fresh].state == stateWaiting && i < maxSteps; i++ {
+		tr.runDue(clk)
+		clk = clk.Add(5 * time.Millisecond)
 	}
 	if e.state == stateReady { // retried once more before the timeout
 		tr.nextReady(context.Background())
 		tr.jobFailed(fresh, errors.New("truncated"))
-		for tr.files[fresh].state == stateWaiting && time.Now().Before(deadline) {
-			tr.runDue(time.Now())
-			time.Sleep(5 * time.Millisecond)
+		for i := 0; tr.files[fresh].state == stateWaiting && i < maxSteps; i++ {
+			tr.runDue(clk)
+			clk = clk.Add(5 * time.Millisecond)
 		}
 	}
 	s := tr.r.summary()
@@ -536,17 +538,17 @@ func TestTrackerRescan(t *testing.T) {
 	}
 	tr.event(fresh, false) // unchanged: not read again
 	for range 5 {
-		tr.runDue(time.Now())
-		time.Sleep(10 * time.Millisecond)
+		tr.runDue(clk)
+		clk = clk.Add(10 * time.Millisecond)
 	}
 	if e.state != stateDone || len(tr.ready) != 0 {
 		t.Errorf("unchanged frame given up is read again: %+v", e)
 	}
 	writeFrame(t, fresh, 3)
 	tr.event(fresh, false)
-	for e.state != stateReady && time.Now().Before(deadline) {
-		tr.runDue(time.Now())
-		time.Sleep(5 * time.Millisecond)
+	for i := 0; e.state != stateReady && i < maxSteps; i++ {
+		tr.runDue(clk)
+		clk = clk.Add(5 * time.Millisecond)
 	}
 	if e.state != stateReady {
 		t.Errorf("changed frame not ready: %+v", e)
