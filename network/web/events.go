@@ -1,0 +1,307 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/saxsdog/saxs/network"
+)
+
+// MaxSeries is the number of latest points of each integral-parameter
+// series sent to the page.
+const MaxSeries = 2000
+
+// RateWindow is the span of the rate history sent to the page, in seconds
+// (the server keeps the finish times of the last 100 s).
+const RateWindow = 100
+
+// fileslistEvery bounds how often the watcher asks for the file lists.
+const fileslistEvery = 5 * time.Second
+
+// Status is the "status" event: whether the server answers.
+type Status struct {
+	Online bool   `json:"online"`
+	Queue  bool   `json:"queue"`
+	Error  string `json:"error,omitempty"`
+}
+
+// Curve is one curve of the "plot" event.
+type Curve struct {
+	Name  string    `json:"name"`
+	Q     []float64 `json:"q"`
+	I     []float64 `json:"i"`
+	Sigma []float64 `json:"sigma,omitempty"`
+}
+
+// Params is the integral-parameter series of one curve (the latest
+// MaxSeries frames): I0, I1, I2 and the frame numbers (counted from 1).
+type Params struct {
+	Frame []int     `json:"frame"`
+	I0    []float64 `json:"I0"`
+	I1    []float64 `json:"I1"`
+	I2    []float64 `json:"I2"`
+	File  string    `json:"last"`
+}
+
+// Plot is the "plot" event: the latest frame's curves, the rate history
+// (frames finished per second over the last RateWindow seconds, oldest
+// first) and the integral parameters per curve.
+type Plot struct {
+	Filename string            `json:"filename"`
+	Curves   []Curve           `json:"curves"`
+	Rate     []int             `json:"rate"`
+	Params   map[string]Params `json:"params"`
+}
+
+// Files is the "files" event: the number of files written per curve and
+// the frames that failed (the latest 500).
+type Files struct {
+	Counts map[string]int `json:"counts"`
+	Failed []string       `json:"failed"`
+	// FailedTotal counts all failed frames.
+	FailedTotal int `json:"failedTotal"`
+}
+
+// sse writes server-sent events with a write deadline on each.
+type sse struct {
+	w  http.ResponseWriter
+	rc *http.ResponseController
+}
+
+func (e *sse) send(event string, v any) error {
+	b, err := json.Marshal(browserValue(v))
+	if err != nil {
+		return err
+	}
+	if err := e.rc.SetWriteDeadline(time.Now().Add(10 * time.Second)); err != nil && err != http.ErrNotSupported {
+		return err
+	}
+	if _, err := fmt.Fprintf(e.w, "event: %s\ndata: %s\n\n", event, b); err != nil {
+		return err
+	}
+	return e.rc.Flush()
+}
+
+// handleEvents streams the state of one server: status, stat (once a
+// second), plot (when "images processed" changes), files and calibration
+// ("start time" changed). The stream ends when the page goes away.
+func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
+	n, err := serverIndex(r)
+	if err != nil {
+		writeError(w, http.StatusNotFound, err)
+		return
+	}
+	c, _, err := s.client(n)
+	if err != nil {
+		writeError(w, http.StatusNotFound, err)
+		return
+	}
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	ev := &sse{w: w, rc: rc}
+	if err := s.watch(r.Context(), c, ev); err != nil && r.Context().Err() == nil {
+		s.log.Debug("event stream ended", "err", err)
+	}
+}
+
+// watcher is the state of one event stream.
+type watcher struct {
+	status      *Status
+	processed   any
+	startTime   any
+	lastFiles   time.Time
+	filesFor    any
+	failedTotal int
+}
+
+// watch polls c until ctx ends or a write fails.
+func (s *Server) watch(ctx context.Context, c *network.Client, ev *sse) error {
+	var st watcher
+	t := time.NewTicker(s.cfg.Poll)
+	defer t.Stop()
+	for {
+		if err := s.poll(ctx, c, ev, &st); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Server) setStatus(ev *sse, w *watcher, now Status) error {
+	if w.status != nil && *w.status == now {
+		return nil
+	}
+	w.status = &now
+	return ev.send("status", now)
+}
+
+// poll does one round: stat, and plot and fileslist when they changed.
+func (s *Server) poll(ctx context.Context, c *network.Client, ev *sse, w *watcher) error {
+	rep, err := c.Do(ctx, "stat", nil, nil)
+	if ctx.Err() != nil {
+		return nil
+	}
+	if err != nil {
+		return s.setStatus(ev, w, Status{Error: err.Error()})
+	}
+	if network.Failed(rep.Result) {
+		return s.setStatus(ev, w, Status{Online: true, Error: (&network.FailedError{Reply: rep}).Error()})
+	}
+	stat, _ := rep.Map()["stat"].(map[string]any)
+	queue := len(stat) > 0
+	if err := s.setStatus(ev, w, Status{Online: true, Queue: queue}); err != nil {
+		return err
+	}
+	if err := ev.send("stat", map[string]any{"stat": stat}); err != nil {
+		return err
+	}
+	if !queue {
+		return nil
+	}
+	if stt := stat["start time"]; fmt.Sprint(stt) != fmt.Sprint(w.startTime) {
+		w.startTime = stt
+		if err := ev.send("calibration", map[string]any{"startTime": stt}); err != nil {
+			return err
+		}
+	}
+	proc := stat["images processed"]
+	if fmt.Sprint(proc) != fmt.Sprint(w.processed) {
+		w.processed = proc
+		if num(proc) > 0 {
+			prep, err := c.Do(ctx, "plot", nil, nil)
+			if err == nil && prep.Result == network.ResultPlot {
+				if err := ev.send("plot", compactPlot(prep.Map(), num(stat["time"]))); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	key := fmt.Sprint(proc, stat["queue length"], stat["start time"])
+	if key != fmt.Sprint(w.filesFor) && time.Since(w.lastFiles) >= fileslistEvery {
+		w.filesFor, w.lastFiles = key, time.Now()
+		frep, err := c.Do(ctx, "fileslist", nil, nil)
+		if err == nil && frep.Result == network.ResultFileslist {
+			fl, _ := frep.Map()["fileslist"].(map[string]any)
+			if err := ev.send("files", compactFiles(fl)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// num reads a JSON number as float64 (NaN when it is none).
+func num(v any) float64 {
+	switch x := v.(type) {
+	case json.Number:
+		f, err := strconv.ParseFloat(string(x), 64)
+		if err != nil {
+			return math.NaN()
+		}
+		return f
+	case float64:
+		return x
+	case int:
+		return float64(x)
+	}
+	return math.NaN()
+}
+
+func numbers(v any) []float64 {
+	l, _ := v.([]any)
+	out := make([]float64, len(l))
+	for i, x := range l {
+		out[i] = num(x)
+	}
+	return out
+}
+
+// compactPlot turns a plot reply into the Plot event; now is the server's
+// time (seconds), the end of the rate window.
+func compactPlot(d map[string]any, now float64) Plot {
+	p := Plot{Params: map[string]Params{}}
+	p.Filename, _ = d["filename"].(string)
+	graphs, _ := d["graphs"].([]any)
+	for i, g := range graphs {
+		gm, _ := g.(map[string]any)
+		arr, _ := gm["array"].([]any)
+		c := Curve{Name: fmt.Sprintf("R%d", i)}
+		if mk, ok := gm["mask"].(map[string]any); ok {
+			if nm, ok := mk["Name"].(string); ok && nm != "" {
+				c.Name = nm
+			}
+		}
+		if len(arr) >= 2 {
+			c.Q, c.I = numbers(arr[0]), numbers(arr[1])
+			if len(arr) > 2 {
+				c.Sigma = numbers(arr[2])
+			}
+		}
+		p.Curves = append(p.Curves, c)
+	}
+	p.Rate = make([]int, RateWindow)
+	if math.IsNaN(now) {
+		now = float64(time.Now().UnixMicro()) / 1e6
+	}
+	for _, t := range numbers(d["history"]) {
+		k := int(math.Floor(now - t))
+		if k >= 0 && k < RateWindow {
+			p.Rate[RateWindow-1-k]++
+		}
+	}
+	ip, _ := d["IntegralParameters"].(map[string]any)
+	for k, v := range ip {
+		m, _ := v.(map[string]any)
+		i0, i1, i2 := numbers(m["I0"]), numbers(m["I1"]), numbers(m["I2"])
+		files, _ := m["file"].([]any)
+		total := len(i0)
+		from := max(0, total-MaxSeries)
+		ps := Params{I0: i0[from:], I1: tail(i1, from), I2: tail(i2, from)}
+		ps.Frame = make([]int, total-from)
+		for j := range ps.Frame {
+			ps.Frame[j] = from + j + 1
+		}
+		if len(files) > 0 {
+			ps.File, _ = files[len(files)-1].(string)
+		}
+		p.Params[k] = ps
+	}
+	return p
+}
+
+func tail(x []float64, from int) []float64 {
+	if from > len(x) {
+		return nil
+	}
+	return x[from:]
+}
+
+// compactFiles turns a fileslist into the Files event.
+func compactFiles(fl map[string]any) Files {
+	f := Files{Counts: map[string]int{}, Failed: []string{}}
+	for k, v := range fl {
+		l, _ := v.([]any)
+		if k == "Failed" {
+			f.FailedTotal = len(l)
+			for _, x := range l[max(0, len(l)-500):] {
+				s, _ := x.(string)
+				f.Failed = append(f.Failed, s)
+			}
+			continue
+		}
+		f.Counts[k] = len(l)
+	}
+	return f
+}

@@ -1,0 +1,270 @@
+package web
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/saxsdog/saxs/internal/batch"
+	"github.com/saxsdog/saxs/network"
+)
+
+// testSecret is the shared secret of the test servers; no response of the
+// web server may contain it.
+const testSecret = "web-test-secret-0123456789abcdef-XYZZY"
+
+// sampleDir is the bundled sample data set.
+const sampleDir = "../../testdata/sample"
+
+// backend is a saxsdog server on 127.0.0.1 over a fresh SERVERDIR.
+type backend struct {
+	endpoint string
+	dir      string
+}
+
+// startBackend starts an in-process saxsdog server (no feeder) that ends
+// with the test.
+func startBackend(t *testing.T) *backend {
+	t.Helper()
+	dir := t.TempDir()
+	nc := &network.NetConf{Path: "test", Entries: []network.Entry{{Server: "tcp://127.0.0.1:1",
+		Feeder: "tcp://127.0.0.1:2", Secret: testSecret, Name: "Test"}}}
+	s, err := network.NewServer(network.ServerConfig{Dir: dir, NetConf: nc, Bind: "tcp://127.0.0.1:0", Feeder: "-",
+		Threads: 2, Watch: batch.Watch{Settle: 50 * time.Millisecond, Timeout: 5 * time.Second}})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	require.NoError(t, s.Listen(ctx))
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+	return &backend{endpoint: s.Endpoint(), dir: dir}
+}
+
+// webServer is a running web leash.
+type webServer struct {
+	*Server
+	base string // http://127.0.0.1:port
+}
+
+// startWeb serves a web leash on 127.0.0.1 for the given server
+// addresses (all with testSecret); it ends with the test.
+func startWeb(t *testing.T, servers ...string) *webServer {
+	t.Helper()
+	nc := &network.NetConf{Path: "test"}
+	for i, a := range servers {
+		nc.Entries = append(nc.Entries, network.Entry{Server: a, Feeder: "tcp://127.0.0.1:9823", Secret: testSecret,
+			Name: []string{"SAXS", "WAXS", "Other"}[i%3]})
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	s, err := NewServer(Config{NetConf: nc, Timeout: 5 * time.Second, StatusTimeout: 500 * time.Millisecond,
+		Poll: 200 * time.Millisecond}, ln.Addr().String())
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+	return &webServer{Server: s, base: "http://" + ln.Addr().String()}
+}
+
+// get does a request with optional headers and returns status and body.
+func do(t *testing.T, c *http.Client, method, url, body string, hdr map[string]string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
+	require.NoError(t, err)
+	for k, v := range hdr {
+		if k == "Host" {
+			req.Host = v
+		} else {
+			req.Header.Set(k, v)
+		}
+	}
+	resp, err := c.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(b)
+}
+
+// sessionClient opens the page with the token and keeps the cookie.
+func sessionClient(t *testing.T, w *webServer) *http.Client {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	c := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	st, body := do(t, c, "GET", w.base+"/?token="+w.Token(), "", nil)
+	require.Equal(t, http.StatusOK, st)
+	require.Contains(t, body, "<title>SAXS Leash</title>")
+	return c
+}
+
+func TestRefusedWithoutTokenForeignOriginOrHost(t *testing.T) {
+	b := startBackend(t)
+	w := startWeb(t, "tcp://"+strings.TrimPrefix(b.endpoint, "tcp://"))
+	plain := &http.Client{Timeout: 10 * time.Second}
+	paths := []struct{ method, path, body string }{
+		{"GET", "/", ""}, {"GET", "/app.js", ""}, {"GET", "/api/servers", ""},
+		{"POST", "/api/server/0/abort", "{}"}, {"POST", "/api/server/0/get", "{}"},
+		{"GET", "/api/server/0/events", ""}, {"POST", "/api/validate", "{}"},
+	}
+	for _, p := range paths {
+		st, _ := do(t, plain, p.method, w.base+p.path, p.body, nil)
+		require.Equal(t, http.StatusForbidden, st, "%s %s without token", p.method, p.path)
+		st, _ = do(t, plain, p.method, w.base+p.path, p.body, map[string]string{"X-Saxsleash-Token": "0" + w.Token()[1:]})
+		require.Equal(t, http.StatusForbidden, st, "%s %s with a wrong token", p.method, p.path)
+	}
+	st, _ := do(t, plain, "GET", w.base+"/?token=wrong", "", nil)
+	require.Equal(t, http.StatusForbidden, st)
+
+	c := sessionClient(t, w)
+	// With the session cookie but from another page or another host name.
+	for _, p := range paths {
+		st, _ := do(t, c, p.method, w.base+p.path, p.body, map[string]string{"Origin": "http://evil.example"})
+		require.Equal(t, http.StatusForbidden, st, "%s %s with a foreign Origin", p.method, p.path)
+		st, _ = do(t, c, p.method, w.base+p.path, p.body, map[string]string{"Origin": "null"})
+		require.Equal(t, http.StatusForbidden, st, "%s %s with Origin null", p.method, p.path)
+		// DNS rebinding: evil.example resolves to 127.0.0.1, the browser
+		// sends Host: evil.example:port and the cookie is not sent, but
+		// even with the token the request is refused.
+		port := w.base[strings.LastIndex(w.base, ":")+1:]
+		st, _ = do(t, plain, p.method, w.base+p.path, p.body, map[string]string{"Host": "evil.example:" + port,
+			"X-Saxsleash-Token": w.Token()})
+		require.Equal(t, http.StatusMisdirectedRequest, st, "%s %s with a foreign Host", p.method, p.path)
+		st, _ = do(t, c, p.method, w.base+p.path, p.body, map[string]string{"Sec-Fetch-Site": "cross-site"})
+		require.Equal(t, http.StatusForbidden, st, "%s %s cross-site", p.method, p.path)
+	}
+	// The same requests from the page itself pass.
+	st, body := do(t, c, "GET", w.base+"/api/servers", "", map[string]string{"Origin": w.base})
+	require.Equal(t, http.StatusOK, st, body)
+	st, _ = do(t, plain, "GET", w.base+"/api/servers", "", map[string]string{"Authorization": "token " + w.Token(),
+		"Host": "localhost:" + w.base[strings.LastIndex(w.base, ":")+1:]})
+	require.Equal(t, http.StatusOK, st)
+}
+
+func TestUploadLimit(t *testing.T) {
+	w := startWeb(t, "tcp://127.0.0.1:1")
+	c := sessionClient(t, w)
+	big := `{"filename":"m.msk","data":"` + strings.Repeat("A", MaxUpload) + `"}`
+	st, body := do(t, c, "POST", w.base+"/api/mask", big, nil)
+	require.Equal(t, http.StatusRequestEntityTooLarge, st, body)
+}
+
+// TestSecretInNoResponse drives every endpoint against a live server with
+// a queue and checks that no response carries the secret.
+func TestSecretInNoResponse(t *testing.T) {
+	b := startBackend(t)
+	w := startWeb(t, b.endpoint, "tcp://127.0.0.1:1")
+	c := sessionClient(t, w)
+	mask, err := os.ReadFile(filepath.Join(sampleDir, "mask.msk"))
+	require.NoError(t, err)
+	cal, err := os.ReadFile(filepath.Join(sampleDir, "cal2.json"))
+	require.NoError(t, err)
+	newBody, err := json.Marshal(map[string]any{"calibration": json.RawMessage(cal), "masks": []map[string]any{
+		{"filename": "mask.msk", "data": mask}, {"filename": "mask.msk", "data": mask}}})
+	require.NoError(t, err)
+	maskBody := `{"filename":"mask.msk","data":"` + base64.StdEncoding.EncodeToString(mask) + `","imagesize":[128,160]}`
+	var all strings.Builder
+	check := func(method, path, body string, want int) string {
+		st, out := do(t, c, method, w.base+path, body, nil)
+		require.Equal(t, want, st, "%s %s: %s", method, path, out)
+		all.WriteString(out)
+		return out
+	}
+	check("GET", "/", "", 200)
+	check("GET", "/app.js", "", 200)
+	check("GET", "/chart.js", "", 200)
+	check("GET", "/app.css", "", 200)
+	servers := check("GET", "/api/servers", "", 200)
+	var list []serverInfo
+	require.NoError(t, json.Unmarshal([]byte(servers), &list))
+	require.Len(t, list, 2)
+	require.True(t, list[0].Online, servers)
+	require.False(t, list[1].Online, servers)
+	check("GET", "/api/schema/2.0", "", 200)
+	check("GET", "/api/schema/0.3.0", "", 200)
+	check("GET", "/api/defaults/2.0", "", 200)
+	check("POST", "/api/validate", string(cal), 200)
+	check("POST", "/api/convert/0.3.0", string(cal), 422) // two masks do not fit the flat layout
+	check("POST", "/api/fit2d", `{"text":"INFO: Refined wavelength = 1.0 Angstroms"}`, 200)
+	check("POST", "/api/mask", maskBody, 200)
+	out := check("POST", "/api/server/0/new", string(newBody), 200)
+	require.Contains(t, out, `"result":"new queue"`)
+	for _, cmd := range []string{"get", "stat", "plot", "fileslist", "readdir", "close"} {
+		check("POST", "/api/server/0/"+cmd, "{}", 200)
+	}
+	check("POST", "/api/server/0/listdir", `{"directory":[]}`, 200)
+	check("POST", "/api/server/1/stat", "{}", http.StatusBadGateway)
+	check("POST", "/api/server/7/stat", "{}", http.StatusNotFound)
+	// A few events of the stream.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", w.base+"/api/server/0/events", nil)
+	require.NoError(t, err)
+	resp, err := c.Do(req)
+	require.NoError(t, err)
+	buf := make([]byte, 4096)
+	n, _ := io.ReadAtLeast(resp.Body, buf, 200)
+	resp.Body.Close()
+	require.Contains(t, string(buf[:n]), "event: status")
+	all.Write(buf[:n])
+	check("POST", "/api/server/0/abort", "{}", 200)
+
+	require.NotContains(t, all.String(), testSecret)
+	require.NotContains(t, all.String(), "XYZZY")
+}
+
+func TestValidationPathsAndMaskFit(t *testing.T) {
+	w := startWeb(t, "tcp://127.0.0.1:1")
+	c := sessionClient(t, w)
+	cal, err := os.ReadFile(filepath.Join(sampleDir, "cal2.json"))
+	require.NoError(t, err)
+	bad := strings.Replace(string(cal), `"qStop": 2.0`, `"qStop": -1`, 1)
+	st, out := do(t, c, "POST", w.base+"/api/validate", bad, nil)
+	require.Equal(t, 200, st)
+	var v Validation
+	require.NoError(t, json.Unmarshal([]byte(out), &v))
+	require.False(t, v.OK)
+	require.Len(t, v.Errors, 1, out)
+	require.Equal(t, "/Masks/0/qStop", v.Errors[0].Path)
+
+	mask, err := os.ReadFile(filepath.Join(sampleDir, "mask.msk"))
+	require.NoError(t, err)
+	body := func(size string) string {
+		return `{"filename":"mask.msk","data":"` + base64.StdEncoding.EncodeToString(mask) + `","imagesize":` + size + `}`
+	}
+	st, out = do(t, c, "POST", w.base+"/api/mask", body("[128,160]"), nil)
+	require.Equal(t, 200, st, out)
+	var mi MaskInfo
+	require.NoError(t, json.Unmarshal([]byte(out), &mi))
+	require.True(t, mi.Fits)
+	require.Equal(t, [2]int{128, 160}, [2]int{mi.Rows, mi.Cols})
+	require.True(t, strings.HasPrefix(mi.PNG, "data:image/png;base64,"))
+	st, out = do(t, c, "POST", w.base+"/api/mask", body("[1043,981]"), nil)
+	require.Equal(t, 200, st, out)
+	require.NoError(t, json.Unmarshal([]byte(out), &mi))
+	require.False(t, mi.Fits)
+	require.Contains(t, mi.Error, "does not fit")
+	st, out = do(t, c, "POST", w.base+"/api/mask", `{"filename":"x.msk","data":"AAAA"}`, nil)
+	require.Equal(t, http.StatusUnprocessableEntity, st, out)
+	require.Contains(t, out, "problem with the mask")
+}
