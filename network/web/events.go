@@ -30,22 +30,45 @@ type Status struct {
 	Error  string `json:"error,omitempty"`
 }
 
+// Floats is a list of numbers that encodes NaN and infinities as null.
+type Floats []float64
+
+// MarshalJSON writes the numbers, non-finite ones as null.
+func (f Floats) MarshalJSON() ([]byte, error) {
+	if f == nil {
+		return []byte("null"), nil
+	}
+	b := make([]byte, 0, 2+len(f)*12)
+	b = append(b, '[')
+	for i, x := range f {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			b = append(b, "null"...)
+		} else {
+			b = strconv.AppendFloat(b, x, 'g', -1, 64)
+		}
+	}
+	return append(b, ']'), nil
+}
+
 // Curve is one curve of the "plot" event.
 type Curve struct {
-	Name  string    `json:"name"`
-	Q     []float64 `json:"q"`
-	I     []float64 `json:"i"`
-	Sigma []float64 `json:"sigma,omitempty"`
+	Name  string `json:"name"`
+	Q     Floats `json:"q"`
+	I     Floats `json:"i"`
+	Sigma Floats `json:"sigma,omitempty"`
 }
 
 // Params is the integral-parameter series of one curve (the latest
 // MaxSeries frames): I0, I1, I2 and the frame numbers (counted from 1).
 type Params struct {
-	Frame []int     `json:"frame"`
-	I0    []float64 `json:"I0"`
-	I1    []float64 `json:"I1"`
-	I2    []float64 `json:"I2"`
-	File  string    `json:"last"`
+	Frame []int  `json:"frame"`
+	I0    Floats `json:"I0"`
+	I1    Floats `json:"I1"`
+	I2    Floats `json:"I2"`
+	File  string `json:"last"`
 }
 
 // Plot is the "plot" event: the latest frame's curves, the rate history
@@ -108,7 +131,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	ev := &sse{w: w, rc: rc}
 	if err := s.watch(r.Context(), c, ev); err != nil && r.Context().Err() == nil {
-		s.log.Debug("event stream ended", "err", err)
+		s.log.Warn("event stream ended", "err", err)
 	}
 }
 
@@ -219,7 +242,7 @@ func num(v any) float64 {
 	return math.NaN()
 }
 
-func numbers(v any) []float64 {
+func numbers(v any) Floats {
 	l, _ := v.([]any)
 	out := make([]float64, len(l))
 	for i, x := range l {
@@ -281,7 +304,7 @@ func compactPlot(d map[string]any, now float64) Plot {
 	return p
 }
 
-func tail(x []float64, from int) []float64 {
+func tail(x Floats, from int) Floats {
 	if from > len(x) {
 		return nil
 	}

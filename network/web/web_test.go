@@ -71,7 +71,7 @@ func startWeb(t *testing.T, servers ...string) *webServer {
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	s, err := NewServer(Config{NetConf: nc, Timeout: 5 * time.Second, StatusTimeout: 500 * time.Millisecond,
+	s, err := NewServer(Config{NetConf: nc, Timeout: 2 * time.Second, StatusTimeout: 500 * time.Millisecond,
 		Poll: 200 * time.Millisecond}, ln.Addr().String())
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())

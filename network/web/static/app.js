@@ -206,7 +206,7 @@ function drawAll() {
   $("#c-processed").textContent = state.queueRunning ? (st["images processed"] ?? 0).toLocaleString() : "–";
   $("#c-queue").textContent = state.queueRunning ? (st["queue length"] ?? 0).toLocaleString() : "–";
   let rate = null;
-  if (p && p.rate) rate = p.rate.slice(-11, -1).reduce((a, b) => a + b, 0) / 10;
+  if (p && p.rate) rate = p.rate.slice(-10).reduce((a, b) => a + b, 0) / 10;
   else if (st["frames per sec"] !== undefined) rate = st["frames per sec"];
   $("#c-rate").textContent = state.queueRunning && rate !== null ? (+rate.toFixed(1)).toLocaleString() : "–";
   const f = state.files;

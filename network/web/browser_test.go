@@ -1,0 +1,232 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/saxsdog/saxs/network"
+)
+
+// chromiumPath is Debian's Chromium (.ci/run installs it).
+const chromiumPath = "/usr/bin/chromium"
+
+// ScreenshotEnv names a folder for the screenshots of the browser test;
+// without it they go to a temporary folder of the test.
+const ScreenshotEnv = "SAXSLEASH_SCREENSHOTS"
+
+// fit2dSample is fit2d's calibration output for the bundled sample's
+// geometry: beam centre X 60.7, Y 70.4 pixels (stored [Y, X]), 300 mm,
+// 1.54 Å, tilt 2° in the plane rotated by 30°.
+const fit2dSample = `INFO: Refined Beam centre =       60.700      70.400 (pixels)
+INFO: Refined Beam centre =       10.440      12.109 (mm)
+INFO: Refined sample to detector distance =      300.000 mm
+INFO: Refined wavelength =      1.54000 Angstroms
+INFO: Refined tilt plane rotation angle =       30.000 degrees
+INFO: Refined tilt angle =        2.000 degrees
+`
+
+// newBrowser starts headless Chromium with a fresh profile; it ends with
+// the test. The test is skipped without Chromium.
+func newBrowser(t *testing.T, width, height int) context.Context {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Skipf("browser test skipped: %s not found (apt-get install -y chromium)", chromiumPath)
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("hide-scrollbars", true),
+		chromedp.Flag("force-device-scale-factor", "1"),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(width, height),
+	}
+	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() {
+		cancel()
+		acancel()
+	})
+	return ctx
+}
+
+// waitJS polls a JavaScript condition until it is true (30 s at most).
+func waitJS(what, expr string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Poll[bool](expr, chromedp.WithPollingInterval(50*time.Millisecond),
+			chromedp.WithPollingTimeout(30*time.Second))(ctx, t)
+		if err != nil {
+			return fmt.Errorf("waiting for %s (%s): %w", what, expr, err)
+		}
+		return nil
+	})
+}
+
+// typeInto replaces the text of an input by typing s.
+func typeInto(sel, s string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		eval(fmt.Sprintf(`document.querySelector(%s).value = ''`, jsString(sel))),
+		chromedp.SendKeys(chromedp.CSS(sel), s),
+	)
+}
+
+// click clicks the first element matching a CSS selector.
+func click(sel string) chromedp.Action[chromedp.Void] { return chromedp.Click(chromedp.CSS(sel)) }
+
+// eval runs JavaScript for its effect.
+func eval(expr string) chromedp.Action[chromedp.Void] { return chromedp.Evaluate[chromedp.Void](expr) }
+
+func screenshot(t *testing.T, dir, name string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		buf, err := chromedp.FullScreenshot(100)(ctx, tg)
+		if err != nil {
+			return err
+		}
+		p := filepath.Join(dir, name+".png")
+		t.Logf("screenshot %s", p)
+		return os.WriteFile(p, buf, 0o644)
+	})
+}
+
+func jsString(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`, "\n", `\n`).Replace(s) + "'"
+}
+
+// TestBrowserCalibrateStartWatchAbort drives the page in Chromium against
+// a saxsdog server on 127.0.0.1 with the bundled sample.
+func TestBrowserCalibrateStartWatchAbort(t *testing.T) {
+	ctx := newBrowser(t, 1440, 900)
+	b := startBackend(t)
+	require.NoError(t, os.MkdirAll(filepath.Join(b.dir, "run1"), 0o755))
+	w := startWeb(t, b.endpoint, "tcp://127.0.0.1:1")
+	shots := os.Getenv(ScreenshotEnv)
+	if shots == "" {
+		shots = t.TempDir()
+	}
+	require.NoError(t, os.MkdirAll(shots, 0o755))
+	mask, err := filepath.Abs(filepath.Join(sampleDir, "mask.msk"))
+	require.NoError(t, err)
+
+	field := func(path string) string { return fmt.Sprintf(`[data-path=%q]`, path) }
+	errorAt := func(path string) string {
+		return fmt.Sprintf(`(() => { const e = document.querySelector('%s .field-error'); return e ? e.textContent : ''; })()`, field(path))
+	}
+
+	// Load the page; the 2.0 defaults are shown, the servers listed.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(w.base+"/?token="+w.Token()),
+		waitJS("the editor", `document.querySelectorAll('#cal-form .field').length > 10`),
+		waitJS("the server online", `document.getElementById('status-text').textContent === 'online, no queue'`),
+		click(`.tabs [data-tab=servers]`),
+		waitJS("the server list", `document.querySelectorAll('#servers-body tr').length === 2 && document.querySelectorAll('#servers-body .dot.offline').length === 1`),
+		screenshot(t, shots, "1-servers"),
+		click(`.tabs [data-tab=calibration]`),
+	))
+
+	// Import fit2d's text (Ctrl+I opens the dialog).
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.KeyEvent("i", chromedp.KeyModifiers(chromedp.ModifierCtrl)),
+		waitJS("the import dialog", `document.getElementById('dlg-import').open`),
+		eval(`document.getElementById('import-text').value = `+jsString(fit2dSample)),
+		click(`#import-go`),
+		waitJS("the imported beam centre", `(() => { const i = document.querySelectorAll('`+field("/Geometry/BeamCenter")+` input'); return i.length === 2 && i[0].value === '70.4' && i[1].value === '60.7'; })()`),
+		waitJS("the imported distance", `document.querySelector('`+field("/Geometry/DedectorDistanceMM")+` input').value === '300'`),
+	))
+
+	// Upload the mask: its thumbnail shows, and since the defaults'
+	// detector is 1043 × 981 the page says that it does not fit.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SetUploadFiles(chromedp.CSS(`input[type=file][data-mask="0"]`), []string{mask}),
+		waitJS("the thumbnail", `!!document.querySelector('[data-thumb="0"] img') && document.querySelector('[data-thumb="0"] img').naturalWidth > 0`),
+		waitJS("the size error", errorAt("/Masks/0/MaskFile")+`.includes('does not fit')`),
+		screenshot(t, shots, "2-calibration-errors"),
+	))
+
+	// A typo in Imagesize is shown at the field; fixing it (and the
+	// columns) clears all errors.
+	rows := field("/Geometry/Imagesize") + ` input[aria-label="Imagesize rows"]`
+	cols := field("/Geometry/Imagesize") + ` input[aria-label="Imagesize cols"]`
+	require.NoError(t, chromedp.Do(ctx,
+		typeInto(rows, "12x8"),
+		waitJS("the Imagesize error", errorAt("/Geometry/Imagesize")+` !== ''`),
+		typeInto(rows, "128"),
+		typeInto(cols, "160"),
+		typeInto(field("/Masks/0/qStart")+" input", "0.2"),
+		typeInto(field("/Masks/0/qStop")+" input", "2"),
+		waitJS("a valid calibration", `document.getElementById('cal-valid').textContent.includes('valid 2.0') && document.querySelectorAll('#cal-form .field-error').length === 0`),
+	))
+
+	// Pick the queue folder with the remote folder browser.
+	require.NoError(t, chromedp.Do(ctx,
+		click(field("/Directory")+` button`),
+		waitJS("the folder list", `[...document.querySelectorAll('#dir-list li.dir')].some(l => l.textContent.includes('run1'))`),
+		eval(`[...document.querySelectorAll('#dir-list li.dir')].find(l => l.textContent.includes('run1')).click()`),
+		waitJS("run1 opened", `document.getElementById('dir-crumbs').textContent.includes('run1')`),
+		click(`#dir-choose`),
+		waitJS("the Directory", `document.querySelector('`+field("/Directory")+` .dirpath').textContent === 'run1'`),
+		screenshot(t, shots, "3-calibration"),
+	))
+
+	// Start the queue, then write the frames.
+	require.NoError(t, chromedp.Do(ctx,
+		click(`#btn-start`),
+		waitJS("the live tab", `!document.getElementById('tab-live').hidden`),
+		waitJS("the queue", `document.getElementById('status-text').textContent === 'queue running'`),
+	))
+	frames, err := filepath.Glob(filepath.Join(sampleDir, "frames", "run1", "*.tif"))
+	require.NoError(t, err)
+	require.Len(t, frames, 3)
+	for _, f := range frames {
+		data, err := os.ReadFile(f)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(b.dir, "run1", filepath.Base(f)), data, 0o644))
+	}
+	require.NoError(t, chromedp.Do(ctx,
+		waitJS("3 frames processed", `document.getElementById('c-processed').textContent === '3'`),
+		waitJS("the curve", `!!state.plot && state.plot.curves.length === 1 && !!document.getElementById('curve-canvas')._map`),
+		waitJS("the failed count", `document.getElementById('c-failed').textContent === '0'`),
+		screenshot(t, shots, "4-live"),
+		click(`.tabs [data-tab=history]`),
+		waitJS("the history", `!!document.getElementById('h-corr')._map`),
+		screenshot(t, shots, "5-history"),
+	))
+	nq, err := chromedp.Run(ctx, chromedp.Evaluate[int](`state.plot.curves[0].q.length`))
+	require.NoError(t, err)
+	// The page shows the curve the server sends.
+	c := &network.Client{Addr: b.endpoint, Secret: testSecret, Timeout: 5 * time.Second}
+	rep, err := c.Do(context.Background(), "plot", nil, nil)
+	require.NoError(t, err)
+	graphs, _ := rep.Map()["graphs"].([]any)
+	require.Len(t, graphs, 1)
+	arr, _ := graphs[0].(map[string]any)["array"].([]any)
+	q, _ := arr[0].([]any)
+	require.Equal(t, len(q), nq)
+
+	// Abort, confirmed.
+	require.NoError(t, chromedp.Do(ctx,
+		click(`#btn-abort`),
+		waitJS("the confirmation", `document.getElementById('dlg-confirm').open`),
+		click(`#confirm-ok`),
+		waitJS("no queue", `document.getElementById('status-text').textContent === 'online, no queue'`),
+	))
+	rep, err = c.Do(context.Background(), "stat", nil, nil)
+	require.NoError(t, err)
+	st, _ := rep.Map()["stat"].(map[string]any)
+	require.Empty(t, st, "the server still has a queue")
+}
