@@ -239,7 +239,7 @@ function drawLive() {
     xLabel: "q [nm⁻¹]", yLabel: "I [counts / pixel]", empty: state.queueRunning ? "waiting for the first frame…" : "no queue running" });
   const rate = p && p.rate ? p.rate : [];
   Chart.draw($("#rate-canvas"), { series: [{ x: rate.map((_, i) => i - rate.length + 1), y: rate, color: "#2a9d54" }],
-    bars: true, xLabel: "seconds ago", yLabel: "frames/s", empty: "no frames yet" });
+    bars: true, integerX: true, xLabel: "seconds ago", yLabel: "frames/s", empty: "no frames yet" });
 }
 
 function drawHistory() {
@@ -249,7 +249,7 @@ function drawHistory() {
     const ps = p.params[k];
     return { x: ps.frame, y: fn(ps), label: k, color: Chart.COLORS[i % Chart.COLORS.length] };
   });
-  const o = { xLabel: "frame", empty: "no frames yet", zeroY: false };
+  const o = { xLabel: "frame", empty: "no frames yet", zeroY: false, integerX: true };
   Chart.draw($("#h-i0"), { ...o, series: mk(ps => ps.I0), yLabel: "I0" });
   Chart.draw($("#h-i1"), { ...o, series: mk(ps => ps.I1), yLabel: "I1" });
   Chart.draw($("#h-i2"), { ...o, series: mk(ps => ps.I2), yLabel: "I2" });

@@ -15,9 +15,9 @@ const Chart = (() => {
     return (m < 1.5 ? 1 : m < 3.5 ? 2 : m < 7.5 ? 5 : 10) * p;
   }
 
-  function linTicks(a, b, n) {
+  function linTicks(a, b, n, minStep) {
     if (!(b > a)) return [a];
-    const s = niceStep(b - a, n);
+    const s = Math.max(niceStep(b - a, n), minStep || 0);
     const out = [];
     for (let v = Math.ceil(a / s) * s; v <= b + s * 1e-9; v += s) out.push(Math.abs(v) < s * 1e-9 ? 0 : v);
     return out;
@@ -35,9 +35,14 @@ const Chart = (() => {
     return out;
   }
 
-  function fmt(v) {
+  // fmt prints a tick value; step (the tick spacing) sets the decimals.
+  function fmt(v, step) {
     if (v === 0) return "0";
     const a = Math.abs(v);
+    if (step && a < 1e5 && step >= 1e-3) {
+      const d = Math.max(0, Math.ceil(-Math.log10(step) - 1e-9));
+      return v.toFixed(Math.min(d, 6));
+    }
     if (a >= 1e5 || a < 1e-3) {
       const e = Math.floor(Math.log10(a));
       const m = v / Math.pow(10, e);
@@ -122,18 +127,33 @@ const Chart = (() => {
     g.lineWidth = 1;
     g.textAlign = "center";
     g.textBaseline = "top";
-    for (const t of linTicks(xe[0], xe[1], Math.max(2, W / (fs * 7)))) {
+    const xt = linTicks(xe[0], xe[1], Math.max(2, W / (fs * 7)), opts.integerX ? 1 : 0);
+    const xs = xt.length > 1 ? xt[1] - xt[0] : 0;
+    for (const t of xt) {
       const x = Math.round(px(t)) + 0.5;
       g.beginPath(); g.moveTo(x, top); g.lineTo(x, top + H); g.stroke();
-      g.fillText(fmt(t), x, top + H + 4);
+      g.fillText(fmt(t, xs), x, top + H + 4);
     }
     g.textAlign = "right";
     g.textBaseline = "middle";
     const yt = log ? logTicks(ye[0], ye[1]) : linTicks(ye[0], ye[1], Math.max(2, H / (fs * 3)));
+    const ys = !log && yt.length > 1 ? yt[1] - yt[0] : 0;
+    if (log) { // minor ticks at 2…9 × 10^k
+      g.strokeStyle = "#f1f3f6";
+      for (let e = Math.floor(Math.log10(ye[0])); e <= Math.ceil(Math.log10(ye[1])); e++) {
+        for (let m = 2; m < 10; m++) {
+          const v = m * Math.pow(10, e);
+          if (v <= ye[0] || v >= ye[1]) continue;
+          const y = Math.round(py(v)) + 0.5;
+          g.beginPath(); g.moveTo(left, y); g.lineTo(left + W, y); g.stroke();
+        }
+      }
+      g.strokeStyle = "#e6eaef";
+    }
     for (const t of yt) {
       const y = Math.round(py(t)) + 0.5;
       g.beginPath(); g.moveTo(left, y); g.lineTo(left + W, y); g.stroke();
-      g.fillText(fmt(t), left - 5, y);
+      g.fillText(fmt(t, ys), left - 5, y);
     }
     g.strokeStyle = "#9aa6b4";
     g.strokeRect(left + 0.5, top + 0.5, W, H);
