@@ -114,6 +114,12 @@ type serverInfo struct {
 
 // handleServers lists the configured servers, asking each for stat at once.
 func (s *Server) handleServers(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.serverList(r.Context()))
+}
+
+// serverList asks every configured server for stat at once and lists them
+// with their status.
+func (s *Server) serverList(ctx context.Context) []serverInfo {
 	es := s.cfg.NetConf.Entries
 	out := make([]serverInfo, len(es))
 	var wg sync.WaitGroup
@@ -127,7 +133,7 @@ func (s *Server) handleServers(w http.ResponseWriter, r *http.Request) {
 		go func() {
 			defer wg.Done()
 			c := &network.Client{Addr: e.Server, Secret: e.Secret, Timeout: s.cfg.StatusTimeout}
-			rep, err := c.Do(r.Context(), "stat", nil, nil)
+			rep, err := c.Do(ctx, "stat", nil, nil)
 			switch {
 			case err != nil:
 				out[i].Error = err.Error()
@@ -144,7 +150,7 @@ func (s *Server) handleServers(w http.ResponseWriter, r *http.Request) {
 		}()
 	}
 	wg.Wait()
-	writeJSON(w, http.StatusOK, out)
+	return out
 }
 
 func (s *Server) handleSchema(w http.ResponseWriter, r *http.Request) {

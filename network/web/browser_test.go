@@ -72,7 +72,9 @@ func waitJS(what, expr string) chromedp.Action[chromedp.Void] {
 		_, err := chromedp.Poll[bool](expr, chromedp.WithPollingInterval(50*time.Millisecond),
 			chromedp.WithPollingTimeout(30*time.Second))(ctx, t)
 		if err != nil {
-			return fmt.Errorf("waiting for %s (%s): %w", what, expr, err)
+			// The page's messages tell why.
+			msgs, _ := chromedp.Evaluate[string](`document.getElementById('toasts').textContent + ' | ' + document.getElementById('cal-form').innerText.slice(0, 3000)`)(context.WithoutCancel(ctx), t)
+			return fmt.Errorf("waiting for %s (%s): %w; page: %s", what, expr, err, msgs)
 		}
 		return nil
 	})
@@ -217,6 +219,30 @@ func TestBrowserCalibrateStartWatchAbort(t *testing.T) {
 	arr, _ := graphs[0].(map[string]any)["array"].([]any)
 	q, _ := arr[0].([]any)
 	require.Equal(t, len(q), nq)
+
+	// A frame that cannot be read shows in the log of failed frames.
+	require.NoError(t, os.WriteFile(filepath.Join(b.dir, "run1", "broken_00004.tif"), []byte("not a TIFF"), 0o644))
+	require.NoError(t, chromedp.Do(ctx,
+		click(`.tabs [data-tab=live]`),
+		waitJS("the failed frame", `document.getElementById('c-failed').textContent === '1' && document.getElementById('failed-log').textContent.includes('broken_00004')`),
+		screenshot(t, shots, "6-live-failed-frame"),
+	))
+
+	// Another leash starts a queue with another calibration: the page
+	// says so and loads it on request, with its masks.
+	cal, atts, err := network.LoadNew(filepath.Join(sampleDir, "cal2.json"))
+	require.NoError(t, err)
+	rep, err = c.Do(context.Background(), "new", network.Obj{"calibration": cal, "data": network.Obj{}}, atts)
+	require.NoError(t, err)
+	require.Equal(t, network.ResultNewQueue, rep.Result, string(rep.Raw))
+	require.NoError(t, chromedp.Do(ctx,
+		waitJS("the notice", `!document.getElementById('banner').hidden`),
+		screenshot(t, shots, "7-calibration-changed"),
+		click(`#banner-load`),
+		waitJS("the server's calibration", `document.querySelectorAll('#cal-form .mask-card').length === 2 && document.querySelectorAll('#cal-form .thumb img').length === 2`),
+		waitJS("no problems", `document.getElementById('cal-valid').textContent.includes('valid 2.0')`),
+		waitJS("the notice gone", `document.getElementById('banner').hidden`),
+	))
 
 	// Abort, confirmed.
 	require.NoError(t, chromedp.Do(ctx,

@@ -20,8 +20,13 @@ const MaxSeries = 2000
 // (the server keeps the finish times of the last 100 s).
 const RateWindow = 100
 
-// fileslistEvery bounds how often the watcher asks for the file lists.
+// fileslistEvery is how often the watcher asks for the file lists (the
+// failed frames); the "files" event is sent when they changed.
 const fileslistEvery = 5 * time.Second
+
+// serversEvery is how often the watcher checks all configured servers
+// and sends the "servers" event when their status changed.
+const serversEvery = 5 * time.Second
 
 // Status is the "status" event: whether the server answers.
 type Status struct {
@@ -137,27 +142,61 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 
 // watcher is the state of one event stream.
 type watcher struct {
-	status      *Status
-	processed   any
-	startTime   any
-	lastFiles   time.Time
-	filesFor    any
-	failedTotal int
+	status    *Status
+	processed any
+	startTime any
+	lastFiles time.Time
+	files     string
+	servers   string
 }
 
-// watch polls c until ctx ends or a write fails.
+// watch polls c until ctx ends or a write fails. The status of all
+// servers is checked by a second goroutine, every serversEvery, which
+// ends with watch.
 func (s *Server) watch(ctx context.Context, c *network.Client, ev *sse) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	lists := make(chan []serverInfo)
+	done := make(chan struct{})
+	defer func() { <-done }()
+	go func() {
+		defer close(done)
+		for {
+			list := s.serverList(ctx)
+			select {
+			case lists <- list:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case <-time.After(serversEvery):
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 	var st watcher
 	t := time.NewTicker(s.cfg.Poll)
 	defer t.Stop()
+	if err := s.poll(ctx, c, ev, &st); err != nil {
+		return err
+	}
 	for {
-		if err := s.poll(ctx, c, ev, &st); err != nil {
-			return err
-		}
 		select {
 		case <-ctx.Done():
 			return nil
+		case list := <-lists:
+			b, _ := json.Marshal(list)
+			if string(b) != st.servers {
+				st.servers = string(b)
+				if err := ev.send("servers", list); err != nil {
+					return err
+				}
+			}
 		case <-t.C:
+			if err := s.poll(ctx, c, ev, &st); err != nil {
+				return err
+			}
 		}
 	}
 }
@@ -211,14 +250,18 @@ func (s *Server) poll(ctx context.Context, c *network.Client, ev *sse, w *watche
 			}
 		}
 	}
-	key := fmt.Sprint(proc, stat["queue length"], stat["start time"])
-	if key != fmt.Sprint(w.filesFor) && time.Since(w.lastFiles) >= fileslistEvery {
-		w.filesFor, w.lastFiles = key, time.Now()
+	if time.Since(w.lastFiles) >= fileslistEvery {
+		w.lastFiles = time.Now()
 		frep, err := c.Do(ctx, "fileslist", nil, nil)
 		if err == nil && frep.Result == network.ResultFileslist {
 			fl, _ := frep.Map()["fileslist"].(map[string]any)
-			if err := ev.send("files", compactFiles(fl)); err != nil {
-				return err
+			files := compactFiles(fl)
+			b, _ := json.Marshal(files)
+			if string(b) != w.files {
+				w.files = string(b)
+				if err := ev.send("files", files); err != nil {
+					return err
+				}
 			}
 		}
 	}

@@ -99,7 +99,6 @@ function showTab(name) {
   for (const b of document.querySelectorAll(".tabs button")) b.setAttribute("aria-selected", b.dataset.tab === name ? "true" : "false");
   for (const s of document.querySelectorAll("section.tab")) s.hidden = s.id !== "tab-" + name;
   if (name === "live" || name === "history") scheduleDraw(true);
-  if (name === "servers") refreshServers();
 }
 
 // ---------- servers ----------
@@ -157,6 +156,7 @@ function connectEvents() {
     updateStatus();
     scheduleDraw();
   });
+  source.addEventListener("servers", e => { state.servers = JSON.parse(e.data); renderServers(); });
   source.addEventListener("plot", e => { state.plot = JSON.parse(e.data); scheduleDraw(); });
   source.addEventListener("files", e => { state.files = JSON.parse(e.data); scheduleDraw(); });
   source.addEventListener("calibration", e => calibrationChanged(JSON.parse(e.data).startTime));
