@@ -276,7 +276,7 @@ func (s *Server) handleConvert(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"calibration": json.RawMessage(text), "notes": notes})
+	writeJSON(w, http.StatusOK, map[string]any{"calibration": json.RawMessage(text), "notes": append([]string{}, notes...)})
 }
 
 // fit2dRequest is the body of /api/fit2d.
@@ -323,8 +323,8 @@ func (s *Server) handleFit2D(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"calibration": json.RawMessage(text), "found": v.Found(),
-		"missing": v.Missing(), "start": start})
+	writeJSON(w, http.StatusOK, map[string]any{"calibration": json.RawMessage(text), "found": append([]string{}, v.Found()...),
+		"missing": append([]string{}, v.Missing()...), "start": start})
 }
 
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {

@@ -22,6 +22,10 @@ const chromiumPath = "/usr/bin/chromium"
 // without it they go to a temporary folder of the test.
 const ScreenshotEnv = "SAXSLEASH_SCREENSHOTS"
 
+// WindowEnv sets the browser window of the browser test, WIDTHxHEIGHT
+// (default 1440x900), to review the page on a laptop or a wall display.
+const WindowEnv = "SAXSLEASH_WINDOW"
+
 // fit2dSample is fit2d's calibration output for the bundled sample's
 // geometry: beam centre X 60.7, Y 70.4 pixels (stored [Y, X]), 300 mm,
 // 1.54 Å, tilt 2° in the plane rotated by 30°.
@@ -113,7 +117,12 @@ func jsString(s string) string {
 // TestBrowserCalibrateStartWatchAbort drives the page in Chromium against
 // a saxsdog server on 127.0.0.1 with the bundled sample.
 func TestBrowserCalibrateStartWatchAbort(t *testing.T) {
-	ctx := newBrowser(t, 1440, 900)
+	width, height := 1440, 900
+	if ws := os.Getenv(WindowEnv); ws != "" {
+		_, err := fmt.Sscanf(ws, "%dx%d", &width, &height)
+		require.NoError(t, err, "%s=%q: want WIDTHxHEIGHT", WindowEnv, ws)
+	}
+	ctx := newBrowser(t, width, height)
 	b := startBackend(t)
 	require.NoError(t, os.MkdirAll(filepath.Join(b.dir, "run1"), 0o755))
 	w := startWeb(t, b.endpoint, "tcp://127.0.0.1:1")

@@ -166,6 +166,9 @@ function connectEvents() {
 function calibrationChanged(t) {
   const first = state.startTime === null;
   state.startTime = t;
+  // a new queue: the curves and counters of the old one are gone
+  state.plot = null; state.files = null; state.view = null;
+  scheduleDraw();
   if (state.expectOwnStart) {
     state.expectOwnStart = false;
     state.ownStart = t;
@@ -415,8 +418,8 @@ function group(key, sch, path, required) {
 
 function arrayOfObjects(key, sch, path) {
   const arr = getAt(path) || [];
-  const box = el("fieldset", { class: "group wide", "data-path": ptr(path) });
-  box.append(el("div", { class: "g-head" }, el("h3", { text: key }), el("span", { class: "muted", text: sch.description || "" }),
+  const box = el("fieldset", { class: "group", "data-path": ptr(path) });
+  box.append(el("div", { class: "g-head" }, el("h3", { text: key }),
     el("span", { class: "spacer" }),
     el("button", { class: "small", type: "button", text: "+ Add mask", id: key === "Masks" ? "btn-add-mask" : undefined,
       onclick: () => {
@@ -424,6 +427,7 @@ function arrayOfObjects(key, sch, path) {
         if (arr.length) for (const k of Object.keys(arr[arr.length - 1])) if (k !== "MaskFile" && k !== "Name") item[k] = structuredClone(arr[arr.length - 1][k]);
         arr.push(item); setAt(path, arr); changed(); render();
       } })));
+  if (sch.description) box.append(el("div", { class: "g-desc", text: sch.description }));
   const list = el("div", { class: "masks" });
   arr.forEach((_, i) => {
     const card = el("div", { class: "mask-card", "data-path": ptr([...path, i]) });
@@ -683,7 +687,8 @@ async function doImport() {
     updateFileLabel();
     render();
     $("#dlg-import").close();
-    toast(`Imported from fit2d: ${r.found.join(", ")}` + (r.missing.length ? `; not in the text: ${r.missing.join(", ")}` : ""), "ok", 6000);
+    const found = r.found || [], missing = r.missing || [];
+    toast(`Imported from fit2d: ${found.join(", ")}` + (missing.length ? `; not in the text: ${missing.join(", ")}` : ""), "ok", 6000);
   } catch (e) {
     const er = $("#import-error");
     er.textContent = e.message;
