@@ -226,7 +226,17 @@ function drawAll() {
   if (state.tab === "history") drawHistory();
 }
 
+// fitHeight sizes a canvas to fill the window below its top edge (less
+// the footer and below parts), in n rows, at least min pixels.
+function fitHeight(canvas, n, below, min) {
+  const foot = document.querySelector("footer").offsetHeight;
+  const top = canvas.getBoundingClientRect().top + window.scrollY;
+  const h = Math.max(min, Math.floor((window.innerHeight - top - foot - below) / n));
+  if (canvas.style.height !== h + "px") canvas.style.height = h + "px";
+}
+
 function drawLive() {
+  if (window.innerWidth > 1100) fitHeight($("#curve-canvas"), 1, 56, 320);
   const p = state.plot;
   const series = [];
   const band = $("#band").checked;
@@ -253,6 +263,7 @@ function drawHistory() {
     return { x: ps.frame, y: fn(ps), label: k, color: Chart.COLORS[i % Chart.COLORS.length] };
   });
   const o = { xLabel: "frame", empty: "no frames yet", zeroY: false, integerX: true };
+  if (window.innerWidth > 1100) for (const id of ["#h-i0", "#h-i1", "#h-i2", "#h-corr"]) fitHeight($(id), 2, 90, 200);
   Chart.draw($("#h-i0"), { ...o, series: mk(ps => ps.I0), yLabel: "I0" });
   Chart.draw($("#h-i1"), { ...o, series: mk(ps => ps.I1), yLabel: "I1" });
   Chart.draw($("#h-i2"), { ...o, series: mk(ps => ps.I2), yLabel: "I2" });

@@ -39,9 +39,9 @@ const Chart = (() => {
   function fmt(v, step) {
     if (v === 0) return "0";
     const a = Math.abs(v);
-    if (step && a < 1e5 && step >= 1e-3) {
+    if (step && a < 1e5 && a >= 1e-3) {
       const d = Math.max(0, Math.ceil(-Math.log10(step) - 1e-9));
-      return v.toFixed(Math.min(d, 6));
+      return v.toFixed(Math.min(d, 8));
     }
     if (a >= 1e5 || a < 1e-3) {
       const e = Math.floor(Math.log10(a));
