@@ -505,7 +505,8 @@ func (s *Server) handleNew(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	arg := network.Obj{"calibration": v, "data": network.Obj{}}
-	if cal.Generation() == saxs.Flat {
+	if cal.Generation() == saxs.Flat { // the 0.3.0 form: calibration and directory (as network.LoadNewFlat)
+		arg = network.Obj{"calibration": v}
 		comps := []any{}
 		for _, c := range req.Directory {
 			if c != "" && c != "." {

@@ -158,6 +158,7 @@ func TestBrowserCalibrateStartWatchAbort(t *testing.T) {
 		click(`#import-go`),
 		waitJS("the imported beam centre", `(() => { const i = document.querySelectorAll('`+field("/Geometry/BeamCenter")+` input'); return i.length === 2 && i[0].value === '70.4' && i[1].value === '60.7'; })()`),
 		waitJS("the imported distance", `document.querySelector('`+field("/Geometry/DedectorDistanceMM")+` input').value === '300'`),
+		waitJS("the import message", `document.getElementById('toasts').textContent.includes('Imported from fit2d')`),
 	))
 
 	// Upload the mask: its thumbnail shows, and since the defaults'

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -267,4 +268,57 @@ func TestValidationPathsAndMaskFit(t *testing.T) {
 	st, out = do(t, c, "POST", w.base+"/api/mask", `{"filename":"x.msk","data":"AAAA"}`, nil)
 	require.Equal(t, http.StatusUnprocessableEntity, st, out)
 	require.Contains(t, out, "problem with the mask")
+}
+
+// TestNewFlat starts a queue with the bundled 0.3.0 (flat) calibration, its
+// mask and a queue folder, as the page does in the 0.3.0 layout.
+func TestNewFlat(t *testing.T) {
+	b := startBackend(t)
+	require.NoError(t, os.MkdirAll(filepath.Join(b.dir, "run1"), 0o755))
+	w := startWeb(t, b.endpoint)
+	c := sessionClient(t, w)
+	mask, err := os.ReadFile(filepath.Join(sampleDir, "mask.msk"))
+	require.NoError(t, err)
+	cal, err := os.ReadFile(filepath.Join(sampleDir, "cal.json"))
+	require.NoError(t, err)
+	body, err := json.Marshal(map[string]any{"calibration": json.RawMessage(cal), "directory": []string{"run1"},
+		"masks": []map[string]any{{"filename": "mask.msk", "data": mask}}})
+	require.NoError(t, err)
+	st, out := do(t, c, "POST", w.base+"/api/server/0/new", string(body), nil)
+	require.Equal(t, 200, st, out)
+	var r reply
+	require.NoError(t, json.Unmarshal([]byte(out), &r))
+	require.Equal(t, network.ResultNewQueue, r.Result, out)
+	// Without its mask the page's request is refused before the server.
+	body, err = json.Marshal(map[string]any{"calibration": json.RawMessage(cal), "directory": []string{"run1"}})
+	require.NoError(t, err)
+	st, out = do(t, c, "POST", w.base+"/api/server/0/new", string(body), nil)
+	require.Equal(t, http.StatusUnprocessableEntity, st, out)
+	require.Contains(t, out, "1 masks but 0 mask files")
+}
+
+// TestCompactPlot checks the rate histogram and the series of the plot
+// event against hand-counted values.
+func TestCompactPlot(t *testing.T) {
+	n := func(s string) json.Number { return json.Number(s) }
+	d := map[string]any{
+		"filename": "run1/x_00002",
+		"graphs": []any{map[string]any{"array": []any{
+			[]any{n("0.1"), n("0.2"), n("0.3")}, []any{n("5"), math.NaN(), n("3")}, []any{n("1"), n("1"), n("1")}}}},
+		// now = 1000: 0.5 s ago, twice 1.5 s ago, 99.9 s ago, 150 s ago (outside)
+		"history": []any{n("999.5"), n("998.5"), n("998.5"), n("900.1"), n("850")},
+		"IntegralParameters": map[string]any{"R0": map[string]any{
+			"I0": []any{n("1"), n("2")}, "I1": []any{n("3"), n("4")}, "I2": []any{n("5"), n("6")},
+			"file": []any{"a", "b"}, "time": []any{"", ""}}},
+	}
+	p := compactPlot(d, 1000)
+	want := make([]int, RateWindow)
+	want[RateWindow-1], want[RateWindow-2], want[0] = 1, 2, 1
+	require.Equal(t, want, p.Rate)
+	require.Len(t, p.Curves, 1)
+	b, err := json.Marshal(p.Curves[0])
+	require.NoError(t, err)
+	require.JSONEq(t, `{"name":"R0","q":[0.1,0.2,0.3],"i":[5,null,3],"sigma":[1,1,1]}`, string(b))
+	require.Equal(t, []int{1, 2}, p.Params["R0"].Frame)
+	require.Equal(t, "b", p.Params["R0"].File)
 }

@@ -638,7 +638,7 @@ async function loadCalibration(cal, name, masks) {
   state.masks = masks || [];
   state.errors = [];
   updateFileLabel();
-  await Promise.all(state.masks.map((m, i) => m ? previewMask(i) : null));
+  await Promise.all(state.masks.map((m, i) => m && !m.info ? previewMask(i) : null));
   render();
   await validate();
 }
@@ -690,14 +690,10 @@ async function doImport() {
   const text = $("#import-text").value;
   try {
     const r = await api("/api/fit2d", { text, calibration: state.cal, generation: state.gen });
-    const masks = state.masks;
-    const name = state.fileName;
-    await loadCalibration(r.calibration, name, []);
-    state.masks = masks;
+    $("#dlg-import").close();
+    await loadCalibration(r.calibration, state.fileName, state.masks);
     state.modified = true;
     updateFileLabel();
-    render();
-    $("#dlg-import").close();
     const found = r.found || [], missing = r.missing || [];
     toast(`Imported from fit2d: ${found.join(", ")}` + (missing.length ? `; not in the text: ${missing.join(", ")}` : ""), "ok", 6000);
   } catch (e) {
