@@ -266,3 +266,36 @@ func TestBrowserCalibrateStartWatchAbort(t *testing.T) {
 	st, _ := rep.Map()["stat"].(map[string]any)
 	require.Empty(t, st, "the server still has a queue")
 }
+
+// TestBrowserAdoptsServerCalibration opens the page while another leash's
+// queue runs with the 0.3.0 (flat) sample calibration: the page adopts it
+// with its mask, in the 0.3.0 layout, and checks edits as they are typed.
+func TestBrowserAdoptsServerCalibration(t *testing.T) {
+	ctx := newBrowser(t, 1440, 900)
+	b := startBackend(t)
+	require.NoError(t, os.MkdirAll(filepath.Join(b.dir, "run1"), 0o755))
+	c := &network.Client{Addr: b.endpoint, Secret: testSecret, Timeout: 5 * time.Second}
+	arg, atts, err := network.LoadNewFlat(filepath.Join(sampleDir, "cal.json"), filepath.Join(sampleDir, "mask.msk"), "run1")
+	require.NoError(t, err)
+	rep, err := c.Do(context.Background(), "new", arg, atts)
+	require.NoError(t, err)
+	require.Equal(t, network.ResultNewQueue, rep.Result, string(rep.Raw))
+	w := startWeb(t, b.endpoint)
+	shots := os.Getenv(ScreenshotEnv)
+	if shots == "" {
+		shots = t.TempDir()
+	}
+	dist := `[data-path="/DedectorDistanceMM"]`
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(w.base+"/?token="+w.Token()),
+		waitJS("the server's calibration", `document.getElementById('btn-gen1').classList.contains('on') && document.querySelector('`+dist+` input').value === '300'`),
+		waitJS("its mask", `!!document.querySelector('[data-thumb="0"] img')`),
+		waitJS("valid", `document.getElementById('cal-valid').textContent.includes('valid 0.3.0')`),
+		waitJS("no notice", `document.getElementById('banner').hidden`),
+		typeInto(dist+" input", "3OO"),
+		waitJS("the error at the field", `!!document.querySelector('`+dist+` .field-error') && document.querySelector('`+dist+`').classList.contains('invalid')`),
+		screenshot(t, shots, "8-calibration-0.3.0-error"),
+		typeInto(dist+" input", "300"),
+		waitJS("valid again", `document.getElementById('cal-valid').textContent.includes('valid 0.3.0') && !document.querySelector('#cal-form .field-error')`),
+	))
+}

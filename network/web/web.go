@@ -39,10 +39,10 @@ var staticFiles embed.FS
 // was opened with ?token=….
 const CookieName = "saxsleash_token"
 
-// MaxUpload bounds the body of any request (a calibration, a mask, a
-// fit2d text); a Pilatus 1M mask as TIFF is about 1 MB, base64 adds a
-// third.
-const MaxUpload = 16 << 20
+// MaxUpload bounds the body of any request (a calibration, a fit2d
+// text, a mask, or new with all masks of a calibration): a Pilatus 2M
+// mask as a 32-bit TIFF is about 10 MB, base64 adds a third.
+const MaxUpload = 64 << 20
 
 // Config configures a Server.
 type Config struct {

@@ -174,7 +174,13 @@ function calibrationChanged(t) {
     state.ownStart = t;
     return;
   }
-  if (first || t === state.ownStart) return;
+  if (first) {
+    // as the original leash: without a calibration of one's own, adopt
+    // the server's
+    if (!state.modified && state.pristine) takeServer(true);
+    return;
+  }
+  if (t === state.ownStart) return;
   $("#banner-text").textContent = "The server's calibration changed: another leash started a queue. Load the server's calibration?";
   $("#banner").hidden = false;
 }
@@ -273,7 +279,7 @@ function drawHistory() {
 // ---------- calibration editor ----------
 
 const UNITS = [
-  [/\bin mm\b|MM$/, "mm"], [/degrees|Deg$/, "°"], [/micrometres|MicroM$/, "µm"], [/Angstrom/, "Å"],
+  [/\bin mm\b|MM$/, "mm"], [/degrees|Deg$/, "°"], [/micrometres|MicroM$/, "µm"], [/Angstrom|^Wavelength$/, "Å"],
   [/nm\^-1/, "nm⁻¹"], [/in pixels|Radial bin width in pixels/, "px"],
 ];
 const ITEM_LABELS = { BeamCenter: ["y", "x"], Imagesize: ["rows", "cols"], PixelSizeMicroM: ["", "2nd"] };
@@ -327,6 +333,7 @@ function parseNumberInput(text, integer) {
 
 function changed() {
   state.modified = true;
+  state.pristine = false;
   updateFileLabel();
   validateSoon();
 }
@@ -629,6 +636,7 @@ function maskFitErrors() {
 function generationOf(cal) { return ("Geometry" in cal || "Masks" in cal) ? "2.0" : "0.3.0"; }
 
 async function loadCalibration(cal, name, masks) {
+  state.pristine = false;
   if (!cal || typeof cal !== "object" || Array.isArray(cal)) throw new Error("not a calibration (a JSON object)");
   state.gen = generationOf(cal);
   await ensureSchema(state.gen);
@@ -703,15 +711,15 @@ async function doImport() {
   }
 }
 
-async function takeServer() {
+async function takeServer(quiet) {
   try {
     const rep = await command("get");
-    if (rep.result !== "cal") { toast("The server runs no queue: nothing to take", "err"); return; }
+    if (rep.result !== "cal") { if (!quiet) toast("The server runs no queue: nothing to take", "err"); return; }
     const atts = (rep.data.attachments || []).map(a => ({ filename: (a.filename || "mask").split(/[\\/]/).pop(), data: a.data }));
     await loadCalibration(rep.data.cal, (state.servers[state.server] || {}).name + "-calibration.json", atts);
     $("#banner").hidden = true;
     toast("Loaded the server's calibration and " + atts.length + " mask" + (atts.length === 1 ? "" : "s"), "ok");
-    showTab("calibration");
+    if (!quiet) showTab("calibration");
   } catch (e) {
     toast("get: " + e.message, "err");
   }
@@ -853,10 +861,11 @@ async function main() {
   wire();
   showTab("calibration");
   await Promise.all([ensureSchema("2.0"), refreshServers()]);
-  connectEvents();
   await newCalibration("2.0");
   state.modified = false;
+  state.pristine = true; // the defaults, untouched: the server's calibration may replace them
   updateFileLabel();
+  connectEvents();
 }
 
 main().catch(e => toast(e.message, "err"));
