@@ -8,6 +8,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-zeromq/zmq4"
 	"github.com/go-zeromq/zmq4/transport"
@@ -20,6 +21,11 @@ import (
 // as soon as the header is read. Messages up to this size are read and
 // then answered (a request above MaxRequestSize gets an error reply).
 const MaxMessageSize = 256 << 20
+
+// WriteTimeout bounds each write to a peer of a bound socket: a peer that
+// stops reading (its TCP window full) is disconnected after it instead of
+// stalling the socket's single writer, and with it every other client.
+const WriteTimeout = 30 * time.Second
 
 // guardScheme is the zmq4 transport name of guarded TCP.
 const guardScheme = "saxstcp"
@@ -62,9 +68,14 @@ func (g guardTransport) Addr(ep string) (string, error) { return g.tcp.Addr(ep) 
 
 type guardListener struct{ net.Listener }
 
+// Accept waits a little after a failure (too many open files, ...):
+// zmq4 calls it again at once, which would spin.
 func (l guardListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
+		if !errors.Is(err, net.ErrClosed) {
+			time.Sleep(50 * time.Millisecond)
+		}
 		return nil, err
 	}
 	return &guardConn{Conn: c, max: MaxMessageSize}, nil
@@ -74,7 +85,7 @@ func (l guardListener) Accept() (net.Conn, error) {
 // MaxMessageSize.
 var errTooLarge = errors.New("zmtp: message too large")
 
-// guardConn follows the ZMTP 3 framing of the bytes it reads (64 bytes of
+// guardConn writes with a deadline and follows the ZMTP 3 framing of the bytes it reads (64 bytes of
 // greeting, then frames: a flags byte, a 1- or 8-byte size, the body) and
 // fails the read when a message's declared size exceeds max.
 type guardConn struct {
@@ -96,6 +107,14 @@ const (
 	flagLong    = 0x02
 	flagCommand = 0x04
 )
+
+// Write writes with a deadline of WriteTimeout.
+func (c *guardConn) Write(p []byte) (int, error) {
+	if err := c.Conn.SetWriteDeadline(time.Now().Add(WriteTimeout)); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(p)
+}
 
 func (c *guardConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
