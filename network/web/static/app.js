@@ -220,7 +220,8 @@ function drawAll() {
   $("#c-rate").textContent = state.queueRunning && rate !== null ? (+rate.toFixed(1)).toLocaleString() : "–";
   const f = state.files;
   $("#c-failed").textContent = f ? f.failedTotal.toLocaleString() : "–";
-  if (f) {
+  if (!f) $("#failed-log").replaceChildren();
+  else {
     const log = $("#failed-log");
     const items = f.failed.slice().reverse();
     if (log.childElementCount !== items.length || (items[0] && log.firstChild.textContent !== items[0])) {
