@@ -9,6 +9,7 @@ import (
 	"net"
 	"os/exec"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -48,7 +49,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		help = true
 	}
 	if help {
-		fmt.Fprint(stdout, usage+fs.FlagUsages())
+		fmt.Fprint(stdout, usage+flagUsages(fs))
 		return 0
 	}
 	if fs.NArg() > 0 {
@@ -97,6 +98,27 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// flagUsages lists the flags one a line, with their defaults.
+func flagUsages(fs *pflag.FlagSet) string {
+	var b strings.Builder
+	fs.VisitAll(func(f *pflag.Flag) {
+		left := "    "
+		if f.Shorthand != "" {
+			left = "-" + f.Shorthand + ", "
+		}
+		left += "--" + f.Name
+		name, usage := pflag.UnquoteUsage(f)
+		if f.Value.Type() != "bool" {
+			left += " " + name
+			if f.DefValue != "" && f.DefValue != "0" {
+				usage += " (default " + f.DefValue + ")"
+			}
+		}
+		fmt.Fprintf(&b, "  %-22s %s\n", left, usage)
+	})
+	return b.String()
 }
 
 // URL returns the address to open for a listener: loopback when bound to

@@ -36,7 +36,9 @@ import (
 var staticFiles embed.FS
 
 // CookieName is the cookie that carries the session token after the page
-// was opened with ?token=….
+// was opened with ?token=…, followed by "_" and the port: cookies do not
+// tell ports apart, and two leashes on one machine must not overwrite
+// each other's.
 const CookieName = "saxsleash_token"
 
 // MaxUpload bounds the body of any request (a calibration, a fit2d
@@ -70,6 +72,8 @@ type Server struct {
 	mux    *http.ServeMux
 	// hosts are the accepted Host header values (lower case, with port).
 	hosts map[string]bool
+	// cookie is the name of the session cookie.
+	cookie string
 }
 
 // NewServer prepares a Server for the listener address addr
@@ -106,7 +110,8 @@ func NewServer(cfg Config, addr string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, token: tok, log: log, static: sub, hosts: hosts}
+	_, port, _ := net.SplitHostPort(addr)
+	s := &Server{cfg: cfg, token: tok, log: log, static: sub, hosts: hosts, cookie: CookieName + "_" + port}
 	s.routes()
 	return s, nil
 }
@@ -197,7 +202,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "wrong token: open the address saxsleash web printed", http.StatusForbidden)
 			return
 		}
-		http.SetCookie(w, &http.Cookie{Name: CookieName, Value: s.token, Path: "/", HttpOnly: true,
+		http.SetCookie(w, &http.Cookie{Name: s.cookie, Value: s.token, Path: "/", HttpOnly: true,
 			SameSite: http.SameSiteStrictMode})
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
@@ -228,7 +233,7 @@ func (s *Server) tokenOK(t string) bool {
 // authorized reports whether r carries the token: the cookie, the
 // X-Saxsleash-Token header or "Authorization: token …".
 func (s *Server) authorized(r *http.Request) bool {
-	if c, err := r.Cookie(CookieName); err == nil && s.tokenOK(c.Value) {
+	if c, err := r.Cookie(s.cookie); err == nil && s.tokenOK(c.Value) {
 		return true
 	}
 	if t := r.Header.Get("X-Saxsleash-Token"); t != "" && s.tokenOK(t) {

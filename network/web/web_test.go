@@ -322,3 +322,22 @@ func TestCompactPlot(t *testing.T) {
 	require.Equal(t, []int{1, 2}, p.Params["R0"].Frame)
 	require.Equal(t, "b", p.Params["R0"].File)
 }
+
+// TestPageIsSelfContained checks that the page loads nothing from
+// elsewhere: no absolute URL in the embedded files (it must work offline).
+func TestPageIsSelfContained(t *testing.T) {
+	entries, err := staticFiles.ReadDir("static")
+	require.NoError(t, err)
+	require.NotEmpty(t, entries)
+	for _, e := range entries {
+		b, err := staticFiles.ReadFile("static/" + e.Name())
+		require.NoError(t, err)
+		text := string(b)
+		if strings.HasSuffix(e.Name(), ".svg") { // the SVG namespace is a name, not a load
+			text = strings.ReplaceAll(text, `xmlns="http://www.w3.org/2000/svg"`, "")
+		}
+		for _, bad := range []string{"http://", "https://", "//cdn", "@import"} {
+			require.NotContains(t, text, bad, e.Name())
+		}
+	}
+}

@@ -656,10 +656,10 @@ async function ensureSchema(gen) {
   if (!state.schema[gen]) state.schema[gen] = await api("/api/schema/" + gen);
 }
 
-async function newCalibration(gen) {
+async function newCalibration(gen, quiet) {
   const cal = await api("/api/defaults/" + (gen || state.gen));
   await loadCalibration(cal, "calibration.json", []);
-  toast("New calibration from the schema defaults");
+  if (!quiet) toast("New calibration from the schema defaults");
 }
 
 function openFile() { $("#open-file").click(); }
@@ -862,7 +862,7 @@ async function main() {
   wire();
   showTab("calibration");
   await Promise.all([ensureSchema("2.0"), refreshServers()]);
-  await newCalibration("2.0");
+  await newCalibration("2.0", true);
   state.modified = false;
   state.pristine = true; // the defaults, untouched: the server's calibration may replace them
   updateFileLabel();

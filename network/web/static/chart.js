@@ -252,7 +252,7 @@ const Chart = (() => {
       start = [e.offsetX, e.offsetY];
     });
     canvas.addEventListener("mousemove", e => {
-      if (!start) return;
+      if (!start) { readout(e); return; }
       box = [start[0], start[1], e.offsetX, e.offsetY];
       const g = canvas.getContext("2d");
       canvas.dispatchEvent(new Event("redraw"));
@@ -272,6 +272,28 @@ const Chart = (() => {
       start = null; box = null;
     });
     canvas.addEventListener("dblclick", () => onView(null));
+    canvas.addEventListener("mouseleave", () => { if (!start) canvas.dispatchEvent(new Event("redraw")); });
+    // readout draws a crosshair with the coordinates under the pointer.
+    function readout(e) {
+      const m = canvas._map;
+      if (!m) return;
+      const X = e.offsetX, Y = e.offsetY;
+      canvas.dispatchEvent(new Event("redraw"));
+      if (X < m.left || X > m.left + m.W || Y < m.top || Y > m.top + m.H) return;
+      const g = canvas.getContext("2d");
+      g.save();
+      g.strokeStyle = "rgba(40,50,64,.35)"; g.setLineDash([4, 4]); g.lineWidth = 1;
+      g.beginPath(); g.moveTo(X + 0.5, m.top); g.lineTo(X + 0.5, m.top + m.H);
+      g.moveTo(m.left, Y + 0.5); g.lineTo(m.left + m.W, Y + 0.5); g.stroke();
+      const text = (canvas.dataset.xname || "x") + " = " + (+m.x(X).toPrecision(4)) + "   " + (canvas.dataset.yname || "y") + " = " + (+m.y(Y).toPrecision(4));
+      g.setLineDash([]);
+      g.font = getComputedStyle(canvas).font;
+      const w = g.measureText(text).width + 12;
+      g.fillStyle = "rgba(255,255,255,.9)"; g.fillRect(m.left + 6, m.top + 6, w, 22);
+      g.fillStyle = "#1b2430"; g.textBaseline = "middle"; g.textAlign = "left";
+      g.fillText(text, m.left + 12, m.top + 17);
+      g.restore();
+    }
   }
 
   return { draw, zoomable, COLORS, fmt };
