@@ -211,7 +211,9 @@ func (s *Server) setStatus(ev *sse, w *watcher, now Status) error {
 
 // poll does one round: stat, and plot and fileslist when they changed.
 func (s *Server) poll(ctx context.Context, c *network.Client, ev *sse, w *watcher) error {
-	rep, err := c.Do(ctx, "stat", nil, nil)
+	sc := *c // stat is small: an offline server is noticed after StatusTimeout
+	sc.Timeout = min(c.Timeout, s.cfg.StatusTimeout)
+	rep, err := sc.Do(ctx, "stat", nil, nil)
 	if ctx.Err() != nil {
 		return nil
 	}
