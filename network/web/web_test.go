@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bufio"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -340,4 +341,87 @@ func TestPageIsSelfContained(t *testing.T) {
 			require.NotContains(t, text, bad, e.Name())
 		}
 	}
+}
+
+// TestEventsStream reads the event stream while a queue converts the
+// sample frames: the stat event counts them and the plot event carries
+// the curve the server sends.
+func TestEventsStream(t *testing.T) {
+	b := startBackend(t)
+	w := startWeb(t, b.endpoint)
+	c := sessionClient(t, w)
+	mask, err := os.ReadFile(filepath.Join(sampleDir, "mask.msk"))
+	require.NoError(t, err)
+	cal, err := os.ReadFile(filepath.Join(sampleDir, "cal2.json"))
+	require.NoError(t, err)
+	body, err := json.Marshal(map[string]any{"calibration": json.RawMessage(cal), "masks": []map[string]any{
+		{"filename": "mask.msk", "data": mask}, {"filename": "mask.msk", "data": mask}}})
+	require.NoError(t, err)
+	st, out := do(t, c, "POST", w.base+"/api/server/0/new", string(body), nil)
+	require.Equal(t, 200, st, out)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", w.base+"/api/server/0/events", nil)
+	require.NoError(t, err)
+	resp, err := c.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
+
+	frames, err := filepath.Glob(filepath.Join(sampleDir, "frames", "run1", "*.tif"))
+	require.NoError(t, err)
+	for _, f := range frames {
+		data, err := os.ReadFile(f)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(b.dir, filepath.Base(f)), data, 0o644))
+	}
+	var plot Plot
+	processed := 0.0
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	event := ""
+	for processed < float64(len(frames)) || len(plot.Curves) == 0 || plot.Params["R0"].Frame[len(plot.Params["R0"].Frame)-1] < len(frames) {
+		require.True(t, sc.Scan(), "stream ended: %v", sc.Err())
+		line := sc.Text()
+		if e, ok := strings.CutPrefix(line, "event: "); ok {
+			event = e
+			continue
+		}
+		data, ok := strings.CutPrefix(line, "data: ")
+		if !ok {
+			continue
+		}
+		switch event {
+		case "stat":
+			var s struct {
+				Stat map[string]any `json:"stat"`
+			}
+			require.NoError(t, json.Unmarshal([]byte(data), &s))
+			if v, ok := s.Stat["images processed"].(float64); ok {
+				processed = v
+			}
+		case "plot":
+			plot = Plot{}
+			require.NoError(t, json.Unmarshal([]byte(data), &plot))
+		}
+	}
+	require.Equal(t, float64(len(frames)), processed)
+	// Two masks, two curves: the second is named by its mask.
+	require.Len(t, plot.Curves, 2)
+	require.Equal(t, "uniform", plot.Curves[1].Name)
+	require.Len(t, plot.Curves[1].Q, 200) // RadialBins.Count of the second mask
+	cl := &network.Client{Addr: b.endpoint, Secret: testSecret, Timeout: 5 * time.Second}
+	rep, err := cl.Do(context.Background(), "plot", nil, nil)
+	require.NoError(t, err)
+	graphs, _ := rep.Map()["graphs"].([]any)
+	require.Len(t, graphs, 2)
+	arr, _ := graphs[0].(map[string]any)["array"].([]any)
+	q, _ := arr[0].([]any)
+	require.Len(t, plot.Curves[0].Q, len(q))
+	sum := 0
+	for _, r := range plot.Rate {
+		sum += r
+	}
+	require.Equal(t, len(frames), sum, "frames in the rate history")
 }
