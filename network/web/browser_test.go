@@ -100,6 +100,10 @@ func eval(expr string) chromedp.Action[chromedp.Void] { return chromedp.Evaluate
 
 func screenshot(t *testing.T, dir, name string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		// the transient messages would hide the page
+		if _, err := eval(`document.getElementById('toasts').replaceChildren()`)(ctx, tg); err != nil {
+			return err
+		}
 		buf, err := chromedp.FullScreenshot(100)(ctx, tg)
 		if err != nil {
 			return err

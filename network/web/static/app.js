@@ -235,15 +235,16 @@ function drawAll() {
 
 // fitHeight sizes a canvas to fill the window below its top edge (less
 // the footer and below parts), in n rows, at least min pixels.
-function fitHeight(canvas, n, below, min) {
+function fitHeight(elem, n, below, min, prop) {
   const foot = document.querySelector("footer").offsetHeight;
-  const top = canvas.getBoundingClientRect().top + window.scrollY;
+  const top = elem.getBoundingClientRect().top + window.scrollY;
   const h = Math.max(min, Math.floor((window.innerHeight - top - foot - below) / n));
-  if (canvas.style.height !== h + "px") canvas.style.height = h + "px";
+  prop = prop || "height";
+  if (elem.style[prop] !== h + "px") elem.style[prop] = h + "px";
 }
 
 function drawLive() {
-  if (window.innerWidth > 1100) fitHeight($("#curve-canvas"), 1, 56, 320);
+  if (window.innerWidth > 1100) fitHeight($(".live"), 1, 16, 420, "minHeight");
   const p = state.plot;
   const series = [];
   const band = $("#band").checked;
