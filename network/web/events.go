@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -95,37 +96,23 @@ type Files struct {
 	FailedTotal int `json:"failedTotal"`
 }
 
-// sse writes server-sent events with a write deadline on each.
-type sse struct {
-	w  http.ResponseWriter
-	rc *http.ResponseController
-}
-
-func (e *sse) send(event string, v any) error {
-	b, err := json.Marshal(browserValue(v))
-	if err != nil {
-		return err
-	}
-	if err := e.rc.SetWriteDeadline(time.Now().Add(10 * time.Second)); err != nil && err != http.ErrNotSupported {
-		return err
-	}
-	if _, err := fmt.Fprintf(e.w, "event: %s\ndata: %s\n\n", event, b); err != nil {
-		return err
-	}
-	return e.rc.Flush()
+// emitter takes the events of a watch.
+type emitter interface {
+	send(event string, v any) error
 }
 
 // handleEvents streams the state of one server: status, stat (once a
-// second), plot (when "images processed" changes), files and calibration
-// ("start time" changed). The stream ends when the page goes away.
+// second), plot (when "images processed" changes), files, calibration
+// ("start time" changed) and servers. All streams of one server share one
+// watch (see hub); a slow page gets only the latest event of each kind.
+// The stream ends when the page goes away.
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	n, err := serverIndex(r)
 	if err != nil {
 		writeError(w, http.StatusNotFound, err)
 		return
 	}
-	c, _, err := s.client(n)
-	if err != nil {
+	if _, _, err := s.client(n); err != nil {
 		writeError(w, http.StatusNotFound, err)
 		return
 	}
@@ -134,13 +121,32 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	ev := &sse{w: w, rc: rc}
-	if err := s.watch(r.Context(), c, ev); err != nil && r.Context().Err() == nil {
-		s.log.Warn("event stream ended", "err", err)
+	if err := rc.Flush(); err != nil {
+		return
+	}
+	sub := s.subscribe(n)
+	defer s.unsubscribe(n, sub)
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-sub.notify:
+		}
+		for _, e := range sub.take() {
+			if err := rc.SetWriteDeadline(time.Now().Add(10 * time.Second)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+				return
+			}
+			if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", e.name, e.data); err != nil {
+				return
+			}
+		}
+		if err := rc.Flush(); err != nil {
+			return
+		}
 	}
 }
 
-// watcher is the state of one event stream.
+// watcher is the state of the watch of one server.
 type watcher struct {
 	status    *Status
 	processed any
@@ -153,7 +159,7 @@ type watcher struct {
 // watch polls c until ctx ends or a write fails. The status of all
 // servers is checked by a second goroutine, every serversEvery, which
 // ends with watch.
-func (s *Server) watch(ctx context.Context, c *network.Client, ev *sse) error {
+func (s *Server) watch(ctx context.Context, c *network.Client, ev emitter) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	lists := make(chan []serverInfo)
@@ -201,7 +207,7 @@ func (s *Server) watch(ctx context.Context, c *network.Client, ev *sse) error {
 	}
 }
 
-func (s *Server) setStatus(ev *sse, w *watcher, now Status) error {
+func (s *Server) setStatus(ev emitter, w *watcher, now Status) error {
 	if w.status != nil && *w.status == now {
 		return nil
 	}
@@ -210,7 +216,7 @@ func (s *Server) setStatus(ev *sse, w *watcher, now Status) error {
 }
 
 // poll does one round: stat, and plot and fileslist when they changed.
-func (s *Server) poll(ctx context.Context, c *network.Client, ev *sse, w *watcher) error {
+func (s *Server) poll(ctx context.Context, c *network.Client, ev emitter, w *watcher) error {
 	sc := *c // stat is small: an offline server is noticed after StatusTimeout
 	sc.Timeout = min(c.Timeout, s.cfg.StatusTimeout)
 	rep, err := sc.Do(ctx, "stat", nil, nil)

@@ -27,6 +27,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/saxsdog/saxs/network"
@@ -74,6 +75,9 @@ type Server struct {
 	hosts map[string]bool
 	// cookie is the name of the session cookie.
 	cookie string
+
+	hubsMu sync.Mutex
+	hubs   map[int]*hub // the watches of the servers with open event streams
 }
 
 // NewServer prepares a Server for the listener address addr
@@ -111,7 +115,8 @@ func NewServer(cfg Config, addr string) (*Server, error) {
 		return nil, err
 	}
 	_, port, _ := net.SplitHostPort(addr)
-	s := &Server{cfg: cfg, token: tok, log: log, static: sub, hosts: hosts, cookie: CookieName + "_" + port}
+	s := &Server{cfg: cfg, token: tok, log: log, static: sub, hosts: hosts, cookie: CookieName + "_" + port,
+		hubs: map[int]*hub{}}
 	s.routes()
 	return s, nil
 }
