@@ -233,7 +233,7 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	if err != nil {
 		var mb *http.MaxBytesError
 		if errors.As(err, &mb) {
-			writeError(w, http.StatusRequestEntityTooLarge, fmt.Errorf("upload larger than %d MB", MaxUpload>>20))
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Errorf("upload larger than %d bytes", mb.Limit))
 		} else {
 			writeError(w, http.StatusBadRequest, err)
 		}

@@ -60,6 +60,8 @@ type Config struct {
 	StatusTimeout time.Duration
 	// Poll is the interval of the stat polls behind /events (default 1 s).
 	Poll time.Duration
+	// MaxUpload bounds the body of a request (default MaxUpload).
+	MaxUpload int64
 	// Logger receives request errors; nil discards them.
 	Logger *slog.Logger
 }
@@ -94,6 +96,9 @@ func NewServer(cfg Config, addr string) (*Server, error) {
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = time.Second
+	}
+	if cfg.MaxUpload <= 0 {
+		cfg.MaxUpload = MaxUpload
 	}
 	tok := cfg.Token
 	if tok == "" {
@@ -217,7 +222,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Body != nil {
-		r.Body = http.MaxBytesReader(w, r.Body, MaxUpload)
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxUpload)
 	}
 	s.mux.ServeHTTP(w, r)
 }

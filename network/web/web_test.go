@@ -165,10 +165,16 @@ func TestRefusedWithoutTokenForeignOriginOrHost(t *testing.T) {
 
 func TestUploadLimit(t *testing.T) {
 	w := startWeb(t, "tcp://127.0.0.1:1")
+	w.cfg.MaxUpload = 1 << 20 // before the first request
 	c := sessionClient(t, w)
-	big := `{"filename":"m.msk","data":"` + strings.Repeat("A", MaxUpload) + `"}`
+	big := `{"filename":"m.msk","data":"` + strings.Repeat("A", 1<<20) + `"}`
 	st, body := do(t, c, "POST", w.base+"/api/mask", big, nil)
 	require.Equal(t, http.StatusRequestEntityTooLarge, st, body)
+	require.Contains(t, body, "larger than 1048576 bytes")
+	for _, p := range []string{"/api/validate", "/api/fit2d", "/api/server/0/new", "/api/convert/2.0"} {
+		st, body = do(t, c, "POST", w.base+p, big, nil)
+		require.Equal(t, http.StatusRequestEntityTooLarge, st, "%s: %s", p, body)
+	}
 }
 
 // TestSecretInNoResponse drives every endpoint against a live server with
