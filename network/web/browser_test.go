@@ -301,5 +301,20 @@ func TestBrowserAdoptsServerCalibration(t *testing.T) {
 		screenshot(t, shots, "8-calibration-0.3.0-error"),
 		typeInto(dist+" input", "300"),
 		waitJS("valid again", `document.getElementById('cal-valid').textContent.includes('valid 0.3.0') && !document.querySelector('#cal-form .field-error')`),
+		// to the 2.0 layout: the mask moves into Masks[0], and stays
+		click(`#btn-gen2`),
+		waitJS("the 2.0 layout", `document.getElementById('btn-gen2').classList.contains('on') && document.querySelectorAll('#cal-form .mask-card').length === 1`),
+		waitJS("the mask kept", `!!document.querySelector('[data-thumb="0"] img')`),
+		waitJS("the distance under Geometry", `document.querySelector('[data-path="/Geometry/DedectorDistanceMM"] input').value === '300'`),
+	))
+	// Open a calibration file: its two masks still need their files.
+	cal2, err := filepath.Abs(filepath.Join(sampleDir, "cal2.json"))
+	require.NoError(t, err)
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SetUploadFiles(chromedp.CSS(`#open-file`), []string{cal2}),
+		waitJS("the opened file", `document.getElementById('cal-file').textContent.startsWith('cal2.json') && document.querySelectorAll('#cal-form .mask-card').length === 2`),
+		waitJS("no thumbnails yet", `!document.querySelector('#cal-form .thumb img') && document.getElementById('cal-form').textContent.includes('No mask file uploaded yet')`),
+		click(`#btn-start`),
+		waitJS("the refusal", `document.getElementById('toasts').textContent.includes('Upload the mask file of mask 0 first')`),
 	))
 }
