@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"time"
 
 	"github.com/go-zeromq/zmq4"
@@ -84,6 +85,10 @@ func RoundTrip(ctx context.Context, addr string, frames [][]byte, timeout time.D
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	gaddr, err := guarded(addr)
+	if err != nil {
+		return nil, err
+	}
 	sock := zmq4.NewReq(ctx, zmq4.WithDialerRetry(50*time.Millisecond), zmq4.WithDialerMaxRetries(-1),
 		zmq4.WithTimeout(timeout), zmq4.WithLogger(discardLogger()))
 	defer sock.Close()
@@ -93,7 +98,7 @@ func RoundTrip(ctx context.Context, addr string, frames [][]byte, timeout time.D
 	}
 	done := make(chan result, 1)
 	go func() {
-		if err := sock.Dial(addr); err != nil {
+		if err := sock.Dial(gaddr); err != nil {
 			done <- result{err: err}
 			return
 		}
@@ -114,7 +119,7 @@ func RoundTrip(ctx context.Context, addr string, frames [][]byte, timeout time.D
 	select {
 	case r := <-done:
 		if r.err != nil {
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || errors.Is(r.err, os.ErrDeadlineExceeded) {
 				return nil, &NoAnswerError{Addr: addr, Timeout: timeout, Err: ctx.Err()}
 			}
 			return nil, fmt.Errorf("request to %s: %w", addr, r.err)
