@@ -271,7 +271,14 @@ function drawHistory() {
     return { x: ps.frame, y: fn(ps), label: k, color: Chart.COLORS[i % Chart.COLORS.length] };
   });
   const o = { xLabel: "frame", empty: "no frames yet", zeroY: false, integerX: true };
-  if (window.innerWidth > 1100) for (const id of ["#h-i0", "#h-i1", "#h-i2", "#h-corr"]) fitHeight($(id), 2, 90, 200);
+  if (window.innerWidth > 1100) {
+    // two rows of panels fill the window below the grid's top edge
+    const grid = $(".grid4"), foot = document.querySelector("footer").offsetHeight;
+    const head = grid.querySelector(".panel-head").offsetHeight;
+    const top = grid.getBoundingClientRect().top + window.scrollY;
+    const h = Math.max(200, Math.floor((window.innerHeight - top - foot - 14 - 2 * (head + 6 + 24) - 16) / 2));
+    for (const id of ["#h-i0", "#h-i1", "#h-i2", "#h-corr"]) if ($(id).style.height !== h + "px") $(id).style.height = h + "px";
+  }
   Chart.draw($("#h-i0"), { ...o, series: mk(ps => ps.I0), yLabel: "I0" });
   Chart.draw($("#h-i1"), { ...o, series: mk(ps => ps.I1), yLabel: "I1" });
   Chart.draw($("#h-i2"), { ...o, series: mk(ps => ps.I2), yLabel: "I2" });
