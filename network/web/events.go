@@ -338,11 +338,12 @@ func compactPlot(d map[string]any, now float64) Plot {
 	ip, _ := d["IntegralParameters"].(map[string]any)
 	for k, v := range ip {
 		m, _ := v.(map[string]any)
-		i0, i1, i2 := numbers(m["I0"]), numbers(m["I1"]), numbers(m["I2"])
+		l0, _ := m["I0"].([]any)
 		files, _ := m["file"].([]any)
-		total := len(i0)
+		total := len(l0)
 		from := max(0, total-MaxSeries)
-		ps := Params{I0: i0[from:], I1: tail(i1, from), I2: tail(i2, from)}
+		// only the latest MaxSeries are decoded: the lists grow with the queue
+		ps := Params{I0: numbers(tailAny(m["I0"], from)), I1: numbers(tailAny(m["I1"], from)), I2: numbers(tailAny(m["I2"], from))}
 		ps.Frame = make([]int, total-from)
 		for j := range ps.Frame {
 			ps.Frame[j] = from + j + 1
@@ -355,11 +356,13 @@ func compactPlot(d map[string]any, now float64) Plot {
 	return p
 }
 
-func tail(x Floats, from int) Floats {
-	if from > len(x) {
+// tailAny returns the elements of a JSON list from index from on.
+func tailAny(v any, from int) []any {
+	l, _ := v.([]any)
+	if from > len(l) {
 		return nil
 	}
-	return x[from:]
+	return l[from:]
 }
 
 // compactFiles turns a fileslist into the Files event.
