@@ -23,6 +23,7 @@ import (
 	"github.com/saxsdog/saxs/internal/pyjson"
 	"github.com/saxsdog/saxs/internal/render"
 	"github.com/saxsdog/saxs/network"
+	"github.com/saxsdog/saxs/network/web"
 )
 
 const leashUsage = `Usage: saxsleash [--netconf F] [-N i] [-S URL] [--timeout D] COMMAND [ARGS]
@@ -40,12 +41,18 @@ indented JSON. Commands:
   plot [-o FILE] [--follow]   the latest curve (FILE: .svg or .png plot);
                               --follow keeps polling until interrupted
   listdir [PATH]              the folders and files below SERVERDIR/PATH
+  web [--addr A] [--no-browser]  the leash as a web page (saxsleash web --help)
 Exit status: 0 success, 1 error reply or no answer in time, 2 usage.
 `
 
 // LeashMain runs saxsleash.
 func LeashMain(args []string, stdout, stderr io.Writer) int {
 	const tool = "saxsleash"
+	if len(args) > 0 && args[0] == "web" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return web.Main(ctx, args[1:], stdout, stderr)
+	}
 	var help, version, follow bool
 	var netconf, url, saveMasks, plotOut string
 	var index int
