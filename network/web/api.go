@@ -386,7 +386,7 @@ func (s *Server) handleMask(w http.ResponseWriter, r *http.Request) {
 
 // decodeMask is the one call of the library's mask decoder.
 func decodeMask(data []byte, name string) (*saxs.Mask, error) {
-	return saxs.DecodeMask(name, data)
+	return saxs.DecodeMask(data, name)
 }
 
 // reply is what the API returns for a server command: the server's
