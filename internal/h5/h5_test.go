@@ -1,0 +1,178 @@
+package h5
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const python = "/usr/bin/python3"
+
+// fixture writes, with h5py (an independent writer), datasets of several
+// layouts and filters into argv[1]/f.h5 (and an external file) and the
+// raw bytes of each (numpy's tobytes, the dataset's byte order) next to
+// them as <name>.raw. The LZ4 (32004) chunk is made with the lz4 module
+// and written with write_direct_chunk.
+const fixture = `
+import sys, os, numpy as np, h5py
+import bitshuffle.h5 as bsh
+d = sys.argv[1]
+rng = np.random.default_rng(1)
+def raw(name, a):
+    open(os.path.join(d, name + ".raw"), "wb").write(np.ascontiguousarray(a).tobytes())
+with h5py.File(os.path.join(d, "ext.h5"), "w") as e:
+    a = rng.integers(-5, 1000, size=(3, 7, 9)).astype("<i4")
+    e.create_dataset("deep/stack", data=a, chunks=(1, 7, 9), compression=bsh.H5FILTER, compression_opts=(0, bsh.H5_COMPRESS_LZ4))
+    raw("ext", a)
+with h5py.File(os.path.join(d, "f.h5"), "w") as f:
+    a = np.arange(5 * 6 * 7, dtype="<i4").reshape(5, 6, 7) - 50
+    f["contiguous"] = a; raw("contiguous", a)
+    a = rng.integers(0, 65535, size=(5, 11, 13)).astype("<u2")
+    f.create_dataset("g/partial_gzip", data=a, chunks=(2, 4, 5), compression="gzip"); raw("partial_gzip", a)
+    a = rng.integers(0, 1 << 20, size=(4, 33, 17)).astype("<u4")
+    f.create_dataset("shuffle_gzip", data=a, chunks=(1, 33, 17), shuffle=True, compression="gzip"); raw("shuffle_gzip", a)
+    a = rng.integers(0, 1 << 31, size=(3, 100, 77)).astype(">u4")
+    f.create_dataset("bslz4_be", data=a, chunks=(1, 100, 77), compression=bsh.H5FILTER, compression_opts=(0, bsh.H5_COMPRESS_LZ4)); raw("bslz4_be", a)
+    a = rng.integers(0, 255, size=(2, 50, 61)).astype("u1")
+    f.create_dataset("bs_none_u8", data=a, chunks=(1, 50, 61), compression=bsh.H5FILTER, compression_opts=(0, 0)); raw("bs_none_u8", a)
+    a = rng.normal(size=(2, 3)).astype("<f8")
+    f.create_dataset("compact", data=a, compression=None); raw("compact", a)
+    f["scalar"] = 1.5418; raw("scalar", np.float64(1.5418))
+    f["soft"] = h5py.SoftLink("/g/partial_gzip")
+    f["g/ext"] = h5py.ExternalLink("ext.h5", "/deep/stack")
+    # LZ4 (32004) by hand: header (decoded size, block size, big-endian), then blocks.
+    import lz4.block
+    a = rng.integers(0, 3000, size=(2, 40, 50)).astype("<i4")
+    sp = h5py.h5s.create_simple(a.shape)
+    pl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+    pl.set_chunk((1, 40, 50))
+    pl.set_filter(32004, h5py.h5z.FLAG_OPTIONAL, (0,))
+    ds = h5py.h5d.create(f.id, b"lz4", h5py.h5t.STD_I32LE, sp, pl)
+    for k in range(2):
+        b = a[k].tobytes(); bs = 3000
+        out = len(b).to_bytes(8, "big") + bs.to_bytes(4, "big")
+        for i in range(0, len(b), bs):
+            c = lz4.block.compress(b[i:i+bs], store_size=False)
+            out += len(c).to_bytes(4, "big") + c
+        ds.write_direct_chunk((k, 0, 0), out)
+    raw("lz4", a)
+`
+
+// TestReadH5pyDatasets: every layout and filter written by h5py reads
+// back to numpy's bytes.
+func TestReadH5pyDatasets(t *testing.T) {
+	if _, err := os.Stat(python); err != nil {
+		t.Skip(python + " not found; h5py test skipped")
+	}
+	if out, err := exec.Command(python, "-c", "import numpy, h5py, bitshuffle.h5, lz4.block").CombinedOutput(); err != nil {
+		t.Skipf("h5py, bitshuffle or lz4 missing (%s); h5py test skipped", bytes.TrimSpace(out))
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command(python, "-c", fixture, dir).CombinedOutput(); err != nil {
+		t.Fatalf("h5py writer: %v\n%s", err, out)
+	}
+	f, err := Open(filepath.Join(dir, "f.h5"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, tc := range []struct{ path, raw string }{
+		{"contiguous", "contiguous"},
+		{"/g/partial_gzip", "partial_gzip"},
+		{"soft", "partial_gzip"},
+		{"shuffle_gzip", "shuffle_gzip"},
+		{"bslz4_be", "bslz4_be"},
+		{"bs_none_u8", "bs_none_u8"},
+		{"compact", "compact"},
+		{"scalar", "scalar"},
+		{"g/ext", "ext"},
+		{"lz4", "lz4"},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			want, err := os.ReadFile(filepath.Join(dir, tc.raw+".raw"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := f.Dataset(tc.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows := uint64(1)
+			if len(d.Shape) > 0 {
+				rows = d.Shape[0]
+			}
+			got := make([]byte, len(want))
+			if err := d.ReadRaw(0, rows, got); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("%s (%v, filters %v) differs from numpy's bytes", tc.path, d.Shape, d.Filters())
+			}
+			if rows > 1 {
+				// One row at a time, last first (chunk cache switching).
+				per := len(want) / int(rows)
+				part := make([]byte, per)
+				for r := int(rows) - 1; r >= 0; r-- {
+					if err := d.ReadRaw(uint64(r), 1, part); err != nil {
+						t.Fatal(err)
+					}
+					if !bytes.Equal(part, want[r*per:(r+1)*per]) {
+						t.Fatalf("row %d differs", r)
+					}
+				}
+			}
+		})
+	}
+	names, err := f.Members("g")
+	if err != nil || strings.Join(names, ",") != "ext,partial_gzip" && strings.Join(names, ",") != "partial_gzip,ext" {
+		t.Errorf("Members(g) = %v, %v", names, err)
+	}
+	if _, err := f.Dataset("nothing/here"); err == nil {
+		t.Error("missing path opened")
+	}
+}
+
+// TestTranspose8 checks the 8×8 bit transpose on single bits: bit j of
+// byte i moves to bit i of byte j.
+func TestTranspose8(t *testing.T) {
+	for i := 0; i < 8; i++ {
+		for j := 0; j < 8; j++ {
+			if got, want := transpose8(1<<(8*i+j)), uint64(1)<<(8*j+i); got != want {
+				t.Fatalf("transpose8(bit %d of byte %d) = %#x, want %#x", j, i, got, want)
+			}
+		}
+	}
+}
+
+// TestHostileHDF5: truncated and corrupted files give *Error values, not
+// panics or huge allocations.
+func TestHostileHDF5(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name string
+		data []byte
+	}{
+		{"short", []byte("\x89HDF\r\n\x1a\n\x00")},
+		{"bad version", append([]byte("\x89HDF\r\n\x1a\n\x07"), make([]byte, 100)...)},
+		{"root past end", append(append([]byte("\x89HDF\r\n\x1a\n\x00\x00\x00\x00\x00\x08\x08\x00\x04\x00\x10\x00\x00\x00\x00\x00"),
+			make([]byte, 32)...), []byte{0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0}...)},
+	} {
+		p := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_")+".h5")
+		if err := os.WriteFile(p, tc.data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		f, err := Open(p)
+		if err == nil {
+			_, err = f.Dataset("entry/data/data")
+			f.Close()
+		}
+		var he *Error
+		if !errors.As(err, &he) || he.File != p {
+			t.Errorf("%s: error %v, want an *Error naming %s", tc.name, err, p)
+		}
+	}
+}
