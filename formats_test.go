@@ -3,6 +3,7 @@ package saxs
 import (
 	"bytes"
 	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -242,3 +243,165 @@ func TestOpenFramesNotRegular(t *testing.T) {
 
 func itoa(v int) string     { return strconv.Itoa(v) }
 func ftoa(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+
+// eigerWriter writes, with h5py and bitshuffle's filter, an Eiger-like
+// master file argv[2]_master.h5 with two data files reached by external
+// links: data_000001 holds frames k = 0..4 = TIFF + k as int32 with
+// bitshuffle-LZ4, data_000002 frames 5..9 as uint32 with gzip, pixels
+// negative in the TIFF set to 2^32−1 (the overflow marker). The pixel mask
+// flags the TIFF's negative pixels and the first 5 pixels of row 0.
+const eigerWriter = `
+import sys, os, numpy as np, h5py, fabio, bitshuffle.h5 as bsh
+tif, out = sys.argv[1], sys.argv[2]
+d = fabio.open(tif).data.astype(np.int64)
+rows, cols = d.shape
+base = os.path.basename(out)
+def datafile(name, part, **kw):
+    with h5py.File(name, "w") as f:
+        f.create_dataset("entry/data/data", data=part, chunks=(1, rows, cols), **kw)
+a = np.stack([d + k for k in range(5)]).astype(np.int32)
+datafile(out + "_data_000001.h5", a, compression=bsh.H5FILTER, compression_opts=(0, bsh.H5_COMPRESS_LZ4))
+b = np.stack([np.where(d < 0, 2**32 - 1, d + k) for k in range(5, 10)]).astype(np.uint32)
+datafile(out + "_data_000002.h5", b, compression="gzip")
+with h5py.File(out + "_master.h5", "w") as m:
+    m["entry/data/data_000001"] = h5py.ExternalLink(base + "_data_000001.h5", "/entry/data/data")
+    m["entry/data/data_000002"] = h5py.ExternalLink(base + "_data_000002.h5", "/entry/data/data")
+    det = m.create_group("entry/instrument/detector")
+    det["count_time"] = 0.5
+    det["beam_center_x"] = 387.77
+    det["beam_center_y"] = 234.63
+    det["detector_distance"] = 1.03165
+    det["x_pixel_size"] = 172e-6
+    det["y_pixel_size"] = 172e-6
+    m["entry/instrument/beam/incident_wavelength"] = 1.5418
+    pm = np.zeros((rows, cols), np.uint32); pm[d < 0] = 1; pm[0, :5] = 8
+    det.create_dataset("detectorSpecific/pixel_mask", data=pm, compression="gzip")
+    det["detectorSpecific/countrate_correction_count_cutoff"] = np.uint32(1048500)
+`
+
+// TestEigerHDF5MatchesTIFF: an Eiger-like master and data file pair
+// written by h5py with bitshuffle-LZ4 and gzip holds 10 frames that decode
+// equal to the TIFF (plus the frame number), with the overflow marker as
+// -1, the pixel mask read, and the curves of the TIFF.
+func TestEigerHDF5MatchesTIFF(t *testing.T) {
+	tif, calPath := referenceFrame(t)
+	dir := t.TempDir()
+	runPython(t, []string{"numpy", "fabio", "h5py", "bitshuffle.h5"}, eigerWriter, tif, filepath.Join(dir, "eiger"))
+	want, err := ReadImage(tif)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := OpenFrames(filepath.Join(dir, "eiger_master.h5"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if src.Format() != FormatHDF5 || src.Len() != 10 {
+		t.Fatalf("%v with %d frames, want HDF5 with 10", src.Format(), src.Len())
+	}
+	wantInfo := FrameInfo{ExposureTime: 0.5, Wavelength: 1.5418, DetectorDistance: 1031.65, BeamCenter: [2]float64{387.77, 234.63},
+		HasBeamCenter: true, PixelSize: [2]float64{172e-6, 172e-6}, CountCutoff: 1048500}
+	if !infoClose(src.Info(3), wantInfo) {
+		t.Errorf("Info = %+v, want %+v", src.Info(3), wantInfo)
+	}
+	pm := src.PixelMask()
+	if pm == nil || pm.Rows != want.Rows || pm.Cols != want.Cols {
+		t.Fatalf("pixel mask %v", pm)
+	}
+	for r := 0; r < want.Rows; r++ {
+		for c := 0; c < want.Cols; c++ {
+			if w := want.At(r, c) < 0 || r == 0 && c < 5; pm.At(r, c) != w {
+				t.Fatalf("pixel mask (%d, %d) = %v, want %v", r, c, pm.At(r, c), w)
+			}
+		}
+	}
+	var img Image
+	for k := 0; k < 10; k++ {
+		if err := src.ReadFrame(k, &img); err != nil {
+			t.Fatal(err)
+		}
+		if img.Rows != want.Rows || img.Cols != want.Cols || img.Counts == nil {
+			t.Fatalf("frame %d: %d×%d, counts %v", k, img.Rows, img.Cols, img.Counts != nil)
+		}
+		for j, w := range want.Counts {
+			g := img.Counts[j]
+			exp := w + int32(k)
+			if k >= 5 && w < 0 {
+				exp = -1 // overflow marker
+			}
+			if g != exp {
+				t.Fatalf("frame %d pixel %d = %d, want %d", k, j, g, exp)
+			}
+		}
+	}
+	allocs := testing.AllocsPerRun(3, func() {
+		if err := src.ReadFrame(1, &img); err != nil {
+			t.Fatal(err)
+		}
+		if err := src.ReadFrame(7, &img); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%.0f allocations per two frames (bitshuffle-LZ4 and gzip) into a warm image", allocs)
+	}
+
+	// Frame 0 integrates to the TIFF's curve, and so does frame 5 minus
+	// 5 with the calibration mask combined with the pixel mask.
+	cal, err := LoadCalibration(calPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calMask, err := OpenMask(cal.MaskPath(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	combined, err := CombineMasks(calMask, pm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt := Options{Masks: []*Mask{combined}}
+	ig, err := NewWithOptions(cal, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRes, err := ig.Integrate(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []int{0, 5} {
+		if err := src.ReadFrame(k, &img); err != nil {
+			t.Fatal(err)
+		}
+		for j := range img.Counts {
+			if !combined.Masked[j] {
+				img.Counts[j] -= int32(k)
+			}
+		}
+		res, err := ig.Integrate(&img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for b := range wantRes.Curves[0].I {
+			x, y := res.Curves[0].I[b], wantRes.Curves[0].I[b]
+			if x != y && !(x != x && y != y) {
+				t.Fatalf("frame %d bin %d: I = %g, TIFF gives %g", k, b, x, y)
+			}
+		}
+	}
+}
+
+// TestEigerMissingDataFile: a master file whose data file is not there
+// (yet) gives an error matching fs.ErrNotExist.
+func TestEigerMissingDataFile(t *testing.T) {
+	tif, _ := referenceFrame(t)
+	dir := t.TempDir()
+	runPython(t, []string{"numpy", "fabio", "h5py", "bitshuffle.h5"}, eigerWriter, tif, filepath.Join(dir, "eiger"))
+	if err := os.Remove(filepath.Join(dir, "eiger_data_000002.h5")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := OpenFrames(filepath.Join(dir, "eiger_master.h5"))
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("error %v, want one matching fs.ErrNotExist", err)
+	}
+}

@@ -40,6 +40,10 @@ type Dataset struct {
 	tmp     []byte // intermediate filter output
 	cached  []byte // decoded chunk cache
 	cachedI int    // index in chunks of cached, -1 if none
+	bsTmp   []byte // bitshuffle block scratch
+	zr      io.ReadCloser
+	br      bytes.Reader
+	strides []uint64 // copyChunk scratch: 3 × rank
 }
 
 // chunkRef is one stored chunk.
@@ -445,8 +449,11 @@ func (d *Dataset) copyChunk(dst []byte, first, count uint64, c *chunkRef, buf []
 		return
 	}
 	// Strides of the destination (rows × Shape[1:]) and of the chunk.
-	dstStride := make([]uint64, rank)
-	chkStride := make([]uint64, rank)
+	if len(d.strides) < 3*rank {
+		d.strides = make([]uint64, 3*rank)
+	}
+	dstStride, chkStride, idx := d.strides[:rank], d.strides[rank:2*rank], d.strides[2*rank:3*rank]
+	clear(idx)
 	dstStride[rank-1], chkStride[rank-1] = es, es
 	for k := rank - 2; k >= 0; k-- {
 		dstStride[k] = dstStride[k+1] * d.Shape[k+1]
@@ -454,7 +461,6 @@ func (d *Dataset) copyChunk(dst []byte, first, count uint64, c *chunkRef, buf []
 	}
 	// Iterate over all chunk positions except the last dimension, copying
 	// contiguous runs along it.
-	idx := make([]uint64, rank)
 	lastN := min(d.chunk[rank-1], d.Shape[rank-1]-c.offset[rank-1])
 	for {
 		// Global position of idx.
@@ -586,10 +592,17 @@ func (d *Dataset) applyFilter(f *filter, src, dst []byte, c *chunkRef) ([]byte, 
 	}
 	switch f.id {
 	case FilterDeflate:
-		zr, err := zlib.NewReader(bytes.NewReader(src))
+		d.br.Reset(src)
+		var err error
+		if d.zr == nil {
+			d.zr, err = zlib.NewReader(&d.br)
+		} else {
+			err = d.zr.(zlib.Resetter).Reset(&d.br, nil)
+		}
 		if err != nil {
 			return nil, fail("deflate: %v", err)
 		}
+		zr := d.zr
 		n, err := io.ReadFull(zr, dst)
 		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
 			return nil, fail("deflate: %v", err)
@@ -637,11 +650,66 @@ func (d *Dataset) applyFilter(f *filter, src, dst []byte, c *chunkRef) ([]byte, 
 		if len(f.params) > 4 {
 			comp = f.params[4]
 		}
-		n, err := decodeBitshuffle(src, dst, es, comp)
+		n, err := decodeBitshuffle(src, dst, es, comp, &d.bsTmp)
 		if err != nil {
 			return nil, fail("%v", err)
 		}
 		return dst[:n], nil
 	}
 	return nil, fail("not supported")
+}
+
+// Float64 returns element i of raw data of type t as a float64.
+func (t Type) Float64(raw []byte, i int) float64 {
+	b := raw[i*t.Size : (i+1)*t.Size]
+	var u uint64
+	if t.BigEnd {
+		for _, x := range b {
+			u = u<<8 | uint64(x)
+		}
+	} else {
+		for k := len(b) - 1; k >= 0; k-- {
+			u = u<<8 | uint64(b[k])
+		}
+	}
+	switch {
+	case t.Class == 1 && t.Size == 4:
+		return float64(math.Float32frombits(uint32(u)))
+	case t.Class == 1:
+		return math.Float64frombits(u)
+	case t.Signed:
+		shift := 64 - 8*t.Size
+		return float64(int64(u<<shift) >> shift)
+	}
+	return float64(u)
+}
+
+// Len returns the number of elements, the product of Shape (1 for a
+// scalar).
+func (d *Dataset) Len() uint64 {
+	n := uint64(1)
+	for _, s := range d.Shape {
+		n *= s
+	}
+	return n
+}
+
+// Number reads a scalar or one-element numeric dataset as a float64.
+func (h *File) Number(path string) (float64, error) {
+	d, err := h.Dataset(path)
+	if err != nil {
+		return 0, err
+	}
+	if d.Len() != 1 {
+		return 0, &Error{File: d.file.name, Offset: -1, Msg: fmt.Sprintf("%s has %d elements, not one number", path, d.Len())}
+	}
+	raw := make([]byte, d.Type.Size)
+	rows := uint64(1)
+	if len(d.Shape) > 0 {
+		rows = d.Shape[0]
+	}
+	if err := d.ReadRaw(0, rows, raw); err != nil {
+		return 0, err
+	}
+	return d.Type.Float64(raw, 0), nil
 }

@@ -60,7 +60,7 @@ func defaultBlockSize(es int) int {
 // per block a big-endian 4-byte compressed size and an LZ4 block that
 // decodes to the bit-transposed elements. Elements after the last
 // multiple of 8 are stored raw at the end. It returns the decoded length.
-func decodeBitshuffle(src, dst []byte, es int, comp uint32) (int, error) {
+func decodeBitshuffle(src, dst []byte, es int, comp uint32, scratch *[]byte) (int, error) {
 	if es <= 0 || es > 64 {
 		return 0, fmt.Errorf("bitshuffle element size %d", es)
 	}
@@ -91,7 +91,10 @@ func decodeBitshuffle(src, dst []byte, es int, comp uint32) (int, error) {
 	size := len(dst) / es
 	var tmp []byte
 	if comp == 2 {
-		tmp = make([]byte, blockElems*es)
+		if cap(*scratch) < blockElems*es {
+			*scratch = make([]byte, blockElems*es)
+		}
+		tmp = (*scratch)[:blockElems*es]
 	}
 	p, out := 0, 0
 	doBlock := func(n int) error {
