@@ -3,6 +3,7 @@ package h5
 import (
 	"bytes"
 	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,8 +16,8 @@ const python = "/usr/bin/python3"
 // fixture writes, with h5py (an independent writer), datasets of several
 // layouts and filters into argv[1]/f.h5 (and an external file) and the
 // raw bytes of each (numpy's tobytes, the dataset's byte order) next to
-// them as <name>.raw. The LZ4 (32004) chunk is made with the lz4 module
-// and written with write_direct_chunk.
+// them as <name>.raw. The LZ4 (32004) chunks are made with the lz4
+// module (when present) and written with write_direct_chunk.
 const fixture = `
 import sys, os, numpy as np, h5py
 import bitshuffle.h5 as bsh
@@ -45,7 +46,10 @@ with h5py.File(os.path.join(d, "f.h5"), "w") as f:
     f["soft"] = h5py.SoftLink("/g/partial_gzip")
     f["g/ext"] = h5py.ExternalLink("ext.h5", "/deep/stack")
     # LZ4 (32004) by hand: header (decoded size, block size, big-endian), then blocks.
-    import lz4.block
+    try:
+        import lz4.block
+    except ImportError:
+        sys.exit(0)
     a = rng.integers(0, 3000, size=(2, 40, 50)).astype("<i4")
     sp = h5py.h5s.create_simple(a.shape)
     pl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
@@ -68,7 +72,7 @@ func TestReadH5pyDatasets(t *testing.T) {
 	if _, err := os.Stat(python); err != nil {
 		t.Skip(python + " not found; h5py test skipped")
 	}
-	if out, err := exec.Command(python, "-c", "import numpy, h5py, bitshuffle.h5, lz4.block").CombinedOutput(); err != nil {
+	if out, err := exec.Command(python, "-c", "import numpy, h5py, bitshuffle.h5").CombinedOutput(); err != nil {
 		t.Skipf("h5py, bitshuffle or lz4 missing (%s); h5py test skipped", bytes.TrimSpace(out))
 	}
 	dir := t.TempDir()
@@ -94,6 +98,9 @@ func TestReadH5pyDatasets(t *testing.T) {
 	} {
 		t.Run(tc.path, func(t *testing.T) {
 			want, err := os.ReadFile(filepath.Join(dir, tc.raw+".raw"))
+			if errors.Is(err, fs.ErrNotExist) && tc.raw == "lz4" {
+				t.Skip("python3 lz4 module missing: LZ4 (32004) fixture not written")
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
