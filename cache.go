@@ -85,6 +85,10 @@ func cacheKey(cal *Calibration, mc *MaskConfig, mask *Mask, legacy bool) string 
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// maxCacheBytes bounds an operator cache file: 7 bytes per pixel of the
+// largest image, with room for the exception list.
+const maxCacheBytes = 16 * MaxImagePixels
+
 // cacheHeader is the fixed part of a cache file, after the magic.
 type cacheHeader struct {
 	Key               [32]byte
@@ -126,7 +130,7 @@ func saveOperator(path, key string, op *Operator, first int) error {
 // loadOperator reads an operator cache file; any mismatch, truncation or
 // corruption is an error (the caller then rebuilds).
 func loadOperator(path, key string) (*Operator, int, error) {
-	data, err := os.ReadFile(path)
+	data, err := readRegular(path, maxCacheBytes, "operator cache file")
 	if err != nil {
 		return nil, 0, err
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -46,12 +45,19 @@ const MaxBins = 65000
 // any real setup and keep every step of the geometry finite and exactly
 // representable: a value outside is taken for a typo, not a setup.
 const (
-	MinWavelength, MaxWavelength   = 1e-4, 1e4 // Å
-	MinDistanceMM, MaxDistanceMM   = 1e-3, 1e9 // mm
-	MinPixelMicroM, MaxPixelMicroM = 1e-3, 1e6 // µm
-	MaxBeamCenter                  = 1e7       // |BeamCenter[i]|, pixels
-	MaxImagePixels                 = maxPixels // Imagesize[0]·Imagesize[1]
-	minBinWidthRatio               = 1e-9      // RadialBins width / the largest q
+	// MinWavelength and MaxWavelength bound Wavelength, in Å.
+	MinWavelength, MaxWavelength = 1e-4, 1e4
+	// MinDistanceMM and MaxDistanceMM bound DetectorDistanceMM, in mm.
+	MinDistanceMM, MaxDistanceMM = 1e-3, 1e9
+	// MinPixelMicroM and MaxPixelMicroM bound PixelSizeMicroM[0], in µm.
+	MinPixelMicroM, MaxPixelMicroM = 1e-3, 1e6
+	// MaxBeamCenter bounds |BeamCenter[i]|, in pixels.
+	MaxBeamCenter = 1e7
+	// MaxImagePixels bounds Imagesize[0]·Imagesize[1].
+	MaxImagePixels = maxPixels
+	// minBinWidthRatio bounds the RadialBins width from below, relative to
+	// QLimit.
+	minBinWidthRatio = 1e-9
 )
 
 // QLimit returns the largest q in nm⁻¹ that any detector can reach at
@@ -335,9 +341,10 @@ func (e *CalibrationError) Unwrap() error { return e.Err }
 
 // LoadCalibration reads, validates and returns the calibration in the file
 // at path, in either schema generation. Relative MaskFile paths resolve
-// against the file's folder.
+// against the file's folder. The path must name a regular file (else the
+// error matches [ErrNotRegular]) of at most [MaxCalibrationBytes].
 func LoadCalibration(path string) (*Calibration, error) {
-	data, err := os.ReadFile(path)
+	data, err := readRegular(path, MaxCalibrationBytes, "calibration")
 	if err != nil {
 		return nil, fmt.Errorf("calibration: %w", err)
 	}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"math/bits"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -303,7 +302,8 @@ func writeChiFile(path string, header []byte, c *Curve) error {
 	return nil
 }
 
-// ChiFile is the content of a .chi file as read by [ReadChi].
+// ChiFile is the content of a .chi file as read by [ReadChi]. It belongs
+// to the caller, who may modify it.
 type ChiFile struct {
 	// Header holds the 4 header lines, without line terminators.
 	Header []string
@@ -327,20 +327,26 @@ func (f *ChiFile) Len() int { return len(f.Q) }
 // it must equal the number of rows.
 //
 // name is used in error messages, which are *[FormatError] values with the
-// line number.
+// line number. At most [MaxChiBytes] are read: a longer input is an error.
 func ReadChi(r io.Reader, name string) (*ChiFile, error) {
-	data, err := io.ReadAll(r)
+	data, err := io.ReadAll(io.LimitReader(r, MaxChiBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("chi %s: %w", name, err)
+	}
+	if len(data) > MaxChiBytes {
+		return nil, &FormatError{File: name, Offset: MaxChiBytes,
+			Msg: fmt.Sprintf("more than the %d bytes accepted for a .chi file", MaxChiBytes)}
 	}
 	return parseChi(data, name)
 }
 
-// ReadChiFile reads the .chi file at path with [ReadChi].
+// ReadChiFile reads the .chi file at path with [ReadChi]. The path must
+// name a regular file (else the error matches [ErrNotRegular]) of at most
+// [MaxChiBytes].
 func ReadChiFile(path string) (*ChiFile, error) {
-	data, err := os.ReadFile(path)
+	data, err := readRegular(path, MaxChiBytes, ".chi file")
 	if err != nil {
-		return nil, err // *os.PathError names the path
+		return nil, err // *fs.PathError or *FormatError names the path
 	}
 	return parseChi(data, path)
 }

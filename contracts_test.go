@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -223,4 +224,51 @@ func TestErrorChains(t *testing.T) {
 	var sz *SizeError
 	require.ErrorAs(t, err, &sz)
 	assert.Equal(t, [4]int{4, 5, 61, 83}, [4]int{sz.Rows, sz.Cols, sz.WantRows, sz.WantCols})
+}
+
+// An empty qStart/qStop range is reported once by Warnings and gives NaN
+// integral parameters, never a silent 0.
+func TestEmptyParameterRangeWarning(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		qStart, qStop float64
+		empty         bool
+	}{
+		{"defaults 0, 0", 0, 0, true},
+		{"beyond the curve", 100, 200, true},
+		{"reversed", 1, 0.1, true},
+		{"inside", 0.1, 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cal, m := synthetic(t, 2)
+			cal.Masks[0].QStart, cal.Masks[0].QStop = tc.qStart, tc.qStop
+			ig := build(t, cal, m, Options{})
+			img := countsImage(61, 83, m, func(r, c int) int32 { return 10 })
+			res, err := ig.Integrate(img)
+			require.NoError(t, err)
+			p := res.Curves[0].Params
+			w := ig.Warnings()
+			if !tc.empty {
+				assert.Empty(t, w)
+				// A flat image of 10 counts: I0 = 10·dq·(non-empty bins with
+				// 0.1 ≤ q < 1).
+				c := res.Curves[0]
+				n := 0
+				for k, q := range c.Q {
+					if q >= 0.1 && q < 1 && !math.IsNaN(c.I[k]) {
+						n++
+					}
+				}
+				require.Greater(t, n, 10)
+				assert.InDelta(t, 10*float64(n)*(c.Q[1]-c.Q[0]), p.I0, 1e-9)
+				return
+			}
+			require.Len(t, w, 1)
+			assert.Contains(t, w[0], "synthetic.msk")
+			assert.Contains(t, w[0], fmt.Sprintf("qStart %g to qStop %g", tc.qStart, tc.qStop))
+			assert.True(t, math.IsNaN(p.I0) && math.IsNaN(p.I1) && math.IsNaN(p.I2), "%+v", p)
+			w[0] = "changed"
+			assert.NotEqual(t, "changed", ig.Warnings()[0], "Warnings returns a copy")
+		})
+	}
 }

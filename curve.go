@@ -32,8 +32,11 @@ type Curve struct {
 }
 
 // IntegralParameters are the integrals of a curve over [qStart, qStop],
-// as the original computes them: I0 = ∫I dq, I1 = ∫I q dq, I2 = ∫I q² dq, each a sum over bins
-// times the bin width. NaN bins are skipped.
+// as the original computes them: I0 = ∫I dq, I1 = ∫I q dq, I2 = ∫I q² dq,
+// each a sum over bins times the bin width. NaN bins are skipped. When the
+// range holds no bin (qStart = qStop = 0, the defaults, among others) all
+// three are NaN, where the original wrote 0; [Integrator.Warnings] says so
+// once.
 type IntegralParameters struct {
 	I0, I1, I2 float64
 }

@@ -192,4 +192,3 @@ func TestNewContextCancelled(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 	assert.True(t, strings.HasPrefix(err.Error(), "saxs: "), "%v", err)
 }
-

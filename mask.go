@@ -1,6 +1,7 @@
 package saxs
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"image"
 	"image/png"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,9 +23,12 @@ import (
 // (fit2d masks, stored bottom-up, are flipped on reading). true means the
 // pixel is excluded; this is the inverse of the original saxsdog's
 // "usable" array.
+//
+// A Mask belongs to its caller: New reads the masks it is given only while
+// it builds the operators and keeps no reference to them.
 type Mask struct {
-	Rows, Cols int
-	Masked     []bool
+	Rows, Cols int    // size in pixels
+	Masked     []bool // Rows × Cols flags, row-major; true = excluded
 }
 
 // Count returns the number of masked pixels.
@@ -189,27 +194,54 @@ func DecodeMask(data []byte, name string) (*Mask, error) {
 	if name == "" {
 		name = "mask data"
 	}
+	kind, err := maskKind(data, name)
+	if err != nil {
+		return nil, err
+	}
+	switch kind {
+	case maskFit2D:
+		return DecodeFit2DMask(data, name)
+	case maskTIFF:
+		return decodeTIFFMask(data, name)
+	}
+	return decodePNGMask(bytes.NewReader(data), name)
+}
+
+// Mask file formats.
+const (
+	maskFit2D = iota
+	maskTIFF
+	maskPNG
+)
+
+// maskSniffLen is the number of leading bytes that tell the mask formats
+// apart.
+const maskSniffLen = 16
+
+// maskKind tells the format of a mask file from its name and its first
+// bytes head (at least maskSniffLen of them, or the whole file).
+func maskKind(head []byte, name string) (int, error) {
 	switch strings.ToLower(filepath.Ext(name)) {
 	case ".msk":
-		return DecodeFit2DMask(data, name)
+		return maskFit2D, nil
 	case ".tif", ".tiff", ".png":
 		switch {
-		case isTIFF(data):
-			return decodeTIFFMask(data, name)
-		case bytes.HasPrefix(data, pngMagic):
-			return decodePNGMask(data, name)
+		case isTIFF(head):
+			return maskTIFF, nil
+		case bytes.HasPrefix(head, pngMagic):
+			return maskPNG, nil
 		}
-		return nil, &FormatError{File: name, Offset: 0, Msg: "not a TIFF or PNG image"}
+		return 0, &FormatError{File: name, Offset: 0, Msg: "not a TIFF or PNG image"}
 	}
 	switch {
-	case bytes.HasPrefix(data, fit2dMagic):
-		return DecodeFit2DMask(data, name)
-	case isTIFF(data):
-		return decodeTIFFMask(data, name)
-	case bytes.HasPrefix(data, pngMagic):
-		return decodePNGMask(data, name)
+	case bytes.HasPrefix(head, fit2dMagic):
+		return maskFit2D, nil
+	case isTIFF(head):
+		return maskTIFF, nil
+	case bytes.HasPrefix(head, pngMagic):
+		return maskPNG, nil
 	}
-	return nil, &FormatError{File: name, Offset: 0,
+	return 0, &FormatError{File: name, Offset: 0,
 		Msg: "unknown mask format: not a fit2d mask, TIFF or PNG (name it .msk, .tif or .png)"}
 }
 
@@ -223,6 +255,11 @@ func decodeTIFFMask(data []byte, name string) (*Mask, error) {
 	if err := DecodeTIFF(data, name, &img); err != nil {
 		return nil, err
 	}
+	return imageMask(&img), nil
+}
+
+// imageMask returns the mask of an image mask: nonzero = masked.
+func imageMask(img *Image) *Mask {
 	m := &Mask{Rows: img.Rows, Cols: img.Cols, Masked: make([]bool, img.Rows*img.Cols)}
 	if img.Counts != nil {
 		for i, v := range img.Counts {
@@ -233,12 +270,13 @@ func decodeTIFFMask(data []byte, name string) (*Mask, error) {
 			m.Masked[i] = v != 0 // NaN != 0: masked
 		}
 	}
-	return m, nil
+	return m
 }
 
-// decodePNGMask decodes a PNG image mask: nonzero = masked.
-func decodePNGMask(data []byte, name string) (*Mask, error) {
-	cfg, err := png.DecodeConfig(bytes.NewReader(data))
+// decodePNGMask decodes a PNG image mask read from r: nonzero = masked.
+// The size in the header is checked before the pixels are decoded.
+func decodePNGMask(r io.ReadSeeker, name string) (*Mask, error) {
+	cfg, err := png.DecodeConfig(bufio.NewReader(r))
 	if err != nil {
 		return nil, &FormatError{File: name, Offset: -1, Err: err}
 	}
@@ -246,7 +284,10 @@ func decodePNGMask(data []byte, name string) (*Mask, error) {
 		return nil, &FormatError{File: name, Offset: 16,
 			Err: &UnsupportedError{Feature: fmt.Sprintf("mask size %d × %d pixels (at most %d pixels)", cfg.Width, cfg.Height, maxPixels)}}
 	}
-	im, err := png.Decode(bytes.NewReader(data))
+	if _, err := r.Seek(0, io.SeekStart); err != nil {
+		return nil, &FormatError{File: name, Offset: -1, Err: err}
+	}
+	im, err := png.Decode(bufio.NewReader(r))
 	if err != nil {
 		return nil, &FormatError{File: name, Offset: -1, Err: err}
 	}
@@ -285,13 +326,16 @@ func decodePNGMask(data []byte, name string) (*Mask, error) {
 }
 
 // OpenMask reads a mask file: a fit2d .msk, or a TIFF or PNG image mask
-// (see [DecodeMask]).
+// (see [DecodeMask]). The path must name a regular file (else the error
+// matches [ErrNotRegular]). The format and the size in the header are
+// checked first; then only the bytes the mask needs are read.
 func OpenMask(path string) (*Mask, error) {
-	data, err := os.ReadFile(path)
+	f, size, err := openRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("mask: %w", err) // *PathError names the file
 	}
-	m, err := DecodeMask(data, path)
+	defer f.Close()
+	m, err := readMask(f, size, path)
 	if err != nil {
 		var fe *FormatError
 		if errors.As(err, &fe) && fe.File == path {
@@ -300,4 +344,52 @@ func OpenMask(path string) (*Mask, error) {
 		return nil, fmt.Errorf("mask %s: %w", path, err)
 	}
 	return m, nil
+}
+
+// readMask reads the mask in f, a regular file of size bytes named path.
+func readMask(f *os.File, size int64, path string) (*Mask, error) {
+	readAt := func(off, n int64) ([]byte, error) {
+		b := make([]byte, n)
+		if _, err := f.ReadAt(b, off); err != nil {
+			return nil, &fs.PathError{Op: "read", Path: path, Err: err}
+		}
+		return b, nil
+	}
+	head, err := readAt(0, min(size, maskSniffLen))
+	if err != nil {
+		return nil, err
+	}
+	kind, err := maskKind(head, path)
+	if err != nil {
+		return nil, err
+	}
+	switch kind {
+	case maskFit2D:
+		// The header tells the size; read it, then only the rows.
+		n := min(size, fit2dHeaderSize)
+		if n == fit2dHeaderSize {
+			hdr, err := readAt(0, n)
+			if err != nil {
+				return nil, err
+			}
+			w := int64(int32(binary.LittleEndian.Uint32(hdr[fit2dWidthAt:])))
+			h := int64(int32(binary.LittleEndian.Uint32(hdr[fit2dHeightAt:])))
+			if w > 0 && h > 0 && w*h <= maxPixels {
+				n = min(size, fit2dHeaderSize+h*int64(fit2dRowBytes(int(w))))
+			}
+		}
+		data, err := readAt(0, n)
+		if err != nil {
+			return nil, err
+		}
+		return DecodeFit2DMask(data, path)
+	case maskTIFF:
+		var img Image
+		d := tiffDecoder{r: f, size: size, name: path}
+		if err := d.decode(&img); err != nil {
+			return nil, err
+		}
+		return imageMask(&img), nil
+	}
+	return decodePNGMask(io.NewSectionReader(f, 0, size), path)
 }

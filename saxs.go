@@ -60,6 +60,7 @@ import (
 	"math"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 )
 
@@ -94,11 +95,12 @@ type Options struct {
 // slices change nothing, not even the .chi header), and it is safe for
 // concurrent use by several goroutines.
 type Integrator struct {
-	cal    *Calibration // deep copy, never modified
-	header []byte       // line 1 of the .chi files: the calibration as JSON
-	legacy bool
-	curves []*curveOp
-	pool   sync.Pool // *scratch for Integrate
+	cal      *Calibration // deep copy, never modified
+	header   []byte       // line 1 of the .chi files: the calibration as JSON
+	warnings []string
+	legacy   bool
+	curves   []*curveOp
+	pool     sync.Pool // *scratch for Integrate
 }
 
 // curveOp is the operator of one mask and what it takes to turn its sums
@@ -110,6 +112,9 @@ type curveOp struct {
 	q             []float64 // bin centres of the rows
 	area          []float64 // areas of the rows
 	qStart, qStop float64
+	// paramStart, paramEnd are the rows the integral parameters sum:
+	// paramStart..paramEnd-1, none when paramStart ≥ paramEnd.
+	paramStart, paramEnd int
 }
 
 // New builds the integration operators of a calibration: it reads the
@@ -229,9 +234,25 @@ func NewContext(ctx context.Context, cal *Calibration, opt Options) (*Integrator
 			}
 		}
 		ig.curves = append(ig.curves, co)
+		if co.paramStart >= co.paramEnd {
+			qlo, qhi := math.NaN(), math.NaN()
+			if len(co.q) > 0 {
+				qlo, qhi = co.q[0], co.q[len(co.q)-1]
+			}
+			ig.warnings = append(ig.warnings, fmt.Sprintf(
+				"mask %d (%s): qStart %g to qStop %g nm⁻¹ holds no bin of the curve (q %.4g to %.4g nm⁻¹): its integral parameters I0, I1, I2 are NaN",
+				i, mc.MaskFile, mc.QStart, mc.QStop, qlo, qhi))
+		}
 	}
 	return ig, nil
 }
+
+// Warnings returns what a user should be told once per run about the
+// integrator's calibration, one sentence per problem: for now, each mask
+// whose [qStart, qStop] range holds no bin of its curve (the defaults 0 and
+// 0 among others), whose integral parameters I0, I1 and I2 are then NaN in
+// every result and .chi file. The slice is the caller's.
+func (ig *Integrator) Warnings() []string { return slices.Clone(ig.warnings) }
 
 // newCurveOp builds the operator of one mask, or completes a cached one
 // (op with its first row label).
@@ -285,6 +306,7 @@ func finishCurveOp(dt *detector, mc *MaskConfig, i int, op *Operator, bn binning
 		co.q = append(co.q, bn.centre(dt, k))
 		co.area = append(co.area, op.Area(k))
 	}
+	co.paramStart, co.paramEnd = paramRange(co.q, co.qStart, co.qStop)
 	return co
 }
 
@@ -442,7 +464,7 @@ func (ig *Integrator) integrateCurve(co *curveOp, ci int, r *Result, img *Image,
 		c.I[j] = v
 		c.Sigma[j] = math.Sqrt(v / co.area[j]) // NaN for negative means
 	}
-	c.Params = integralParameters(c.Q, c.I, co.qStart, co.qStop)
+	c.Params = integralParameters(c.Q, c.I, co.paramStart, co.paramEnd)
 }
 
 // accumulateParallel splits the pixels among workers goroutines, each with

@@ -2,20 +2,20 @@ package saxs
 
 import "math"
 
-// integralParameters computes I0, I1, I2 of a curve over [qStart, qStop]
-// as the original: qStop is clamped to the largest q, the bins
-// s..e-1 are summed, s being the first bin with q ≥ qStart and e the first
-// with q ≥ qStop, times the bin width q[1]-q[0]. NaN bins are skipped.
-func integralParameters(q, in []float64, qStart, qStop float64) IntegralParameters {
-	var p IntegralParameters
+// paramRange returns the bins s..e-1 that the integral parameters over
+// [qStart, qStop] sum, as the original chooses them: qStop is clamped to
+// the largest q, s is the first bin with q ≥ qStart and e the first with
+// q ≥ qStop. The range is empty (s ≥ e) when no bin lies in it, and for a
+// curve of fewer than 2 bins (no bin width).
+func paramRange(q []float64, qStart, qStop float64) (s, e int) {
 	if len(q) < 2 {
-		return p
+		return 0, 0
 	}
 	qmax := q[len(q)-1]
 	if qStop > qmax {
 		qStop = qmax
 	}
-	s, e := len(q), len(q)
+	s, e = len(q), len(q)
 	for k, v := range q {
 		if v >= qStart {
 			s = k
@@ -27,6 +27,19 @@ func integralParameters(q, in []float64, qStart, qStop float64) IntegralParamete
 			e = k
 			break
 		}
+	}
+	return s, e
+}
+
+// integralParameters computes I0, I1, I2 of a curve over the bins s..e-1
+// (see paramRange): the sums times the bin width q[1]-q[0]. NaN bins are
+// skipped. An empty range gives NaN for all three (the original gave 0,
+// which cannot be told from a real zero).
+func integralParameters(q, in []float64, s, e int) IntegralParameters {
+	var p IntegralParameters
+	if s >= e {
+		nan := math.NaN()
+		return IntegralParameters{I0: nan, I1: nan, I2: nan}
 	}
 	dq := q[1] - q[0]
 	for k := s; k < e; k++ {
@@ -45,7 +58,9 @@ func integralParameters(q, in []float64, qStart, qStop float64) IntegralParamete
 }
 
 // ErrorCurve is a curve with the spread of the pixel values in each bin
-// (the original's integrateerror).
+// (the original's integrateerror). Its Curve follows the rules of
+// [Curve]: Q and Area are shared with the Integrator and read only; I,
+// Sigma and StdDev are the caller's.
 type ErrorCurve struct {
 	Curve
 	// StdDev is the standard deviation of the corrected pixel values in

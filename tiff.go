@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 )
 
 // TIFF tags read or written by this package.
@@ -134,11 +133,57 @@ type tiffEntry struct {
 	val     int // file offset of the value data, inline or pointed to
 }
 
-// tiffDecoder holds the state of one DecodeTIFF call.
+// tiffDecoder holds the state of one decoding: of a file held in data, or
+// of a file read through r (of size bytes) with bounded memory: only the
+// header, the IFD and the tag values it needs are read, in windows, and
+// then each strip.
 type tiffDecoder struct {
-	data []byte
-	name string
-	big  bool // big-endian ("MM")
+	data   []byte      // the whole file (DecodeTIFF), or nil
+	r      io.ReaderAt // the file (ReadImage, ImageReader), or nil
+	size   int64       // file size: len(data), or the size of r
+	win    []byte      // r: bytes win0 .. win0+len(win) of the file
+	win0   int64
+	spare  []byte // r: a buffer the first window may reuse
+	strips []byte // r: buffer for one strip, reused
+	name   string
+	big    bool // big-endian ("MM")
+}
+
+// tiffWindow is the size of the windows in which a file's metadata is read.
+const tiffWindow = 64 << 10
+
+// maxTIFFText bounds the ASCII tags read (ImageDescription, DateTime).
+const maxTIFFText = 1 << 20
+
+// tiffReadError carries an I/O error out of the decoder's byte accessors,
+// which have no error result; decode recovers it.
+type tiffReadError struct{ err error }
+
+// at returns bytes off .. off+n of the file; the caller has checked that
+// they lie inside it. The slice stays valid until the decoding ends (a
+// window is never overwritten during one decoding).
+func (d *tiffDecoder) at(off int64, n int) []byte {
+	if d.r == nil {
+		return d.data[off : off+int64(n)]
+	}
+	if off >= d.win0 && off+int64(n) <= d.win0+int64(len(d.win)) {
+		return d.win[off-d.win0:][:n]
+	}
+	m := int(min(int64(max(n, tiffWindow)), d.size-off))
+	var buf []byte
+	if cap(d.spare) >= m {
+		buf, d.spare = d.spare[:m], nil
+	} else {
+		buf = make([]byte, m)
+	}
+	if _, err := d.r.ReadAt(buf, off); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = fmt.Errorf("file shrank while being read (%d bytes expected): %w", d.size, io.ErrUnexpectedEOF)
+		}
+		panic(tiffReadError{err})
+	}
+	d.win, d.win0 = buf, off
+	return buf[:n]
 }
 
 func (d *tiffDecoder) errorf(off int64, format string, args ...any) error {
@@ -151,17 +196,19 @@ func (d *tiffDecoder) unsupported(off int64, format string, args ...any) error {
 }
 
 func (d *tiffDecoder) u16(off int) uint16 {
+	b := d.at(int64(off), 2)
 	if d.big {
-		return binary.BigEndian.Uint16(d.data[off:])
+		return binary.BigEndian.Uint16(b)
 	}
-	return binary.LittleEndian.Uint16(d.data[off:])
+	return binary.LittleEndian.Uint16(b)
 }
 
 func (d *tiffDecoder) u32(off int) uint32 {
+	b := d.at(int64(off), 4)
 	if d.big {
-		return binary.BigEndian.Uint32(d.data[off:])
+		return binary.BigEndian.Uint32(b)
 	}
-	return binary.LittleEndian.Uint32(d.data[off:])
+	return binary.LittleEndian.Uint32(b)
 }
 
 // entry locates the value data of the IFD entry at file offset pos and
@@ -175,9 +222,9 @@ func (d *tiffDecoder) entry(pos int) (tiffEntry, error) {
 	}
 	if n := size * e.count; n > 4 {
 		off := int64(d.u32(pos + 8))
-		if off+n > int64(len(d.data)) {
+		if off+n > d.size {
 			return e, d.errorf(int64(pos), "%s data (%d bytes at offset %d) extends past end of file (%d bytes)",
-				tiffTagName(tag), n, off, len(d.data))
+				tiffTagName(tag), n, off, d.size)
 		}
 		e.val = int(off)
 	}
@@ -188,7 +235,7 @@ func (d *tiffDecoder) entry(pos int) (tiffEntry, error) {
 func (d *tiffDecoder) uintAt(e *tiffEntry, i int) uint32 {
 	switch e.typ {
 	case tiffByte:
-		return uint32(d.data[e.val+i])
+		return uint32(d.at(int64(e.val+i), 1)[0])
 	case tiffShort:
 		return uint32(d.u16(e.val + 2*i))
 	}
@@ -232,7 +279,10 @@ func (d *tiffDecoder) ascii(tag uint16, e *tiffEntry) ([]byte, error) {
 	default:
 		return nil, d.errorf(int64(e.pos), "%s has field type %d, want ASCII", tiffTagName(tag), e.typ)
 	}
-	b := d.data[e.val : e.val+int(e.count)]
+	if e.count > maxTIFFText {
+		return nil, d.unsupported(int64(e.pos), "%s of %d bytes (at most %d)", tiffTagName(tag), e.count, maxTIFFText)
+	}
+	b := d.at(int64(e.val), int(e.count))
 	for len(b) > 0 && b[len(b)-1] == 0 {
 		b = b[:len(b)-1]
 	}
@@ -274,7 +324,23 @@ func DecodeTIFF(data []byte, name string, dst *Image) error {
 	if dst == nil {
 		return fmt.Errorf("saxs: DecodeTIFF %s into a nil Image", name)
 	}
-	d := tiffDecoder{data: data, name: name}
+	d := tiffDecoder{data: data, size: int64(len(data)), name: name}
+	return d.decode(dst)
+}
+
+// decode decodes the first image of the decoder's file into dst.
+func (d *tiffDecoder) decode(dst *Image) (err error) {
+	if d.r != nil {
+		defer func() {
+			if p := recover(); p != nil {
+				re, ok := p.(tiffReadError)
+				if !ok {
+					panic(p)
+				}
+				err = fmt.Errorf("%s: %w", d.name, re.err)
+			}
+		}()
+	}
 	l, err := d.layout()
 	if err != nil {
 		return err
@@ -308,8 +374,13 @@ func DecodeTIFF(data []byte, name string, dst *Image) error {
 		first := i * l.rowsPerStrip
 		rows := min(l.rowsPerStrip, l.height-first)
 		lo, hi := first*l.width, (first+rows)*l.width
-		off := int(d.uintAt(&l.offsets, i))
-		src := data[off : off+(hi-lo)*bps]
+		off := int64(d.uintAt(&l.offsets, i))
+		var src []byte
+		if d.r == nil {
+			src = d.data[off : off+int64((hi-lo)*bps)]
+		} else {
+			src = d.readStrip(off, (hi-lo)*bps)
+		}
 		if l.values {
 			decodeFloatSamples(dst.Values[lo:hi], src, l.format, d.big)
 		} else {
@@ -319,19 +390,34 @@ func DecodeTIFF(data []byte, name string, dst *Image) error {
 	return nil
 }
 
+// readStrip reads n bytes at off into the decoder's strip buffer; the
+// caller has checked that they lie inside the file.
+func (d *tiffDecoder) readStrip(off int64, n int) []byte {
+	if cap(d.strips) < n {
+		d.strips = make([]byte, n)
+	}
+	b := d.strips[:n]
+	if _, err := d.r.ReadAt(b, off); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = fmt.Errorf("file shrank while being read (%d bytes expected): %w", d.size, io.ErrUnexpectedEOF)
+		}
+		panic(tiffReadError{err})
+	}
+	return b
+}
+
 // layout parses the header and the first IFD and checks everything the
 // pixel decoding relies on.
 func (d *tiffDecoder) layout() (l tiffLayout, err error) {
-	data := d.data
-	if len(data) < 8 {
-		return l, d.errorf(int64(len(data)), "file too short for a TIFF header (%d bytes)", len(data))
+	if d.size < 8 {
+		return l, d.errorf(d.size, "file too short for a TIFF header (%d bytes)", d.size)
 	}
-	switch string(data[:2]) {
+	switch bom := d.at(0, 2); string(bom) {
 	case "II":
 	case "MM":
 		d.big = true
 	default:
-		return l, d.errorf(0, "not a TIFF file: byte-order mark %q, want \"II\" or \"MM\"", data[:2])
+		return l, d.errorf(0, "not a TIFF file: byte-order mark %q, want \"II\" or \"MM\"", bom)
 	}
 	switch v := d.u16(2); v {
 	case 42:
@@ -341,17 +427,17 @@ func (d *tiffDecoder) layout() (l tiffLayout, err error) {
 		return l, d.errorf(2, "not a TIFF file: version %d, want 42", v)
 	}
 	ifd := int64(d.u32(4))
-	if ifd < 8 || ifd+2 > int64(len(data)) {
-		return l, d.errorf(4, "first IFD offset %d out of range (file has %d bytes)", ifd, len(data))
+	if ifd < 8 || ifd+2 > d.size {
+		return l, d.errorf(4, "first IFD offset %d out of range (file has %d bytes)", ifd, d.size)
 	}
 	pos := int(ifd)
 	nent := int(d.u16(pos))
 	if nent == 0 {
 		return l, d.errorf(ifd, "IFD has no entries")
 	}
-	if int64(pos)+2+12*int64(nent) > int64(len(data)) {
+	if int64(pos)+2+12*int64(nent) > d.size {
 		return l, d.errorf(ifd, "IFD of %d entries (%d bytes) extends past end of file (%d bytes)",
-			nent, 2+12*nent, len(data))
+			nent, 2+12*nent, d.size)
 	}
 
 	var width, height, bits, compression, photometric, desc, offsets,
@@ -501,8 +587,8 @@ func (d *tiffDecoder) layout() (l tiffLayout, err error) {
 			return l, d.errorf(off, "strip %d has %d bytes, its %d rows of %d %d-bit samples need %d",
 				i, n, rows, l.width, l.bits, need)
 		}
-		if off+need > int64(len(data)) {
-			return l, d.errorf(off, "strip %d (%d bytes) extends past end of file (%d bytes)", i, need, len(data))
+		if off+need > d.size {
+			return l, d.errorf(off, "strip %d (%d bytes) extends past end of file (%d bytes)", i, need, d.size)
 		}
 	}
 	return l, nil
@@ -587,53 +673,46 @@ func decodeFloatSamples(dst []float64, src []byte, format int, big bool) {
 }
 
 // ReadImage reads a TIFF detector frame from a file (see [DecodeTIFF]).
+// The path must name a regular file (else the error matches
+// [ErrNotRegular]). Only the header, the tags and the strips of the first
+// image are read, after the header has been checked: memory is bounded by
+// the image's size, not the file's.
 func ReadImage(path string) (*Image, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
+	var r ImageReader
 	img := new(Image)
-	if err := DecodeTIFF(data, path, img); err != nil {
+	if err := r.ReadFile(path, img); err != nil {
 		return nil, err
 	}
 	return img, nil
 }
 
-// ImageReader reads TIFF frames from files, reusing one file buffer across
+// ImageReader reads TIFF frames from files, reusing its buffers across
 // calls, for pipelines that read many frames. The zero value is ready to
 // use. An ImageReader must not be used by several goroutines at once.
 type ImageReader struct {
-	buf []byte
+	head, strips []byte
 }
 
 // ReadFile reads the TIFF frame in the file at path into dst (see
-// [DecodeTIFF]), reusing the reader's buffer and the sample slice of dst
-// when they are large enough.
+// [DecodeTIFF] and [ReadImage]), reusing the reader's buffers and the
+// sample slice of dst when they are large enough. An I/O error while the
+// samples are read may leave dst partly overwritten.
 func (r *ImageReader) ReadFile(path string, dst *Image) error {
-	f, err := os.Open(path)
+	if dst == nil {
+		return fmt.Errorf("saxs: ReadFile %s into a nil Image", path)
+	}
+	f, size, err := openRegular(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return err
+	if cap(r.head) < tiffWindow {
+		r.head = make([]byte, tiffWindow)
 	}
-	size := fi.Size()
-	if size < 0 || size > 1<<32 || int64(int(size)) != size {
-		return &FormatError{File: path, Offset: -1, Msg: fmt.Sprintf("file too large for a TIFF frame (%d bytes)", size)}
-	}
-	if int64(cap(r.buf)) < size {
-		r.buf = make([]byte, size)
-	}
-	r.buf = r.buf[:size]
-	if _, err := io.ReadFull(f, r.buf); err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			return fmt.Errorf("%s: file shrank while being read (%d bytes expected): %w", path, size, io.ErrUnexpectedEOF)
-		}
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return DecodeTIFF(r.buf, path, dst)
+	d := tiffDecoder{r: f, size: size, name: path, spare: r.head, strips: r.strips}
+	err = d.decode(dst)
+	r.strips = d.strips
+	return err
 }
 
 // EncodeTIFF writes img as a little-endian, uncompressed, single-strip TIFF:
