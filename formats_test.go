@@ -236,7 +236,7 @@ func TestPilatusHeader(t *testing.T) {
 // TestOpenFramesNotRegular: a folder is refused before any read.
 func TestOpenFramesNotRegular(t *testing.T) {
 	_, err := OpenFrames(t.TempDir())
-	if !errors.Is(err, errNotRegular) {
+	if !errors.Is(err, ErrNotRegular) {
 		t.Fatalf("OpenFrames(folder) = %v, want a not-regular-file error", err)
 	}
 }

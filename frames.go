@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -131,9 +130,6 @@ type FrameSource interface {
 	Close() error
 }
 
-// errNotRegular is returned (wrapped) for paths that are not regular files.
-var errNotRegular = errors.New("not a regular file")
-
 // maxFrameFile bounds the size of a TIFF, CBF or EDF file read into memory.
 const maxFrameFile = 1 << 32
 
@@ -148,27 +144,18 @@ type FrameReader struct {
 }
 
 // OpenFrames opens the detector file at path, of any supported format
-// (recognised by [DetectFormat]), as a [FrameSource].
+// (recognised by [DetectFormat]), as a [FrameSource]. A path that is not a
+// regular file gives an error matching [ErrNotRegular].
 func OpenFrames(path string) (FrameSource, error) {
 	return new(FrameReader).Open(path)
 }
 
 // Open opens the detector file at path (see [OpenFrames]).
 func (r *FrameReader) Open(path string) (FrameSource, error) {
-	f, err := os.Open(path)
+	f, size, err := openRegular(path)
 	if err != nil {
 		return nil, err
 	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, fmt.Errorf("%s: %w", path, errNotRegular)
-	}
-	size := fi.Size()
 	var head [DetectHeadSize]byte
 	n, err := f.ReadAt(head[:], 0)
 	if err != nil && !errors.Is(err, io.EOF) {

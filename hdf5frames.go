@@ -43,7 +43,7 @@ type hdf5Stack struct {
 // them from data files), in name order.
 func openHDF5Frames(f *os.File, path string, _ int64) (FrameSource, error) {
 	f.Close()
-	hf, err := h5.Open(path)
+	hf, err := h5.OpenWith(path, openRegular)
 	if err != nil {
 		return nil, h5Error(path, err)
 	}
@@ -58,9 +58,6 @@ func openHDF5Frames(f *os.File, path string, _ int64) (FrameSource, error) {
 // h5Error turns an *h5.Error into a *FormatError; a problem in a data
 // file reached through an external link says so.
 func h5Error(path string, err error) error {
-	if errors.Is(err, h5.ErrNotRegular) {
-		return fmt.Errorf("%w: %w", err, errNotRegular)
-	}
 	var he *h5.Error
 	if !errors.As(err, &he) {
 		return err

@@ -64,24 +64,45 @@ type File struct {
 	root     uint64 // root group's object header
 	external map[string]*File
 	buf      []byte // scratch for small reads
+	open     Opener
 }
 
-// Open opens the HDF5 file at path.
-func Open(path string) (*File, error) {
+// Opener opens a file for reading and returns it with its size; it
+// refuses what is not a regular file.
+type Opener func(path string) (*os.File, int64, error)
+
+// openPlain is the default Opener.
+func openPlain(path string) (*os.File, int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, err
+		return nil, 0, err
 	}
 	if !fi.Mode().IsRegular() {
 		f.Close()
-		return nil, fmt.Errorf("%s: %w", path, ErrNotRegular)
+		return nil, 0, fmt.Errorf("%s: %w", path, ErrNotRegular)
 	}
-	h := &File{name: path, f: f, size: fi.Size()}
+	return f, fi.Size(), nil
+}
+
+// Open opens the HDF5 file at path.
+func Open(path string) (*File, error) { return OpenWith(path, nil) }
+
+// OpenWith opens the HDF5 file at path, and later the files its external
+// links name, with open (nil means os.Open with a regular-file check).
+func OpenWith(path string, open Opener) (*File, error) {
+	if open == nil {
+		open = openPlain
+	}
+	f, size, err := open(path)
+	if err != nil {
+		return nil, err
+	}
+	h := &File{name: path, f: f, size: size, open: open}
 	if err := h.superblock(); err != nil {
 		f.Close()
 		return nil, err
@@ -742,7 +763,7 @@ func (h *File) externalFile(name string) (*File, error) {
 	if x, ok := h.external[p]; ok {
 		return x, nil
 	}
-	x, err := Open(p)
+	x, err := OpenWith(p, h.open)
 	if err != nil {
 		return nil, fmt.Errorf("%s: external link to %s: %w", h.name, name, err)
 	}
