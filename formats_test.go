@@ -147,8 +147,10 @@ func TestFabioFormatsMatchTIFF(t *testing.T) {
 					t.Fatal(err)
 				}
 			})
-			if allocs != 0 {
-				t.Errorf("ReadFrame allocates %v times per frame into a warm image", allocs)
+			// A TIFF frame is read from its file again (opening it allocates
+			// a few small objects); the others decode from memory.
+			if limit := map[Format]float64{FormatTIFF: 8}[tc.format]; allocs > limit {
+				t.Errorf("ReadFrame allocates %v times per frame into a warm image (at most %v)", allocs, limit)
 			}
 		})
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -130,8 +131,10 @@ type FrameSource interface {
 	Close() error
 }
 
-// maxFrameFile bounds the size of a TIFF, CBF or EDF file read into memory.
-const maxFrameFile = 1 << 32
+// MaxFrameFileBytes bounds the size of a CBF or EDF file, which
+// [OpenFrames] reads whole into memory (TIFF frames are read strip by
+// strip, HDF5 files chunk by chunk).
+const MaxFrameFileBytes = 1 << 30
 
 // FrameReader opens detector files of any supported format, reusing one
 // file buffer across calls: a pipeline that reads many single-frame files
@@ -140,7 +143,8 @@ const maxFrameFile = 1 << 32
 // buffer until the next Open; a FrameReader must not be used by several
 // goroutines at once.
 type FrameReader struct {
-	buf []byte
+	buf  []byte
+	tiff ImageReader
 }
 
 // OpenFrames opens the detector file at path, of any supported format
@@ -167,11 +171,14 @@ func (r *FrameReader) Open(path string) (FrameSource, error) {
 		return openHDF5Frames(f, path, size)
 	}
 	defer f.Close()
+	if format == FormatTIFF {
+		return r.openTIFF(f, path, size)
+	}
 	if format == FormatUnknown {
 		return nil, &FormatError{File: path, Offset: 0, Err: &UnsupportedError{Feature: "file format (TIFF, CBF, EDF and HDF5 are read)"}}
 	}
-	if size > maxFrameFile || int64(int(size)) != size {
-		return nil, &FormatError{File: path, Offset: -1, Err: &UnsupportedError{Feature: fmt.Sprintf("%s file of %d bytes (at most %d)", format, size, int64(maxFrameFile))}}
+	if size > MaxFrameFileBytes || int64(int(size)) != size {
+		return nil, &FormatError{File: path, Offset: -1, Err: &UnsupportedError{Feature: fmt.Sprintf("%s file of %d bytes (at most %d)", format, size, int64(MaxFrameFileBytes))}}
 	}
 	if int64(cap(r.buf)) < size {
 		r.buf = make([]byte, size)
@@ -216,13 +223,12 @@ func openMemFrames(data []byte, name string, format Format) (FrameSource, error)
 	s := &memFrames{name: name, format: format, data: data}
 	switch format {
 	case FormatTIFF:
-		var img Image
-		// The TIFF layout is validated by decoding once at open; the sample
-		// slice is discarded. This keeps ReadFrame's errors out of the loop.
-		if err := DecodeTIFF(data, name, &img); err != nil {
+		d := tiffDecoder{data: data, size: int64(len(data)), name: name}
+		l, err := d.layout()
+		if err != nil {
 			return nil, err
 		}
-		s.frames = []memFrame{{info: ParsePilatusHeader(img.Description)}}
+		s.frames = []memFrame{{info: ParsePilatusHeader(string(l.desc))}}
 	case FormatCBF:
 		c, err := parseCBF(data, name)
 		if err != nil {
@@ -390,4 +396,48 @@ func CombineMasks(masks ...*Mask) (*Mask, error) {
 		}
 	}
 	return out, nil
+}
+
+// tiffFrames is the FrameSource of a TIFF file: its header is checked at
+// open, its strips read by ReadFrame (the file is opened again then).
+type tiffFrames struct {
+	name string
+	info FrameInfo
+	r    *ImageReader
+}
+
+// openTIFF checks the header and tags of the TIFF file f.
+func (r *FrameReader) openTIFF(f *os.File, path string, size int64) (s FrameSource, err error) {
+	if cap(r.tiff.head) < tiffWindow {
+		r.tiff.head = make([]byte, tiffWindow)
+	}
+	d := tiffDecoder{r: f, size: size, name: path, spare: r.tiff.head}
+	defer func() {
+		if p := recover(); p != nil {
+			re, ok := p.(tiffReadError)
+			if !ok {
+				panic(p)
+			}
+			s, err = nil, fmt.Errorf("%s: %w", path, re.err)
+		}
+	}()
+	l, err := d.layout()
+	if err != nil {
+		return nil, err
+	}
+	return &tiffFrames{name: path, info: ParsePilatusHeader(string(l.desc)), r: &r.tiff}, nil
+}
+
+func (s *tiffFrames) Name() string         { return s.name }
+func (s *tiffFrames) Format() Format       { return FormatTIFF }
+func (s *tiffFrames) Len() int             { return 1 }
+func (s *tiffFrames) PixelMask() *Mask     { return nil }
+func (s *tiffFrames) Close() error         { return nil }
+func (s *tiffFrames) Info(i int) FrameInfo { return s.info }
+
+func (s *tiffFrames) ReadFrame(i int, dst *Image) error {
+	if i != 0 {
+		return fmt.Errorf("%s: frame %d out of range [0, 1)", s.name, i)
+	}
+	return s.r.ReadFile(s.name, dst)
 }

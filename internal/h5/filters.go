@@ -149,6 +149,43 @@ func decodeBitshuffle(src, dst []byte, es int, comp uint32, scratch *[]byte) (in
 // byte r.
 func untransposeBits(dst, src []byte, n, es int) {
 	row := n / 8
+	if es > 8 {
+		untransposeBitsSlow(dst, src, n, es)
+		return
+	}
+	src = src[:8*es*row]
+	dst = dst[:n*es]
+	var x [8]uint64
+	for r := 0; r < row; r++ {
+		// The 8 elements 8r..8r+7: one 8×8 bit block per byte j.
+		for j := 0; j < es; j++ {
+			s := src[j*8*row+r:]
+			_ = s[7*row]
+			v := uint64(s[0]) | uint64(s[row])<<8 | uint64(s[2*row])<<16 | uint64(s[3*row])<<24 |
+				uint64(s[4*row])<<32 | uint64(s[5*row])<<40 | uint64(s[6*row])<<48 | uint64(s[7*row])<<56
+			x[j] = transpose8(v)
+		}
+		d := dst[8*r*es : 8*(r+1)*es]
+		if es == 4 {
+			d = d[:32]
+			for m := 0; m < 8; m++ {
+				sh := 8 * uint(m)
+				binary.LittleEndian.PutUint32(d[4*m:], uint32(byte(x[0]>>sh))|uint32(byte(x[1]>>sh))<<8|
+					uint32(byte(x[2]>>sh))<<16|uint32(byte(x[3]>>sh))<<24)
+			}
+			continue
+		}
+		for m := 0; m < 8; m++ {
+			for j := 0; j < es; j++ {
+				d[m*es+j] = byte(x[j] >> (8 * uint(m)))
+			}
+		}
+	}
+}
+
+// untransposeBitsSlow is untransposeBits for any element size.
+func untransposeBitsSlow(dst, src []byte, n, es int) {
+	row := n / 8
 	for j := 0; j < es; j++ {
 		base := j * 8 * row
 		for r := 0; r < row; r++ {
@@ -156,15 +193,9 @@ func untransposeBits(dst, src []byte, n, es int) {
 				uint64(src[base+3*row+r])<<24 | uint64(src[base+4*row+r])<<32 | uint64(src[base+5*row+r])<<40 |
 				uint64(src[base+6*row+r])<<48 | uint64(src[base+7*row+r])<<56
 			x = transpose8(x)
-			o := 8*r*es + j
-			dst[o] = byte(x)
-			dst[o+es] = byte(x >> 8)
-			dst[o+2*es] = byte(x >> 16)
-			dst[o+3*es] = byte(x >> 24)
-			dst[o+4*es] = byte(x >> 32)
-			dst[o+5*es] = byte(x >> 40)
-			dst[o+6*es] = byte(x >> 48)
-			dst[o+7*es] = byte(x >> 56)
+			for m := 0; m < 8; m++ {
+				dst[(8*r+m)*es+j] = byte(x >> (8 * uint(m)))
+			}
 		}
 	}
 }
