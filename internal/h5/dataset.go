@@ -311,13 +311,14 @@ func (d *Dataset) chunkBTree(addr uint64, nd int) error {
 	if addr == undef {
 		return nil // no chunk written yet
 	}
-	visited := 0
+	visited := map[uint64]bool{}
 	keySize := 8 + 8*nd
 	var walk func(addr uint64, depth int) error
 	walk = func(addr uint64, depth int) error {
-		if visited++; visited > maxBTreeNodes || depth > 64 {
+		if visited[addr] || len(visited) >= maxBTreeNodes || depth > 64 {
 			return h.errorf(int64(addr+h.base), "chunk B-tree too large or cyclic")
 		}
+		visited[addr] = true
 		hdr, err := h.readAt(addr, 8, "chunk B-tree node")
 		if err != nil {
 			return err
@@ -449,8 +450,8 @@ func (d *Dataset) copyChunk(dst []byte, first, count uint64, c *chunkRef, buf []
 		return
 	}
 	// Strides of the destination (rows × Shape[1:]) and of the chunk.
-	if len(d.strides) < 3*rank {
-		d.strides = make([]uint64, 3*rank)
+	if len(d.strides) < 5*rank {
+		d.strides = make([]uint64, 5*rank)
 	}
 	dstStride, chkStride, idx := d.strides[:rank], d.strides[rank:2*rank], d.strides[2*rank:3*rank]
 	clear(idx)
@@ -459,50 +460,56 @@ func (d *Dataset) copyChunk(dst []byte, first, count uint64, c *chunkRef, buf []
 		dstStride[k] = dstStride[k+1] * d.Shape[k+1]
 		chkStride[k] = chkStride[k+1] * d.chunk[k+1]
 	}
-	// Iterate over all chunk positions except the last dimension, copying
-	// contiguous runs along it.
-	lastN := min(d.chunk[rank-1], d.Shape[rank-1]-c.offset[rank-1])
+	if rank == 1 {
+		// One dimension: rows are elements.
+		lo, hi := max(first, c.offset[0]), min(first+count, c.offset[0]+d.chunk[0])
+		for g := lo; g < hi; g++ {
+			i := g - c.offset[0]
+			copy(dst[(g-first)*es:(g-first+1)*es], buf[i*es:(i+1)*es])
+		}
+		return
+	}
+	// The range of each dimension inside both the chunk and the selection
+	// (rows [first, first+count) for dimension 0, the dataset's shape for
+	// the others): the work is bounded by the bytes copied.
+	if len(d.strides) < 5*rank {
+		d.strides = append(d.strides, make([]uint64, 5*rank-len(d.strides))...)
+	}
+	lo, hi := d.strides[3*rank:4*rank], d.strides[4*rank:5*rank]
+	lo[0] = max(first, c.offset[0]) - c.offset[0]
+	hi[0] = min(first+count, c.offset[0]+d.chunk[0]) - c.offset[0]
+	for k := 1; k < rank; k++ {
+		lo[k] = 0
+		hi[k] = min(d.chunk[k], d.Shape[k]-min(d.Shape[k], c.offset[k]))
+		if hi[k] == 0 {
+			return
+		}
+	}
+	if lo[0] >= hi[0] {
+		return
+	}
+	copy(idx, lo[:rank])
+	lastN := hi[rank-1]
 	for {
-		// Global position of idx.
-		ok := true
 		var do, so uint64
 		for k := 0; k < rank-1; k++ {
 			g := c.offset[k] + idx[k]
 			if k == 0 {
-				if g < first || g >= first+count {
-					ok = false
-					break
-				}
 				g -= first
-			} else if g >= d.Shape[k] {
-				ok = false
-				break
 			}
 			do += g * dstStride[k]
 			so += idx[k] * chkStride[k]
 		}
-		if rank == 1 {
-			// One dimension: rows are elements.
-			for i := uint64(0); i < lastN; i++ {
-				g := c.offset[0] + i
-				if g >= first && g < first+count {
-					copy(dst[(g-first)*es:(g-first+1)*es], buf[i*es:])
-				}
-			}
-			return
-		}
-		if ok {
-			do += c.offset[rank-1] * es
-			copy(dst[do:do+lastN*es], buf[so:so+lastN*es])
-		}
+		do += c.offset[rank-1] * es
+		copy(dst[do:do+lastN*es], buf[so:so+lastN*es])
 		// Next index over dimensions 0..rank-2.
 		k := rank - 2
 		for ; k >= 0; k-- {
 			idx[k]++
-			if idx[k] < d.chunk[k] {
+			if idx[k] < hi[k] {
 				break
 			}
-			idx[k] = 0
+			idx[k] = lo[k]
 		}
 		if k < 0 {
 			return
@@ -520,6 +527,9 @@ func (d *Dataset) decodeChunk(ci int) ([]byte, error) {
 	want := d.chunkBytes()
 	if int64(c.size) > h.size {
 		return nil, h.errorf(c.keyOff, "%s: chunk size %d exceeds the file size %d", d.path, c.size, h.size)
+	}
+	if len(d.filters) > 0 && want > maxRatio*uint64(c.size)+1<<20 {
+		return nil, h.errorf(c.keyOff, "%s: chunk of %d stored bytes cannot decode to %d bytes (more than %d times larger)", d.path, c.size, want, maxRatio)
 	}
 	raw, err := h.readAt(c.addr, int64(c.size), "chunk of "+d.path)
 	if err != nil {

@@ -12,6 +12,7 @@
 package h5
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -29,7 +30,11 @@ const (
 	maxHeaderBytes = 1 << 24 // object header, heap or B-tree node
 	maxChunkBytes  = 1 << 30 // one decoded chunk
 	maxDepth       = 32      // links followed while resolving one path
-	maxBTreeNodes  = 1 << 22 // B-tree nodes visited for one index
+	maxBTreeNodes  = 1 << 16 // B-tree nodes visited for one index
+	// maxRatio bounds how much larger than its stored bytes a filtered
+	// chunk may decode to (deflate's limit is about 1032), so that the
+	// memory a chunk takes is bounded by the file's bytes.
+	maxRatio = 1100
 )
 
 // Error is a malformed, truncated or unsupported HDF5 file.
@@ -56,7 +61,8 @@ var ErrNotRegular = errors.New("not a regular file")
 // several goroutines at once.
 type File struct {
 	name     string
-	f        *os.File
+	f        io.ReaderAt
+	closer   io.Closer // f as opened, or nil
 	size     int64
 	offSize  int // size of offsets (addresses)
 	lenSize  int // size of lengths
@@ -102,9 +108,22 @@ func OpenWith(path string, open Opener) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &File{name: path, f: f, size: size, open: open}
+	h := &File{name: path, f: f, closer: f, size: size, open: open}
 	if err := h.superblock(); err != nil {
 		f.Close()
+		return nil, err
+	}
+	return h, nil
+}
+
+// OpenBytes reads an HDF5 file held in data; name identifies it in
+// errors. Its external links cannot be followed.
+func OpenBytes(data []byte, name string) (*File, error) {
+	noFiles := func(p string) (*os.File, int64, error) {
+		return nil, 0, fmt.Errorf("%s: external link to %s not followed for a file read from memory", name, p)
+	}
+	h := &File{name: name, f: bytes.NewReader(data), size: int64(len(data)), open: noFiles}
+	if err := h.superblock(); err != nil {
 		return nil, err
 	}
 	return h, nil
@@ -122,11 +141,11 @@ func (h *File) Close() error {
 		}
 	}
 	h.external = nil
-	if h.f != nil {
-		if err := h.f.Close(); err != nil && first == nil {
+	if h.closer != nil {
+		if err := h.closer.Close(); err != nil && first == nil {
 			first = err
 		}
-		h.f = nil
+		h.closer = nil
 	}
 	return first
 }
@@ -623,12 +642,13 @@ func (h *File) symbolTable(btree, heapAddr uint64) ([]link, error) {
 		return string(s), nil
 	}
 	var out []link
-	visited := 0
+	visited := map[uint64]bool{}
 	var walk func(addr uint64, depth int) error
 	walk = func(addr uint64, depth int) error {
-		if visited++; visited > maxBTreeNodes || depth > 64 {
+		if visited[addr] || len(visited) >= maxBTreeNodes || depth > 64 {
 			return h.errorf(int64(addr+h.base), "group B-tree too large or cyclic")
 		}
+		visited[addr] = true
 		hdr, err := h.readAt(addr, 8, "group B-tree node")
 		if err != nil {
 			return err
