@@ -3,6 +3,7 @@ package saxs
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -153,4 +154,81 @@ func FuzzDecodeEDF(f *testing.F) {
 			}
 		}
 	})
+}
+
+// hostileH5Writer writes, with h5py, HDF5 files whose headers or chunks
+// lie: argv[1]/<case>.h5 each with /entry/data/data.
+const hostileH5Writer = `
+import sys, os, numpy as np, h5py, bitshuffle.h5 as bsh
+d = sys.argv[1]
+def path(n): return os.path.join(d, n + ".h5")
+# Frames of 3 billion rows: nothing written, the file stays small.
+with h5py.File(path("dims"), "w") as f:
+    f.create_dataset("entry/data/data", shape=(1, 3000000000, 1), dtype="<i4", chunks=(1, 1000, 1))
+# An unfiltered chunk of 10 bytes for a 4x5 int32 chunk.
+with h5py.File(path("rawsize"), "w") as f:
+    ds = f.create_dataset("entry/data/data", shape=(1, 4, 5), dtype="<i4", chunks=(1, 4, 5))
+    ds.id.write_direct_chunk((0, 0, 0), b"0123456789")
+def bs(name, payload):
+    with h5py.File(path(name), "w") as f:
+        ds = f.create_dataset("entry/data/data", shape=(1, 16, 16), dtype="<u4", chunks=(1, 16, 16),
+                              compression=bsh.H5FILTER, compression_opts=(0, bsh.H5_COMPRESS_LZ4))
+        ds.id.write_direct_chunk((0, 0, 0), payload)
+# Bitshuffle header claiming 2^40 decoded bytes; a block whose compressed size runs past the chunk.
+bs("bstotal", (1 << 40).to_bytes(8, "big") + (8192).to_bytes(4, "big") + b"\x00" * 16)
+bs("bsblock", (1024).to_bytes(8, "big") + (1024).to_bytes(4, "big") + (0x7fffffff).to_bytes(4, "big") + b"\x00" * 16)
+# A gzip stack cut short: its chunk extends past the end of the file.
+with h5py.File(path("cut"), "w") as f:
+    f.create_dataset("entry/data/data", data=np.random.default_rng(2).integers(0, 1000, (2, 64, 64)).astype("<i4"),
+                     chunks=(1, 64, 64), compression="gzip")
+n = os.path.getsize(path("cut"))
+with open(path("cut"), "r+b") as f:
+    f.truncate(n - 3000)
+`
+
+// TestHostileHDF5Files: HDF5 files written by h5py whose sizes lie give a
+// *FormatError naming the file and the field at OpenFrames or ReadFrame,
+// with no large allocation.
+func TestHostileHDF5Files(t *testing.T) {
+	dir := t.TempDir()
+	runPython(t, []string{"numpy", "h5py", "bitshuffle.h5"}, hostileH5Writer, dir)
+	for _, tc := range []struct {
+		name, field string
+		unsup       bool
+	}{
+		{"dims", "3000000000", true},
+		{"rawsize", "unfiltered chunk of 10 bytes", false},
+		{"bstotal", "decoded size 1099511627776", false},
+		{"bsblock", "compressed size 2147483647 past the end", false},
+		{"cut", "extends past the end of the file", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(dir, tc.name+".h5")
+			var ms0, ms1 runtime.MemStats
+			runtime.ReadMemStats(&ms0)
+			src, err := OpenFrames(p)
+			if err == nil {
+				var img Image
+				for i := 0; i < src.Len() && err == nil; i++ {
+					err = src.ReadFrame(i, &img)
+				}
+				src.Close()
+			}
+			runtime.ReadMemStats(&ms1)
+			var fe *FormatError
+			if !errors.As(err, &fe) {
+				t.Fatalf("error %v, want a *FormatError", err)
+			}
+			if fe.File != p || !strings.Contains(err.Error(), tc.field) {
+				t.Errorf("error %q does not name the file %s and %q", err, p, tc.field)
+			}
+			var ue *UnsupportedError
+			if errors.As(err, &ue) != tc.unsup {
+				t.Errorf("error %q: UnsupportedError %v, want %v", err, !tc.unsup, tc.unsup)
+			}
+			if a := ms1.TotalAlloc - ms0.TotalAlloc; a > 8<<20 {
+				t.Errorf("allocated %d bytes", a)
+			}
+		})
+	}
 }

@@ -89,20 +89,22 @@ func (s *hdf5Frames) open() error {
 			return h5Error(s.name, err)
 		}
 		st := hdf5Stack{ds: ds, first: s.n}
+		var frames, rows, cols uint64
 		switch len(ds.Shape) {
 		case 2:
-			st.frames, st.rows, st.cols = 1, int(min(ds.Shape[0], math.MaxInt32)), int(min(ds.Shape[1], math.MaxInt32))
+			frames, rows, cols = 1, ds.Shape[0], ds.Shape[1]
 		case 3:
-			if ds.Shape[0] > math.MaxInt32 {
-				return &FormatError{File: ds.File(), Offset: -1, Msg: fmt.Sprintf("%s/%s: %d frames", nxData, nm, ds.Shape[0])}
-			}
-			st.frames, st.rows, st.cols = int(ds.Shape[0]), int(min(ds.Shape[1], math.MaxInt32)), int(min(ds.Shape[2], math.MaxInt32))
+			frames, rows, cols = ds.Shape[0], ds.Shape[1], ds.Shape[2]
 		default:
-			return &FormatError{File: ds.File(), Offset: -1, Err: &UnsupportedError{Feature: fmt.Sprintf("%s/%s of rank %d (2-D frames or 3-D stacks)", nxData, nm, len(ds.Shape))}}
+			return &FormatError{File: ds.File(), Offset: -1, Err: &UnsupportedError{Feature: fmt.Sprintf("%s/%s dataspace of rank %d (2-D frames or 3-D stacks)", nxData, nm, len(ds.Shape))}}
 		}
-		if st.rows == 0 || st.cols == 0 || uint64(st.rows)*uint64(st.cols) > maxPixels {
-			return &FormatError{File: ds.File(), Offset: -1, Err: &UnsupportedError{Feature: fmt.Sprintf("%s/%s frames of %d × %d pixels (at most %d pixels)", nxData, nm, st.rows, st.cols, maxPixels)}}
+		if rows == 0 || cols == 0 || rows > maxPixels || cols > maxPixels || rows*cols > maxPixels {
+			return &FormatError{File: ds.File(), Offset: -1, Err: &UnsupportedError{Feature: fmt.Sprintf("%s/%s dataspace %v: frames of %d × %d pixels (at most %d pixels)", nxData, nm, ds.Shape, rows, cols, maxPixels)}}
 		}
+		if frames > math.MaxInt32 || uint64(s.n)+frames > math.MaxInt32 {
+			return &FormatError{File: ds.File(), Offset: -1, Err: &UnsupportedError{Feature: fmt.Sprintf("%s/%s dataspace %v: more than %d frames", nxData, nm, ds.Shape, math.MaxInt32)}}
+		}
+		st.frames, st.rows, st.cols = int(frames), int(rows), int(cols)
 		if len(s.stacks) > 0 && (st.rows != s.stacks[0].rows || st.cols != s.stacks[0].cols) {
 			return &FormatError{File: ds.File(), Offset: -1, Msg: fmt.Sprintf("%s/%s frames are %d × %d, earlier ones %d × %d", nxData, nm, st.rows, st.cols, s.stacks[0].rows, s.stacks[0].cols)}
 		}
