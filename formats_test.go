@@ -407,3 +407,41 @@ func TestEigerMissingDataFile(t *testing.T) {
 		t.Fatalf("error %v, want one matching fs.ErrNotExist", err)
 	}
 }
+
+// TestFramePath: multi-frame outputs get a 5-digit frame number.
+func TestFramePath(t *testing.T) {
+	for _, tc := range []struct {
+		path string
+		i, n int
+		want string
+	}{
+		{"d/run.chi", 0, 1, "d/run.chi"},
+		{"d/run.chi", 7, 10, "d/run_00007.chi"},
+		{"d/run.x.dat", 123456, 200000, "d/run.x_123456.dat"},
+	} {
+		if got := FramePath(tc.path, tc.i, tc.n); got != tc.want {
+			t.Errorf("FramePath(%q, %d, %d) = %q, want %q", tc.path, tc.i, tc.n, got, tc.want)
+		}
+	}
+}
+
+// TestDisagreements: header values against the calibration of the
+// bundled sample (λ 1.54 Å, 300 mm, BeamCenter [70.4, 60.7], 128 rows).
+func TestDisagreements(t *testing.T) {
+	cal, err := LoadCalibration("testdata/sample/cal.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	agree := FrameInfo{Wavelength: 1.5401, DetectorDistance: 301, BeamCenter: [2]float64{61, 128 - 70.4 + 1}, HasBeamCenter: true}
+	if d := agree.Disagreements(cal); d != nil {
+		t.Errorf("agreeing header: %q", d)
+	}
+	if d := (FrameInfo{}).Disagreements(cal); d != nil {
+		t.Errorf("empty header: %q", d)
+	}
+	bad := FrameInfo{Wavelength: 1.0, DetectorDistance: 1000, BeamCenter: [2]float64{70.4, 60.7}, HasBeamCenter: true}
+	d := bad.Disagreements(cal)
+	if len(d) != 3 || !strings.Contains(d[0], "wavelength") || !strings.Contains(d[1], "distance") || !strings.Contains(d[2], "beam centre") {
+		t.Errorf("disagreeing header: %q", d)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -440,4 +441,54 @@ func (s *tiffFrames) ReadFrame(i int, dst *Image) error {
 		return fmt.Errorf("%s: frame %d out of range [0, 1)", s.name, i)
 	}
 	return s.r.ReadFile(s.name, dst)
+}
+
+// FramePath names the output of frame i of an input with n frames: path
+// itself when n is 1, else path with "_<i:05d>" inserted before its
+// extension ("run.chi", 7, 10 → "run_00007.chi").
+func FramePath(path string, i, n int) string {
+	if n == 1 {
+		return path
+	}
+	ext := filepath.Ext(path)
+	return fmt.Sprintf("%s_%05d%s", strings.TrimSuffix(path, ext), i, ext)
+}
+
+// Tolerances of [FrameInfo.Disagreements].
+const (
+	WavelengthTolerance = 1e-3 // relative
+	DistanceTolerance   = 1e-2 // relative
+	BeamCenterTolerance = 2.0  // pixels
+)
+
+// Disagreements compares the header values of a frame with the
+// calibration and describes each that differs by more than the
+// tolerances above: the wavelength, the sample–detector distance and the
+// beam centre. The header's beam centre (x = column, y = row counted from
+// the first stored row) is compared with the calibration's BeamCenter
+// [fit2d Y from the bottom edge, fit2d X from the left edge] as x ↔
+// BeamCenter[1] and y ↔ Imagesize[0] − BeamCenter[0]. Values the header
+// lacks are not compared. The result is nil when all agree; a program
+// warns with it (the calibration is what is used).
+func (fi FrameInfo) Disagreements(cal *Calibration) []string {
+	if cal == nil {
+		return nil
+	}
+	var out []string
+	rel := func(a, b float64) float64 { return math.Abs(a-b) / math.Max(math.Abs(b), 1e-300) }
+	if fi.Wavelength > 0 && rel(fi.Wavelength, cal.Wavelength) > WavelengthTolerance {
+		out = append(out, fmt.Sprintf("wavelength %g Å in the file header, %g Å in the calibration", fi.Wavelength, cal.Wavelength))
+	}
+	g := &cal.Geometry
+	if fi.DetectorDistance > 0 && rel(fi.DetectorDistance, g.DetectorDistanceMM) > DistanceTolerance {
+		out = append(out, fmt.Sprintf("detector distance %g mm in the file header, %g mm in the calibration", fi.DetectorDistance, g.DetectorDistanceMM))
+	}
+	if fi.HasBeamCenter {
+		x, y := g.BeamCenter[1], float64(g.Imagesize[0])-g.BeamCenter[0]
+		if math.Abs(fi.BeamCenter[0]-x) > BeamCenterTolerance || math.Abs(fi.BeamCenter[1]-y) > BeamCenterTolerance {
+			out = append(out, fmt.Sprintf("beam centre (x %g, y %g) pixels in the file header, (x %g, y %g) from the calibration's BeamCenter %v",
+				fi.BeamCenter[0], fi.BeamCenter[1], x, y, g.BeamCenter))
+		}
+	}
+	return out
 }
