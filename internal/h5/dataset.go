@@ -35,8 +35,6 @@ type Dataset struct {
 	chunk   []uint64 // chunk dimensions (without the element size)
 	chunks  []chunkRef
 	filters []filter
-	fill    []byte // unused: missing chunks read as zeros
-	scratch []byte // compressed chunk
 	tmp     []byte // intermediate filter output
 	cached  []byte // decoded chunk cache
 	cachedI int    // index in chunks of cached, -1 if none
