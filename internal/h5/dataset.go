@@ -231,8 +231,28 @@ func (d *Dataset) parse(o *object) error {
 			}
 			d.chunks = []chunkRef{{offset: make([]uint64, rank), addr: addr, size: uint32(size), filterMask: mask, keyOff: ly.off}}
 			return nil
+		case 2: // implicit
+			addr := r.addr()
+			if r.err != nil {
+				return r.err
+			}
+			return d.implicitIndex(addr, ly.off)
+		case 3: // fixed array
+			r.u8() // page bits, repeated in the header
+			addr := r.addr()
+			if r.err != nil {
+				return r.err
+			}
+			return d.fixedArray(addr, ly.off)
+		case 4: // extensible array
+			r.skip(5)
+			addr := r.addr()
+			if r.err != nil {
+				return r.err
+			}
+			return d.extensibleArray(addr, ly.off)
 		default:
-			return h.unsupported(ly.off, "chunk index type %d (only the version-1 B-tree and single chunks; write with libver earliest)", idx)
+			return h.unsupported(ly.off, "chunk index type %d (version-2 B-tree; the version-1 B-tree, single chunk, implicit, fixed and extensible array indexes are read)", idx)
 		}
 	default:
 		return h.unsupported(ly.off+1, "layout class %d", d.layout)

@@ -2,8 +2,10 @@
 // files use: superblocks 0–3, object headers 1 and 2, groups stored as
 // symbol tables or as compact link messages (hard, soft and external
 // links), datasets of fixed-point and floating-point numbers stored
-// compact, contiguous or chunked (version-1 B-tree index, or a single
-// chunk), with the filters deflate (1), shuffle (2), LZ4 (32004) and
+// compact, contiguous or chunked (version-1 B-tree index, and the
+// version-4 single chunk, implicit, fixed array and extensible array
+// indexes of libver "latest" files; not the version-2 B-tree), with the
+// filters deflate (1), shuffle (2), LZ4 (32004) and
 // bitshuffle with LZ4 (32008).
 //
 // Every size read from a file is checked against the file's size before

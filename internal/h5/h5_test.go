@@ -47,6 +47,24 @@ with h5py.File(os.path.join(d, "f.h5"), "w") as f:
     f.create_dataset("oned", data=a, chunks=(7,), compression="gzip"); raw("oned", a)
     f["soft"] = h5py.SoftLink("/g/partial_gzip")
     f["g/ext"] = h5py.ExternalLink("ext.h5", "/deep/stack")
+with h5py.File(os.path.join(d, "latest.h5"), "w", libver="latest") as f:
+    # Version-4 layouts: fixed array (plain, filtered, paged), extensible array (with super blocks), implicit.
+    a = rng.integers(-9, 9, size=(5, 6, 7)).astype("<i2")
+    f.create_dataset("fa", data=a, chunks=(2, 3, 7)); raw("fa", a)
+    a = rng.integers(0, 1 << 30, size=(4, 20, 16)).astype("<u4")
+    f.create_dataset("fa_bslz4", data=a, chunks=(1, 20, 16), compression=bsh.H5FILTER, compression_opts=(0, bsh.H5_COMPRESS_LZ4)); raw("fa_bslz4", a)
+    a = rng.integers(0, 100, size=(1100, 2, 3)).astype("<i4")
+    f.create_dataset("fa_paged", data=a, chunks=(1, 2, 3)); raw("fa_paged", a)
+    a = rng.integers(0, 1000, size=(300, 3, 4)).astype("<i4")
+    f.create_dataset("ea_gzip", data=a, chunks=(1, 3, 4), maxshape=(None, 3, 4), compression="gzip"); raw("ea_gzip", a)
+    a = rng.integers(0, 1000, size=(7, 3, 4)).astype("<i4")
+    f.create_dataset("ea", data=a, chunks=(2, 3, 4), maxshape=(None, 3, 4)); raw("ea", a)
+    a = rng.integers(0, 1000, size=(6, 5)).astype("<i4")
+    pl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+    pl.set_chunk((2, 5)); pl.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
+    ds = h5py.h5d.create(f.id, b"implicit", h5py.h5t.STD_I32LE, h5py.h5s.create_simple(a.shape), pl)
+    ds.write(h5py.h5s.ALL, h5py.h5s.ALL, a); raw("implicit", a)
+with h5py.File(os.path.join(d, "f.h5"), "a") as f:
     # LZ4 (32004) by hand: header (decoded size, block size, big-endian), then blocks.
     try:
         import lz4.block
@@ -86,6 +104,11 @@ func TestReadH5pyDatasets(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
+	latest, err := Open(filepath.Join(dir, "latest.h5"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer latest.Close()
 	for _, tc := range []struct{ path, raw string }{
 		{"contiguous", "contiguous"},
 		{"/g/partial_gzip", "partial_gzip"},
@@ -98,6 +121,12 @@ func TestReadH5pyDatasets(t *testing.T) {
 		{"oned", "oned"},
 		{"g/ext", "ext"},
 		{"lz4", "lz4"},
+		{"latest:fa", "fa"},
+		{"latest:fa_bslz4", "fa_bslz4"},
+		{"latest:fa_paged", "fa_paged"},
+		{"latest:ea_gzip", "ea_gzip"},
+		{"latest:ea", "ea"},
+		{"latest:implicit", "implicit"},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
 			want, err := os.ReadFile(filepath.Join(dir, tc.raw+".raw"))
@@ -107,7 +136,11 @@ func TestReadH5pyDatasets(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			d, err := f.Dataset(tc.path)
+			file, path := f, tc.path
+			if p, ok := strings.CutPrefix(tc.path, "latest:"); ok {
+				file, path = latest, p
+			}
+			d, err := file.Dataset(path)
 			if err != nil {
 				t.Fatal(err)
 			}
