@@ -252,11 +252,14 @@ import sys, numpy as np, h5py
 with h5py.File(sys.argv[1], "w") as f:
     f.create_dataset("entry/data/data", data=np.arange(2*3*4, dtype="<i4").reshape(2, 3, 4), chunks=(1, 3, 4), compression="gzip")
     f["entry/data/x"] = 1.5
+    f.create_dataset("entry/data/e", data=np.arange(20, dtype="<i4").reshape(5, 4), chunks=(1, 4), maxshape=(None, 4))
 `
-		p := filepath.Join(dir, "seed.h5")
-		if exec.Command(python, "-c", script, p).Run() == nil {
-			if b, err := os.ReadFile(p); err == nil {
-				f.Add(b)
+		for _, libver := range []string{"earliest", "latest"} {
+			p := filepath.Join(dir, libver+".h5")
+			if exec.Command(python, "-c", strings.Replace(script, `"w"`, `"w", libver="`+libver+`"`, 1), p).Run() == nil {
+				if b, err := os.ReadFile(p); err == nil {
+					f.Add(b)
+				}
 			}
 		}
 	}
