@@ -2,13 +2,14 @@ package h5
 
 import (
 	"bytes"
-	"compress/zlib"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"sort"
+
+	"github.com/klauspost/compress/zlib"
 )
 
 // Type is a dataset's element type.
@@ -41,7 +42,9 @@ type Dataset struct {
 	bsTmp   []byte // bitshuffle block scratch
 	zr      io.ReadCloser
 	br      bytes.Reader
-	strides []uint64 // copyChunk scratch: 3 × rank
+	strides []uint64 // copyChunk scratch: 5 × rank
+	// chunkWhat names a chunk of this dataset in errors.
+	chunkWhat string
 }
 
 // chunkRef is one stored chunk.
@@ -75,7 +78,7 @@ func (h *File) Dataset(path string) (*Dataset, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Dataset{file: x, path: path, cachedI: -1}
+	d := &Dataset{file: x, path: path, cachedI: -1, chunkWhat: "chunk of " + path}
 	if err := d.parse(o); err != nil {
 		return nil, err
 	}
@@ -549,7 +552,7 @@ func (d *Dataset) decodeChunk(ci int) ([]byte, error) {
 	if len(d.filters) > 0 && want > maxRatio*uint64(c.size)+1<<20 {
 		return nil, h.errorf(c.keyOff, "%s: chunk of %d stored bytes cannot decode to %d bytes (more than %d times larger)", d.path, c.size, want, maxRatio)
 	}
-	raw, err := h.readAt(c.addr, int64(c.size), "chunk of "+d.path)
+	raw, err := h.readAt(c.addr, int64(c.size), d.chunkWhat)
 	if err != nil {
 		return nil, err
 	}
