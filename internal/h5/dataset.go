@@ -82,6 +82,9 @@ func (h *File) Dataset(path string) (*Dataset, error) {
 	if err := d.parse(o); err != nil {
 		return nil, err
 	}
+	if err := d.finishChunks(); err != nil {
+		return nil, err
+	}
 	return d, nil
 }
 
@@ -385,18 +388,28 @@ func (d *Dataset) chunkBTree(addr uint64, nd int) error {
 		}
 		return nil
 	}
-	if err := walk(addr, 0); err != nil {
-		return err
-	}
-	sort.Slice(d.chunks, func(i, j int) bool {
-		a, b := d.chunks[i].offset, d.chunks[j].offset
+	return walk(addr, 0)
+}
+
+// finishChunks sorts the chunks by offset and refuses duplicates.
+func (d *Dataset) finishChunks() error {
+	less := func(a, b []uint64) int {
 		for k := range a {
 			if a[k] != b[k] {
-				return a[k] < b[k]
+				if a[k] < b[k] {
+					return -1
+				}
+				return 1
 			}
 		}
-		return false
-	})
+		return 0
+	}
+	sort.Slice(d.chunks, func(i, j int) bool { return less(d.chunks[i].offset, d.chunks[j].offset) < 0 })
+	for i := 1; i < len(d.chunks); i++ {
+		if less(d.chunks[i-1].offset, d.chunks[i].offset) == 0 {
+			return d.file.errorf(d.chunks[i].keyOff, "%s: two chunks at offset %v", d.path, d.chunks[i].offset)
+		}
+	}
 	return nil
 }
 
@@ -441,22 +454,42 @@ func (d *Dataset) ReadRaw(first, count uint64, dst []byte) error {
 		copy(dst, b)
 		return nil
 	}
-	clear(dst)
-	for ci := range d.chunks {
-		c := &d.chunks[ci]
-		o0 := uint64(0)
-		c0 := uint64(1)
-		if len(d.Shape) > 0 {
-			o0, c0 = c.offset[0], d.chunk[0]
+	if len(d.Shape) == 0 {
+		if len(d.chunks) == 0 {
+			clear(dst)
+			return nil
 		}
-		if o0+c0 <= first || o0 >= first+count {
-			continue
+		buf, err := d.decodeChunk(0)
+		if err != nil {
+			return err
 		}
+		d.copyChunk(dst, first, count, &d.chunks[0], buf)
+		return nil
+	}
+	// The chunks are sorted by offset: those overlapping the rows start
+	// at the first whose rows end after first.
+	c0 := d.chunk[0]
+	lo := sort.Search(len(d.chunks), func(i int) bool { return d.chunks[i].offset[0]+c0 > first })
+	hi := lo
+	for hi < len(d.chunks) && d.chunks[hi].offset[0] < first+count {
+		hi++
+	}
+	// Rows without a stored chunk read as zeros: clear dst unless every
+	// chunk of the selection is stored.
+	g, _ := d.grid()
+	want := (min(first+count+c0-1, d.Shape[0]+c0-1)/c0 - first/c0)
+	for _, n := range g[1:] {
+		want *= n
+	}
+	if uint64(hi-lo) != want {
+		clear(dst)
+	}
+	for ci := lo; ci < hi; ci++ {
 		buf, err := d.decodeChunk(ci)
 		if err != nil {
 			return err
 		}
-		d.copyChunk(dst, first, count, c, buf)
+		d.copyChunk(dst, first, count, &d.chunks[ci], buf)
 	}
 	return nil
 }
