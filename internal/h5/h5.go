@@ -546,7 +546,7 @@ func (h *File) links(o *object) ([]link, error) {
 			return nil, r.err
 		}
 		if heap != undef {
-			return nil, h.unsupported(m.off, "dense link storage (fractal heap) in group at address %d", o.addr)
+			return h.denseLinks(heap)
 		}
 	}
 	var out []link

@@ -3,6 +3,7 @@ package h5
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -283,4 +284,83 @@ with h5py.File(sys.argv[1], "w") as f:
 			}
 		}
 	})
+}
+
+// TestDenseGroups: groups with more links than the compact limit (link
+// messages in a fractal heap), written by h5py with 12 and 300 members
+// (hard, soft and external links), in earliest and latest formats.
+func TestDenseGroups(t *testing.T) {
+	if _, err := os.Stat(python); err != nil {
+		t.Skip(python + " not found; h5py test skipped")
+	}
+	if out, err := exec.Command(python, "-c", "import numpy, h5py").CombinedOutput(); err != nil {
+		t.Skipf("h5py missing (%s); test skipped", bytes.TrimSpace(out))
+	}
+	dir := t.TempDir()
+	script := `
+import sys, os, numpy as np, h5py
+d = sys.argv[1]
+with h5py.File(os.path.join(d, "target.h5"), "w") as f:
+    f["v"] = np.arange(3, dtype="<i4")
+for libver in ("earliest", "latest"):
+    with h5py.File(os.path.join(d, libver + ".h5"), "w", libver=libver) as f:
+        for n in (12, 300):
+            g = f.create_group("g%d" % n)
+            for i in range(n):
+                name = "m%05d" % i
+                if i % 3 == 0:
+                    g[name] = np.array([i, -i], dtype="<i4")
+                elif i % 3 == 1:
+                    g[name] = h5py.SoftLink("/g%d/m%05d" % (n, i - 1))
+                else:
+                    g[name] = h5py.ExternalLink("target.h5", "/v")
+`
+	if out, err := exec.Command(python, "-c", script, dir).CombinedOutput(); err != nil {
+		t.Fatalf("h5py: %v\n%s", err, out)
+	}
+	for _, libver := range []string{"earliest", "latest"} {
+		f, err := Open(filepath.Join(dir, libver+".h5"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []int{12, 300} {
+			g := fmt.Sprintf("g%d", n)
+			names, err := f.Members(g)
+			if err != nil {
+				t.Fatalf("%s %s: %v", libver, g, err)
+			}
+			seen := map[string]bool{}
+			for _, nm := range names {
+				seen[nm] = true
+			}
+			if len(names) != n || len(seen) != n {
+				t.Fatalf("%s %s: %d names (%d distinct), want %d", libver, g, len(names), len(seen), n)
+			}
+			raw := make([]byte, 12)
+			for _, i := range []int{0, n/3*3 - 2, n/3*3 - 1} {
+				p := fmt.Sprintf("%s/m%05d", g, i)
+				d, err := f.Dataset(p)
+				if err != nil {
+					t.Fatalf("%s %s: %v", libver, p, err)
+				}
+				want := []float64{float64(i), float64(-i)}
+				switch i % 3 {
+				case 1:
+					want = []float64{float64(i - 1), float64(1 - i)}
+				case 2:
+					want = []float64{0, 1, 2}
+				}
+				raw = raw[:4*len(want)]
+				if err := d.ReadRaw(0, d.Shape[0], raw); err != nil {
+					t.Fatal(err)
+				}
+				for k, w := range want {
+					if v := d.Type.Float64(raw, k); v != w {
+						t.Errorf("%s %s[%d] = %v, want %v", libver, p, k, v, w)
+					}
+				}
+			}
+		}
+		f.Close()
+	}
 }
