@@ -1,7 +1,8 @@
 // Package h5 is a small pure-Go reader for the part of HDF5 that detector
 // files use: superblocks 0–3, object headers 1 and 2, groups stored as
-// symbol tables or as compact link messages (hard, soft and external
-// links), datasets of fixed-point and floating-point numbers stored
+// symbol tables or as link messages, compact or dense (in a fractal heap,
+// as for an Eiger master with more than 8 data files), with hard, soft and
+// external links; datasets of fixed-point and floating-point numbers stored
 // compact, contiguous or chunked (version-1 B-tree index, and the
 // version-4 single chunk, implicit, fixed array and extensible array
 // indexes of libver "latest" files; not the version-2 B-tree), with the
