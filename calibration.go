@@ -90,6 +90,7 @@ type Calibration struct {
 
 	gen    Generation
 	file   string       // the file it was loaded from ("" when parsed from bytes)
+	src    string       // the name ParseCalibration was given, for errors
 	dir    string       // folder that relative mask paths resolve against
 	raw    any          // the JSON as loaded, for the .chi header; never modified
 	parsed *Calibration // the exported values as parsed from raw; never modified
@@ -115,10 +116,13 @@ func (c *Calibration) maskPointer(i int) string {
 
 // name returns the calibration's file name for errors, or "calibration".
 func (c *Calibration) name() string {
-	if c.file == "" {
-		return "calibration"
+	switch {
+	case c.file != "":
+		return c.file
+	case c.src != "":
+		return c.src
 	}
-	return c.file
+	return "calibration"
 }
 
 // clone returns a deep copy of c: no slice, pointer or map of the copy is
@@ -144,7 +148,7 @@ func (c *Calibration) clone() *Calibration {
 // values returns a deep copy of the exported fields of c.
 func (c *Calibration) values() *Calibration {
 	d := c.clone()
-	d.gen, d.file, d.dir, d.raw, d.parsed = 0, "", "", nil, nil
+	d.gen, d.file, d.src, d.dir, d.raw, d.parsed = 0, "", "", "", nil, nil
 	return d
 }
 
@@ -392,7 +396,7 @@ func ParseCalibration(data []byte, name string) (*Calibration, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	c := &Calibration{gen: gen, raw: raw}
+	c := &Calibration{gen: gen, raw: raw, src: name}
 	if gen == Flat {
 		var f flatCalibration
 		if err := json.Unmarshal(norm, &f); err != nil {
@@ -511,7 +515,7 @@ func (c *Calibration) validate(name string) error {
 			if rb.Count < 1 || rb.Count > MaxBins {
 				bad(p+"/RadialBins/Count", "bin count must be between 1 and %d, got %d", MaxBins, rb.Count)
 			} else if w, lim := (rb.Stop-rb.Start)/float64(rb.Count), QLimit(c.Wavelength); rangeOK && wavelengthOK && !(w >= minBinWidthRatio*lim) {
-				bad(p+"/RadialBins", "bins of %g nm⁻¹ (%d from %g to %g) are narrower than %g nm⁻¹, the resolution at %g Å", w, rb.Count, rb.Start, rb.Stop, minBinWidthRatio*lim, c.Wavelength)
+				bad(p+"/RadialBins", "bins of %g nm⁻¹ (%d from %g to %g) are narrower than %.3g nm⁻¹, the resolution at %g Å", w, rb.Count, rb.Start, rb.Stop, minBinWidthRatio*lim, c.Wavelength)
 			}
 		}
 		if finite(p+"/qStart", m.QStart) && finite(p+"/qStop", m.QStop) && (m.QStart < 0 || m.QStop < 0) {

@@ -329,7 +329,7 @@ func (f *ChiFile) Len() int { return len(f.Q) }
 // name is used in error messages, which are *[FormatError] values with the
 // line number. At most [MaxChiBytes] are read: a longer input is an error.
 func ReadChi(r io.Reader, name string) (*ChiFile, error) {
-	data, err := io.ReadAll(io.LimitReader(r, MaxChiBytes+1))
+	data, err := readLimited(r, MaxChiBytes, 0)
 	if err != nil {
 		return nil, fmt.Errorf("chi %s: %w", name, err)
 	}

@@ -44,6 +44,31 @@ func openRegular(path string) (*os.File, int64, error) {
 	return f, fi.Size(), nil
 }
 
+// readLimited reads r to its end, or to limit+1 bytes if it is longer;
+// sizeHint is the expected length. The buffer doubles as it grows, so
+// that the bytes allocated stay below three times what is read.
+func readLimited(r io.Reader, limit, sizeHint int64) ([]byte, error) {
+	buf := make([]byte, 0, min(max(sizeHint+1, 4096), limit+1))
+	for {
+		if len(buf) == cap(buf) {
+			if int64(len(buf)) > limit {
+				return buf, nil
+			}
+			grown := make([]byte, len(buf), min(2*int64(cap(buf)), limit+1))
+			copy(grown, buf)
+			buf = grown
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
+
 // readRegular reads the regular file at path, of at most limit bytes; what
 // names the kind of file in the error for a larger one.
 func readRegular(path string, limit int64, what string) ([]byte, error) {
@@ -56,7 +81,7 @@ func readRegular(path string, limit int64, what string) ([]byte, error) {
 		return nil, &FormatError{File: path, Offset: limit,
 			Msg: fmt.Sprintf("%d bytes, more than the %d accepted for a %s", size, limit, what)}
 	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	data, err := readLimited(f, limit, size)
 	if err != nil {
 		return nil, &fs.PathError{Op: "read", Path: path, Err: err}
 	}

@@ -1,10 +1,13 @@
 package saxs
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -191,4 +194,76 @@ func TestNewContextCancelled(t *testing.T) {
 	})
 	require.ErrorIs(t, err, context.Canceled)
 	assert.True(t, strings.HasPrefix(err.Error(), "saxs: "), "%v", err)
+}
+
+// ScaleMat refuses sizes it cannot build instead of panicking.
+func TestScaleMatHostileSizes(t *testing.T) {
+	for _, sz := range [][2]int{{-2, -3}, {0, 5}, {1 << 20, 1 << 20}} {
+		err := runBounded(t, hostileAllocCeiling, func() error {
+			_, err := ScaleMat(make([]int32, 6), sz[0], sz[1], 1, 4, nil)
+			return err
+		})
+		assert.Error(t, err, "%v", sz)
+	}
+}
+
+// Reading a TIFF from a file (through io.ReaderAt, in windows) gives the
+// same image or the same error as decoding it from memory, and so does
+// reading it as a mask.
+func FuzzReadFileMatchesDecodeTIFF(f *testing.F) {
+	for _, s := range fuzzSeeds() {
+		f.Add(s)
+	}
+	// Larger than one chunk (tiffChunk samples) of file reading.
+	counts := make([]int32, 600*500)
+	for i := range counts {
+		counts[i] = int32(i*7919) - 1<<20
+	}
+	big := tiffBytesPlain(&Image{Rows: 600, Cols: 500, Counts: counts, Description: "# big"})
+	f.Add(big)
+	f.Add(big[:len(big)-7])
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := filepath.Join(dir, "fuzz.tif")
+		require.NoError(t, os.WriteFile(path, data, 0o644))
+		var want Image
+		werr := DecodeTIFF(data, path, &want)
+		var r ImageReader
+		var got Image
+		gerr := r.ReadFile(path, &got)
+		if (werr == nil) != (gerr == nil) || werr != nil && werr.Error() != gerr.Error() {
+			t.Fatalf("DecodeTIFF: %v; ReadFile: %v", werr, gerr)
+		}
+		if werr != nil {
+			return
+		}
+		assert.Equal(t, imageBits(&want), imageBits(&got))
+		m, err := OpenMask(path)
+		require.NoError(t, err)
+		assert.Equal(t, imageMask(&want), m)
+	})
+}
+
+// imageBits returns img with its Values as bit patterns, so that NaNs
+// compare equal.
+func imageBits(img *Image) any {
+	bits := make([]uint64, len(img.Values))
+	for i, v := range img.Values {
+		bits[i] = math.Float64bits(v)
+	}
+	return struct {
+		Rows, Cols int
+		Counts     []int32
+		Bits       []uint64
+		Desc, Date string
+	}{img.Rows, img.Cols, img.Counts, bits, img.Description, img.DateTime}
+}
+
+// tiffBytesPlain encodes img as a TIFF.
+func tiffBytesPlain(img *Image) []byte {
+	var b bytes.Buffer
+	if err := EncodeTIFF(&b, img); err != nil {
+		panic(err)
+	}
+	return b.Bytes()
 }

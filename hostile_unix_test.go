@@ -4,6 +4,7 @@ package saxs
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io/fs"
 	"os"
@@ -139,6 +140,35 @@ func TestHostileFiles(t *testing.T) {
 		})
 	}
 
+	// A 4 GiB sparse TIFF mask whose header describes a 16384×16384 float
+	// image (1 GiB of samples) named by the calibration of a 2×3 detector:
+	// refused after its header, before any sample is read.
+	t.Run("sparse mask of the wrong size", func(t *testing.T) {
+		d := tiffBytes(t, &Image{Rows: 1, Cols: 1, Values: []float64{1}}, 0)
+		put := func(entry int, v uint32) {
+			at := 8 + 2 + 12*entry
+			binary.LittleEndian.PutUint32(d[at+8:], v)
+		}
+		const side = 16384
+		put(0, side)        // ImageWidth
+		put(1, side)        // ImageLength
+		put(7, side)        // RowsPerStrip
+		put(8, 4*side*side) // StripByteCounts
+		hugeMask := filepath.Join(dir, "huge.tif")
+		sparse(t, hugeMask, d)
+		err := runBounded(t, 1<<20, func() error {
+			cal, err := LoadCalibration(writeCalibration(t, t.TempDir(), 2, 3, hugeMask))
+			if err != nil {
+				return err
+			}
+			_, err = New(cal)
+			return err
+		})
+		var se *SizeError
+		require.ErrorAs(t, err, &se)
+		assert.Equal(t, [2]int{side, side}, [2]int{se.Rows, se.Cols})
+	})
+
 	// An endless reader gives ReadChi an error after MaxChiBytes.
 	t.Run("ReadChi endless", func(t *testing.T) {
 		err := runBounded(t, 4*MaxChiBytes, func() error { _, err := ReadChi(endless{}, "endless"); return err })
@@ -148,10 +178,8 @@ func TestHostileFiles(t *testing.T) {
 	assert.False(t, errors.Is(nil, ErrNotRegular))
 }
 
-// endless is an io.Reader that never ends, like /dev/zero.
+// endless is an io.Reader that never ends. It fills nothing in: the bytes
+// it returns are whatever p held, which costs no time.
 type endless struct{}
 
-func (endless) Read(p []byte) (int, error) {
-	clear(p)
-	return len(p), nil
-}
+func (endless) Read(p []byte) (int, error) { return len(p), nil }

@@ -106,7 +106,7 @@ func TestConstantImage(t *testing.T) {
 	}
 }
 
-// closedFormPolarization is spec §2.7 written out independently: the
+// closedFormPolarization is the polarization factor written out independently: the
 // azimuth and scattering angle of pixel centres from the tilted geometry
 // with the original's trigonometric formulas.
 func closedFormPolarization(cal *Calibration) []float64 {
@@ -213,7 +213,7 @@ func TestConservation(t *testing.T) {
 }
 
 // straightLabels computes sub-pixel labels the plain way, with the
-// original's trigonometric formulas (spec §2.1-2.3).
+// original's trigonometric formulas (geometry, angles, bins).
 func straightLabels(cal *Calibration, ov int) ([]int32, int) {
 	g := cal.Geometry
 	R, C := g.Imagesize[0], g.Imagesize[1]

@@ -204,7 +204,7 @@ func DecodeMask(data []byte, name string) (*Mask, error) {
 	case maskTIFF:
 		return decodeTIFFMask(data, name)
 	}
-	return decodePNGMask(bytes.NewReader(data), name)
+	return decodePNGMask(bytes.NewReader(data), name, nil)
 }
 
 // Mask file formats.
@@ -275,7 +275,9 @@ func imageMask(img *Image) *Mask {
 
 // decodePNGMask decodes a PNG image mask read from r: nonzero = masked.
 // The size in the header is checked before the pixels are decoded.
-func decodePNGMask(r io.ReadSeeker, name string) (*Mask, error) {
+// check, if not nil, may refuse the size (height, width) before the pixels
+// are decoded.
+func decodePNGMask(r io.ReadSeeker, name string, check func(rows, cols int64) error) (*Mask, error) {
 	cfg, err := png.DecodeConfig(bufio.NewReader(r))
 	if err != nil {
 		return nil, &FormatError{File: name, Offset: -1, Err: err}
@@ -283,6 +285,11 @@ func decodePNGMask(r io.ReadSeeker, name string) (*Mask, error) {
 	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > maxPixels {
 		return nil, &FormatError{File: name, Offset: 16,
 			Err: &UnsupportedError{Feature: fmt.Sprintf("mask size %d × %d pixels (at most %d pixels)", cfg.Width, cfg.Height, maxPixels)}}
+	}
+	if check != nil {
+		if err := check(int64(cfg.Height), int64(cfg.Width)); err != nil {
+			return nil, err
+		}
 	}
 	if _, err := r.Seek(0, io.SeekStart); err != nil {
 		return nil, &FormatError{File: name, Offset: -1, Err: err}
@@ -329,13 +336,21 @@ func decodePNGMask(r io.ReadSeeker, name string) (*Mask, error) {
 // (see [DecodeMask]). The path must name a regular file (else the error
 // matches [ErrNotRegular]). The format and the size in the header are
 // checked first; then only the bytes the mask needs are read.
-func OpenMask(path string) (*Mask, error) {
+func OpenMask(path string) (*Mask, error) { return openMask(path, 0, 0) }
+
+// openMask is OpenMask that, when rows > 0, refuses a mask of another size
+// than rows × cols as soon as its header tells the size, before reading
+// the pixels, with a bare *SizeError (the caller names the mask).
+func openMask(path string, rows, cols int) (*Mask, error) {
 	f, size, err := openRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("mask: %w", err) // *PathError names the file
 	}
 	defer f.Close()
-	m, err := readMask(f, size, path)
+	m, err := readMask(f, size, path, rows, cols)
+	if se := (*SizeError)(nil); errors.As(err, &se) {
+		return nil, se
+	}
 	if err != nil {
 		var fe *FormatError
 		if errors.As(err, &fe) && fe.File == path {
@@ -346,8 +361,15 @@ func OpenMask(path string) (*Mask, error) {
 	return m, nil
 }
 
-// readMask reads the mask in f, a regular file of size bytes named path.
-func readMask(f *os.File, size int64, path string) (*Mask, error) {
+// readMask reads the mask in f, a regular file of size bytes named path;
+// when rows > 0 the mask must be rows × cols (see openMask).
+func readMask(f *os.File, size int64, path string, rows, cols int) (*Mask, error) {
+	wrongSize := func(r, c int64) error {
+		if rows > 0 && (r != int64(rows) || c != int64(cols)) {
+			return &SizeError{What: "mask", Rows: int(r), Cols: int(c), WantRows: rows, WantCols: cols}
+		}
+		return nil
+	}
 	readAt := func(off, n int64) ([]byte, error) {
 		b := make([]byte, n)
 		if _, err := f.ReadAt(b, off); err != nil {
@@ -375,6 +397,9 @@ func readMask(f *os.File, size int64, path string) (*Mask, error) {
 			w := int64(int32(binary.LittleEndian.Uint32(hdr[fit2dWidthAt:])))
 			h := int64(int32(binary.LittleEndian.Uint32(hdr[fit2dHeightAt:])))
 			if w > 0 && h > 0 && w*h <= maxPixels {
+				if err := wrongSize(h, w); err != nil {
+					return nil, err
+				}
 				n = min(size, fit2dHeaderSize+h*int64(fit2dRowBytes(int(w))))
 			}
 		}
@@ -385,11 +410,13 @@ func readMask(f *os.File, size int64, path string) (*Mask, error) {
 		return DecodeFit2DMask(data, path)
 	case maskTIFF:
 		var img Image
-		d := tiffDecoder{r: f, size: size, name: path}
+		d := tiffDecoder{r: f, size: size, name: path, check: func(l tiffLayout) error {
+			return wrongSize(int64(l.height), int64(l.width))
+		}}
 		if err := d.decode(&img); err != nil {
 			return nil, err
 		}
 		return imageMask(&img), nil
 	}
-	return decodePNGMask(io.NewSectionReader(f, 0, size), path)
+	return decodePNGMask(io.NewSectionReader(f, 0, size), path, wrongSize)
 }

@@ -104,6 +104,9 @@ func ScaleMat(labels []int32, rows, cols, ov, nbins int, mask *Mask) (*Operator,
 	if ov < 1 || ov > MaxOversampling {
 		return nil, fmt.Errorf("saxs: ScaleMat: oversampling %d out of range 1..%d", ov, MaxOversampling)
 	}
+	if rows < 1 || cols < 1 || rows > maxPixels || cols > maxPixels || rows*cols > maxPixels {
+		return nil, fmt.Errorf("saxs: ScaleMat: unsupported size %d × %d pixels", rows, cols)
+	}
 	if len(labels) != rows*ov*cols*ov {
 		return nil, fmt.Errorf("saxs: ScaleMat: got %d labels for %d×%d pixels at oversampling %d", len(labels), rows, cols, ov)
 	}

@@ -66,7 +66,7 @@ func relDiff(a, b float64) float64 {
 }
 
 // TestOriginal2Reference checks the 2.0 algorithm against the numbers that
-// a numpy port of the original HEAD code gives for cal2.json (spec §2.10).
+// a numpy port of the original HEAD code gives for cal2.json.
 func TestOriginal2Reference(t *testing.T) {
 	cal := loadShared(t, "cal2.json")
 	img := readShared(t, "buf1_00000.tif")
@@ -122,7 +122,7 @@ func TestOriginal2Reference(t *testing.T) {
 	}
 }
 
-// TestLegacyReproducesSaxsdog reproduces doc/data/saxsdog, made by the
+// TestLegacyReproducesSaxsdog reproduces the reference curve saxsdog, made by the
 // earliest saxsdog with Oversampling 4.
 func TestLegacyReproducesSaxsdog(t *testing.T) {
 	cal := loadShared(t, "cal.json")

@@ -202,7 +202,10 @@ func NewContext(ctx context.Context, cal *Calibration, opt Options) (*Integrator
 			}
 		} else {
 			var err error
-			if mask, err = OpenMask(cal.MaskPath(i)); err != nil {
+			if mask, err = openMask(cal.MaskPath(i), rows, cols); err != nil {
+				if se := (*SizeError)(nil); errors.As(err, &se) {
+					return nil, fmt.Errorf("mask %s: %w", mc.MaskFile, se)
+				}
 				return nil, err
 			}
 		}

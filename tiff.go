@@ -143,14 +143,18 @@ type tiffDecoder struct {
 	size   int64       // file size: len(data), or the size of r
 	win    []byte      // r: bytes win0 .. win0+len(win) of the file
 	win0   int64
-	spare  []byte // r: a buffer the first window may reuse
-	strips []byte // r: buffer for one strip, reused
+	spare  []byte                 // r: a buffer the first window may reuse
+	strips []byte                 // r: buffer for one strip, reused
+	check  func(tiffLayout) error // if not nil, may refuse the layout before the pixels are read
 	name   string
 	big    bool // big-endian ("MM")
 }
 
 // tiffWindow is the size of the windows in which a file's metadata is read.
 const tiffWindow = 64 << 10
+
+// tiffChunk is the number of samples read from a file at a time.
+const tiffChunk = 256 << 10
 
 // maxTIFFText bounds the ASCII tags read (ImageDescription, DateTime).
 const maxTIFFText = 1 << 20
@@ -345,6 +349,11 @@ func (d *tiffDecoder) decode(dst *Image) (err error) {
 	if err != nil {
 		return err
 	}
+	if d.check != nil {
+		if err := d.check(l); err != nil {
+			return err
+		}
+	}
 	n := l.width * l.height
 	if l.values {
 		if cap(dst.Values) >= n {
@@ -375,23 +384,33 @@ func (d *tiffDecoder) decode(dst *Image) (err error) {
 		rows := min(l.rowsPerStrip, l.height-first)
 		lo, hi := first*l.width, (first+rows)*l.width
 		off := int64(d.uintAt(&l.offsets, i))
-		var src []byte
-		if d.r == nil {
-			src = d.data[off : off+int64((hi-lo)*bps)]
-		} else {
-			src = d.readStrip(off, (hi-lo)*bps)
+		// From a file, a strip is read in chunks of at most tiffChunk
+		// samples, so that memory is bounded by the image itself.
+		step := hi - lo
+		if d.r != nil {
+			step = tiffChunk
 		}
-		if l.values {
-			decodeFloatSamples(dst.Values[lo:hi], src, l.format, d.big)
-		} else {
-			decodeIntSamples(dst.Counts[lo:hi], src, l.bits, l.format == sampleInt, d.big)
+		for a := lo; a < hi; a += step {
+			z := min(a+step, hi)
+			at := off + int64((a-lo)*bps)
+			var src []byte
+			if d.r == nil {
+				src = d.data[at : at+int64((z-a)*bps)]
+			} else {
+				src = d.readStrip(at, (z-a)*bps)
+			}
+			if l.values {
+				decodeFloatSamples(dst.Values[a:z], src, l.format, d.big)
+			} else {
+				decodeIntSamples(dst.Counts[a:z], src, l.bits, l.format == sampleInt, d.big)
+			}
 		}
 	}
 	return nil
 }
 
-// readStrip reads n bytes at off into the decoder's strip buffer; the
-// caller has checked that they lie inside the file.
+// readStrip reads n bytes at off into the decoder's strip buffer (n is at
+// most 4·tiffChunk); the caller has checked that they lie inside the file.
 func (d *tiffDecoder) readStrip(off int64, n int) []byte {
 	if cap(d.strips) < n {
 		d.strips = make([]byte, n)
