@@ -154,6 +154,21 @@ func TestFabioFormatsMatchTIFF(t *testing.T) {
 			}
 		})
 	}
+	t.Run("CBF Content-MD5", func(t *testing.T) {
+		data, err := os.ReadFile(cbf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := CheckCBFDigest(data, cbf); err != nil {
+			t.Fatalf("fabio's digest: %v", err)
+		}
+		data[len(data)-200] ^= 1 // a byte of the binary section
+		err = CheckCBFDigest(data, cbf)
+		var fe *FormatError
+		if !errors.As(err, &fe) || fe.File != cbf || !strings.Contains(err.Error(), "Content-MD5") {
+			t.Fatalf("corrupted binary section: %v, want a *FormatError naming Content-MD5", err)
+		}
+	})
 	t.Run("EDF float32 big-endian", func(t *testing.T) {
 		src, err := OpenFrames(edfF)
 		if err != nil {
