@@ -164,12 +164,12 @@ type Geometry struct {
 	Tilt Tilt `json:"Tilt"`
 	// BeamCenter is [fit2d Y counted from the bottom edge, fit2d X counted
 	// from the left edge], in pixels.
-	BeamCenter [2]float64 `json:"BeamCenter" jsonschema:"description=Beam center [y from the bottom edge, x from the left edge] in pixels"`
+	BeamCenter [2]float64 `json:"BeamCenter" jsonschema:"description=Beam center [y from the bottom edge\\, x from the left edge] in pixels"`
 	// DetectorDistanceMM is the sample-to-detector distance in mm. Its
 	// JSON key keeps the original's spelling, "DedectorDistanceMM".
 	DetectorDistanceMM float64 `json:"DedectorDistanceMM" jsonschema:"exclusiveMinimum=0,description=Sample to detector distance in mm"`
 	// Imagesize is [rows, columns] of the detector image.
-	Imagesize [2]int `json:"Imagesize" jsonschema:"description=Image size [rows, columns] in pixels"`
+	Imagesize [2]int `json:"Imagesize" jsonschema:"description=Image size [rows\\, columns] in pixels"`
 	// PixelSizeMicroM is the pixel size in µm; only the first element is
 	// used (square pixels).
 	PixelSizeMicroM []float64 `json:"PixelSizeMicroM" jsonschema:"minItems=1,maxItems=2,description=Pixel size in micrometres; the first element is used"`

@@ -219,6 +219,10 @@ func TestSchemaExport(t *testing.T) {
 		if s["additionalProperties"] != false {
 			t.Errorf("%v schema allows unknown keys", g)
 		}
+		// Descriptions with commas are whole (the tag's commas are escaped).
+		if g == Nested && !strings.Contains(string(Schema(g)), "Beam center [y from the bottom edge, x from the left edge] in pixels") {
+			t.Errorf("%v schema: BeamCenter description cut", g)
+		}
 	}
 }
 
