@@ -20,6 +20,7 @@ import (
 
 	"github.com/saxsdog/saxs"
 	"github.com/saxsdog/saxs/internal/atomicfile"
+	shared "github.com/saxsdog/saxs/internal/cli"
 	"github.com/saxsdog/saxs/internal/pyjson"
 	"github.com/saxsdog/saxs/internal/render"
 	"github.com/saxsdog/saxs/network"
@@ -46,20 +47,23 @@ Exit status: 0 success, 1 error reply or no answer in time, 2 usage.
 // LeashMain runs saxsleash.
 func LeashMain(args []string, stdout, stderr io.Writer) int {
 	const tool = "saxsleash"
-	var help, version, follow bool
+	var follow, plain bool
 	var netconf, url, saveMasks, plotOut string
 	var index int
 	var timeout time.Duration
-	fs := newFlags(tool, stderr, &help, &version)
-	fs.StringVar(&netconf, "netconf", "", "network configuration `FILE` (default $SAXSDOG_NETWORK or ~/.saxsdognetwork)")
-	fs.IntVarP(&index, "serverno", "N", 0, "use configuration entry `i`")
+	command := newCommand(tool, leashUsage)
+	fs := command.Flags
+	fs.StringVar(&netconf, shared.FlagNetConf, "", netConfUsage)
+	fs.IntVarP(&index, shared.FlagServerNo, "N", 0, "use configuration entry `i`, counted from 0")
 	fs.StringVarP(&url, "server", "S", "", "server address `URL` (default: the entry's Server)")
-	fs.DurationVar(&timeout, "timeout", network.DefaultTimeout, "give up when no reply comes within `D`")
+	fs.DurationVar(&timeout, shared.FlagTimeout, network.DefaultTimeout, "give up when no reply comes within `D`")
 	fs.StringVar(&saveMasks, "save-masks", "", "get: write the queue's masks into `DIR`")
-	fs.StringVarP(&plotOut, "out", "o", "", "plot: write the latest curve to `FILE` (.svg or .png)")
+	fs.StringVarP(&plotOut, shared.FlagOut, "o", "", "plot: write the latest curve to `FILE` (.svg or .png)")
 	fs.BoolVar(&follow, "follow", false, "plot: keep polling once a second until interrupted")
-	if st, done := parse(fs, tool, leashUsage, args, stdout, stderr, &help, &version); done {
-		return st
+	fs.BoolVar(&plain, "plain", false, "send the requests exactly as the original leash does, without our additions in argument.data "+
+		"(mask digests, \"frames per sec\", the Failed list), as an original 0.3.0 server requires")
+	if done, code := command.Parse(args, stdout, stderr); done {
+		return code
 	}
 	if fs.NArg() == 0 {
 		return usageError(stderr, tool, errors.New("no COMMAND given"))
