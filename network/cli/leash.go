@@ -41,6 +41,11 @@ indented JSON. Commands:
   plot [-o FILE] [--follow]   the latest curve (FILE: .svg or .png plot);
                               --follow keeps polling until interrupted
   listdir [PATH]              the folders and files below SERVERDIR/PATH
+Beyond the original, saxsleash asks (in argument.data, which original 2.0
+servers ignore) for the mask digests to be checked, for "frames per sec" in
+the stat and for the Failed list in fileslist; --plain sends the requests
+exactly as the original leash does (an original 0.3.0 server needs it).
+
 Exit status: 0 success, 1 error reply or no answer in time, 2 usage.
 `
 
@@ -135,7 +140,7 @@ func LeashMain(args []string, stdout, stderr io.Writer) int {
 	if url == "" {
 		url = e.Server
 	}
-	c := &network.Client{Addr: url, Secret: e.Secret, Timeout: timeout, NoDigests: flat}
+	c := &network.Client{Addr: url, Secret: e.Secret, Timeout: timeout, NoDigests: flat, Plain: plain}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -204,9 +209,16 @@ func followPlot(ctx context.Context, c *network.Client, out string, stdout, stde
 }
 
 // saveAttachments writes the masks of a get reply into dir, each under the
-// base name of its file name.
+// base name of its file name: those of data.attachments, or else (the
+// reply of a 0.3.0 queue to a plain request) data.mask, named after the
+// calibration's MaskFile.
 func saveAttachments(r *network.Reply, dir string, stderr io.Writer) error {
 	list, _ := r.Map()["attachments"].([]any)
+	if mask, ok := r.Map()["mask"].(map[string]any); ok && len(list) == 0 {
+		cal, _ := r.Map()["cal"].(map[string]any)
+		name, _ := cal["MaskFile"].(string)
+		list = []any{map[string]any{"filename": name, "data": mask["data"]}}
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
