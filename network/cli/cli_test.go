@@ -186,6 +186,18 @@ func TestLeashAgainstServer(t *testing.T) {
 		assert.Equal(t, ExitFailed, st, bad)
 	}
 
+	// The additions to the 2.0 replies come only when asked for; --plain
+	// asks as the original leash does.
+	for _, tc := range []struct{ cmd, addition string }{{"stat", `"frames per sec": `}, {"fileslist", `"Failed": `}} {
+		st, out, errs = run(leashMain, "--netconf", p, tc.cmd)
+		require.Equal(t, ExitOK, st, errs)
+		assert.Contains(t, out, tc.addition, tc.cmd)
+		st, out, errs = run(leashMain, "--netconf", p, "--plain", tc.cmd)
+		require.Equal(t, ExitOK, st, errs)
+		assert.NotContains(t, out, tc.addition, "--plain "+tc.cmd)
+	}
+	assert.Contains(t, out, `"Radial0": [`)
+
 	st, out, _ = run(leashMain, "--netconf", p, "abort")
 	require.Equal(t, ExitOK, st)
 	assert.Contains(t, out, `"images processed": 1`)
