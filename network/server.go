@@ -197,7 +197,7 @@ func (s *Server) handle(ctx context.Context, frames [][]byte) Obj {
 		return ErrorReply(ResultValueError, fmt.Sprintf("%s takes no attachments, got %d", req.Command, len(req.Frames)))
 	}
 	s.log.Debug("request", "command", req.Command)
-	stat := func(st Obj) Obj { return s.statFor(req, st) }
+	stat := func(st Obj) Obj { return statFor(req, st) }
 	switch req.Command {
 	case "new":
 		return s.cmdNew(ctx, req)
@@ -361,7 +361,7 @@ func (s *Server) start(ctx context.Context, spec queueSpec, workers int) error {
 
 // statFor returns the stat object st as the request asked for it: the 2.0
 // keys, and StatFramesPerSec only on request (FramesPerSecKey).
-func (s *Server) statFor(req *Request, st Obj) Obj {
+func statFor(req *Request, st Obj) Obj {
 	if !req.Wants(FramesPerSecKey) {
 		delete(st, StatFramesPerSec)
 	}
@@ -380,7 +380,7 @@ func (s *Server) cmdReaddir(ctx context.Context, req *Request) Obj {
 	if err := s.start(ctx, spec, q.workers()); err != nil {
 		return ErrorReply(ResultError, err.Error())
 	}
-	return NewReply(ResultRestarted, Obj{"stat": s.statFor(req, s.queue().stat())})
+	return NewReply(ResultRestarted, Obj{"stat": statFor(req, s.queue().stat())})
 }
 
 // collision asks the other configured servers for their queue folders
