@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/saxsdog/saxs/internal/pyjson"
@@ -23,6 +24,26 @@ type Client struct {
 	// NoDigests leaves the attachment digests out of argument.data, for
 	// 0.3.0 servers, whose request schema has no "data".
 	NoDigests bool
+	// Plain sends the requests as the original client does: argument.data
+	// holds only what the caller put there (no attachment digests, no
+	// requests for additions such as FramesPerSecKey), so the replies
+	// have the original's keys. An original 0.3.0 server, whose request
+	// schema has no argument.data, needs it.
+	Plain bool
+}
+
+// additions returns the members of argument.data with which Do asks for
+// the additions to the reply of cmd (see FramesPerSecKey).
+func additions(cmd string) Obj {
+	switch cmd {
+	case "stat", "plot", "close", "readdir", "abort":
+		return Obj{FramesPerSecKey: true}
+	case "fileslist":
+		return Obj{FailedKey: true}
+	case "get":
+		return Obj{AttachmentsKey: true}
+	}
+	return nil
 }
 
 // FailedError is a reply whose result is an error.
@@ -53,25 +74,35 @@ func FileAttachment(filename string, data []byte) ([]byte, error) {
 }
 
 // Do signs and sends {"command": cmd, "argument": arg} with the given
-// attachment frames (their digests are added to argument.data) and
-// returns the decoded reply. A reply that does not come in time gives a
-// *NoAnswerError; an error reply is returned as a Reply, not an error
-// (see Failed).
+// attachment frames and returns the decoded reply. Unless Plain, the
+// attachments' digests (DigestKey, unless NoDigests) and the requests for
+// the additions to the reply (FramesPerSecKey, FailedKey, AttachmentsKey)
+// are added to argument.data; arg itself is not modified. A reply that
+// does not come in time gives a *NoAnswerError; an error reply is
+// returned as a Reply, not an error (see Failed).
 func (c *Client) Do(ctx context.Context, cmd string, arg Obj, attachments [][]byte) (*Reply, error) {
+	arg = maps.Clone(arg)
 	if arg == nil {
 		arg = Obj{}
 	}
-	if len(attachments) > 0 && !c.NoDigests {
+	add := Obj{}
+	if !c.Plain {
+		maps.Copy(add, additions(cmd))
+		if len(attachments) > 0 && !c.NoDigests {
+			list := make([]any, len(attachments))
+			for i, a := range attachments {
+				list[i] = Digest(a)
+			}
+			add[DigestKey] = list
+		}
+	}
+	if len(add) > 0 {
 		data, _ := arg["data"].(map[string]any)
-		nd := Obj{}
-		for k, v := range data {
-			nd[k] = v
+		nd := maps.Clone(data)
+		if nd == nil {
+			nd = Obj{}
 		}
-		list := make([]any, len(attachments))
-		for i, a := range attachments {
-			list[i] = Digest(a)
-		}
-		nd[DigestKey] = list
+		maps.Copy(nd, add)
 		arg["data"] = nd
 	}
 	req := Obj{"command": cmd, "argument": arg}

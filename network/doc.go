@@ -45,9 +45,39 @@
 // the saxsdog pipeline (internal/batch: same .chi files, byte for byte)
 // as they are completely written, seen by its own watch of the folder or
 // announced by the feeder ([Subscribe]), each frame once; a frame that
-// never completes is reported (fileslist "Failed"). The commands and
-// reply strings are those of the 2.0 server (see the Result constants);
-// stat, plot and get answer at once from the latest state.
+// never completes is reported (fileslist "Failed", on request). The
+// commands and reply strings are those of the 2.0 server (see the Result
+// constants); stat, plot and get answer at once from the latest state.
+//
+// # Additions to the replies, on request
+//
+// Original 2.0 clients validate every reply against the 2.0 result schema
+// (LeashResultSchema.json), whose data and data.stat objects allow no
+// other members; 0.3.0 clients know the 0.3.0 schema. So a reply carries
+// what those schemas lack only when its request asks for it, with a
+// member of argument.data set to true (the 2.0 request schema allows any
+// argument.data, and original servers ignore it):
+//
+//	"argument": {"data": {"FramesPerSec": true}}  stat objects (stat, plot, Empty,
+//	                                              close, readdir, abort) get
+//	                                              "frames per sec": the frames
+//	                                              converted in the last
+//	                                              HistoryWindow, per second
+//	"argument": {"data": {"FailedFrames": true}}  fileslist gets "Failed": the
+//	                                              frames given up, with why
+//	"argument": {"data": {"Attachments": true}}   get about a queue started with
+//	                                              the 0.3.0 form of new gets
+//	                                              "attachments" beside the 0.3.0
+//	                                              "directory" and "mask"
+//
+// (FramesPerSecKey, FailedKey, AttachmentsKey.) A request without them,
+// as an original client sends, gets the original's members only: a stat
+// object has "images processed", "queue length", "time" and "start time".
+// Our [Client] asks for all of them unless Client.Plain (saxsleash
+// --plain); an original 0.3.0 server, whose request schema has no
+// argument.data, needs Plain. Error replies always have data {"Error":
+// message}, also ValidationError, whose data the original sent as a bare
+// string against its own schema.
 //
 // # Feeder
 //

@@ -271,7 +271,8 @@ func maskConfs(cal any) []any {
 	return nil
 }
 
-// stat returns the stat object (spec §9.7, plus "frames per sec").
+// stat returns the stat object (spec §9.7) with StatFramesPerSec; the
+// server drops it unless the request asks for it.
 func (q *queue) stat() Obj {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -285,7 +286,7 @@ func (q *queue) statLocked(now time.Time) Obj {
 		"queue length":     max(0, q.found-q.processed-len(q.failed)),
 		"time":             unixSeconds(now),
 		"start time":       unixSeconds(q.start),
-		"frames per sec":   float64(len(q.history)) / HistoryWindow.Seconds(),
+		StatFramesPerSec:   float64(len(q.history)) / HistoryWindow.Seconds(),
 	}
 }
 
@@ -321,7 +322,8 @@ func (q *queue) plot() Obj {
 }
 
 // fileslist returns the .chi files written per curve, sorted, and the
-// frames that failed.
+// frames that failed (FailedList; the server drops it unless the request
+// asks for it).
 func (q *queue) fileslist() Obj {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -331,7 +333,7 @@ func (q *queue) fileslist() Obj {
 		sort.Strings(s)
 		out[k] = toAny(s)
 	}
-	out["Failed"] = toAny(append([]string(nil), q.failed...))
+	out[FailedList] = toAny(append([]string(nil), q.failed...))
 	return out
 }
 

@@ -22,6 +22,34 @@ var argumentKeys = []string{"calibration", "mergeconf", "data", "directory"}
 // ignore it.
 const DigestKey = "AttachmentSHA512"
 
+// Requests for what the original 2.0 result schema (LeashResultSchema.json)
+// does not allow: each is a member of argument.data set to true (the 2.0
+// request schema allows any argument.data; original servers ignore it).
+// A reply carries an addition only when its request asks for it, so an
+// original client, which validates every reply against that schema, gets
+// the 2.0 keys only; our Client asks for all of them unless Plain.
+const (
+	// FramesPerSecKey asks for "frames per sec" (StatFramesPerSec) in
+	// the stat objects of stat, plot, close, readdir and abort replies.
+	FramesPerSecKey = "FramesPerSec"
+	// FailedKey asks for the "Failed" list (the frames given up as
+	// unreadable) in the fileslist reply's fileslist object.
+	FailedKey = "FailedFrames"
+	// AttachmentsKey asks for "attachments" in the get reply of a queue
+	// started with the 0.3.0 form of new, whose 0.3.0 reply has the mask
+	// in data.mask only (a 2.0 queue's get always has "attachments").
+	AttachmentsKey = "Attachments"
+)
+
+// StatFramesPerSec is the member of a stat object that gives the frames
+// converted per second over the last HistoryWindow (sent on request:
+// FramesPerSecKey).
+const StatFramesPerSec = "frames per sec"
+
+// FailedList is the member of a fileslist object that lists the frames
+// given up (sent on request: FailedKey).
+const FailedList = "Failed"
+
 // MaxRequestSize bounds the total size of a request's frames.
 const MaxRequestSize = 64 << 20
 
@@ -102,6 +130,14 @@ func ParseRequest(frames [][]byte) (*Request, error) {
 		req.Argument = arg
 	}
 	return req, nil
+}
+
+// Wants reports whether the request asks for the addition key (one of the
+// *Key constants): argument.data[key] is true.
+func (r *Request) Wants(key string) bool {
+	d, _ := r.Argument["data"].(map[string]any)
+	b, _ := d[key].(bool)
+	return b
 }
 
 // CheckDigests compares the attachment frames with the digests listed in

@@ -197,26 +197,27 @@ func (s *Server) handle(ctx context.Context, frames [][]byte) Obj {
 		return ErrorReply(ResultValueError, fmt.Sprintf("%s takes no attachments, got %d", req.Command, len(req.Frames)))
 	}
 	s.log.Debug("request", "command", req.Command)
+	stat := func(st Obj) Obj { return statFor(req, st) }
 	switch req.Command {
 	case "new":
 		return s.cmdNew(ctx, req)
 	case "abort":
-		return NewReply(ResultAborted, Obj{"stat": s.stopQueue()})
+		return NewReply(ResultAborted, Obj{"stat": stat(s.stopQueue())})
 	case "close":
 		q := s.queue()
 		if q == nil {
 			return NewReply(ResultClosed, Obj{"stat": Obj{}})
 		}
 		q.closeFeed()
-		return NewReply(ResultClosed, Obj{"stat": q.stat()})
+		return NewReply(ResultClosed, Obj{"stat": stat(q.stat())})
 	case "readdir":
-		return s.cmdReaddir(ctx)
+		return s.cmdReaddir(ctx, req)
 	case "stat":
 		q := s.queue()
 		if q == nil {
 			return NewReply(ResultStat, Obj{"stat": Obj{}})
 		}
-		return NewReply(ResultStat, Obj{"stat": q.stat()})
+		return NewReply(ResultStat, Obj{"stat": stat(q.stat())})
 	case "plot":
 		q := s.queue()
 		if q == nil {
@@ -224,7 +225,10 @@ func (s *Server) handle(ctx context.Context, frames [][]byte) Obj {
 		}
 		p := q.plot()
 		if p == nil {
-			return NewReply(ResultEmpty, Obj{"stat": q.stat()})
+			return NewReply(ResultEmpty, Obj{"stat": stat(q.stat())})
+		}
+		if st, ok := p["stat"].(Obj); ok {
+			p["stat"] = stat(st)
 		}
 		return NewReply(ResultPlot, p)
 	case "get":
@@ -238,6 +242,9 @@ func (s *Server) handle(ctx context.Context, frames [][]byte) Obj {
 			if a, ok := q.spec.attachments[0].(map[string]any); ok {
 				d["mask"] = Obj{"data": a["data"]}
 			}
+			if !req.Wants(AttachmentsKey) { // not in the 0.3.0 result schema
+				delete(d, "attachments")
+			}
 		}
 		return NewReply(ResultCal, d)
 	case "listdir":
@@ -247,7 +254,11 @@ func (s *Server) handle(ctx context.Context, frames [][]byte) Obj {
 		if q == nil {
 			return NewReply(ResultNoQueue, nil)
 		}
-		return NewReply(ResultFileslist, Obj{"fileslist": q.fileslist()})
+		fl := q.fileslist()
+		if !req.Wants(FailedKey) {
+			delete(fl, FailedList)
+		}
+		return NewReply(ResultFileslist, Obj{"fileslist": fl})
 	}
 	// plotdata (in the request schema but never handled by the original;
 	// its CLI sends plot for it), mergedata and getmergedata (data
@@ -348,8 +359,17 @@ func (s *Server) start(ctx context.Context, spec queueSpec, workers int) error {
 	return nil
 }
 
+// statFor returns the stat object st as the request asked for it: the 2.0
+// keys, and StatFramesPerSec only on request (FramesPerSecKey).
+func statFor(req *Request, st Obj) Obj {
+	if !req.Wants(FramesPerSecKey) {
+		delete(st, StatFramesPerSec)
+	}
+	return st
+}
+
 // cmdReaddir restarts the queue with all the frames in its folder.
-func (s *Server) cmdReaddir(ctx context.Context) Obj {
+func (s *Server) cmdReaddir(ctx context.Context, req *Request) Obj {
 	q := s.queue()
 	if q == nil {
 		return ErrorReply("ValueError", "Start Queue first")
@@ -360,7 +380,7 @@ func (s *Server) cmdReaddir(ctx context.Context) Obj {
 	if err := s.start(ctx, spec, q.workers()); err != nil {
 		return ErrorReply(ResultError, err.Error())
 	}
-	return NewReply(ResultRestarted, Obj{"stat": s.queue().stat()})
+	return NewReply(ResultRestarted, Obj{"stat": statFor(req, s.queue().stat())})
 }
 
 // collision asks the other configured servers for their queue folders
@@ -384,7 +404,7 @@ func (s *Server) collision(ctx context.Context, dir []string) string {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c := &Client{Addr: e.Server, Secret: e.Secret, Timeout: timeout}
+			c := &Client{Addr: e.Server, Secret: e.Secret, Timeout: timeout, Plain: true}
 			r, err := c.Do(ctx, "get", nil, nil)
 			if err != nil || r.Result != ResultCal {
 				return

@@ -1,6 +1,6 @@
 // Package cli is the command-line language shared by the saxs tools
-// (saxsdog, saxsconverter, plotchi, saxsbench, and the network tools to
-// come): one flag name per idea, --help printed once to stdout, --version
+// (saxsdog, saxsconverter, plotchi, saxsbench, and the network tools
+// saxsnetconf, saxsdogserver, saxsfeeder, saxsleash): one flag name per idea, --help printed once to stdout, --version
 // from the build information, one style of usage error, and bounded reads
 // of input files given on the command line.
 //
@@ -15,10 +15,13 @@
 // Short letters are given only where the original saxsdog tools had them
 // (so -c is --calibration in saxsdog and --compare in plotchi, as there);
 // long names are the same for the same idea in every tool. The original's
-// letters, for the tools still to come: saxsleash -S (server URL), -s/--skip,
-// -k/--clip (default 1 there; 0 here, as in plotchi), -x/--xscale,
-// -y/--yscale, -N/--serverno; saxsnetconf -n (write a new file); saxsdog
-// -c/--calibration, -t/--threads, -o/--out, -S/--silent, -V/--servermode.
+// letters: saxsdog -c/--calibration, -t/--threads, -o/--out, -S/--silent,
+// -R/--relpath; plotchi -s/--skip, -k/--clip (default 1 there; 0 here),
+// -x/--xscale, -y/--yscale; saxsdogserver -p/--port, -t/--threads,
+// -R/--relpath, -o/--out (and -N/--serverno, as in the 2.0 leash);
+// saxsfeeder -p/--port, -N/--serverno; saxsleash -S (server URL),
+// -N/--serverno, -o/--out (the plot file); saxsnetconf -n (write a new
+// file).
 package cli
 
 import (
@@ -62,6 +65,9 @@ const (
 	FlagClip        = "clip"        // drop the last N points of a curve
 	FlagXScale      = "xscale"      // the q axis scale of a plot
 	FlagYScale      = "yscale"      // the intensity axis scale of a plot
+	FlagRelPath     = "relpath"     // outputs relative to each frame's folder
+	FlagServerNo    = "serverno"    // the entry of the network configuration
+	FlagPort        = "port"        // the port to bind instead of the configured one
 )
 
 // Command is the command line of one tool.

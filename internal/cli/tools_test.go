@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 
@@ -12,11 +13,11 @@ import (
 	"github.com/saxsdog/saxs/internal/converter"
 	"github.com/saxsdog/saxs/internal/plotchi"
 	"github.com/saxsdog/saxs/internal/saxsdogcli"
+	netcli "github.com/saxsdog/saxs/network/cli"
 )
 
 // tools are the commands of the module with their Main functions. A new
-// command (saxsdogserver, saxsfeeder, saxsleash, saxsnetconf) is added
-// here.
+// command is added here.
 var tools = []struct {
 	name string
 	main func(args []string, stdout, stderr io.Writer) int
@@ -25,6 +26,24 @@ var tools = []struct {
 	{"saxsconverter", converter.Main},
 	{"plotchi", plotchi.Run},
 	{"saxsbench", bench.Main},
+	{"saxsnetconf", func(args []string, stdout, stderr io.Writer) int {
+		return netcli.NetconfMain(args, strings.NewReader(""), stdout, stderr)
+	}},
+	{"saxsdogserver", netcli.ServerMain},
+	{"saxsfeeder", netcli.FeederMain},
+	{"saxsleash", netcli.LeashMain},
+}
+
+// network are the network tools.
+var network = []string{"saxsnetconf", "saxsdogserver", "saxsfeeder", "saxsleash"}
+
+// all are the names of all tools.
+func all() []string {
+	var names []string
+	for _, tool := range tools {
+		names = append(names, tool.name)
+	}
+	return names
 }
 
 // synonyms maps each shared idea's long name to names that must not be
@@ -37,6 +56,10 @@ var synonyms = map[string][]string{
 	cli.FlagVerbose:     {"debug"},
 	cli.FlagNetConf:     {"net-conf", "network", "config"},
 	cli.FlagVersion:     {"ver"},
+	cli.FlagRelPath:     {"rel", "rel-path", "reldir"},
+	cli.FlagServerNo:    {"server-no", "entry", "index", "serverid"},
+	cli.FlagPort:        {"bind-port", "listen"},
+	cli.FlagTimeout:     {"deadline", "wait"},
 }
 
 // flagLine matches a flag in a help text: "  -c, --calibration FILE" or
@@ -85,11 +108,17 @@ func TestOneFlagLanguage(t *testing.T) {
 	// Where each shared idea must be present.
 	for idea, in := range map[string][]string{
 		cli.FlagCalibration: {"saxsdog", "saxsbench"},
-		cli.FlagOut:         {"saxsdog", "plotchi"},
-		cli.FlagThreads:     {"saxsdog", "saxsbench"},
+		cli.FlagOut:         {"saxsdog", "plotchi", "saxsdogserver", "saxsleash"},
+		cli.FlagThreads:     {"saxsdog", "saxsbench", "saxsdogserver"},
 		cli.FlagSilent:      {"saxsdog", "saxsconverter"},
-		cli.FlagVersion:     {"saxsdog", "saxsconverter", "plotchi", "saxsbench"},
-		cli.FlagHelp:        {"saxsdog", "saxsconverter", "plotchi", "saxsbench"},
+		cli.FlagVerbose:     {"saxsdogserver", "saxsfeeder"},
+		cli.FlagRelPath:     {"saxsdog", "saxsdogserver"},
+		cli.FlagTimeout:     {"saxsdog", "saxsleash"},
+		cli.FlagNetConf:     network,
+		cli.FlagServerNo:    {"saxsdogserver", "saxsfeeder", "saxsleash"},
+		cli.FlagPort:        {"saxsdogserver", "saxsfeeder"},
+		cli.FlagVersion:     all(),
+		cli.FlagHelp:        all(),
 	} {
 		for _, tool := range in {
 			if _, ok := flags[tool][idea]; !ok {
@@ -111,6 +140,25 @@ func TestOneFlagLanguage(t *testing.T) {
 		}
 		if len(short) > 1 {
 			t.Errorf("--%s has different short letters: %v", idea, short)
+		}
+	}
+	// Short letters only where the original tools had them (-h is every
+	// tool's): the network tools' are listed in the package doc.
+	for tool, want := range map[string]string{
+		"saxsnetconf":   "hn",
+		"saxsdogserver": "NRhopt",
+		"saxsfeeder":    "Nhp",
+		"saxsleash":     "NSho",
+	} {
+		var got []string
+		for _, s := range flags[tool] {
+			if s != "" {
+				got = append(got, s)
+			}
+		}
+		sort.Strings(got)
+		if strings.Join(got, "") != want {
+			t.Errorf("%s has the short letters %q, want %q", tool, strings.Join(got, ""), want)
 		}
 	}
 	if t.Failed() {

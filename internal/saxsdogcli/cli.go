@@ -80,7 +80,7 @@ func newCommand(o *options) *cli.Command {
 	fs.IntVarP(&o.threads, cli.FlagThreads, "t", runtime.NumCPU(), "convert `N` frames at once (default: the number of CPUs)")
 	fs.StringVarP(&o.out, cli.FlagOut, "o", batch.DefaultOutDir, "write the .chi files to `OUTDIR`, mirroring the folders below each DIRECTORY")
 	fs.BoolVarP(&o.inplace, "inplace", "i", false, "write each .chi file next to its frame")
-	fs.StringVarP(&o.relpath, "relpath", "R", "", "write each .chi file to the folder `REL` relative to its frame's folder")
+	fs.StringVarP(&o.relpath, cli.FlagRelPath, "R", "", "write each .chi file to the folder `REL` relative to its frame's folder")
 	fs.BoolVarP(&o.resume, "resume", "r", false, "skip frames whose .chi files (and pictures with -s, -p) exist, are complete and newer than the frame")
 	fs.BoolVarP(&o.silent, cli.FlagSilent, "S", false, "no line per file; a progress line every 100 frames")
 	fs.BoolVarP(&o.nowalk, "nowalk", "n", false, "do not convert the files already in the folders")

@@ -186,6 +186,18 @@ func TestLeashAgainstServer(t *testing.T) {
 		assert.Equal(t, ExitFailed, st, bad)
 	}
 
+	// The additions to the 2.0 replies come only when asked for; --plain
+	// asks as the original leash does.
+	for _, tc := range []struct{ cmd, addition string }{{"stat", `"frames per sec": `}, {"fileslist", `"Failed": `}} {
+		st, out, errs = run(leashMain, "--netconf", p, tc.cmd)
+		require.Equal(t, ExitOK, st, errs)
+		assert.Contains(t, out, tc.addition, tc.cmd)
+		st, out, errs = run(leashMain, "--netconf", p, "--plain", tc.cmd)
+		require.Equal(t, ExitOK, st, errs)
+		assert.NotContains(t, out, tc.addition, "--plain "+tc.cmd)
+	}
+	assert.Contains(t, out, `"Radial0": [`)
+
 	st, out, _ = run(leashMain, "--netconf", p, "abort")
 	require.Equal(t, ExitOK, st)
 	assert.Contains(t, out, `"images processed": 1`)
@@ -194,4 +206,35 @@ func TestLeashAgainstServer(t *testing.T) {
 func TestIndentKeepsNaN(t *testing.T) {
 	got := string(Indent([]byte(`{"result":"plot","data":{"a":[NaN,1.50,-Infinity],"b":{}}}`)))
 	assert.Equal(t, "{\n    \"data\": {\n        \"a\": [\n            NaN,\n            1.5,\n            -Infinity\n        ],\n        \"b\": {}\n    },\n    \"result\": \"plot\"\n}\n", got)
+}
+
+// TestIssue7CommandLines parses the command lines of issue 7 (and the
+// original's letters) with a configuration that does not exist: each gets
+// as far as loading it, so every flag was accepted, and says how to create
+// it.
+func TestIssue7CommandLines(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "none")
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		tool string
+		main func([]string, *bytes.Buffer, *bytes.Buffer) int
+		args []string
+	}{
+		{"saxsdogserver", serverMain, []string{"--netconf", missing, "-N", "0", "-p", "9999", "-t", "2", "-R", "../work", dir}},
+		{"saxsdogserver", serverMain, []string{"--netconf", missing, "-N", "0", "-p", "9999", "-t", "2", "-o", dir, dir}},
+		{"saxsdogserver", serverMain, []string{"--netconf=" + missing, "--serverno=0", "--port=9999", "--threads=2", "--relpath=../work", "--strict", "--verbose", dir}},
+		{"saxsfeeder", feederMain, []string{"--netconf", missing, "-N", "0", "-p", "9999", dir}},
+		{"saxsfeeder", feederMain, []string{"--netconf", missing, "--serverno", "0", "--replay", "--verbose", dir}},
+		{"saxsleash", leashMain, []string{"--netconf", missing, "-N", "0", "-S", "tcp://127.0.0.1:9", "--timeout", "1s", "stat"}},
+		{"saxsleash", leashMain, []string{"--netconf", missing, "plot", "-o", "x.svg", "--follow"}},
+		{"saxsleash", leashMain, []string{"--netconf", missing, "get", "--save-masks", dir}},
+		{"saxsleash", leashMain, []string{"--netconf", missing, "--plain", "listdir", "a/b"}},
+	} {
+		st, out, errs := run(tc.main, tc.args...)
+		assert.Equal(t, ExitUsage, st, "%s %v", tc.tool, tc.args)
+		assert.Empty(t, out)
+		assert.True(t, strings.HasPrefix(errs, tc.tool+": "), errs)
+		assert.Contains(t, errs, "saxsnetconf", "%s %v: %s", tc.tool, tc.args, errs)
+		assert.NotContains(t, errs, "flag", "%s %v: %s", tc.tool, tc.args, errs)
+	}
 }

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 
+	shared "github.com/saxsdog/saxs/internal/cli"
 	"github.com/saxsdog/saxs/network"
 )
 
@@ -25,17 +25,18 @@ frame under DIR every 7 s, like the original simulator.
 // FeederMain runs saxsfeeder.
 func FeederMain(args []string, stdout, stderr io.Writer) int {
 	const tool = "saxsfeeder"
-	var help, version, replay, verbose bool
+	var replay, verbose bool
 	var netconf string
 	var index, port int
-	fs := newFlags(tool, stderr, &help, &version)
-	fs.StringVar(&netconf, "netconf", "", "network configuration `FILE` (default $SAXSDOG_NETWORK or ~/.saxsdognetwork)")
-	fs.IntVarP(&index, "serverno", "N", 0, "use configuration entry `i`")
-	fs.IntVarP(&port, "port", "p", 0, "bind to `PORT` instead of the configured feeder port")
+	cmd := newCommand(tool, feederUsage)
+	fs := cmd.Flags
+	fs.StringVar(&netconf, shared.FlagNetConf, "", netConfUsage)
+	fs.IntVarP(&index, shared.FlagServerNo, "N", 0, "use configuration entry `i`, counted from 0")
+	fs.IntVarP(&port, shared.FlagPort, "p", 0, "bind to `PORT` instead of the configured feeder port (default: the configured one)")
 	fs.BoolVar(&replay, "replay", false, "re-publish all frames under DIR every 7 s (the original's simulator)")
-	fs.BoolVarP(&verbose, "verbose", "v", false, "log every published frame")
-	if st, done := parse(fs, tool, feederUsage, args, stdout, stderr, &help, &version); done {
-		return st
+	fs.BoolVar(&verbose, shared.FlagVerbose, false, "log every published frame")
+	if done, code := cmd.Parse(args, stdout, stderr); done {
+		return code
 	}
 	if fs.NArg() != 1 {
 		return usageError(stderr, tool, errors.New("exactly one DIR must be given"))
@@ -46,11 +47,7 @@ func FeederMain(args []string, stdout, stderr io.Writer) int {
 	if port < 0 || port > 65535 {
 		return usageError(stderr, tool, errors.New("invalid port"))
 	}
-	level := slog.LevelInfo
-	if verbose {
-		level = slog.LevelDebug
-	}
-	log := newLogger(stderr, level)
+	log := newLogger(stderr, logLevel(verbose))
 	var addr string
 	if port > 0 && netconf == "" && !network.Exists(mustPath(netconf)) {
 		addr, _ = network.BindAddr("", port)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/saxsdog/saxs"
 	"github.com/saxsdog/saxs/internal/atomicfile"
+	shared "github.com/saxsdog/saxs/internal/cli"
 	"github.com/saxsdog/saxs/internal/pyjson"
 	"github.com/saxsdog/saxs/internal/render"
 	"github.com/saxsdog/saxs/network"
@@ -42,6 +43,12 @@ indented JSON. Commands:
                               --follow keeps polling until interrupted
   listdir [PATH]              the folders and files below SERVERDIR/PATH
   web [--addr A] [--no-browser]  the leash as a web page (saxsleash web --help)
+
+Beyond the original, saxsleash asks (in argument.data, which original 2.0
+servers ignore) for the mask digests to be checked, for "frames per sec" in
+the stat and for the Failed list in fileslist; --plain sends the requests
+exactly as the original leash does (an original 0.3.0 server needs it).
+
 Exit status: 0 success, 1 error reply or no answer in time, 2 usage.
 `
 
@@ -53,20 +60,23 @@ func LeashMain(args []string, stdout, stderr io.Writer) int {
 		defer stop()
 		return web.Main(ctx, args[1:], stdout, stderr)
 	}
-	var help, version, follow bool
+	var follow, plain bool
 	var netconf, url, saveMasks, plotOut string
 	var index int
 	var timeout time.Duration
-	fs := newFlags(tool, stderr, &help, &version)
-	fs.StringVar(&netconf, "netconf", "", "network configuration `FILE` (default $SAXSDOG_NETWORK or ~/.saxsdognetwork)")
-	fs.IntVarP(&index, "serverno", "N", 0, "use configuration entry `i`")
+	command := newCommand(tool, leashUsage)
+	fs := command.Flags
+	fs.StringVar(&netconf, shared.FlagNetConf, "", netConfUsage)
+	fs.IntVarP(&index, shared.FlagServerNo, "N", 0, "use configuration entry `i`, counted from 0")
 	fs.StringVarP(&url, "server", "S", "", "server address `URL` (default: the entry's Server)")
-	fs.DurationVar(&timeout, "timeout", network.DefaultTimeout, "give up when no reply comes within `D`")
+	fs.DurationVar(&timeout, shared.FlagTimeout, network.DefaultTimeout, "give up when no reply comes within `D`")
 	fs.StringVar(&saveMasks, "save-masks", "", "get: write the queue's masks into `DIR`")
-	fs.StringVarP(&plotOut, "out", "o", "", "plot: write the latest curve to `FILE` (.svg or .png)")
+	fs.StringVarP(&plotOut, shared.FlagOut, "o", "", "plot: write the latest curve to `FILE` (.svg or .png)")
 	fs.BoolVar(&follow, "follow", false, "plot: keep polling once a second until interrupted")
-	if st, done := parse(fs, tool, leashUsage, args, stdout, stderr, &help, &version); done {
-		return st
+	fs.BoolVar(&plain, "plain", false, "send the requests exactly as the original leash does, without our additions in argument.data "+
+		"(mask digests, \"frames per sec\", the Failed list), as an original 0.3.0 server requires")
+	if done, code := command.Parse(args, stdout, stderr); done {
+		return code
 	}
 	if fs.NArg() == 0 {
 		return usageError(stderr, tool, errors.New("no COMMAND given"))
@@ -138,7 +148,7 @@ func LeashMain(args []string, stdout, stderr io.Writer) int {
 	if url == "" {
 		url = e.Server
 	}
-	c := &network.Client{Addr: url, Secret: e.Secret, Timeout: timeout, NoDigests: flat}
+	c := &network.Client{Addr: url, Secret: e.Secret, Timeout: timeout, NoDigests: flat, Plain: plain}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -207,9 +217,16 @@ func followPlot(ctx context.Context, c *network.Client, out string, stdout, stde
 }
 
 // saveAttachments writes the masks of a get reply into dir, each under the
-// base name of its file name.
+// base name of its file name: those of data.attachments, or else (the
+// reply of a 0.3.0 queue to a plain request) data.mask, named after the
+// calibration's MaskFile.
 func saveAttachments(r *network.Reply, dir string, stderr io.Writer) error {
 	list, _ := r.Map()["attachments"].([]any)
+	if mask, ok := r.Map()["mask"].(map[string]any); ok && len(list) == 0 {
+		cal, _ := r.Map()["cal"].(map[string]any)
+		name, _ := cal["MaskFile"].(string)
+		list = []any{map[string]any{"filename": name, "data": mask["data"]}}
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}

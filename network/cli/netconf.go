@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 
+	shared "github.com/saxsdog/saxs/internal/cli"
 	"github.com/saxsdog/saxs/network"
 )
 
@@ -24,14 +25,15 @@ single object and the 2.0 list of servers with Name.
 // NetconfMain runs saxsnetconf.
 func NetconfMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	const tool = "saxsnetconf"
-	var help, version, always, noEdit bool
+	var always, noEdit bool
 	var path string
-	fs := newFlags(tool, stderr, &help, &version)
+	cmd := newCommand(tool, netconfUsage)
+	fs := cmd.Flags
 	fs.BoolVarP(&always, "new", "n", false, "create a new configuration even if one exists (a new secret)")
 	fs.BoolVar(&noEdit, "no-edit", false, "do not open the editor")
-	fs.StringVar(&path, "netconf", "", "the configuration `FILE` (default $SAXSDOG_NETWORK or ~/.saxsdognetwork)")
-	if st, done := parse(fs, tool, netconfUsage, args, stdout, stderr, &help, &version); done {
-		return st
+	fs.StringVar(&path, shared.FlagNetConf, "", "the configuration `FILE` (default $SAXSDOG_NETWORK or ~/.saxsdognetwork)")
+	if done, code := cmd.Parse(args, stdout, stderr); done {
+		return code
 	}
 	if fs.NArg() > 0 {
 		return usageError(stderr, tool, fmt.Errorf("unexpected argument %q", fs.Arg(0)))

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"runtime"
@@ -13,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/saxsdog/saxs"
+	shared "github.com/saxsdog/saxs/internal/cli"
 	"github.com/saxsdog/saxs/network"
 )
 
@@ -25,31 +25,33 @@ subscribing to its Feeder. A queue converts the frames of its folder
 (Directory of the calibration sent with new, below SERVERDIR) as they are
 completely written, announced by the feeder or seen by the server's own
 watch, into .chi files next to the data (-R, default ../work) or below
--o DIR, in the folders the frames have below SERVERDIR. SIGINT or SIGTERM finish the frames in flight and stop.
+-o DIR, in the folders the frames have below SERVERDIR. SIGINT or SIGTERM
+finish the frames in flight and stop.
 `
 
 // ServerMain runs saxsdogserver.
 func ServerMain(args []string, stdout, stderr io.Writer) int {
 	const tool = "saxsdogserver"
-	var help, version, strict, verbose bool
+	var strict, verbose bool
 	var netconf, relPath, outDir string
 	var index, port, threads int
-	fs := newFlags(tool, stderr, &help, &version)
-	fs.StringVar(&netconf, "netconf", "", "network configuration `FILE` (default $SAXSDOG_NETWORK or ~/.saxsdognetwork)")
-	fs.IntVarP(&index, "serverno", "N", -1, "serve only configuration entry `i` (default: all)")
-	fs.IntVarP(&port, "port", "p", 0, "bind the command socket to `PORT` instead of the configured one")
-	fs.IntVarP(&threads, "threads", "t", runtime.NumCPU(), "convert `N` frames at once unless the calibration sets Threads")
-	fs.StringVarP(&relPath, "relpath", "R", network.DefaultRelPath, "write the .chi files to `REL` relative to each frame's folder")
-	fs.StringVarP(&outDir, "out", "o", "", "write the .chi files below `DIR`, mirroring SERVERDIR (DIR/run1/x.chi for SERVERDIR/run1/x.tif)")
+	cmd := newCommand(tool, serverUsage)
+	fs := cmd.Flags
+	fs.StringVar(&netconf, shared.FlagNetConf, "", netConfUsage)
+	fs.IntVarP(&index, shared.FlagServerNo, "N", -1, "serve only configuration entry `i`, counted from 0 (default: all)")
+	fs.IntVarP(&port, shared.FlagPort, "p", 0, "bind the command socket to `PORT` instead of the configured one (default: the configured one)")
+	fs.IntVarP(&threads, shared.FlagThreads, "t", runtime.NumCPU(), "convert `N` frames at once unless the calibration sets Threads (default: the number of CPUs)")
+	fs.StringVarP(&relPath, shared.FlagRelPath, "R", network.DefaultRelPath, "write the .chi files to `REL` relative to each frame's folder")
+	fs.StringVarP(&outDir, shared.FlagOut, "o", "", "write the .chi files below `DIR`, mirroring SERVERDIR (DIR/run1/x.chi for SERVERDIR/run1/x.tif)")
 	fs.BoolVar(&strict, "strict", false, "require the SHA-512 digests of mask attachments (sent by saxsleash, not by the original)")
-	fs.BoolVarP(&verbose, "verbose", "v", false, "log every request and frame")
-	if st, done := parse(fs, tool, serverUsage, args, stdout, stderr, &help, &version); done {
-		return st
+	fs.BoolVar(&verbose, shared.FlagVerbose, false, "log every request and frame")
+	if done, code := cmd.Parse(args, stdout, stderr); done {
+		return code
 	}
 	switch {
 	case fs.NArg() != 1:
 		return usageError(stderr, tool, errors.New("exactly one SERVERDIR must be given"))
-	case fs.Changed("relpath") && fs.Changed("out"):
+	case fs.Changed(shared.FlagRelPath) && fs.Changed(shared.FlagOut):
 		return usageError(stderr, tool, errors.New("-R and -o exclude each other"))
 	case threads < 1:
 		return usageError(stderr, tool, fmt.Errorf("--threads must be at least 1, not %d", threads))
@@ -59,11 +61,7 @@ func ServerMain(args []string, stdout, stderr io.Writer) int {
 	if outDir != "" {
 		relPath = ""
 	}
-	level := slog.LevelInfo
-	if verbose {
-		level = slog.LevelDebug
-	}
-	log := newLogger(stderr, level)
+	log := newLogger(stderr, logLevel(verbose))
 	nc, err := loadNetConf(netconf, log)
 	if err != nil {
 		return usageError(stderr, tool, err)
