@@ -143,6 +143,18 @@ type Config struct {
 	// the walk ends. Calls are serialized; they run on the workers'
 	// goroutines and should return quickly.
 	Progress func(Progress)
+
+	// Announce, when set, replaces the conversion: each frame is only
+	// read (decoded as a TIFF, to know that it is complete) and handed to
+	// Announce; nothing is integrated or written, and Calibration and
+	// Integrator may be nil. With Watch this tells when frames are
+	// complete (the saxsfeeder). An error of Announce fails the frame.
+	Announce func(path string) error
+	// WatchEvents supply paths that are handed to the watch (Watch must be
+	// set) like file-system events: a frame announced there and also seen
+	// by the watch is converted once, when it is complete. Each runs in
+	// its own goroutine until ctx is done or it returns.
+	WatchEvents []Source
 }
 
 // A Source supplies frames to a run: it calls add with the path of each
@@ -331,6 +343,12 @@ func New(cfg Config) (*Converter, error) {
 			return nil, errors.New("batch: watch mode needs an input folder")
 		}
 	}
+	if len(cfg.WatchEvents) > 0 && cfg.Watch == nil {
+		return nil, errors.New("batch: watch events need watch mode")
+	}
+	if cfg.Announce != nil {
+		return c, nil // no integrator: frames are only read and announced
+	}
 	c.ig = cfg.Integrator
 	if c.ig == nil {
 		if cfg.Calibration == nil {
@@ -427,7 +445,15 @@ func (c *Converter) OutputPaths(path string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return c.ig.ChiPaths(base), nil
+	return c.chiPaths(base), nil
+}
+
+// chiPaths returns the .chi files for base, none when announcing only.
+func (c *Converter) chiPaths(base string) []string {
+	if c.ig == nil {
+		return nil
+	}
+	return c.ig.ChiPaths(base)
 }
 
 // Run converts the frames of the walk and of the Sources, and returns the
@@ -451,8 +477,10 @@ func (c *Converter) Run(ctx context.Context) (Summary, error) {
 			return Summary{}, fmt.Errorf("batch: output folder: %w", err)
 		}
 	}
-	c.log.Info("converting", "inputs", strings.Join(c.cfg.Roots, " "), "output", c.describeOutput(),
-		"workers", c.workers, "curves", c.ig.NumCurves(), "resume", c.cfg.Resume)
+	if c.ig != nil {
+		c.log.Info("converting", "inputs", strings.Join(c.cfg.Roots, " "), "output", c.describeOutput(),
+			"workers", c.workers, "curves", c.ig.NumCurves(), "resume", c.cfg.Resume)
+	}
 	r.cleanErrorLogDir()
 	var w *watcher
 	if c.cfg.Watch != nil && ctx.Err() == nil {
@@ -511,6 +539,27 @@ func (c *Converter) Run(ctx context.Context) (Summary, error) {
 			if err := w.run(ctx, send); err != nil && ctx.Err() == nil {
 				srcMu.Lock()
 				srcErrs = append(srcErrs, fmt.Errorf("batch: %w", err))
+				srcMu.Unlock()
+			}
+		}()
+	}
+	for i, src := range c.cfg.WatchEvents {
+		if w == nil {
+			break
+		}
+		producers.Add(1)
+		go func() {
+			defer producers.Done()
+			err := src(ctx, func(path string) error {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				w.t.event(path, false)
+				return nil
+			})
+			if err != nil && ctx.Err() == nil {
+				srcMu.Lock()
+				srcErrs = append(srcErrs, fmt.Errorf("batch: watch events %d: %w", i, err))
 				srcMu.Unlock()
 			}
 		}()
@@ -633,7 +682,7 @@ func (r *run) prepare(path string, rootIdx int) (job, bool) {
 		r.finish(FileResult{Path: path, Status: Failed, Err: err})
 		return job{}, false
 	}
-	j := job{path: path, base: base, outs: c.ig.ChiPaths(base)}
+	j := job{path: path, base: base, outs: c.chiPaths(base)}
 	j.more = c.extraPaths(j.outs)
 	r.cleanOutputDirs(j.outs, j.more)
 	r.mu.Lock()
@@ -733,7 +782,10 @@ func firstNonEmpty(list []string) string {
 func (c *Converter) worker(ctx context.Context, r *run, jobs <-chan job) {
 	var rd saxs.ImageReader
 	img := new(saxs.Image)
-	res := c.ig.NewResult()
+	var res *saxs.Result
+	if c.ig != nil {
+		res = c.ig.NewResult()
+	}
 	for j := range jobs {
 		if ctx.Err() != nil {
 			continue // drain: the producers stop soon
@@ -777,6 +829,14 @@ func (c *Converter) convert(j job, rd *saxs.ImageReader, img *saxs.Image, res *s
 			fr.Err = fmt.Errorf("%s: read: %w", j.path, err)
 		}
 		return fr, true
+	}
+	if c.ig == nil {
+		if err := c.cfg.Announce(j.path); err != nil {
+			fr.Err = fmt.Errorf("%s: announce: %w", j.path, err)
+			return fr, false
+		}
+		fr.Status = Converted
+		return fr, false
 	}
 	if err := c.ig.IntegrateTo(res, img); err != nil {
 		fr.Err = fmt.Errorf("%s: integrate: %w", j.path, err)

@@ -179,7 +179,10 @@ func (c *Converter) outputsUpToDate(path string) bool {
 	if err != nil {
 		return false
 	}
-	outs := c.ig.ChiPaths(base)
+	outs := c.chiPaths(base)
+	if outs == nil {
+		return false
+	}
 	return upToDate(path, outs, c.extraPaths(outs))
 }
 
