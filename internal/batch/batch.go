@@ -152,8 +152,9 @@ type Config struct {
 	Announce func(path string) error
 	// WatchEvents supply paths that are handed to the watch (Watch must be
 	// set) like file-system events: a frame announced there and also seen
-	// by the watch is converted once, when it is complete. Each runs in
-	// its own goroutine until ctx is done or it returns.
+	// by the watch is converted once, when it is complete, and a frame
+	// whose outputs are up to date (as for Resume) is not converted again.
+	// Each runs in its own goroutine until ctx is done or it returns.
 	WatchEvents []Source
 }
 
@@ -554,7 +555,7 @@ func (c *Converter) Run(ctx context.Context) (Summary, error) {
 				if err := ctx.Err(); err != nil {
 					return err
 				}
-				w.t.event(path, false)
+				w.t.event(path, true)
 				return nil
 			})
 			if err != nil && ctx.Err() == nil {

@@ -1,0 +1,365 @@
+package cli
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/saxsdog/saxs"
+	"github.com/saxsdog/saxs/internal/atomicfile"
+	"github.com/saxsdog/saxs/internal/pyjson"
+	"github.com/saxsdog/saxs/internal/render"
+	"github.com/saxsdog/saxs/network"
+)
+
+const leashUsage = `Usage: saxsleash [--netconf F] [-N i] [-S URL] [--timeout D] COMMAND [ARGS]
+
+Sends a signed request to a saxsdog server and prints the reply as
+indented JSON. Commands:
+  new cal.json                start a queue with a 2.0 calibration; the masks
+                              (Masks[].MaskFile, relative to the calibration's
+                              folder) are attached
+  new cal.json mask.msk DIR   the same with a 0.3.0 calibration, its mask and
+                              the queue folder DIR (relative to SERVERDIR)
+  abort | close | readdir | stat | fileslist
+  get [--save-masks DIR]      the server's calibration (and its masks, saved)
+  plot [-o FILE] [--follow]   the latest curve (FILE: .svg or .png plot);
+                              --follow keeps polling until interrupted
+  listdir [PATH]              the folders and files below SERVERDIR/PATH
+Exit status: 0 success, 1 error reply or no answer in time, 2 usage.
+`
+
+// LeashMain runs saxsleash.
+func LeashMain(args []string, stdout, stderr io.Writer) int {
+	const tool = "saxsleash"
+	var help, version, follow bool
+	var netconf, url, saveMasks, plotOut string
+	var index int
+	var timeout time.Duration
+	fs := newFlags(tool, stderr, &help, &version)
+	fs.StringVar(&netconf, "netconf", "", "network configuration `FILE` (default $SAXSDOG_NETWORK or ~/.saxsdognetwork)")
+	fs.IntVarP(&index, "serverno", "N", 0, "use configuration entry `i`")
+	fs.StringVarP(&url, "server", "S", "", "server address `URL` (default: the entry's Server)")
+	fs.DurationVar(&timeout, "timeout", network.DefaultTimeout, "give up when no reply comes within `D`")
+	fs.StringVar(&saveMasks, "save-masks", "", "get: write the queue's masks into `DIR`")
+	fs.StringVarP(&plotOut, "out", "o", "", "plot: write the latest curve to `FILE` (.svg or .png)")
+	fs.BoolVar(&follow, "follow", false, "plot: keep polling once a second until interrupted")
+	if st, done := parse(fs, tool, leashUsage, args, stdout, stderr, &help, &version); done {
+		return st
+	}
+	if fs.NArg() == 0 {
+		return usageError(stderr, tool, errors.New("no COMMAND given"))
+	}
+	if timeout <= 0 {
+		return usageError(stderr, tool, errors.New("--timeout must be positive"))
+	}
+	cmd, rest := fs.Arg(0), fs.Args()[1:]
+	if saveMasks != "" && cmd != "get" {
+		return usageError(stderr, tool, errors.New("--save-masks only applies to get"))
+	}
+	if (plotOut != "" || follow) && cmd != "plot" {
+		return usageError(stderr, tool, errors.New("-o and --follow only apply to plot"))
+	}
+	var arg network.Obj
+	var atts [][]byte
+	switch cmd {
+	case "new":
+		var err error
+		switch len(rest) {
+		case 1:
+			var cal network.Obj
+			cal, atts, err = network.LoadNew(rest[0])
+			arg = network.Obj{"calibration": cal, "data": network.Obj{}}
+		case 3:
+			arg, atts, err = network.LoadNewFlat(rest[0], rest[1], rest[2])
+		default:
+			return usageError(stderr, tool, errors.New("new takes cal.json, or cal.json mask.msk DIR"))
+		}
+		if err != nil {
+			return usageError(stderr, tool, err)
+		}
+	case "plotdata": // the original CLI sends plot for plotdata
+		cmd = "plot"
+		fallthrough
+	case "abort", "close", "readdir", "stat", "fileslist", "get", "plot":
+		if len(rest) > 0 {
+			return usageError(stderr, tool, fmt.Errorf("%s takes no arguments", cmd))
+		}
+	case "listdir":
+		if len(rest) > 1 {
+			return usageError(stderr, tool, errors.New("listdir takes at most one PATH"))
+		}
+		comps := []any{}
+		if len(rest) == 1 {
+			for _, c := range strings.Split(filepath.ToSlash(rest[0]), "/") {
+				if c != "" && c != "." {
+					comps = append(comps, c)
+				}
+			}
+		}
+		arg = network.Obj{"directory": comps}
+	default:
+		return usageError(stderr, tool, fmt.Errorf("unknown command %q", cmd))
+	}
+	log := newLogger(stderr, slog.LevelWarn)
+	nc, err := loadNetConf(netconf, log)
+	if err != nil {
+		return usageError(stderr, tool, err)
+	}
+	e, err := nc.Entry(index)
+	if err != nil {
+		return usageError(stderr, tool, err)
+	}
+	if url == "" {
+		url = e.Server
+	}
+	c := &network.Client{Addr: url, Secret: e.Secret, Timeout: timeout}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	if cmd == "plot" && follow {
+		return followPlot(ctx, c, plotOut, stdout, stderr)
+	}
+	r, err := c.Do(ctx, cmd, arg, atts)
+	if err != nil {
+		return fail(stderr, tool, err)
+	}
+	if _, err := stdout.Write(Indent(r.Raw)); err != nil {
+		return fail(stderr, tool, err)
+	}
+	if network.Failed(r.Result) {
+		return fail(stderr, tool, &network.FailedError{Reply: r})
+	}
+	switch {
+	case cmd == "get" && saveMasks != "" && r.Result == network.ResultCal:
+		if err := saveAttachments(r, saveMasks, stderr); err != nil {
+			return fail(stderr, tool, err)
+		}
+	case cmd == "plot" && plotOut != "":
+		if r.Result != network.ResultPlot {
+			return fail(stderr, tool, fmt.Errorf("no curve to plot yet (%s)", r.Result))
+		}
+		if err := writePlot(r, plotOut); err != nil {
+			return fail(stderr, tool, err)
+		}
+	}
+	return ExitOK
+}
+
+// followPlot polls plot once a second, printing (or plotting) each new
+// frame's reply, until ctx ends.
+func followPlot(ctx context.Context, c *network.Client, out string, stdout, stderr io.Writer) int {
+	last := ""
+	for {
+		r, err := c.Do(ctx, "plot", nil, nil)
+		switch {
+		case ctx.Err() != nil:
+			return ExitOK
+		case err != nil:
+			fmt.Fprintf(stderr, "saxsleash: %v\n", err)
+		case network.Failed(r.Result):
+			return fail(stderr, "saxsleash", &network.FailedError{Reply: r})
+		case r.Result == network.ResultPlot:
+			name, _ := r.Map()["filename"].(string)
+			if name != last {
+				last = name
+				if out != "" {
+					if err := writePlot(r, out); err != nil {
+						return fail(stderr, "saxsleash", err)
+					}
+					fmt.Fprintf(stdout, "%s: %s\n", out, name)
+				} else {
+					stdout.Write(Indent(r.Raw))
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ExitOK
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// saveAttachments writes the masks of a get reply into dir, each under the
+// base name of its file name.
+func saveAttachments(r *network.Reply, dir string, stderr io.Writer) error {
+	list, _ := r.Map()["attachments"].([]any)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for i, a := range list {
+		m, _ := a.(map[string]any)
+		name, _ := m["filename"].(string)
+		data, _ := m["data"].(string)
+		b, err := base64.StdEncoding.DecodeString(data)
+		if err != nil {
+			return fmt.Errorf("attachment %d: %w", i+1, err)
+		}
+		base := filepath.Base(filepath.FromSlash(strings.ReplaceAll(name, "\\", "/")))
+		if base == "." || base == "/" || base == ".." || base == "" {
+			base = fmt.Sprintf("mask%d", i)
+		}
+		p := filepath.Join(dir, base)
+		if err := atomicfile.WriteFile(p, b, 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "saved %s\n", p)
+	}
+	return nil
+}
+
+// CurvesFromPlot returns the curves of a plot reply (graphs[].array).
+func CurvesFromPlot(r *network.Reply) ([]saxs.ErrorCurve, string, error) {
+	name, _ := r.Map()["filename"].(string)
+	graphs, _ := r.Map()["graphs"].([]any)
+	if len(graphs) == 0 {
+		return nil, name, errors.New("plot reply without graphs")
+	}
+	var out []saxs.ErrorCurve
+	for i, g := range graphs {
+		gm, _ := g.(map[string]any)
+		arr, _ := gm["array"].([]any)
+		if len(arr) < 2 {
+			return nil, name, fmt.Errorf("graph %d: no array", i)
+		}
+		cols := make([][]float64, len(arr))
+		for k, col := range arr {
+			l, _ := col.([]any)
+			cols[k] = make([]float64, len(l))
+			for j, v := range l {
+				cols[k][j] = number(v)
+			}
+		}
+		c := saxs.ErrorCurve{Curve: saxs.Curve{Name: fmt.Sprintf("R%d", i), Q: cols[0], I: cols[1]}}
+		if len(cols) > 2 && len(cols[2]) == len(cols[0]) {
+			c.Sigma = cols[2]
+		}
+		if len(c.Q) != len(c.I) {
+			return nil, name, fmt.Errorf("graph %d: columns of different lengths", i)
+		}
+		out = append(out, c)
+	}
+	return out, name, nil
+}
+
+func number(v any) float64 {
+	switch x := v.(type) {
+	case json.Number:
+		f, err := strconv.ParseFloat(string(x), 64)
+		if err != nil {
+			return math.NaN()
+		}
+		return f
+	case float64:
+		return x
+	}
+	return math.NaN()
+}
+
+// writePlot writes the curves of a plot reply: the first to file, curve
+// i ≥ 1 to file with _cR<i> before the extension.
+func writePlot(r *network.Reply, file string) error {
+	curves, name, err := CurvesFromPlot(r)
+	if err != nil {
+		return err
+	}
+	ext := strings.ToLower(filepath.Ext(file))
+	if ext != ".svg" && ext != ".png" {
+		return fmt.Errorf("%s: the plot file must end in .svg or .png", file)
+	}
+	for i := range curves {
+		p := file
+		if i > 0 {
+			p = strings.TrimSuffix(file, filepath.Ext(file)) + fmt.Sprintf("_cR%d", i) + filepath.Ext(file)
+		}
+		pl, err := render.CurvePlot(&curves[i], filepath.Base(name))
+		if err != nil {
+			return err
+		}
+		wt, err := pl.WriterTo(render.Width, render.Height, ext[1:])
+		if err != nil {
+			return err
+		}
+		if err := atomicfile.Write(p, 0o644, func(w io.Writer) error { _, err := wt.WriteTo(w); return err }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Indent re-prints a JSON reply with an indent of four spaces, keys
+// sorted, keeping NaN and the numbers' text as received.
+func Indent(raw []byte) []byte {
+	v, err := pyjson.Decode(raw)
+	if err != nil {
+		return append(append([]byte(nil), raw...), '\n')
+	}
+	b := appendIndent(nil, v, 0)
+	return append(b, '\n')
+}
+
+func appendIndent(b []byte, v any, depth int) []byte {
+	nl := func(b []byte, d int) []byte {
+		b = append(b, '\n')
+		for range d {
+			b = append(b, "    "...)
+		}
+		return b
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		if len(x) == 0 {
+			return append(b, "{}"...)
+		}
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		b = append(b, '{')
+		for i, k := range keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = nl(b, depth+1)
+			b = pyjson.AppendString(b, k)
+			b = append(b, ": "...)
+			b = appendIndent(b, x[k], depth+1)
+		}
+		b = nl(b, depth)
+		return append(b, '}')
+	case []any:
+		if len(x) == 0 {
+			return append(b, "[]"...)
+		}
+		b = append(b, '[')
+		for i, e := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = nl(b, depth+1)
+			b = appendIndent(b, e, depth+1)
+		}
+		b = nl(b, depth)
+		return append(b, ']')
+	}
+	out, err := pyjson.Marshal(v)
+	if err != nil {
+		return append(b, "null"...)
+	}
+	return append(b, out...)
+}

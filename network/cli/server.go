@@ -1,0 +1,116 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime"
+	"sync"
+	"syscall"
+
+	"github.com/saxsdog/saxs"
+	"github.com/saxsdog/saxs/network"
+)
+
+const serverUsage = `Usage: saxsdogserver [--netconf F] [-N i] [-p PORT] [-t N] [-R REL | -o DIR] [--strict] SERVERDIR
+
+Serves the saxsdog queues of the network configuration: one queue per
+configured server (all of them, or entry i with -N), each answering the
+leash on a REP socket bound to the port of its Server address (or -p) and
+subscribing to its Feeder. A queue converts the frames of its folder
+(Directory of the calibration sent with new, below SERVERDIR) as they are
+completely written, announced by the feeder or seen by the server's own
+watch, into .chi files next to the data (-R, default ../work) or below
+-o DIR. SIGINT or SIGTERM finish the frames in flight and stop.
+`
+
+// ServerMain runs saxsdogserver.
+func ServerMain(args []string, stdout, stderr io.Writer) int {
+	const tool = "saxsdogserver"
+	var help, version, strict, verbose bool
+	var netconf, relPath, outDir string
+	var index, port, threads int
+	fs := newFlags(tool, stderr, &help, &version)
+	fs.StringVar(&netconf, "netconf", "", "network configuration `FILE` (default $SAXSDOG_NETWORK or ~/.saxsdognetwork)")
+	fs.IntVarP(&index, "serverno", "N", -1, "serve only configuration entry `i` (default: all)")
+	fs.IntVarP(&port, "port", "p", 0, "bind the command socket to `PORT` instead of the configured one")
+	fs.IntVarP(&threads, "threads", "t", runtime.NumCPU(), "convert `N` frames at once unless the calibration sets Threads")
+	fs.StringVarP(&relPath, "relpath", "R", network.DefaultRelPath, "write the .chi files to `REL` relative to each frame's folder")
+	fs.StringVarP(&outDir, "out", "o", "", "write the .chi files below `DIR`, mirroring the queue folder")
+	fs.BoolVar(&strict, "strict", false, "require the SHA-512 digests of mask attachments (sent by saxsleash, not by the original)")
+	fs.BoolVarP(&verbose, "verbose", "v", false, "log every request and frame")
+	if st, done := parse(fs, tool, serverUsage, args, stdout, stderr, &help, &version); done {
+		return st
+	}
+	switch {
+	case fs.NArg() != 1:
+		return usageError(stderr, tool, errors.New("exactly one SERVERDIR must be given"))
+	case fs.Changed("relpath") && fs.Changed("out"):
+		return usageError(stderr, tool, errors.New("-R and -o exclude each other"))
+	case threads < 1:
+		return usageError(stderr, tool, fmt.Errorf("--threads must be at least 1, not %d", threads))
+	case port < 0 || port > 65535:
+		return usageError(stderr, tool, fmt.Errorf("invalid port %d", port))
+	}
+	if outDir != "" {
+		relPath = ""
+	}
+	level := slog.LevelInfo
+	if verbose {
+		level = slog.LevelDebug
+	}
+	log := newLogger(stderr, level)
+	nc, err := loadNetConf(netconf, log)
+	if err != nil {
+		return usageError(stderr, tool, err)
+	}
+	indices := []int{index}
+	if index < 0 {
+		indices = indices[:0]
+		for i := range nc.Entries {
+			indices = append(indices, i)
+		}
+		if port > 0 && len(indices) > 1 {
+			return usageError(stderr, tool, errors.New("-p needs -N when the configuration lists several servers"))
+		}
+	} else if _, err := nc.Entry(index); err != nil {
+		return usageError(stderr, tool, err)
+	}
+	cacheDir, err := saxs.DefaultCacheDir()
+	if err != nil {
+		cacheDir = ""
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var servers []*network.Server
+	for _, i := range indices {
+		s, err := network.NewServer(network.ServerConfig{Dir: fs.Arg(0), NetConf: nc, Index: i, Port: port,
+			Threads: threads, RelPath: relPath, OutDir: outDir, Strict: strict, CacheDir: cacheDir, Logger: log})
+		if err != nil {
+			return usageError(stderr, tool, err)
+		}
+		if err := s.Listen(ctx); err != nil {
+			return fail(stderr, tool, err)
+		}
+		servers = append(servers, s)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(servers))
+	for i, s := range servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.Serve(ctx)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return fail(stderr, tool, err)
+	}
+	log.Info("stopped")
+	return ExitOK
+}

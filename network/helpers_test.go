@@ -1,0 +1,70 @@
+package network
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/saxsdog/saxs/internal/batch"
+)
+
+const testSecret = "0123456789abcdef0123456789abcd"
+
+// sampleDir is the bundled sample data set.
+const sampleDir = "../testdata/sample"
+
+// testNetConf returns a one-entry configuration whose addresses are not
+// used (tests bind port 0).
+func testNetConf(t *testing.T) *NetConf {
+	t.Helper()
+	return &NetConf{Path: "test", Entries: []Entry{{Server: "tcp://127.0.0.1:1", Feeder: "tcp://127.0.0.1:2",
+		Secret: testSecret, Name: "Test"}}}
+}
+
+// testServer starts a server on 127.0.0.1 with an ephemeral port over a
+// fresh SERVERDIR and returns it with a client; both end with the test.
+func testServer(t *testing.T, mod func(*ServerConfig)) (*Server, *Client, string) {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := ServerConfig{Dir: dir, NetConf: testNetConf(t), Bind: "tcp://127.0.0.1:0", Feeder: "-", Threads: 2,
+		Watch: batch.Watch{Settle: 50 * time.Millisecond, Timeout: 2 * time.Second}}
+	if mod != nil {
+		mod(&cfg)
+	}
+	s, err := NewServer(cfg)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	require.NoError(t, s.Listen(ctx))
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+	return s, &Client{Addr: s.Endpoint(), Secret: testSecret, Timeout: 5 * time.Second}, dir
+}
+
+// copyFile copies src to dst, creating dst's folder.
+func copyFile(t *testing.T, src, dst string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	require.NoError(t, err)
+	require.NoError(t, os.MkdirAll(filepath.Dir(dst), 0o755))
+	require.NoError(t, os.WriteFile(dst, b, 0o644))
+}
+
+// waitFor polls cond every 20 ms until it holds or 20 s pass.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

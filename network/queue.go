@@ -1,0 +1,322 @@
+package network
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/saxsdog/saxs"
+	"github.com/saxsdog/saxs/internal/batch"
+)
+
+// HistoryWindow is how far back the history of finish times reaches.
+const HistoryWindow = 100 * time.Second
+
+// queueSpec is what a queue is started with.
+type queueSpec struct {
+	cal         *saxs.Calibration
+	calJSON     any // the calibration as sent
+	ig          *saxs.Integrator
+	attachments []any    // the attachment frames as decoded JSON, for get
+	dir         string   // absolute, resolved queue folder
+	directory   []string // components relative to the server folder
+	flat        bool     // started with the 0.3.0 form
+	walk        bool     // convert the frames already there (readdir)
+	workers     int
+}
+
+// paramSeries is the integral-parameter history of one mask.
+type paramSeries struct {
+	Time, File []any
+	I0, I1, I2 []float64
+}
+
+// queue is one running conversion of a folder: the batch run with its
+// watch, the feeder subscriber, and the state that stat, plot, get and
+// fileslist report.
+type queue struct {
+	spec      queueSpec
+	serverDir string
+	log       *slog.Logger
+
+	cancel    context.CancelFunc // ends the run
+	subCancel context.CancelFunc // ends the feeder subscriber only (close)
+	done      chan struct{}      // closed when the run has ended
+
+	mu        sync.Mutex
+	start     time.Time
+	found     int
+	processed int
+	failed    []string
+	history   []time.Time
+	params    map[string]*paramSeries
+	files     map[string][]string
+	latest    Obj // the plot payload of the latest frame, nil before the first
+	runErr    error
+}
+
+// queueOptions are the server settings a queue needs.
+type queueOptions struct {
+	serverDir string
+	feeder    string // address the subscriber connects to, "" for none
+	relPath   string
+	outDir    string
+	workers   int
+	watch     batch.Watch
+	log       *slog.Logger
+}
+
+// startQueue starts the run of spec in a goroutine owned by the queue.
+func startQueue(parent context.Context, spec queueSpec, o queueOptions) (*queue, error) {
+	q := &queue{spec: spec, serverDir: o.serverDir, log: o.log, start: time.Now(),
+		params: map[string]*paramSeries{}, files: map[string][]string{}, done: make(chan struct{})}
+	ctx, cancel := context.WithCancel(parent)
+	subCtx, subCancel := context.WithCancel(ctx)
+	q.cancel, q.subCancel = cancel, subCancel
+	w := o.watch
+	cfg := batch.Config{
+		Integrator: spec.ig,
+		Roots:      []string{spec.dir},
+		RelPath:    o.relPath,
+		OutDir:     o.outDir,
+		Workers:    o.workers,
+		NoWalk:     !spec.walk,
+		Watch:      &w,
+		ErrorLog:   "-",
+		Outputs:    []batch.Output{q},
+		Logger:     o.log,
+		Progress:   q.progress,
+	}
+	if o.outDir == "" && o.relPath == "" {
+		cfg.RelPath = DefaultRelPath
+	}
+	if o.feeder != "" {
+		cfg.WatchEvents = []batch.Source{func(_ context.Context, add func(string) error) error {
+			return q.subscribe(subCtx, o.feeder, add)
+		}}
+	}
+	conv, err := batch.New(cfg)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	go func() {
+		defer close(q.done)
+		defer cancel()
+		s, err := conv.Run(ctx)
+		q.mu.Lock()
+		if ctx.Err() == nil {
+			q.runErr = err
+		}
+		q.mu.Unlock()
+		o.log.Info("queue ended", "folder", spec.dir, "converted", s.Converted, "failed", s.Failed)
+	}()
+	return q, nil
+}
+
+// DefaultRelPath is where a server writes the .chi files, relative to each
+// frame's folder, unless told otherwise.
+const DefaultRelPath = "../work"
+
+// stop ends the run and waits until the frames in flight are written.
+func (q *queue) stop() {
+	q.cancel()
+	<-q.done
+}
+
+// closeFeed stops the feeder subscriber; the watch goes on.
+func (q *queue) closeFeed() { q.subCancel() }
+
+// progress records the outcome of each frame.
+func (q *queue) progress(p batch.Progress) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.found = p.Found
+	if p.File == nil {
+		return
+	}
+	switch p.File.Status {
+	case batch.Converted:
+		q.processed++
+		now := time.Now()
+		q.history = append(q.history, now)
+		q.pruneHistory(now)
+		for i, o := range p.File.Outputs {
+			if o == "" {
+				continue
+			}
+			key := fmt.Sprintf("Radial%d", i)
+			q.files[key] = append(q.files[key], q.rel(o))
+		}
+	case batch.Failed:
+		msg := batch.Failure{Path: p.File.Path, Err: p.File.Err}.String()
+		q.failed = append(q.failed, msg)
+		q.log.Warn("frame failed", "error", msg)
+	}
+}
+
+// pruneHistory drops finish times older than HistoryWindow. Callers hold
+// q.mu.
+func (q *queue) pruneHistory(now time.Time) {
+	n := 0
+	for n < len(q.history) && now.Sub(q.history[n]) > HistoryWindow {
+		n++
+	}
+	q.history = q.history[n:]
+}
+
+// rel returns p relative to the server folder when it lies below it.
+func (q *queue) rel(p string) string {
+	if r, err := filepath.Rel(q.serverDir, p); err == nil && !strings.HasPrefix(r, "..") {
+		return filepath.ToSlash(r)
+	}
+	return p
+}
+
+// Paths is part of batch.Output: the queue writes no extra files.
+func (q *queue) Paths([]string) []string { return nil }
+
+// Write is part of batch.Output: it keeps the curves of the latest frame
+// and the integral parameters.
+func (q *queue) Write(f *batch.Frame) error {
+	cal := q.spec.calJSON
+	masks := maskConfs(cal)
+	graphs := make([]any, len(f.Result.Curves))
+	base := strings.TrimSuffix(f.Path, filepath.Ext(f.Path))
+	for i := range f.Result.Curves {
+		c := &f.Result.Curves[i]
+		g := Obj{
+			"kind":         "Radial",
+			"conf":         cal,
+			"columnLabels": []any{"Scattering Vector  q [$nm^{-1}$]", "Intensity (Count/Pixel)", "Error Margin"},
+			"array":        []any{clone(c.Q), clone(c.I), clone(c.Sigma)},
+			"Integparam":   Obj{"I0": c.Params.I0, "I1": c.Params.I1, "I2": c.Params.I2},
+			"Image":        q.rel(f.Path),
+		}
+		if i < len(masks) {
+			g["mask"] = masks[i]
+		}
+		graphs[i] = g
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.latest = Obj{"filename": q.rel(base), "graphs": graphs}
+	for i := range f.Result.Curves {
+		c := &f.Result.Curves[i]
+		key := fmt.Sprintf("R%d", i)
+		ps := q.params[key]
+		if ps == nil {
+			ps = &paramSeries{}
+			q.params[key] = ps
+		}
+		ps.Time = append(ps.Time, "")
+		ps.File = append(ps.File, q.rel(base))
+		ps.I0 = append(ps.I0, c.Params.I0)
+		ps.I1 = append(ps.I1, c.Params.I1)
+		ps.I2 = append(ps.I2, c.Params.I2)
+	}
+	return nil
+}
+
+func clone(x []float64) []float64 { return append([]float64(nil), x...) }
+
+// maskConfs returns the Masks list of a 2.0 calibration as sent, or the
+// flat calibration itself as the single mask.
+func maskConfs(cal any) []any {
+	m, _ := cal.(map[string]any)
+	if l, ok := m["Masks"].([]any); ok {
+		return l
+	}
+	if m != nil {
+		return []any{m}
+	}
+	return nil
+}
+
+// stat returns the stat object (spec §9.7, plus "frames per sec").
+func (q *queue) stat() Obj {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.statLocked(time.Now())
+}
+
+func (q *queue) statLocked(now time.Time) Obj {
+	q.pruneHistory(now)
+	return Obj{
+		"images processed": q.processed,
+		"queue length":     max(0, q.found-q.processed-len(q.failed)),
+		"time":             unixSeconds(now),
+		"start time":       unixSeconds(q.start),
+		"frames per sec":   float64(len(q.history)) / HistoryWindow.Seconds(),
+	}
+}
+
+func unixSeconds(t time.Time) float64 { return float64(t.UnixMicro()) / 1e6 }
+
+// plot returns the plot payload of the latest frame, or nil before the
+// first.
+func (q *queue) plot() Obj {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	now := time.Now()
+	st := q.statLocked(now)
+	if q.latest == nil {
+		return nil
+	}
+	out := Obj{}
+	for k, v := range q.latest {
+		out[k] = v
+	}
+	out["stat"] = st
+	hist := make([]float64, len(q.history))
+	for i, t := range q.history {
+		hist[i] = unixSeconds(t)
+	}
+	out["history"] = hist
+	ip := Obj{}
+	for k, ps := range q.params {
+		ip[k] = Obj{"time": append([]any(nil), ps.Time...), "file": append([]any(nil), ps.File...),
+			"I0": clone(ps.I0), "I1": clone(ps.I1), "I2": clone(ps.I2)}
+	}
+	out["IntegralParameters"] = ip
+	return out
+}
+
+// fileslist returns the .chi files written per curve, sorted, and the
+// frames that failed.
+func (q *queue) fileslist() Obj {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	out := Obj{}
+	for k, l := range q.files {
+		s := append([]string(nil), l...)
+		sort.Strings(s)
+		out[k] = toAny(s)
+	}
+	out["Failed"] = toAny(append([]string(nil), q.failed...))
+	return out
+}
+
+func toAny(s []string) []any {
+	out := make([]any, len(s))
+	for i, x := range s {
+		out[i] = x
+	}
+	return out
+}
+
+// jsonNumberInt reads a decoded JSON number as an int.
+func jsonNumberInt(v any) (int, bool) {
+	n, ok := v.(json.Number)
+	if !ok {
+		return 0, false
+	}
+	i, err := n.Int64()
+	return int(i), err == nil
+}

@@ -1,0 +1,458 @@
+package network
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/saxsdog/saxs"
+	"github.com/saxsdog/saxs/internal/batch"
+	"github.com/saxsdog/saxs/internal/pyjson"
+)
+
+// DefaultCollisionTimeout bounds each get sent to the other configured
+// servers for the directory collision check of new.
+const DefaultCollisionTimeout = 2 * time.Second
+
+// ServerConfig configures a Server: one queue served on one REP socket.
+type ServerConfig struct {
+	// Dir is SERVERDIR: queue folders and listdir paths resolve below it.
+	Dir string
+	// NetConf and Index select the configuration entry served (secret,
+	// ports) and the other servers for the collision check.
+	NetConf *NetConf
+	Index   int
+	// Bind is the address the REP socket binds; empty means tcp://*:port
+	// of the entry's Server (or Port).
+	Bind string
+	// Port overrides the port of the entry's Server address when > 0.
+	Port int
+	// Feeder is the address the queue's subscriber connects to; empty
+	// means the entry's Feeder address. "-" disables the subscriber.
+	Feeder string
+	// Threads is the number of frames converted at once when the
+	// calibration gives no Threads; 0 means the number of CPUs.
+	Threads int
+	// RelPath (default ../work) or OutDir: where the .chi files go.
+	RelPath, OutDir string
+	// Strict requires attachment digests.
+	Strict bool
+	// Watch sets the completion rules of the queue's watch.
+	Watch batch.Watch
+	// CollisionTimeout bounds the get of the collision check (default
+	// DefaultCollisionTimeout).
+	CollisionTimeout time.Duration
+	// CacheDir keeps built integration operators; "" disables the cache.
+	CacheDir string
+	Logger   *slog.Logger
+}
+
+// Server is one saxsdog server: a REP socket and at most one queue.
+type Server struct {
+	cfg      ServerConfig
+	entry    Entry
+	dir      string // resolved SERVERDIR
+	verifier *Verifier
+	log      *slog.Logger
+	rep      *RepServer
+	now      func() time.Time
+
+	mu sync.Mutex // guards q; requests are handled one at a time anyway
+	q  *queue
+}
+
+// NewServer checks cfg and prepares a Server.
+func NewServer(cfg ServerConfig) (*Server, error) {
+	if cfg.NetConf == nil {
+		return nil, errors.New("server: no network configuration")
+	}
+	e, err := cfg.NetConf.Entry(cfg.Index)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := realDir(cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("server folder: %w", err)
+	}
+	if cfg.RelPath != "" && cfg.OutDir != "" {
+		return nil, errors.New("server: -R and -o exclude each other")
+	}
+	if cfg.OutDir != "" {
+		if cfg.OutDir, err = filepath.Abs(cfg.OutDir); err != nil {
+			return nil, err
+		}
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	name := e.Name
+	if name == "" {
+		name = fmt.Sprintf("server %d", cfg.Index)
+	}
+	return &Server{cfg: cfg, entry: e, dir: dir, verifier: NewVerifier(e.Secret),
+		log: log.With("server", name), now: time.Now}, nil
+}
+
+// Listen binds the REP socket; the socket lives until ctx ends.
+func (s *Server) Listen(ctx context.Context) error {
+	addr := s.cfg.Bind
+	if addr == "" {
+		var err error
+		if addr, err = BindAddr(s.entry.Server, s.cfg.Port); err != nil {
+			return err
+		}
+	}
+	rep, err := ListenRep(ctx, addr, s.Handle, s.log)
+	if err != nil {
+		return err
+	}
+	s.rep = rep
+	s.log.Info("listening", "address", addr, "folder", s.dir)
+	return nil
+}
+
+// Endpoint returns the loopback address of the bound socket.
+func (s *Server) Endpoint() string { return s.rep.Endpoint() }
+
+// Serve answers requests until ctx ends, then stops the queue, finishing
+// the frames in flight.
+func (s *Server) Serve(ctx context.Context) error {
+	if s.rep == nil {
+		if err := s.Listen(ctx); err != nil {
+			return err
+		}
+	}
+	err := s.rep.Serve(ctx)
+	s.stopQueue()
+	return err
+}
+
+// stopQueue stops the running queue, if any, and returns its last stat.
+func (s *Server) stopQueue() Obj {
+	s.mu.Lock()
+	q := s.q
+	s.q = nil
+	s.mu.Unlock()
+	if q == nil {
+		return Obj{}
+	}
+	q.stop()
+	return q.stat()
+}
+
+func (s *Server) queue() *queue {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.q
+}
+
+// Handle answers one request (frame 0 and attachments) with a reply frame.
+func (s *Server) Handle(ctx context.Context, frames [][]byte) []byte {
+	return mustReply(s.handle(ctx, frames))
+}
+
+func (s *Server) handle(ctx context.Context, frames [][]byte) Obj {
+	req, err := ParseRequest(frames)
+	if err != nil {
+		var ve *ValidationError
+		if errors.As(err, &ve) {
+			return ErrorReply(ResultValidation, ve.Msg)
+		}
+		return ErrorReply(ResultValueError, err.Error())
+	}
+	if err := s.verifier.Verify(req.Raw, s.now()); err != nil {
+		var ae *AuthError
+		if errors.As(err, &ae) {
+			s.log.Warn("request rejected", "command", req.Command, "reason", ae.Reason)
+			return ErrorReply(ResultAuthError, ae.Reason)
+		}
+		return ErrorReply(ResultAuthError, err.Error())
+	}
+	if err := req.CheckDigests(s.cfg.Strict); err != nil {
+		return ErrorReply(ResultAuthError, err.Error())
+	}
+	if len(req.Frames) > 0 && req.Command != "new" && req.Command != "mergedata" {
+		return ErrorReply(ResultValueError, fmt.Sprintf("%s takes no attachments, got %d", req.Command, len(req.Frames)))
+	}
+	s.log.Debug("request", "command", req.Command)
+	switch req.Command {
+	case "new":
+		return s.cmdNew(ctx, req)
+	case "abort":
+		return NewReply(ResultAborted, Obj{"stat": s.stopQueue()})
+	case "close":
+		q := s.queue()
+		if q == nil {
+			return NewReply(ResultClosed, Obj{"stat": Obj{}})
+		}
+		q.closeFeed()
+		return NewReply(ResultClosed, Obj{"stat": q.stat()})
+	case "readdir":
+		return s.cmdReaddir(ctx)
+	case "stat":
+		q := s.queue()
+		if q == nil {
+			return NewReply(ResultStat, Obj{"stat": Obj{}})
+		}
+		return NewReply(ResultStat, Obj{"stat": q.stat()})
+	case "plot", "plotdata":
+		q := s.queue()
+		if q == nil {
+			return NewReply(ResultNoQueue, nil)
+		}
+		p := q.plot()
+		if p == nil {
+			return NewReply(ResultEmpty, Obj{"stat": q.stat()})
+		}
+		return NewReply(ResultPlot, p)
+	case "get":
+		q := s.queue()
+		if q == nil {
+			return NewReply(ResultNoQueue, nil)
+		}
+		d := Obj{"cal": q.spec.calJSON, "attachments": q.spec.attachments}
+		if q.spec.flat {
+			d["directory"] = toAny(q.spec.directory)
+		}
+		return NewReply(ResultCal, d)
+	case "listdir":
+		return s.cmdListdir(req)
+	case "fileslist":
+		q := s.queue()
+		if q == nil {
+			return NewReply(ResultNoQueue, nil)
+		}
+		return NewReply(ResultFileslist, Obj{"fileslist": q.fileslist()})
+	}
+	// plotdata is answered as plot above (like the 2.0 CLI); mergedata and
+	// getmergedata (data consolidation) are not implemented.
+	return ErrorReply(ResultNotImplemented, req.Command+" not implemented")
+}
+
+// cmdNew starts a queue (spec §9.7 new; also the 0.3.0 form).
+func (s *Server) cmdNew(ctx context.Context, req *Request) Obj {
+	calv, ok := req.Argument["calibration"].(map[string]any)
+	if !ok {
+		return ErrorReply(ResultValueError, "new needs argument.calibration (an object)")
+	}
+	calBytes, err := pyjson.Marshal(calv)
+	if err != nil {
+		return ErrorReply(ResultValueError, err.Error())
+	}
+	cal, err := saxs.ParseCalibration(calBytes, "calibration")
+	if err != nil {
+		return ErrorReply(ResultValueError, err.Error())
+	}
+	spec := queueSpec{cal: cal, calJSON: calv}
+	if cal.Generation() == saxs.Flat {
+		spec.flat = true
+		if spec.directory, err = StringList(req.Argument["directory"]); err != nil {
+			return ErrorReply(ResultValueError, err.Error())
+		}
+	} else {
+		spec.directory = cal.Directory
+	}
+	if len(spec.directory) == 0 {
+		return ErrorReply(ResultValueError, "new: no Directory given")
+	}
+	atts, err := req.Attachments()
+	if err != nil {
+		return ErrorReply(ResultValueError, err.Error())
+	}
+	if len(atts) != len(cal.Masks) {
+		return ErrorReply(ResultValueError, fmt.Sprintf("new: %d mask attachments for %d masks", len(atts), len(cal.Masks)))
+	}
+	masks := make([]*saxs.Mask, len(atts))
+	for i, a := range atts {
+		name := a.Filename
+		if name == "" {
+			name = cal.Masks[i].MaskFile
+		}
+		if masks[i], err = decodeMask(a.Data, name); err != nil {
+			return ErrorReply(ResultValueError, fmt.Sprintf("mask %d: %v", i, err))
+		}
+		spec.attachments = append(spec.attachments, a.Raw)
+	}
+	spec.dir, spec.directory, err = resolveUnder(s.dir, spec.directory)
+	if err != nil {
+		return ErrorReply(ResultError, "queue folder: "+err.Error())
+	}
+	if msg := s.collision(ctx, spec.directory); msg != "" {
+		return ErrorReply(ResultError, msg)
+	}
+	workers := cal.Threads
+	if workers <= 0 {
+		workers = s.cfg.Threads
+	}
+	if workers <= 0 {
+		workers = runtime.NumCPU()
+	}
+	spec.ig, err = saxs.NewWithOptions(cal, saxs.Options{Masks: masks, Workers: workers, CacheDir: s.cfg.CacheDir, Logger: s.log})
+	if err != nil {
+		return ErrorReply(ResultValueError, err.Error())
+	}
+	spec.workers = workers
+	old := s.stopQueue()
+	if len(old) > 0 {
+		s.log.Info("previous queue stopped", "images processed", old["images processed"])
+	}
+	if err := s.start(ctx, spec, workers); err != nil {
+		return ErrorReply(ResultError, err.Error())
+	}
+	s.log.Info("new queue", "folder", spec.dir, "masks", len(masks), "workers", workers)
+	return NewReply(ResultNewQueue, Obj{"cal": calv})
+}
+
+func (s *Server) start(ctx context.Context, spec queueSpec, workers int) error {
+	feeder := s.cfg.Feeder
+	if feeder == "" {
+		feeder = s.entry.Feeder
+	}
+	if feeder == "-" {
+		feeder = ""
+	}
+	q, err := startQueue(ctx, spec, queueOptions{serverDir: s.dir, feeder: feeder, relPath: s.cfg.RelPath,
+		outDir: s.cfg.OutDir, workers: workers, watch: s.cfg.Watch, log: s.log})
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.q = q
+	s.mu.Unlock()
+	return nil
+}
+
+// cmdReaddir restarts the queue with all the frames in its folder.
+func (s *Server) cmdReaddir(ctx context.Context) Obj {
+	q := s.queue()
+	if q == nil {
+		return ErrorReply("ValueError", "Start Queue first")
+	}
+	spec := q.spec
+	spec.walk = true
+	s.stopQueue()
+	if err := s.start(ctx, spec, q.workers()); err != nil {
+		return ErrorReply(ResultError, err.Error())
+	}
+	return NewReply(ResultRestarted, Obj{"stat": s.queue().stat()})
+}
+
+// collision asks the other configured servers for their queue folders
+// and reports a clash with dir (one a prefix of the other, by
+// components, or either "."), as the 2.0 server did.
+func (s *Server) collision(ctx context.Context, dir []string) string {
+	timeout := s.cfg.CollisionTimeout
+	if timeout <= 0 {
+		timeout = DefaultCollisionTimeout
+	}
+	type answer struct {
+		name string
+		dir  []string
+	}
+	var wg sync.WaitGroup
+	answers := make([]*answer, len(s.cfg.NetConf.Entries))
+	for i, e := range s.cfg.NetConf.Entries {
+		if i == s.cfg.Index || e.Server == s.entry.Server {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := &Client{Addr: e.Server, Secret: e.Secret, Timeout: timeout}
+			r, err := c.Do(ctx, "get", nil, nil)
+			if err != nil || r.Result != ResultCal {
+				return
+			}
+			m := r.Map()
+			var d []string
+			if cal, ok := m["cal"].(map[string]any); ok {
+				d, _ = StringList(cal["Directory"])
+			}
+			if d == nil {
+				d, _ = StringList(m["directory"])
+			}
+			if d != nil {
+				answers[i] = &answer{e.Name, d}
+			}
+		}()
+	}
+	wg.Wait()
+	mine := normComps(dir)
+	for _, a := range answers {
+		if a == nil {
+			continue
+		}
+		other := normComps(a.dir)
+		if len(mine) == 0 || len(other) == 0 || isPrefix(mine, other) || isPrefix(other, mine) {
+			return "Directory collides with: " + filepath.Join(a.dir...) + " (" + a.name + ")"
+		}
+	}
+	return ""
+}
+
+func normComps(c []string) []string {
+	return splitComps(filepath.Clean(filepath.Join(append([]string{"."}, c...)...)))
+}
+
+func isPrefix(a, b []string) bool {
+	return len(a) <= len(b) && slices.Equal(a, b[:len(a)])
+}
+
+// cmdListdir lists a folder below SERVERDIR.
+func (s *Server) cmdListdir(req *Request) Obj {
+	comps, err := StringList(req.Argument["directory"])
+	if err != nil {
+		return ErrorReply(ResultOSError, err.Error())
+	}
+	p, rel, err := resolveUnder(s.dir, comps)
+	if err != nil {
+		return ErrorReply(ResultOSError, err.Error())
+	}
+	ents, err := os.ReadDir(p)
+	if err != nil {
+		return ErrorReply(ResultOSError, err.Error())
+	}
+	sort.Slice(ents, func(i, j int) bool { return ents[i].Name() < ents[j].Name() })
+	list := make([]any, 0, len(ents))
+	for _, e := range ents {
+		isDir := e.IsDir()
+		if e.Type()&os.ModeSymlink != 0 {
+			if fi, err := os.Stat(filepath.Join(p, e.Name())); err == nil {
+				isDir = fi.IsDir()
+			}
+		}
+		list = append(list, Obj{"isdir": isDir, "path": e.Name()})
+	}
+	return NewReply(ResultListdir, Obj{"dircontent": list, "directory": toAny(rel)})
+}
+
+// subscribe runs the feeder subscriber of the queue: announced frames
+// below the queue folder are handed to add.
+func (q *queue) subscribe(ctx context.Context, addr string, add func(string) error) error {
+	return Subscribe(ctx, addr, func(path string) {
+		p := feederPath(q.serverDir, path)
+		if !within(p, q.spec.dir) || !isFrameName(p) {
+			q.log.Debug("feeder path outside the queue folder", "path", path)
+			return
+		}
+		_ = add(p)
+	}, q.log)
+}
+
+// workers returns the worker count the queue was started with.
+func (q *queue) workers() int { return q.spec.workers }
+
+// decodeMask decodes a mask attachment in memory (the name tells the
+// format).
+func decodeMask(data []byte, name string) (*saxs.Mask, error) {
+	return saxs.DecodeMask(name, data)
+}
