@@ -342,8 +342,15 @@ func TestOutsideServerdirRefused(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(serverdir, "data", "run1"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.MkdirAll(filepath.Join(outside, "secret"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(outside, "inner"), 0o755); err != nil {
 		t.Fatal(err)
+	}
+	// A marker that must never show up in a reply.
+	const marker = "marker-7f3e9a.tif"
+	for _, d := range []string{outside, filepath.Join(outside, "inner")} {
+		if err := os.WriteFile(filepath.Join(d, marker), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := os.Symlink(outside, filepath.Join(serverdir, "escape")); err != nil {
 		t.Fatal(err)
@@ -376,9 +383,9 @@ func TestOutsideServerdirRefused(t *testing.T) {
 	if err := json.Unmarshal(r.Data, &d); err != nil || len(d.Dircontent) != 1 || d.Dircontent[0].Path != "run1" || !d.Dircontent[0].Isdir {
 		t.Errorf("listdir data: %s, want one folder run1", r.Data)
 	}
-	for _, dir := range []string{`[".."]`, `["data", "..", ".."]`, `["/etc"]`, `["` + outside + `"]`, `["escape"]`, `["escape", "secret"]`} {
+	for _, dir := range []string{`[".."]`, `["data", "..", ".."]`, `["/etc"]`, `["` + outside + `"]`, `["escape"]`, `["escape", "inner"]`, `["data/../.."]`} {
 		r := listdir(dir)
-		if r.Result == "listdir" || strings.Contains(string(r.Data), "secret") || strings.Contains(string(r.Data), "passwd") {
+		if r.Result == "listdir" || strings.Contains(string(r.Data), marker) || strings.Contains(string(r.Data), "passwd") {
 			t.Errorf("listdir %s: %q %s, want a refusal", dir, r.Result, r.Data)
 		}
 	}
