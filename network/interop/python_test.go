@@ -267,3 +267,22 @@ func decodeNumbers(t *testing.T, path string) map[string]any {
 	}
 	return m
 }
+
+// Requests signed by Python whose canonical text is hard to reproduce
+// (float repr boundaries, -0.0, big ints, NaN and infinities, escapes,
+// characters above the BMP in values and keys), sent as Python's
+// json.dumps bytes and as raw UTF-8: our server must accept every one.
+func TestPythonCanonicalForms(t *testing.T) {
+	needPython(t)
+	server := binary(t, "saxsdogserver")
+	e := newEntry(t, "Queue1", "c0ffeec0ffeec0ffeec0ffeec0ffee00")
+	conf := writeNetconf(t, t.TempDir(), e)
+	srv := start(t, 5*time.Minute, server, "--netconf", conf, "-o", t.TempDir(), t.TempDir())
+	waitServer(t, conf, srv)
+	out, err := run(t, 2*time.Minute, "/usr/bin/python3", script("pyclient.py"), "canon", "--url", e.Server, "--secret", e.Secret)
+	if err != nil {
+		t.Errorf("pyclient.py canon: %v\n%s", err, out)
+	} else {
+		t.Logf("pyclient.py canon: %s", out)
+	}
+}

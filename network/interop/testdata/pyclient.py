@@ -14,6 +14,11 @@ they are (float repr, \\u escapes, surrogate pairs).
 
   pyclient.py request --url U --secret S --command C [--argument JSON]
       one signed request; prints the reply.
+
+  pyclient.py canon --url U --secret S
+      stat requests whose arguments stress the canonical form (float repr,
+      -0.0, big ints, NaN, escapes, characters above the BMP, key order),
+      each sent as json.dumps bytes and as raw UTF-8; all must be accepted.
 """
 
 import argparse
@@ -152,6 +157,46 @@ def scenario(args):
     print()
 
 
+# Arguments whose canonical text is hard to get right: float repr at the
+# boundaries of fixed notation, -0.0, big ints, NaN and infinities, escapes,
+# characters above the BMP (in values and keys: code point order is not
+# UTF-16 order), and control characters.
+CANON_CASES = [
+    {"data": {"f": [0.1, 100.0, 1e16, 1e15, 9999999999999998.0, 1e-05, 0.0001, 5e-324,
+                    1.2345678901234568e+17, 1.7976931348623157e+308, 2.5e-07, 123456789.123456789]}},
+    {"data": {"z": -0.0, "i": 12345678901234567890123456789, "n": -1, "zero": 0}},
+    {"data": {"nan": float("nan"), "inf": float("inf"), "ninf": float("-inf")}},
+    {"data": {"s": "caf\u00e9 \U0001d11e \u2603 \"q\" back\\slash /slash \x7f \x00\x01\x1f \n\r\t\b\f"}},
+    {"data": {"\uffff": 1, "\U0001d11e": 2, "\u00e9": 3, "a": 4, "A": 5, "": 6}},
+    {"data": [True, False, None, [], {}, [[1.5]], {"b": {"a": {}}}]},
+    {"data": {"t": 1404979588.715198, "big": 1e300, "small": -1e-300}},
+    {"directory": ["data", "run1"], "data": "plain string"},
+]
+
+
+def canon_cases(args):
+    """Each case once as Python's json.dumps bytes (ASCII, \\u escapes) and
+    once as raw UTF-8 (ensure_ascii=False); the server must answer stat."""
+    import json as _json
+    from saxsnet import sign
+    c = Client(args.url, args.secret, timeout=args.request_timeout)
+    bad = []
+    for i, arg in enumerate(CANON_CASES):
+        for ascii_only in (True, False):
+            req = {"command": "stat", "argument": arg}
+            sign(req, args.secret)
+            raw = c.send_frames([_json.dumps(req, ensure_ascii=ascii_only).encode("utf-8")])
+            r = _json.loads(raw.decode("utf-8"))
+            if r.get("result") != "stat":
+                bad.append("case %d (ensure_ascii=%s) %s: %s" % (i, ascii_only, _json.dumps(arg)[:120], raw[:300]))
+    c.close()
+    for b in bad:
+        print("FAIL", b)
+    print("%d of %d requests accepted" % (2 * len(CANON_CASES) - len(bad), 2 * len(CANON_CASES)))
+    if bad:
+        raise CheckError("%d requests signed by Python were not accepted" % len(bad))
+
+
 def one_request(args):
     c = Client(args.url, args.secret, timeout=args.request_timeout)
     arg = json.loads(args.argument) if args.argument else {}
@@ -164,7 +209,7 @@ def one_request(args):
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
-    for name in ("scenario", "request"):
+    for name in ("scenario", "request", "canon"):
         s = sub.add_parser(name)
         s.add_argument("--url", required=True)
         s.add_argument("--secret", required=True)
@@ -182,7 +227,7 @@ def main():
     s.add_argument("--time-offset", type=float, default=0.0)
     args = p.parse_args()
     try:
-        (scenario if args.cmd == "scenario" else one_request)(args)
+        {"scenario": scenario, "request": one_request, "canon": canon_cases}[args.cmd](args)
     except (CheckError, TimeoutError) as e:
         print("FAIL: %s" % e, file=sys.stderr)
         return 1
