@@ -60,7 +60,11 @@ func TestMain(m *testing.M) {
 		defer os.RemoveAll(dir)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, "go", append([]string{"build", "-o", dir + string(os.PathSeparator)}, pkgs...)...)
+		args := []string{"build", "-o", dir + string(os.PathSeparator)}
+		if os.Getenv("SAXS_INTEROP_RACE") != "" { // the commands themselves under the race detector
+			args = append(args, "-race")
+		}
+		cmd := exec.CommandContext(ctx, "go", append(args, pkgs...)...)
 		cmd.Dir = built.root
 		if out, err := cmd.CombinedOutput(); err != nil {
 			built.err = fmt.Errorf("go build: %w\n%s", err, out)
@@ -221,6 +225,9 @@ func start(t testing.TB, limit time.Duration, path string, args ...string) *proc
 	}()
 	t.Cleanup(func() {
 		p.kill()
+		if strings.Contains(p.out.String(), "WARNING: DATA RACE") {
+			t.Errorf("%s reported a data race", p.name)
+		}
 		if t.Failed() {
 			t.Logf("output of %s:\n%s", p.name, p.out.String())
 		}
