@@ -2,13 +2,17 @@ package interop
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -520,5 +524,61 @@ func TestNetconfCreate(t *testing.T) {
 	out, _ := run(t, time.Minute, binary(t, "saxsleash"), "--netconf", p, "--timeout", "1s", "stat")
 	if !strings.Contains(strings.ToLower(out), "warn") && !strings.Contains(out, "readable") {
 		t.Errorf("a group-readable netconf: no warning in\n%s", out)
+	}
+}
+
+// A peer that opens a TCP connection to the command port and says nothing
+// (a port scanner, a health check, telnet), or sends half a ZMTP greeting,
+// or HTTP, must not keep the server from answering the other clients.
+func TestSilentConnectionDoesNotBlock(t *testing.T) {
+	f := newFixture(t)
+	addr := strings.TrimPrefix(f.e.Server, "tcp://")
+	for _, c := range []struct {
+		name string
+		send []byte
+	}{
+		{"an idle TCP connection", nil},
+		{"half a ZMTP greeting", []byte("\xff\x00\x00\x00\x00\x00\x00\x00\x01\x7f")},
+		{"an HTTP request", []byte("GET / HTTP/1.0\r\n\r\n")},
+	} {
+		conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.send != nil {
+			if _, err := conn.Write(c.send); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+		b, err := rawRequest(t, f.e.Server, signedRequest("stat", "{}", f.e.Secret, now()))
+		if r, perr := parseReply(b); err != nil || perr != nil || r.Result != "stat" {
+			t.Errorf("stat while %s is open: %v %q", c.name, err, b)
+		}
+		conn.Close()
+	}
+}
+
+// A server that accepts connections but does not answer (stopped with
+// SIGSTOP: the kernel still completes the TCP handshake) makes saxsleash
+// fail after --timeout, not hang.
+func TestLeashTimeoutStoppedServer(t *testing.T) {
+	f := newFixture(t)
+	if err := f.srv.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.srv.cmd.Process.Signal(syscall.SIGCONT) })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary(t, "saxsleash"), "--netconf", f.conf, "--timeout", "2s", "stat")
+	cmd.Env = env(t)
+	out, err := cmd.CombinedOutput()
+	switch {
+	case ctx.Err() != nil:
+		t.Errorf("saxsleash --timeout 2s was still waiting after a minute for a stopped server\n%s", out)
+	case err == nil:
+		t.Errorf("saxsleash stat on a stopped server: exit 0\n%s", out)
+	case !strings.Contains(string(out), "no server answered"):
+		t.Errorf("saxsleash stat on a stopped server: %v\n%s\nwant \"no server answered at …\"", err, out)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/go-zeromq/zmq4"
+	"github.com/go-zeromq/zmq4/transport"
 )
 
 // The commands built by TestMain, by name.
@@ -36,7 +37,30 @@ type build struct {
 
 var built build // written once by TestMain before any test runs
 
+// requestLimit bounds every one-shot request of the tests: dial, ZMTP
+// handshake, send and receive.
+const requestLimit = 20 * time.Second
+
+// deadlineTCP is the zmq4 transport "tcpdl" of the tests' one-shot sockets:
+// TCP whose connections carry a deadline of requestLimit, because zmq4's
+// Dial does the ZMTP handshake without one (a server that accepts but
+// never greets would hang it).
+type deadlineTCP struct{ transport.Transport }
+
+// Dial connects and sets the deadline.
+func (d deadlineTCP) Dial(ctx context.Context, dialer transport.Dialer, addr string) (net.Conn, error) {
+	c, err := d.Transport.Dial(ctx, dialer, addr)
+	if err == nil {
+		err = c.SetDeadline(time.Now().Add(requestLimit))
+	}
+	return c, err
+}
+
 func TestMain(m *testing.M) {
+	if err := zmq4.RegisterTransport("tcpdl", deadlineTCP{transport.New("tcp")}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	code := func() int {
 		out, err := exec.Command("go", "env", "GOMOD").Output()
 		if err != nil {
@@ -419,15 +443,15 @@ func signedRequest(command, argument, secret string, at float64) []byte {
 // now is the current time in seconds, as Python's time.time().
 func now() float64 { return float64(time.Now().UnixNano()) / 1e9 }
 
-// rawRequest sends frames on a fresh REQ socket and waits at most 20 s for
-// the one reply.
+// rawRequest sends frames on a fresh REQ socket and waits at most
+// requestLimit for the one reply.
 func rawRequest(t testing.TB, url string, frames ...[]byte) ([]byte, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), requestLimit)
 	defer cancel()
 	sock := zmq4.NewReq(ctx, zmq4.WithDialerTimeout(5*time.Second))
 	defer sock.Close()
-	if err := sock.Dial(url); err != nil {
+	if err := sock.Dial(strings.Replace(url, "tcp://", "tcpdl://", 1)); err != nil {
 		return nil, fmt.Errorf("dial %s: %w", url, err)
 	}
 	if err := sock.Send(zmq4.NewMsgFrom(frames...)); err != nil {
