@@ -20,6 +20,9 @@ type Client struct {
 	Timeout time.Duration
 	// Now gives the request time; nil means time.Now.
 	Now func() time.Time
+	// NoDigests leaves the attachment digests out of argument.data, for
+	// 0.3.0 servers, whose request schema has no "data".
+	NoDigests bool
 }
 
 // FailedError is a reply whose result is an error.
@@ -58,7 +61,7 @@ func (c *Client) Do(ctx context.Context, cmd string, arg Obj, attachments [][]by
 	if arg == nil {
 		arg = Obj{}
 	}
-	if len(attachments) > 0 {
+	if len(attachments) > 0 && !c.NoDigests {
 		data, _ := arg["data"].(map[string]any)
 		nd := Obj{}
 		for k, v := range data {

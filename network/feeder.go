@@ -100,8 +100,12 @@ func ListenPub(ctx context.Context, addr string, log *slog.Logger) (*Publisher, 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	gaddr, err := guarded(addr)
+	if err != nil {
+		return nil, err
+	}
 	sock := zmq4.NewPub(ctx, zmq4.WithLogger(discardLogger()))
-	if err := sock.Listen(addr); err != nil {
+	if err := sock.Listen(gaddr); err != nil {
 		sock.Close()
 		return nil, fmt.Errorf("binding %s: %w", addr, err)
 	}

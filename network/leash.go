@@ -40,7 +40,9 @@ func LoadNew(calPath string) (Obj, [][]byte, error) {
 
 // LoadNewFlat reads a 0.3.0 (flat) calibration and its mask for the 0.3.0
 // form of new: the argument {"calibration", "directory"} and the mask
-// attachment. dir is the queue folder relative to the server folder.
+// attachment. dir is the queue folder relative to the server folder. The
+// 0.3.0 request schema allows no other argument, so send it with
+// Client.NoDigests for an original 0.3.0 server.
 func LoadNewFlat(calPath, maskPath, dir string) (Obj, [][]byte, error) {
 	cal, err := readJSONObject(calPath)
 	if err != nil {
@@ -54,7 +56,7 @@ func LoadNewFlat(calPath, maskPath, dir string) (Obj, [][]byte, error) {
 		return nil, nil, err
 	}
 	comps := strings.Split(filepath.ToSlash(filepath.Clean(dir)), "/")
-	return Obj{"calibration": cal, "directory": toAny(comps), "data": Obj{}}, [][]byte{a}, nil
+	return Obj{"calibration": cal, "directory": toAny(comps)}, [][]byte{a}, nil
 }
 
 func resolveNear(calPath, name string) string {

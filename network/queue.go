@@ -2,7 +2,7 @@ package network
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -17,6 +17,11 @@ import (
 
 // HistoryWindow is how far back the history of finish times reaches.
 const HistoryWindow = 100 * time.Second
+
+// MaxParamHistory bounds the integral parameters kept per mask (the
+// latest frames'); the original kept them for the queue's whole life,
+// which makes every plot reply grow without bound.
+const MaxParamHistory = 10000
 
 // queueSpec is what a queue is started with.
 type queueSpec struct {
@@ -80,6 +85,7 @@ func startQueue(parent context.Context, spec queueSpec, o queueOptions) (*queue,
 	subCtx, subCancel := context.WithCancel(ctx)
 	q.cancel, q.subCancel = cancel, subCancel
 	w := o.watch
+	watching := make(chan struct{})
 	cfg := batch.Config{
 		Integrator: spec.ig,
 		Roots:      []string{spec.dir},
@@ -92,6 +98,7 @@ func startQueue(parent context.Context, spec queueSpec, o queueOptions) (*queue,
 		Outputs:    []batch.Output{q},
 		Logger:     o.log,
 		Progress:   q.progress,
+		Watching:   func() { close(watching) },
 	}
 	if o.outDir == "" && o.relPath == "" {
 		cfg.RelPath = DefaultRelPath
@@ -117,7 +124,20 @@ func startQueue(parent context.Context, spec queueSpec, o queueOptions) (*queue,
 		q.mu.Unlock()
 		o.log.Info("queue ended", "folder", spec.dir, "converted", s.Converted, "failed", s.Failed)
 	}()
-	return q, nil
+	// Reply to new only once the folder is watched, so that no frame
+	// written after the reply is missed.
+	select {
+	case <-watching:
+		return q, nil
+	case <-q.done:
+		q.mu.Lock()
+		err := q.runErr
+		q.mu.Unlock()
+		if err == nil {
+			err = errors.New("the queue ended at once")
+		}
+		return nil, err
+	}
 }
 
 // DefaultRelPath is where a server writes the .chi files, relative to each
@@ -220,6 +240,10 @@ func (q *queue) Write(f *batch.Frame) error {
 		ps.I0 = append(ps.I0, c.Params.I0)
 		ps.I1 = append(ps.I1, c.Params.I1)
 		ps.I2 = append(ps.I2, c.Params.I2)
+		if n := len(ps.I0) - MaxParamHistory; n > 0 {
+			ps.Time, ps.File = ps.Time[n:], ps.File[n:]
+			ps.I0, ps.I1, ps.I2 = ps.I0[n:], ps.I1[n:], ps.I2[n:]
+		}
 	}
 	return nil
 }
@@ -309,14 +333,4 @@ func toAny(s []string) []any {
 		out[i] = x
 	}
 	return out
-}
-
-// jsonNumberInt reads a decoded JSON number as an int.
-func jsonNumberInt(v any) (int, bool) {
-	n, ok := v.(json.Number)
-	if !ok {
-		return 0, false
-	}
-	i, err := n.Int64()
-	return int(i), err == nil
 }

@@ -50,6 +50,11 @@ type ServerConfig struct {
 	// CollisionTimeout bounds the get of the collision check (default
 	// DefaultCollisionTimeout).
 	CollisionTimeout time.Duration
+	// Verifier checks the signatures; nil means a new one for the
+	// entry's secret. Servers of one process that share a secret should
+	// share it, so that a request accepted by one cannot be replayed to
+	// another.
+	Verifier *Verifier
 	// CacheDir keeps built integration operators; "" disables the cache.
 	CacheDir string
 	Logger   *slog.Logger
@@ -98,7 +103,13 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if name == "" {
 		name = fmt.Sprintf("server %d", cfg.Index)
 	}
-	return &Server{cfg: cfg, entry: e, dir: dir, verifier: NewVerifier(e.Secret),
+	v := cfg.Verifier
+	if v == nil {
+		v = NewVerifier(e.Secret)
+	} else if v.secret != e.Secret {
+		return nil, errors.New("server: the verifier is for another secret")
+	}
+	return &Server{cfg: cfg, entry: e, dir: dir, verifier: v,
 		log: log.With("server", name), now: time.Now}, nil
 }
 
@@ -204,7 +215,7 @@ func (s *Server) handle(ctx context.Context, frames [][]byte) Obj {
 			return NewReply(ResultStat, Obj{"stat": Obj{}})
 		}
 		return NewReply(ResultStat, Obj{"stat": q.stat()})
-	case "plot", "plotdata":
+	case "plot":
 		q := s.queue()
 		if q == nil {
 			return NewReply(ResultNoQueue, nil)
@@ -220,8 +231,11 @@ func (s *Server) handle(ctx context.Context, frames [][]byte) Obj {
 			return NewReply(ResultNoQueue, nil)
 		}
 		d := Obj{"cal": q.spec.calJSON, "attachments": q.spec.attachments}
-		if q.spec.flat {
+		if q.spec.flat { // what a 0.3.0 client reads
 			d["directory"] = toAny(q.spec.directory)
+			if a, ok := q.spec.attachments[0].(map[string]any); ok {
+				d["mask"] = Obj{"data": a["data"]}
+			}
 		}
 		return NewReply(ResultCal, d)
 	case "listdir":
@@ -233,8 +247,9 @@ func (s *Server) handle(ctx context.Context, frames [][]byte) Obj {
 		}
 		return NewReply(ResultFileslist, Obj{"fileslist": q.fileslist()})
 	}
-	// plotdata is answered as plot above (like the 2.0 CLI); mergedata and
-	// getmergedata (data consolidation) are not implemented.
+	// plotdata (in the request schema but never handled by the original;
+	// its CLI sends plot for it), mergedata and getmergedata (data
+	// consolidation) are not implemented.
 	return ErrorReply(ResultNotImplemented, req.Command+" not implemented")
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -56,8 +57,14 @@ func TestServerNewConvertsLikeSaxsdog(t *testing.T) {
 	frames, err := filepath.Glob(filepath.Join(sampleDir, "frames", "run1", "*.tif"))
 	require.NoError(t, err)
 	require.NotEmpty(t, frames)
-	for _, f := range frames {
-		copyFile(t, f, filepath.Join(run, filepath.Base(f)))
+	for i, f := range frames {
+		if i%2 == 0 {
+			// Written in two parts with a pause longer than the settle
+			// time: read too early, retried, converted once.
+			writeInChunks(t, f, filepath.Join(run, filepath.Base(f)), 300*time.Millisecond)
+		} else {
+			copyFile(t, f, filepath.Join(run, filepath.Base(f)))
+		}
 	}
 	waitFor(t, "all frames converted", func() bool {
 		r, err := c.Do(ctx, "stat", nil, nil)
@@ -95,6 +102,13 @@ func TestServerNewConvertsLikeSaxsdog(t *testing.T) {
 	require.Equal(t, ResultPlot, r.Result)
 	graphs, _ := r.Map()["graphs"].([]any)
 	assert.Len(t, graphs, 2)
+
+	r, err = c.Do(ctx, "fileslist", nil, nil)
+	require.NoError(t, err)
+	fl := r.Map()["fileslist"].(map[string]any)
+	assert.Len(t, fl["Radial0"], len(frames), "each frame converted once")
+	assert.Len(t, fl["Radial1"], len(frames), "each frame converted once")
+	assert.Empty(t, fl["Failed"])
 
 	r, err = c.Do(ctx, "abort", nil, nil)
 	require.NoError(t, err)

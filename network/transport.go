@@ -145,8 +145,12 @@ func ListenRep(ctx context.Context, addr string, h Handler, log *slog.Logger) (*
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	gaddr, err := guarded(addr)
+	if err != nil {
+		return nil, err
+	}
 	sock := zmq4.NewRep(ctx, zmq4.WithLogger(discardLogger()))
-	if err := sock.Listen(addr); err != nil {
+	if err := sock.Listen(gaddr); err != nil {
 		sock.Close()
 		return nil, fmt.Errorf("binding %s: %w", addr, err)
 	}

@@ -150,6 +150,10 @@ type Config struct {
 	// Integrator may be nil. With Watch this tells when frames are
 	// complete (the saxsfeeder). An error of Announce fails the frame.
 	Announce func(path string) error
+	// Watching, when set, is called once Run has set up the watch (Watch
+	// must be set), before the walk: frames written after it returns are
+	// seen.
+	Watching func()
 	// WatchEvents supply paths that are handed to the watch (Watch must be
 	// set) like file-system events: a frame announced there and also seen
 	// by the watch is converted once, when it is complete, and a frame
@@ -491,6 +495,9 @@ func (c *Converter) Run(ctx context.Context) (Summary, error) {
 		}
 		r.track = w.t
 		r.onFail = func() { poke(w.t.failWake) }
+		if c.cfg.Watching != nil {
+			c.cfg.Watching()
+		}
 	}
 
 	jobs := make(chan job, c.workers)
@@ -555,7 +562,7 @@ func (c *Converter) Run(ctx context.Context) (Summary, error) {
 				if err := ctx.Err(); err != nil {
 					return err
 				}
-				w.t.event(path, true)
+				w.t.announce(path)
 				return nil
 			})
 			if err != nil && ctx.Err() == nil {

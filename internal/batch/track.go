@@ -190,6 +190,28 @@ func (t *tracker) event(path string, rescan bool) {
 	}
 }
 
+// announce notes a frame announced as complete by another program (a
+// feeder): it is checked like a frame found by a rescan (skipped when its
+// outputs are up to date), but unlike an event the announcement is not a
+// change, so repeated announcements do not delay it.
+func (t *tracker) announce(path string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return
+	}
+	e := t.files[path]
+	switch {
+	case e == nil:
+		e = &entry{path: path, rescan: true}
+		t.files[path] = e
+		t.at(e, time.Now())
+	case e.state == stateDone:
+		e.state, e.rescan = stateWaiting, true
+		t.at(e, time.Now())
+	}
+}
+
 // claim registers a frame found by the walk, which hands it to the workers
 // itself. It returns false when the tracker already has the frame.
 func (t *tracker) claim(path string) bool {

@@ -33,7 +33,8 @@ indented JSON. Commands:
                               (Masks[].MaskFile, relative to the calibration's
                               folder) are attached
   new cal.json mask.msk DIR   the same with a 0.3.0 calibration, its mask and
-                              the queue folder DIR (relative to SERVERDIR)
+                              the queue folder DIR (relative to SERVERDIR),
+                              as a 0.3.0 server reads it (no mask digest)
   abort | close | readdir | stat | fileslist
   get [--save-masks DIR]      the server's calibration (and its masks, saved)
   plot [-o FILE] [--follow]   the latest curve (FILE: .svg or .png plot);
@@ -75,6 +76,7 @@ func LeashMain(args []string, stdout, stderr io.Writer) int {
 	}
 	var arg network.Obj
 	var atts [][]byte
+	flat := false
 	switch cmd {
 	case "new":
 		var err error
@@ -85,6 +87,7 @@ func LeashMain(args []string, stdout, stderr io.Writer) int {
 			arg = network.Obj{"calibration": cal, "data": network.Obj{}}
 		case 3:
 			arg, atts, err = network.LoadNewFlat(rest[0], rest[1], rest[2])
+			flat = true
 		default:
 			return usageError(stderr, tool, errors.New("new takes cal.json, or cal.json mask.msk DIR"))
 		}
@@ -126,7 +129,7 @@ func LeashMain(args []string, stdout, stderr io.Writer) int {
 	if url == "" {
 		url = e.Server
 	}
-	c := &network.Client{Addr: url, Secret: e.Secret, Timeout: timeout}
+	c := &network.Client{Addr: url, Secret: e.Secret, Timeout: timeout, NoDigests: flat}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -302,7 +305,7 @@ func writePlot(r *network.Reply, file string) error {
 }
 
 // Indent re-prints a JSON reply with an indent of four spaces, keys
-// sorted, keeping NaN and the numbers' text as received.
+// sorted, numbers as Python prints them, NaN and Infinity as bare tokens.
 func Indent(raw []byte) []byte {
 	v, err := pyjson.Decode(raw)
 	if err != nil {

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -98,5 +97,3 @@ func isTerminal(f any) bool {
 	}
 	return fi.Mode()&os.ModeCharDevice != 0
 }
-
-var errNoArgs = errors.New("missing argument")

@@ -87,9 +87,15 @@ func ServerMain(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var servers []*network.Server
+	verifiers := map[string]*network.Verifier{} // one per secret: no replay from one server to another
 	for _, i := range indices {
+		secret := nc.Entries[i].Secret
+		if verifiers[secret] == nil {
+			verifiers[secret] = network.NewVerifier(secret)
+		}
 		s, err := network.NewServer(network.ServerConfig{Dir: fs.Arg(0), NetConf: nc, Index: i, Port: port,
-			Threads: threads, RelPath: relPath, OutDir: outDir, Strict: strict, CacheDir: cacheDir, Logger: log})
+			Threads: threads, RelPath: relPath, OutDir: outDir, Strict: strict, CacheDir: cacheDir, Logger: log,
+			Verifier: verifiers[secret]})
 		if err != nil {
 			return usageError(stderr, tool, err)
 		}
