@@ -2,9 +2,11 @@ package interop
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -267,4 +269,40 @@ func TestNew030Form(t *testing.T) {
 		t.Fatalf("saxsdog: %v\n%s", err, out)
 	}
 	sameOutputs(t, byBase(t, chiFiles(t, f.outdir)), byBase(t, chiFiles(t, ref)))
+}
+
+// plotdata, mergedata and getmergedata answer the original's clean
+// not-implemented reply, and fileslist lists the curves of the frames.
+func TestNotImplementedAndFileslist(t *testing.T) {
+	f := newFixture(t)
+	q := f.newQueue(t, "data", "run1")
+	for _, cmd := range []string{"plotdata", "mergedata", "getmergedata"} {
+		b, err := rawRequest(t, f.e.Server, signedRequest(cmd, "{}", f.e.Secret, now()))
+		r, perr := parseReply(b)
+		var d struct{ Error string }
+		_ = json.Unmarshal(r.Data, &d)
+		if err != nil || perr != nil || r.Result != "ErrorNotimplemented" || d.Error == "" {
+			t.Errorf("%s: %v %q, want ErrorNotimplemented with an Error", cmd, err, b)
+		}
+	}
+	frames := sampleFrames(t)
+	for i := 0; i < 3; i++ {
+		copyFile(t, frames[i], filepath.Join(q, fmt.Sprintf("l_%d.tif", i)))
+	}
+	f.waitProcessed(t, 3)
+	r, out, err := leashReply(t, f.conf, "fileslist")
+	if err != nil || r.Result != "resultfileslists" {
+		t.Fatalf("fileslist: %v %q\n%s", err, r.Result, out)
+	}
+	var d struct {
+		Fileslist map[string][]string `json:"fileslist"`
+	}
+	if err := json.Unmarshal(r.Data, &d); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"Radial0", "Radial1"} {
+		if got := d.Fileslist[k]; len(got) != 3 || !sort.StringsAreSorted(got) {
+			t.Errorf("fileslist %s: %v, want 3 sorted entries", k, got)
+		}
+	}
 }
