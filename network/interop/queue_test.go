@@ -306,3 +306,39 @@ func TestNotImplementedAndFileslist(t *testing.T) {
 		}
 	}
 }
+
+// Frames in subfolders created after new are converted (with their folder
+// mirrored below -o); non-TIFF files are ignored; a frame that never
+// completes is reported in fileslist's Failed list (after the watch's 30 s
+// timeout), not retried forever, and the queue goes on.
+func TestSubfoldersAndIncompleteFrame(t *testing.T) {
+	f := newFixture(t)
+	q := f.newQueue(t, "data")
+	frames := sampleFrames(t)
+	copyFile(t, frames[0], filepath.Join(q, "sub", "deeper", "d_0.tif"))
+	copyFile(t, frames[1], filepath.Join(q, "sub", "d_1.tif"))
+	if err := os.WriteFile(filepath.Join(q, "notes.txt"), []byte("not a frame"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.waitProcessed(t, 2)
+	got := chiFiles(t, f.outdir)
+	if len(got) != 4 {
+		t.Errorf("outputs %v, want 4 .chi files", keys(got))
+	}
+	b, err := os.ReadFile(frames[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(q, "broken.tif"), b[:len(b)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, frames[3], filepath.Join(q, "after.tif"))
+	f.waitProcessed(t, 3)
+	waitFor(t, 2*time.Minute, "broken.tif reported as failed", func() bool {
+		r, _, err := leashReply(t, f.conf, "fileslist")
+		return err == nil && strings.Contains(string(r.Data), "broken.tif")
+	})
+	if p := processed(t, f.conf); p != 3 {
+		t.Errorf("images processed %d, want 3", p)
+	}
+}
