@@ -286,3 +286,42 @@ func TestPythonCanonicalForms(t *testing.T) {
 		t.Logf("pyclient.py canon: %s", out)
 	}
 }
+
+// Mask attachments are not covered by the original signature; our
+// extension's digests in argument.data are checked when present, and
+// --strict requires them. The original client (no digests) still works
+// without --strict.
+func TestAttachmentDigests(t *testing.T) {
+	needPython(t)
+	for _, strict := range []bool{false, true} {
+		t.Run(fmt.Sprintf("strict=%v", strict), func(t *testing.T) {
+			extra := []string{}
+			if strict {
+				extra = append(extra, "--strict")
+			}
+			f := newFixture(t, extra...)
+			if err := os.MkdirAll(filepath.Join(f.serverdir, "data", "run1"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			out, err := run(t, time.Minute, "/usr/bin/python3", script("pyclient.py"), "digests", "--url", f.e.Server, "--secret", f.e.Secret,
+				"--cal", filepath.Join(sampleDir(t), "cal2.json"), "--queue", "data/run1")
+			if err != nil {
+				t.Fatalf("pyclient.py digests: %v\n%s", err, out)
+			}
+			var got map[string]string
+			if err := json.Unmarshal([]byte(out), &got); err != nil {
+				t.Fatalf("%q: %v", out, err)
+			}
+			want := map[string]bool{"none": !strict, "good": true, "wrong": false, "tampered": false}
+			for k, ok := range want {
+				if (got[k] == "new queue") != ok {
+					t.Errorf("digests %s: result %q, accepted should be %v", k, got[k], ok)
+				}
+			}
+			// Our leash sends the digests: accepted in both modes.
+			if r, out, err := leashReply(t, f.conf, "new", queueCal(t, "data", "run1")); err != nil || r.Result != "new queue" {
+				t.Errorf("saxsleash new: %v %q\n%s", err, r.Result, out)
+			}
+		})
+	}
+}

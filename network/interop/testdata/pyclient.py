@@ -15,6 +15,10 @@ they are (float repr, \\u escapes, surrogate pairs).
   pyclient.py request --url U --secret S --command C [--argument JSON]
       one signed request; prints the reply.
 
+  pyclient.py digests --url U --secret S --cal CAL --queue a/b
+      new with our extension's attachment digests absent, right, wrong, and
+      right but an attachment changed; prints {variant: result}.
+
   pyclient.py canon --url U --secret S
       stat requests whose arguments stress the canonical form (float repr,
       -0.0, big ints, NaN, escapes, characters above the BMP, key order),
@@ -197,6 +201,40 @@ def canon_cases(args):
         raise CheckError("%d requests signed by Python were not accepted" % len(bad))
 
 
+def digests(args):
+    """new with the sample calibration, masks attached, in four variants of
+    our extension's attachment digests (argument.data.AttachmentSHA512, the
+    SHA-512 hex of each attachment frame): none, right, wrong, and right
+    digests but an attachment changed after signing. Prints the results."""
+    import hashlib
+    c = Client(args.url, args.secret, timeout=args.request_timeout)
+    with open(args.cal) as f:
+        cal = json.load(f)
+    cal["Directory"] = args.queue.split("/")
+    caldir = os.path.dirname(os.path.abspath(args.cal))
+    atts = []
+    for m in cal["Masks"]:
+        with open(os.path.join(caldir, m["MaskFile"]), "rb") as f:
+            atts.append(attachment(m["MaskFile"], f.read()))
+    good = [hashlib.sha512(a.encode("utf-8")).hexdigest() for a in atts]
+    tampered = json.loads(atts[0])
+    raw = bytearray(base64.b64decode(tampered["data"]))
+    raw[-1] ^= 0xff
+    tampered["data"] = base64.b64encode(bytes(raw)).decode("ascii")
+    variants = {
+        "none": ({}, atts),
+        "good": ({"AttachmentSHA512": good}, atts),
+        "wrong": ({"AttachmentSHA512": ["0" * 128] + good[1:]}, atts),
+        "tampered": ({"AttachmentSHA512": good}, [json.dumps(tampered)] + atts[1:]),
+    }
+    out = {}
+    for name, (data, frames) in variants.items():
+        out[name] = c.request("new", {"calibration": cal, "data": data}, frames).get("result")
+    c.close()
+    json.dump(out, sys.stdout)
+    print()
+
+
 def one_request(args):
     c = Client(args.url, args.secret, timeout=args.request_timeout)
     arg = json.loads(args.argument) if args.argument else {}
@@ -209,7 +247,7 @@ def one_request(args):
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
-    for name in ("scenario", "request", "canon"):
+    for name in ("scenario", "request", "canon", "digests"):
         s = sub.add_parser(name)
         s.add_argument("--url", required=True)
         s.add_argument("--secret", required=True)
@@ -221,13 +259,16 @@ def main():
     s.add_argument("--frames", required=True)
     s.add_argument("-n", type=int, default=20)
     s.add_argument("--timeout", type=float, default=60.0)
+    s = sub.choices["digests"]
+    s.add_argument("--cal", required=True)
+    s.add_argument("--queue", required=True)
     s = sub.choices["request"]
     s.add_argument("--command", required=True)
     s.add_argument("--argument")
     s.add_argument("--time-offset", type=float, default=0.0)
     args = p.parse_args()
     try:
-        {"scenario": scenario, "request": one_request, "canon": canon_cases}[args.cmd](args)
+        {"scenario": scenario, "request": one_request, "canon": canon_cases, "digests": digests}[args.cmd](args)
     except (CheckError, TimeoutError) as e:
         print("FAIL: %s" % e, file=sys.stderr)
         return 1
