@@ -342,3 +342,40 @@ func TestSubfoldersAndIncompleteFrame(t *testing.T) {
 		t.Errorf("images processed %d, want 3", p)
 	}
 }
+
+// With -o, frames of the same name in different queue folders must not
+// overwrite each other's curves (spec §12.4: silent collisions are a bug
+// not to copy): two configured servers of one process, data/run1 and
+// data/run2, each get a frame x.tif with different content.
+func TestOutputsOfTwoQueuesDoNotCollide(t *testing.T) {
+	server := binary(t, "saxsdogserver")
+	serverdir, outdir := t.TempDir(), t.TempDir()
+	a, b := newEntry(t, "A", "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1"), newEntry(t, "B", "b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1")
+	conf := writeNetconf(t, t.TempDir(), a, b)
+	srv := start(t, 5*time.Minute, server, "--netconf", conf, "-o", outdir, serverdir)
+	waitServer(t, conf, srv)
+	frames := sampleFrames(t)
+	for i, d := range []string{"run1", "run2"} {
+		q := filepath.Join(serverdir, "data", d)
+		if err := os.MkdirAll(q, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if r, out, err := leashReply(t, conf, "-N", fmt.Sprint(i), "new", queueCal(t, "data", d)); err != nil || r.Result != "new queue" {
+			t.Fatalf("new data/%s: %v %q\n%s", d, err, r.Result, out)
+		}
+		copyFile(t, frames[i], filepath.Join(q, "x.tif"))
+	}
+	for i := range 2 {
+		waitFor(t, time.Minute, "one frame processed by each server", func() bool {
+			r, _, err := leashReply(t, conf, "-N", fmt.Sprint(i), "stat")
+			if err != nil {
+				return false
+			}
+			s := statOf(t, r)
+			return s.Processed != nil && *s.Processed == 1
+		})
+	}
+	if got := chiFiles(t, outdir); len(got) != 4 {
+		t.Errorf("-o holds %v: want 4 .chi files (2 frames × 2 masks); same-named frames of two queues overwrote each other", keys(got))
+	}
+}
