@@ -72,10 +72,10 @@ func BenchmarkServer400Frames(b *testing.B) {
 			srv := start(b, 10*time.Minute, server, "--netconf", conf, "-o", out, serverdir)
 			fd := start(b, 10*time.Minute, feeder, "--netconf", conf, qdir)
 			waitServer(b, conf, srv)
+			b.StartTimer() // like saxsdog's run: building the operator (new) counts
 			if r, o, err := leashReply(b, conf, "new", cal); err != nil || r.Result != "new queue" {
 				b.Fatalf("saxsleash new: %v %q\n%s", err, r.Result, o)
 			}
-			b.StartTimer()
 			linkFrames(b, frames, qdir)
 			waitFor(b, 5*time.Minute, "400 frames processed", func() bool {
 				r, err := rawRequest(b, e.Server, signedRequest("stat", "{}", e.Secret, now()))

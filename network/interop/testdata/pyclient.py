@@ -8,7 +8,8 @@ they are (float repr, \\u escapes, surrogate pairs).
                        --frames f1.tif,f2.tif [-n 20] [--timeout 60]
       new (2.0 calibration with its masks attached, base64), plot before the
       first frame, n frames copied into SERVERDIR/a/b while the queue runs,
-      stat until all are processed, plot, get, abort, stat. Checks the reply
+      stat until all are processed, plot, get, fileslist, listdir, close,
+      abort, stat. Checks the reply
       strings and the data layouts; prints a JSON summary; exit 1 on a
       mismatch.
 
@@ -149,6 +150,27 @@ def scenario(args):
     check(got == [json.loads(a) for a in atts], "get: attachments differ from those sent")
     for a in got:
         base64.b64decode(a["data"], validate=True)
+
+    r = c.request("fileslist")
+    check(r.get("result") == "resultfileslists", "fileslist: %r", r.get("result"))
+    fl = r["data"].get("fileslist")
+    check(isinstance(fl, dict) and all(isinstance(v, list) for v in fl.values()), "fileslist: %r", fl)
+    for i in range(len(cal["Masks"])):
+        check(len(fl.get("Radial%d" % i, [])) == args.n, "fileslist: Radial%d has %d entries, want %d",
+              i, len(fl.get("Radial%d" % i, [])), args.n)
+
+    parent = cal["Directory"][:-1]
+    r = c.request("listdir", {"directory": parent})
+    check(r.get("result") == "listdir", "listdir %r: %r", parent, r)
+    content = r["data"].get("dircontent")
+    check(isinstance(content, list) and all(isinstance(e.get("isdir"), bool) and isinstance(e.get("path"), str) for e in content),
+          "listdir: dircontent %r", content)
+    check({"isdir": True, "path": cal["Directory"][-1]} in content, "listdir %r: no folder %r in %r", parent, cal["Directory"][-1], content)
+    check(isinstance(r["data"].get("directory"), list), "listdir: directory %r", r["data"].get("directory"))
+
+    r = c.request("close")
+    check(r.get("result") == "queue closed", "close: %r", r)
+    check_stat(r["data"].get("stat"), "close")
 
     r = c.request("abort")
     check(r.get("result") == "queue aborted", "abort: %r", r)

@@ -113,7 +113,7 @@ def handle(state, req, attachments):
         state.cal = None
         return {"result": "queue aborted", "data": {"stat": {}}}
     if cmd == "close":
-        return {"result": "queue closed", "data": {"stat": state.stat()}}
+        return {"result": "queue closed", "data": {"stat": state.stat() or {}}}
     if cmd in ("plot", "plotdata"):
         if state.cal is None:
             return {"result": "no queue", "data": {}}
@@ -136,7 +136,12 @@ def handle(state, req, attachments):
             return {"result": "OSError", "data": {"Error": str(e)}}
         return {"result": "listdir", "data": {"dircontent": content, "directory": d.split(os.sep)}}
     if cmd == "fileslist":
-        return {"result": "resultfileslists", "data": {"fileslist": {}}}
+        if state.cal is None:
+            return {"result": "no queue", "data": {}}
+        names = sorted(os.path.join(r, f) for r, _d, fs in os.walk(state.dir) for f in fs if f.endswith(".tif"))
+        return {"result": "resultfileslists",
+                "data": {"fileslist": {"Radial%d" % i: [n[:-4] + "_cR%d.chi" % i for n in names]
+                                       for i in range(len(state.cal["Masks"]))}}}
     return {"result": "ErrorNotimplemented", "data": {"Error": cmd + " not implemented"}}
 
 
