@@ -379,3 +379,40 @@ func TestOutputsOfTwoQueuesDoNotCollide(t *testing.T) {
 		t.Errorf("-o holds %v: want 4 .chi files (2 frames × 2 masks); same-named frames of two queues overwrote each other", keys(got))
 	}
 }
+
+// The directory-collision check of new asks the other configured servers
+// with short timeouts: a neighbour that is down, or stopped (it accepts
+// TCP but never answers), must not keep new from answering.
+func TestCollisionCheckWithUnresponsiveNeighbour(t *testing.T) {
+	server := binary(t, "saxsdogserver")
+	serverdir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(serverdir, "data", "run1"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	a, b := newEntry(t, "A", "a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2"), newEntry(t, "B", "b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2")
+	conf := writeNetconf(t, t.TempDir(), a, b)
+	srvA := start(t, 5*time.Minute, server, "--netconf", conf, "-N", "0", "-o", t.TempDir(), serverdir)
+	waitServer(t, conf, srvA)
+	// B is down: nothing listens on its port.
+	if r, out, err := leashReply(t, conf, "new", queueCal(t, "data", "run1")); err != nil || r.Result != "new queue" {
+		t.Errorf("new on A while B is down: %v %q\n%s", err, r.Result, out)
+	}
+	// B runs but is stopped.
+	srvB := start(t, 5*time.Minute, server, "--netconf", conf, "-N", "1", "-o", t.TempDir(), t.TempDir())
+	waitFor(t, time.Minute, "B to answer", func() bool {
+		r, _, err := leashReply(t, conf, "-N", "1", "stat")
+		return err == nil && r.Result == "stat"
+	})
+	if err := srvB.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srvB.cmd.Process.Signal(syscall.SIGCONT) })
+	r, out, err := leashReply(t, conf, "new", queueCal(t, "data", "run1"))
+	if err != nil || r.Result != "new queue" {
+		t.Errorf("new on A while B is stopped: %v %q\n%s", err, r.Result, out)
+	}
+	waitFor(t, 30*time.Second, "A to answer stat", func() bool {
+		r, _, err := leashReply(t, conf, "stat")
+		return err == nil && r.Result == "stat"
+	})
+}
