@@ -30,8 +30,10 @@
 // deadline, so a server restart cannot leave it stuck ([NoAnswerError]).
 // A [RepServer] answers one request at a time and survives anything: a
 // malformed request gets an error reply ([ParseRequest]), a panic in a
-// handler a ServerError reply, and a peer that announces a frame too
-// large to allocate is disconnected before zmq4 tries ([MaxMessageSize]).
+// handler a ServerError reply, a peer that announces a frame too large
+// to allocate is disconnected before zmq4 tries ([MaxMessageSize]), and
+// one that stops reading its replies is disconnected after
+// [WriteTimeout].
 //
 // # Server
 //

@@ -60,7 +60,11 @@ func subscribeOnce(ctx context.Context, addr string, fn func(path string), log *
 	if err := sub.SetOption(zmq4.OptionSubscribe, ""); err != nil {
 		return err
 	}
-	if err := sub.Dial(addr); err != nil {
+	gaddr, err := guarded(addr)
+	if err != nil {
+		return err
+	}
+	if err := sub.Dial(gaddr); err != nil {
 		return err
 	}
 	log.Info("subscribed to the feeder", "feeder", addr)

@@ -91,3 +91,52 @@ func TestServerSurvivesHugeFrameHeader(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, ResultStat, r.Result)
 }
+
+// TestSilentPeersDoNotBlock opens connections that say nothing, half a
+// greeting or HTTP: zmq4 alone would run their handshake in its accept
+// loop and keep every other client out.
+func TestSilentPeersDoNotBlock(t *testing.T) {
+	s, c, _ := testServer(t, nil)
+	addr := strings.TrimPrefix(s.Endpoint(), "tcp://")
+	for _, send := range [][]byte{nil, zmtpGreeting()[:10], []byte("GET / HTTP/1.0\r\n\r\n"), zmtpGreeting()} {
+		conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		require.NoError(t, err)
+		defer conn.Close()
+		if send != nil {
+			_, err = conn.Write(send)
+			require.NoError(t, err)
+		}
+		c.Timeout = HandshakeTimeout / 2
+		r, err := c.Do(t.Context(), "stat", nil, nil)
+		require.NoError(t, err, "stat while a peer sent %q", send)
+		assert.Equal(t, ResultStat, r.Result)
+	}
+}
+
+// TestClientGivesUpOnMuteServer dials a listener that accepts TCP
+// connections but never speaks (like a stopped process): the request ends
+// with NoAnswerError after its timeout.
+func TestClientGivesUpOnMuteServer(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	go func() {
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	c := &Client{Addr: "tcp://" + l.Addr().String(), Secret: testSecret, Timeout: 300 * time.Millisecond}
+	_, err = c.Do(t.Context(), "stat", nil, nil)
+	var na *NoAnswerError
+	require.ErrorAs(t, err, &na)
+}

@@ -122,6 +122,9 @@ func startQueue(parent context.Context, spec queueSpec, o queueOptions) (*queue,
 			q.runErr = err
 		}
 		q.mu.Unlock()
+		if err != nil && ctx.Err() == nil {
+			o.log.Error("queue failed", "folder", spec.dir, "error", err)
+		}
 		o.log.Info("queue ended", "folder", spec.dir, "converted", s.Converted, "failed", s.Failed)
 	}()
 	// Reply to new only once the folder is watched, so that no frame

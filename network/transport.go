@@ -84,6 +84,10 @@ func RoundTrip(ctx context.Context, addr string, frames [][]byte, timeout time.D
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	gaddr, err := guarded(addr)
+	if err != nil {
+		return nil, err
+	}
 	sock := zmq4.NewReq(ctx, zmq4.WithDialerRetry(50*time.Millisecond), zmq4.WithDialerMaxRetries(-1),
 		zmq4.WithTimeout(timeout), zmq4.WithLogger(discardLogger()))
 	defer sock.Close()
@@ -93,7 +97,7 @@ func RoundTrip(ctx context.Context, addr string, frames [][]byte, timeout time.D
 	}
 	done := make(chan result, 1)
 	go func() {
-		if err := sock.Dial(addr); err != nil {
+		if err := sock.Dial(gaddr); err != nil {
 			done <- result{err: err}
 			return
 		}

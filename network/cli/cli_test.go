@@ -181,8 +181,10 @@ func TestLeashAgainstServer(t *testing.T) {
 	st, out, _ = run(leashMain, "--netconf", p, "listdir", "run1")
 	require.Equal(t, ExitOK, st)
 	assert.Contains(t, out, `"path": "f.tif"`)
-	st, _, _ = run(leashMain, "--netconf", p, "listdir", "..")
-	assert.Equal(t, ExitFailed, st)
+	for _, bad := range []string{"..", "/etc", "run1/../.."} {
+		st, _, _ = run(leashMain, "--netconf", p, "listdir", bad)
+		assert.Equal(t, ExitFailed, st, bad)
+	}
 
 	st, out, _ = run(leashMain, "--netconf", p, "abort")
 	require.Equal(t, ExitOK, st)

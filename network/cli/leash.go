@@ -106,7 +106,9 @@ func LeashMain(args []string, stdout, stderr io.Writer) int {
 			return usageError(stderr, tool, errors.New("listdir takes at most one PATH"))
 		}
 		comps := []any{}
-		if len(rest) == 1 {
+		if len(rest) == 1 && filepath.IsAbs(rest[0]) {
+			comps = append(comps, rest[0]) // sent as is: the server refuses it
+		} else if len(rest) == 1 {
 			for _, c := range strings.Split(filepath.ToSlash(rest[0]), "/") {
 				if c != "" && c != "." {
 					comps = append(comps, c)
