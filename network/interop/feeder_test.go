@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -250,4 +252,42 @@ func TestFeederAnnouncesAfterRestart(t *testing.T) {
 	sub.close()
 	sub = subscribe(t, ctx, e.Feeder)
 	check(sub, fd, "after the restart")
+}
+
+// A silent TCP connection to the feeder's port must not keep subscribers
+// (the server reconnecting after a feeder restart) from connecting.
+func TestFeederSilentConnection(t *testing.T) {
+	feeder := binary(t, "saxsfeeder")
+	frames := sampleFrames(t)
+	dir := t.TempDir()
+	e := newEntry(t, "Queue1", "5115115115115115115115115115115a")
+	conf := writeNetconf(t, t.TempDir(), e)
+	fd := start(t, 2*time.Minute, feeder, "--netconf", conf, dir)
+	addr := strings.TrimPrefix(e.Feeder, "tcp://")
+	var silent net.Conn
+	waitFor(t, time.Minute, "the feeder to listen", func() bool {
+		if fd.exited() {
+			t.Fatalf("the feeder exited:\n%s", fd.out.String())
+		}
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		silent = c
+		return err == nil
+	})
+	defer silent.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// Dialled with the tests' handshake deadline: a blocked accept fails
+	// the dial after requestLimit instead of hanging.
+	sub := subscribe(t, ctx, strings.Replace(e.Feeder, "tcp://", "tcpdl://", 1))
+	for i := 0; ; i++ {
+		name := fmt.Sprintf("s_%d.tif", i)
+		writeInTwo(t, frames[i%len(frames)], filepath.Join(dir, name), 20*time.Millisecond)
+		time.Sleep(time.Second)
+		if sub.count(name) > 0 {
+			return
+		}
+		if i == 10 {
+			t.Fatal("no announcement reached a subscriber while a silent connection was open")
+		}
+	}
 }
