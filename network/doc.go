@@ -27,8 +27,11 @@
 // # Transport
 //
 // Every client request ([RoundTrip]) uses a fresh REQ socket and a
-// deadline, so a server restart cannot leave it stuck ([NoAnswerError]).
-// A [RepServer] answers one request at a time and survives anything: a
+// deadline that also bounds the ZMTP handshake, so a restarted or stopped
+// server cannot leave it stuck ([NoAnswerError]).
+// A [RepServer] answers one request at a time and survives anything: the
+// handshakes of new connections run beside zmq4's accept loop with a
+// deadline ([HandshakeTimeout]), so a silent peer keeps no one out; a
 // malformed request gets an error reply ([ParseRequest]), a panic in a
 // handler a ServerError reply, a peer that announces a frame too large
 // to allocate is disconnected before zmq4 tries ([MaxMessageSize]), and

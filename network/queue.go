@@ -100,7 +100,12 @@ func startQueue(parent context.Context, spec queueSpec, o queueOptions) (*queue,
 		Progress:   q.progress,
 		Watching:   func() { close(watching) },
 	}
-	if o.outDir == "" && o.relPath == "" {
+	if o.outDir != "" {
+		// Mirror the queue folder's place below SERVERDIR, so that the
+		// frames of two queues (data/run1/x.tif, data/run2/x.tif) do not
+		// write the same file.
+		cfg.OutDir = filepath.Join(append([]string{o.outDir}, spec.directory...)...)
+	} else if o.relPath == "" {
 		cfg.RelPath = DefaultRelPath
 	}
 	if o.feeder != "" {

@@ -213,3 +213,26 @@ func TestStopFinishesFramesInFlight(t *testing.T) {
 		assert.NoError(t, err, e.Name())
 	}
 }
+
+// TestOutDirMirrorsServerDir checks that with OutDir the files of a frame
+// lie at the frame's path below SERVERDIR, so that same-named frames of two
+// queue folders do not collide.
+func TestOutDirMirrorsServerDir(t *testing.T) {
+	out := t.TempDir()
+	_, c, dir := testServer(t, func(cfg *ServerConfig) { cfg.OutDir = out })
+	ctx := context.Background()
+	for _, run := range []string{"data/run1", "data/run2"} {
+		require.NoError(t, os.MkdirAll(filepath.Join(dir, run), 0o755))
+		arg, atts := newRequest(t, strings.Split(run, "/"))
+		r, err := c.Do(ctx, "new", arg, atts)
+		require.NoError(t, err)
+		require.Equal(t, ResultNewQueue, r.Result)
+		copyFile(t, filepath.Join(sampleDir, "frames", "run1", "sample_00001.tif"), filepath.Join(dir, run, "x.tif"))
+		waitFor(t, "x.tif of "+run, func() bool {
+			_, err := os.Stat(filepath.Join(out, run, "x_cR1.chi"))
+			return err == nil
+		})
+	}
+	_, err := os.Stat(filepath.Join(out, "data", "run1", "x_cR0.chi"))
+	assert.NoError(t, err)
+}

@@ -41,7 +41,9 @@ type ServerConfig struct {
 	// Threads is the number of frames converted at once when the
 	// calibration gives no Threads; 0 means the number of CPUs.
 	Threads int
-	// RelPath (default ../work) or OutDir: where the .chi files go.
+	// RelPath (default ../work) or OutDir: where the .chi files go. Below
+	// OutDir each frame's file has the path of the frame below Dir
+	// (OutDir/run1/x.chi for Dir/run1/x.tif).
 	RelPath, OutDir string
 	// Strict requires attachment digests.
 	Strict bool

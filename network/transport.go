@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"time"
 
 	"github.com/go-zeromq/zmq4"
@@ -118,7 +119,7 @@ func RoundTrip(ctx context.Context, addr string, frames [][]byte, timeout time.D
 	select {
 	case r := <-done:
 		if r.err != nil {
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || errors.Is(r.err, os.ErrDeadlineExceeded) {
 				return nil, &NoAnswerError{Addr: addr, Timeout: timeout, Err: ctx.Err()}
 			}
 			return nil, fmt.Errorf("request to %s: %w", addr, r.err)

@@ -25,7 +25,7 @@ subscribing to its Feeder. A queue converts the frames of its folder
 (Directory of the calibration sent with new, below SERVERDIR) as they are
 completely written, announced by the feeder or seen by the server's own
 watch, into .chi files next to the data (-R, default ../work) or below
--o DIR. SIGINT or SIGTERM finish the frames in flight and stop.
+-o DIR, in the folders the frames have below SERVERDIR. SIGINT or SIGTERM finish the frames in flight and stop.
 `
 
 // ServerMain runs saxsdogserver.
@@ -40,7 +40,7 @@ func ServerMain(args []string, stdout, stderr io.Writer) int {
 	fs.IntVarP(&port, "port", "p", 0, "bind the command socket to `PORT` instead of the configured one")
 	fs.IntVarP(&threads, "threads", "t", runtime.NumCPU(), "convert `N` frames at once unless the calibration sets Threads")
 	fs.StringVarP(&relPath, "relpath", "R", network.DefaultRelPath, "write the .chi files to `REL` relative to each frame's folder")
-	fs.StringVarP(&outDir, "out", "o", "", "write the .chi files below `DIR`, mirroring the queue folder")
+	fs.StringVarP(&outDir, "out", "o", "", "write the .chi files below `DIR`, mirroring SERVERDIR (DIR/run1/x.chi for SERVERDIR/run1/x.tif)")
 	fs.BoolVar(&strict, "strict", false, "require the SHA-512 digests of mask attachments (sent by saxsleash, not by the original)")
 	fs.BoolVarP(&verbose, "verbose", "v", false, "log every request and frame")
 	if st, done := parse(fs, tool, serverUsage, args, stdout, stderr, &help, &version); done {
