@@ -2,9 +2,11 @@ package interop
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -225,6 +227,28 @@ func TestLeashPlotAndMasks(t *testing.T) {
 		if err != nil || !bytes.Contains(b[:min(len(b), 512)], []byte(c.magic)) {
 			t.Errorf("plot -o %s: %v, starts %q", c.name, err, b[:min(len(b), 40)])
 		}
+	}
+	// plot --follow polls until interrupted, printing each new frame's
+	// reply; SIGINT ends it.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	follow := exec.CommandContext(ctx, binary(t, "saxsleash"), "--netconf", f.conf, "--timeout", "5s", "plot", "--follow")
+	follow.Env = env(t)
+	fout := &syncBuffer{}
+	follow.Stdout, follow.Stderr = fout, fout
+	if err := follow.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "a reply from plot --follow", func() bool {
+		return strings.Count(fout.String(), `"result": "plot"`) >= 1
+	})
+	copyFile(t, sampleFrames(t)[1], filepath.Join(q, "y.tif")) // a new frame: a new reply
+	waitFor(t, 30*time.Second, "a second reply from plot --follow", func() bool {
+		return strings.Count(fout.String(), `"result": "plot"`) >= 2
+	})
+	_ = follow.Process.Signal(os.Interrupt)
+	if err := follow.Wait(); ctx.Err() != nil {
+		t.Errorf("plot --follow did not end after SIGINT: %v", err)
 	}
 	masks := t.TempDir()
 	if out, err := leash(t, f.conf, "get", "--save-masks", masks); err != nil {
