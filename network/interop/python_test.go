@@ -325,3 +325,24 @@ func TestAttachmentDigests(t *testing.T) {
 		})
 	}
 }
+
+// A peer that sends many requests (DEALER) and never reads the replies
+// must not keep the server from answering others (libzmq's REP drops
+// replies to a peer whose pipe is full; the original server never blocks
+// on one peer).
+func TestUnreadRepliesDoNotBlock(t *testing.T) {
+	needPython(t)
+	f := newFixture(t)
+	q := f.newQueue(t, "data", "run1")
+	copyFile(t, sampleFrames(t)[0], filepath.Join(q, "x.tif"))
+	f.waitProcessed(t, 1) // get replies now carry the calibration and masks (~10 kB)
+	out, err := run(t, 2*time.Minute, "/usr/bin/python3", script("pyclient.py"), "flood", "--url", f.e.Server, "--secret", f.e.Secret,
+		"--request-timeout", "10")
+	if err != nil {
+		t.Errorf("pyclient.py flood: %v\n%s", err, out)
+	}
+	// And the server still answers once that peer is gone.
+	if r, out, err := leashReply(t, f.conf, "stat"); err != nil || r.Result != "stat" {
+		t.Errorf("stat after the flood: %v %q\n%s", err, r.Result, out)
+	}
+}

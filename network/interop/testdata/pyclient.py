@@ -20,6 +20,10 @@ they are (float repr, \\u escapes, surrogate pairs).
       new with our extension's attachment digests absent, right, wrong, and
       right but an attachment changed; prints {variant: result}.
 
+  pyclient.py flood --url U --secret S [-n 3000]
+      a DEALER sends n get requests and never reads the replies; then an
+      ordinary stat must still be answered.
+
   pyclient.py canon --url U --secret S
       stat requests whose arguments stress the canonical form (float repr,
       -0.0, big ints, NaN, escapes, characters above the BMP, key order),
@@ -257,6 +261,33 @@ def digests(args):
     print()
 
 
+def flood(args):
+    """A peer that sends many signed get requests on a DEALER socket and
+    never reads the replies (receive queue of 1, a small kernel buffer),
+    while an ordinary client asks stat: the stat must be answered."""
+    import zmq
+    from saxsnet import sign
+    ctx = zmq.Context.instance()
+    d = ctx.socket(zmq.DEALER)
+    d.setsockopt(zmq.RCVHWM, 1)
+    d.setsockopt(zmq.RCVBUF, 4096)
+    d.setsockopt(zmq.LINGER, 0)
+    d.connect(args.url)
+    for _ in range(args.n):
+        req = {"command": "get", "argument": {}}
+        sign(req, args.secret)
+        d.send_multipart([b"", json.dumps(req).encode("utf-8")])
+    time.sleep(2)
+    c = Client(args.url, args.secret, timeout=args.request_timeout)
+    try:
+        r = c.request("stat")
+        check(r.get("result") == "stat", "stat while a peer does not read: %r", r)
+        print("stat answered while a peer left %d replies unread" % args.n)
+    finally:
+        c.close()
+        d.close(0)
+
+
 def one_request(args):
     c = Client(args.url, args.secret, timeout=args.request_timeout)
     arg = json.loads(args.argument) if args.argument else {}
@@ -269,7 +300,7 @@ def one_request(args):
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
-    for name in ("scenario", "request", "canon", "digests"):
+    for name in ("scenario", "request", "canon", "digests", "flood"):
         s = sub.add_parser(name)
         s.add_argument("--url", required=True)
         s.add_argument("--secret", required=True)
@@ -281,6 +312,7 @@ def main():
     s.add_argument("--frames", required=True)
     s.add_argument("-n", type=int, default=20)
     s.add_argument("--timeout", type=float, default=60.0)
+    sub.choices["flood"].add_argument("-n", type=int, default=3000)
     s = sub.choices["digests"]
     s.add_argument("--cal", required=True)
     s.add_argument("--queue", required=True)
@@ -290,7 +322,7 @@ def main():
     s.add_argument("--time-offset", type=float, default=0.0)
     args = p.parse_args()
     try:
-        {"scenario": scenario, "request": one_request, "canon": canon_cases, "digests": digests}[args.cmd](args)
+        {"scenario": scenario, "request": one_request, "canon": canon_cases, "digests": digests, "flood": flood}[args.cmd](args)
     except (CheckError, TimeoutError) as e:
         print("FAIL: %s" % e, file=sys.stderr)
         return 1
