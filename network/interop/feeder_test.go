@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -289,5 +290,102 @@ func TestFeederSilentConnection(t *testing.T) {
 		if i == 10 {
 			t.Fatal("no announcement reached a subscriber while a silent connection was open")
 		}
+	}
+}
+
+// Feeder messages are unauthenticated: garbage must be ignored, and a frame
+// announced before it is completely written must be converted once it is,
+// not reported as failed.
+func TestFeederGarbageAndEarlyAnnouncement(t *testing.T) {
+	server := binary(t, "saxsdogserver")
+	frames := sampleFrames(t)
+	serverdir := t.TempDir()
+	qdir := filepath.Join(serverdir, "data", "run1")
+	copyFile(t, frames[0], filepath.Join(qdir, "p_0.tif")) // exists before new: only the feeder can queue it
+	e := newEntry(t, "Queue1", "9a4b9a4b9a4b9a4b9a4b9a4b9a4b9a4b")
+	conf := writeNetconf(t, t.TempDir(), e)
+	srv := start(t, 5*time.Minute, server, "--netconf", conf, "-o", t.TempDir(), serverdir)
+	waitServer(t, conf, srv)
+	if r, out, err := leashReply(t, conf, "new", queueCal(t, "data", "run1")); err != nil || r.Result != "new queue" {
+		t.Fatalf("saxsleash new: %v %q\n%s", err, r.Result, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	pub := zmq4.NewPub(ctx)
+	defer pub.Close()
+	if err := pub.Listen(e.Feeder); err != nil {
+		t.Fatal(err)
+	}
+	big := strings.Repeat("x", 1<<20)
+	garbage := [][]byte{
+		[]byte("not json"),
+		[]byte(`{"command": "new file", "argument": 5}`),
+		[]byte(`{"command": "delete", "argument": "data/run1/p_0.tif"}`),
+		[]byte(`{"command": "new file", "argument": "` + big + `.tif"}`),
+		[]byte("{\"command\": \"new file\", \"argument\": \"data/run1/\xff\xfe.tif\"}"),
+		[]byte(`{"command": "new file", "argument": "../../../../etc/passwd.tif"}`),
+		[]byte(`{"command": "new file", "argument": "data/run1"}`),
+		[]byte(`{"command": "new file", "argument": "data/run1/ghost.tif"}`),
+		[]byte(`[]`),
+		{},
+	}
+	// Until the subscription is live, p_0 is announced with the garbage.
+	waitFor(t, time.Minute, "p_0 converted through the feeder", func() bool {
+		for _, g := range garbage {
+			if err := pub.Send(zmq4.NewMsg(g)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := pub.Send(feederMsg(filepath.Join(qdir, "p_0.tif"))); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond)
+		if srv.exited() {
+			t.Fatalf("the server exited")
+		}
+		return processed(t, conf) == 1
+	})
+	// Announced while half written, completed a second later.
+	src, err := os.ReadFile(frames[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	early := filepath.Join(qdir, "early.tif")
+	if err := os.WriteFile(early, src[:len(src)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Send(feederMsg(early)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	fh, err := os.OpenFile(early, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fh.Write(src[len(src)/2:]); err != nil {
+		t.Fatal(err)
+	}
+	fh.Close()
+	waitFor(t, time.Minute, "early.tif converted", func() bool {
+		p := processed(t, conf)
+		if p > 2 {
+			t.Fatalf("%d processed, want 2", p)
+		}
+		return p == 2
+	})
+	time.Sleep(time.Second)
+	r, out, err := leashReply(t, conf, "fileslist")
+	if err != nil {
+		t.Fatalf("fileslist: %v\n%s", err, out)
+	}
+	var d struct {
+		Fileslist map[string][]string `json:"fileslist"`
+	}
+	_ = json.Unmarshal(r.Data, &d)
+	if len(d.Fileslist["Failed"]) != 0 {
+		t.Errorf("failed frames %v, want none (early.tif was announced early, then completed)", d.Fileslist["Failed"])
+	}
+	if p := processed(t, conf); p != 2 {
+		t.Errorf("%d processed, want 2", p)
 	}
 }
