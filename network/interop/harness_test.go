@@ -276,7 +276,7 @@ func (p *proc) exited() bool {
 }
 
 // run runs a short command with a deadline and returns its combined output
-// and error.
+// and error (wrapping context.DeadlineExceeded when it had to be killed).
 func run(t testing.TB, limit time.Duration, path string, args ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
@@ -285,6 +285,9 @@ func run(t testing.TB, limit time.Duration, path string, args ...string) (string
 	cmd.Env = env(t)
 	cmd.WaitDelay = 5 * time.Second
 	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		err = fmt.Errorf("%s killed after %v: %w", filepath.Base(path), limit, ctx.Err())
+	}
 	return string(out), err
 }
 

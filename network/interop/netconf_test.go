@@ -3,7 +3,9 @@ package interop
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -76,4 +78,27 @@ func TestServerNumberAndPort(t *testing.T) {
 	if r, _, err := leashReply(t, conf, "-N", "0", "-S", url, "stat"); err == nil || r.Result != "AuthenticationError" {
 		t.Errorf("entry 0's secret at server B: %v %q, want AuthenticationError", err, r.Result)
 	}
+}
+
+// saxsdogserver refuses to start, with a message and a non-zero exit, on a
+// missing SERVERDIR, -R with -o, and a command port already in use.
+func TestServerStartErrors(t *testing.T) {
+	server := binary(t, "saxsdogserver")
+	e := newEntry(t, "Queue1", "e4e4e4e4e4e4e4e4e4e4e4e4e4e4e4e4")
+	conf := writeNetconf(t, t.TempDir(), e)
+	fails := func(what string, args ...string) {
+		t.Helper()
+		out, err := run(t, 30*time.Second, server, args...)
+		if err == nil || errors.Is(err, context.DeadlineExceeded) || strings.TrimSpace(out) == "" {
+			t.Errorf("%s: %v, want an exit with an error message\n%s", what, err, out)
+		}
+	}
+	fails("a missing SERVERDIR", "--netconf", conf, filepath.Join(t.TempDir(), "missing"))
+	fails("-R with -o", "--netconf", conf, "-R", "../work", "-o", t.TempDir(), t.TempDir())
+	l, err := net.Listen("tcp", strings.TrimPrefix(e.Server, "tcp://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	fails("the command port in use", "--netconf", conf, "-o", t.TempDir(), t.TempDir())
 }
