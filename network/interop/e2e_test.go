@@ -322,10 +322,10 @@ func TestMalformedInputs(t *testing.T) {
 			t.Errorf("a valid stat after %s: %v %q", c.name, err, b)
 		}
 	}
-	// Extra frames after a valid stat: answered (the original ignores them),
-	// and the server goes on.
+	// Extra frames after a valid stat: an error reply (stat takes no
+	// attachments), and the server goes on.
 	b, err := rawRequest(t, e.Server, signedRequest("stat", "{}", e.Secret, now()), []byte("x"), []byte("y"))
-	if r, perr := parseReply(b); err != nil || perr != nil || r.Result == "" {
+	if r, perr := parseReply(b); err != nil || perr != nil || r.Result == "" || r.Result == "stat" {
 		t.Errorf("stat with two extra frames: %v %q", err, b)
 	} else {
 		t.Logf("stat with two extra frames: %.200s", b)

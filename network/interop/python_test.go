@@ -346,3 +346,43 @@ func TestUnreadRepliesDoNotBlock(t *testing.T) {
 		t.Errorf("stat after the flood: %v %q\n%s", err, r.Result, out)
 	}
 }
+
+// get --save-masks writes each mask under DIR by its base name only: an
+// attachment name from the server such as "../../evil.msk" or an absolute
+// path must not write outside DIR.
+func TestLeashSaveMasksStaysInDir(t *testing.T) {
+	needPython(t)
+	binary(t, "saxsleash")
+	secret := "3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a"
+	url, _ := startPyServer(t, secret, t.TempDir())
+	root := t.TempDir()
+	outside := filepath.Join(root, "evil.msk")
+	abs := filepath.Join(root, "abs.msk")
+	code := `
+import sys, json
+sys.path.insert(0, sys.argv[3])
+from saxsnet import Client, attachment
+c = Client(sys.argv[1], sys.argv[2])
+cal = {"Masks": [{"MaskFile": "a"}, {"MaskFile": "b"}], "Directory": ["."]}
+r = c.request("new", {"calibration": cal, "data": {}}, [attachment("../../evil.msk", b"x"), attachment(sys.argv[4], b"y")])
+assert r["result"] == "new queue", r
+`
+	if out, err := run(t, time.Minute, "/usr/bin/python3", "-c", code, url, secret, filepath.Dir(script("saxsnet.py")), abs); err != nil {
+		t.Fatalf("python new: %v\n%s", err, out)
+	}
+	e := entry{Name: "py", Server: url, Feeder: fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t)), Secret: secret}
+	conf := writeNetconf(t, t.TempDir(), e)
+	dir := filepath.Join(root, "a", "b", "masks")
+	out, err := leash(t, conf, "get", "--save-masks", dir)
+	for _, p := range []string{outside, filepath.Join(root, "a", "evil.msk"), abs} {
+		if _, serr := os.Stat(p); serr == nil {
+			t.Errorf("saxsleash get --save-masks %s wrote %s (outside the folder)\n%s", dir, p, out)
+		}
+	}
+	if err != nil {
+		t.Logf("saxsleash get --save-masks: %v\n%s", err, out)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "evil.msk")); err == nil && string(b) != "x" {
+		t.Errorf("evil.msk in DIR holds %q", b)
+	}
+}
