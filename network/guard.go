@@ -26,7 +26,9 @@ const MaxMessageSize = 256 << 20
 // WriteTimeout bounds each write to a peer of a bound socket: a peer that
 // stops reading (its TCP window full) is disconnected after it instead of
 // stalling the socket's single writer, and with it every other client.
-const WriteTimeout = 30 * time.Second
+// Once a write has failed the connection is closed, so the replies still
+// queued for that peer fail at once instead of waiting in turn.
+const WriteTimeout = 5 * time.Second
 
 // guardScheme is the zmq4 transport name of guarded TCP.
 const guardScheme = "saxstcp"
@@ -263,6 +265,9 @@ func (c *guardConn) Write(p []byte) (int, error) {
 		return skipped, err
 	}
 	n, err := c.Conn.Write(p)
+	if err != nil {
+		c.Conn.Close() // a peer that does not read is dropped (see WriteTimeout)
+	}
 	return skipped + n, err
 }
 

@@ -332,7 +332,6 @@ func TestAttachmentDigests(t *testing.T) {
 // on one peer).
 func TestUnreadRepliesDoNotBlock(t *testing.T) {
 	needPython(t)
-	knownBug(t, "a peer that does not read its replies wedges saxsdogserver (net @ e97852e; /work/prompts/bugs-from-interop.md bug 6)")
 	f := newFixture(t)
 	q := f.newQueue(t, "data", "run1")
 	copyFile(t, sampleFrames(t)[0], filepath.Join(q, "x.tif"))
