@@ -518,13 +518,3 @@ func writeInTwo(t testing.TB, src, dst string, pause time.Duration) {
 		t.Fatal(err)
 	}
 }
-
-// knownBug skips a test that shows a reported, not yet fixed bug of the
-// network commands, unless SAXS_INTEROP_KNOWN_BUGS is set (then it runs and
-// fails until the bug is fixed). See the report of the interop branch.
-func knownBug(t testing.TB, what string) {
-	t.Helper()
-	if os.Getenv("SAXS_INTEROP_KNOWN_BUGS") == "" {
-		t.Skipf("known bug, not fixed yet: %s (SAXS_INTEROP_KNOWN_BUGS=1 runs this test)", what)
-	}
-}
