@@ -136,6 +136,18 @@ type Config struct {
 	// Outputs are extra per-frame outputs (plots, image copies), written by
 	// the workers after the .chi files and the SVG and PNG pictures.
 	Outputs []Output
+	// Dat writes a pyFAI-style .dat file next to each .chi file (x.chi
+	// gives x.dat; saxs.WriteDatFile), with the same numbers.
+	Dat bool
+	// NXcanSAS writes one NXcanSAS file per input file holding the curves
+	// of all its frames (saxs.WriteNXcanSASFile), named like its .chi base
+	// with NXcanSASSuffix: x.cbf gives x.nxcansas.h5.
+	NXcanSAS bool
+	// IntegratorOptions are used to build the integrator of a detector
+	// pixel mask (an Eiger master file's pixel_mask combined with each
+	// calibration mask); its Masks are set by the run, Workers defaults
+	// to Workers. With CacheDir set the built operators are kept.
+	IntegratorOptions saxs.Options
 
 	// ErrorLog is the file listing the failures of a run, one "path:
 	// reason" per line, written at the end when a frame failed and removed
@@ -328,7 +340,8 @@ type Converter struct {
 	roots   []root
 	errLog  string
 	watch   Watch    // with defaults, when cfg.Watch is set
-	outputs []Output // the SVG and PNG outputs, then cfg.Outputs
+	outputs []Output // the SVG, PNG and .dat outputs, then cfg.Outputs
+	frames  frameState
 }
 
 // root is one input of a run.
@@ -424,6 +437,13 @@ func NewContext(ctx context.Context, cfg Config) (*Converter, error) {
 		}
 		c.outputs = append(c.outputs, pngOutput{mask})
 	}
+	if cfg.Dat {
+		cal := cfg.Calibration
+		if cal == nil || cfg.Integrator != nil {
+			cal = c.ig.Calibration()
+		}
+		c.outputs = append(c.outputs, datOutput{cal})
+	}
 	c.outputs = append(c.outputs, cfg.Outputs...)
 	return c, nil
 }
@@ -454,8 +474,8 @@ func (c *Converter) setRoots(paths []string) error {
 				}
 				byName[r.prefix] = p
 			}
-		} else if !isTIFFName(p) {
-			return fmt.Errorf("batch: input %s is neither a folder nor a .tif/.tiff file", p)
+		} else if !isFrameName(p) {
+			return fmt.Errorf("batch: input %s is neither a folder nor a .tif/.tiff file (nor .cbf, .edf, .h5, .nxs)", p)
 		} else if !fi.Mode().IsRegular() {
 			return fmt.Errorf("batch: input %s is %s, not a frame", p, fileKind(fi.Mode()))
 		}
@@ -762,7 +782,7 @@ func (r *run) prepare(path string, rootIdx int) (job, bool) {
 		return job{}, false
 	}
 	j := job{path: path, base: base, outs: c.chiPaths(base)}
-	j.more = c.extraPaths(j.outs)
+	j.more = append(c.extraPaths(j.outs), c.fileOutputs(base)...)
 	r.cleanOutputDirs(j.outs, j.more)
 	r.mu.Lock()
 	for _, list := range [][]string{j.outs, j.more} {
@@ -902,6 +922,9 @@ func (c *Converter) convert(ctx context.Context, j job, rd *saxs.ImageReader, im
 		fr.Err = fmt.Errorf("%s: %w", j.path, err)
 		return fr, false
 	}
+	if !isTIFFName(j.path) {
+		return c.convertFrames(ctx, j, img, res) // CBF, EDF, HDF5: see frames.go
+	}
 	if err := readFrame(ctx, rd, j.path, img); err != nil {
 		fr.Err = err
 		var nf *notFrameError
@@ -938,6 +961,12 @@ func (c *Converter) convert(ctx context.Context, j job, rd *saxs.ImageReader, im
 				fr.Err = fmt.Errorf("%s: write: %w", j.path, err)
 				return fr, false
 			}
+		}
+	}
+	if files := c.fileOutputs(j.base); len(files) > 0 {
+		if err := c.writeFileOutputs(j, files, appendCurves(nil, res, j.outs)); err != nil {
+			fr.Err = err
+			return fr, false
 		}
 	}
 	fr.Status = Converted
