@@ -73,6 +73,8 @@ type queueOptions struct {
 	relPath   string
 	outDir    string
 	workers   int
+	dat       bool // batch.Config.Dat
+	nxcansas  bool // batch.Config.NXcanSAS
 	watch     batch.Watch
 	log       *slog.Logger
 }
@@ -95,6 +97,8 @@ func startQueue(parent context.Context, spec queueSpec, o queueOptions) (*queue,
 		NoWalk:     !spec.walk,
 		Watch:      &w,
 		ErrorLog:   "-",
+		Dat:        o.dat,
+		NXcanSAS:   o.nxcansas,
 		Outputs:    []batch.Output{q},
 		Logger:     o.log,
 		Progress:   q.progress,

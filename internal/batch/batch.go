@@ -954,6 +954,12 @@ func (c *Converter) convert(ctx context.Context, j job, rd *saxs.ImageReader, im
 		fr.Err = fmt.Errorf("%s: write: %w", j.path, err)
 		return fr, false
 	}
+	if files := c.fileOutputs(j.base); len(files) > 0 {
+		if err := c.writeFileOutputs(j, files, appendCurves(nil, res, j.outs)); err != nil {
+			fr.Err = err
+			return fr, false
+		}
+	}
 	if len(c.outputs) > 0 {
 		f := &Frame{Path: j.path, ChiPaths: j.outs, Image: img, Result: res}
 		for _, o := range c.outputs {
@@ -961,12 +967,6 @@ func (c *Converter) convert(ctx context.Context, j job, rd *saxs.ImageReader, im
 				fr.Err = fmt.Errorf("%s: write: %w", j.path, err)
 				return fr, false
 			}
-		}
-	}
-	if files := c.fileOutputs(j.base); len(files) > 0 {
-		if err := c.writeFileOutputs(j, files, appendCurves(nil, res, j.outs)); err != nil {
-			fr.Err = err
-			return fr, false
 		}
 	}
 	fr.Status = Converted

@@ -321,6 +321,15 @@ func (c *Converter) convertFrames(ctx context.Context, j job, img *saxs.Image, r
 			fr.Err = fmt.Errorf("%s: write: %w", j.path, err)
 			return fr, false
 		}
+		if len(files) > 0 {
+			sas = appendCurves(sas, res, chis[i])
+			if i == n-1 { // before the Outputs of the last frame, so that they see a complete file
+				if err := c.writeFileOutputs(j, files, sas); err != nil {
+					fr.Err = err
+					return fr, false
+				}
+			}
+		}
 		if len(c.outputs) > 0 {
 			f := &Frame{Path: saxs.FramePath(j.path, i, n), ChiPaths: chis[i], Image: img, Result: res}
 			for _, o := range c.outputs {
@@ -330,13 +339,6 @@ func (c *Converter) convertFrames(ctx context.Context, j job, img *saxs.Image, r
 				}
 			}
 		}
-		if len(files) > 0 {
-			sas = appendCurves(sas, res, chis[i])
-		}
-	}
-	if err := c.writeFileOutputs(j, files, sas); err != nil {
-		fr.Err = err
-		return fr, false
 	}
 	fr.Status = Converted
 	return fr, false

@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/saxsdog/saxs"
+	"github.com/saxsdog/saxs/internal/batch"
 	"github.com/saxsdog/saxs/network"
 )
 
@@ -34,7 +35,9 @@ func ServerMain(args []string, stdout, stderr io.Writer) int {
 	var help, version, strict, verbose bool
 	var netconf, relPath, outDir string
 	var index, port, threads int
+	var formats []string
 	fs := newFlags(tool, stderr, &help, &version)
+	fs.StringSliceVar(&formats, "format", []string{batch.FormatChi}, "output `FORMATS`, comma-separated: chi (always), dat, nxcansas (as saxsdog --format)")
 	fs.StringVar(&netconf, "netconf", "", "network configuration `FILE` (default $SAXSDOG_NETWORK or ~/.saxsdognetwork)")
 	fs.IntVarP(&index, "serverno", "N", -1, "serve only configuration entry `i` (default: all)")
 	fs.IntVarP(&port, "port", "p", 0, "bind the command socket to `PORT` instead of the configured one")
@@ -55,6 +58,10 @@ func ServerMain(args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, tool, fmt.Errorf("--threads must be at least 1, not %d", threads))
 	case port < 0 || port > 65535:
 		return usageError(stderr, tool, fmt.Errorf("invalid port %d", port))
+	}
+	dat, nxcansas, err := batch.ParseFormats(formats)
+	if err != nil {
+		return usageError(stderr, tool, fmt.Errorf("--format: %w", err))
 	}
 	if outDir != "" {
 		relPath = ""
@@ -95,7 +102,7 @@ func ServerMain(args []string, stdout, stderr io.Writer) int {
 		}
 		s, err := network.NewServer(network.ServerConfig{Dir: fs.Arg(0), NetConf: nc, Index: i, Port: port,
 			Threads: threads, RelPath: relPath, OutDir: outDir, Strict: strict, CacheDir: cacheDir, Logger: log,
-			Verifier: verifiers[secret]})
+			Verifier: verifiers[secret], Dat: dat, NXcanSAS: nxcansas})
 		if err != nil {
 			return usageError(stderr, tool, err)
 		}
