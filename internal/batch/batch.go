@@ -74,8 +74,14 @@ const DefaultOutDir = "out"
 // [saxs.Integrator.ChiPaths] (x_cR0.chi, x_cR1.chi, ...).
 //
 // Frames found: files whose names end in .tif or .tiff (in any case) below
-// each root, recursively, in lexical order; regular files and symbolic links
-// to regular files. Symbolic links to folders are not followed, and the
+// each root, recursively, in lexical order, and likewise detector files
+// .cbf, .edf, .h5 and .nxs (not Eiger data files *_data_NNNNNN.h5, read
+// through their master file's links, nor NXcanSAS outputs; see
+// frames.go). These are read with saxs.FrameReader, whatever their content
+// (recognised by saxs.DetectFormat); a file of n > 1 frames gives the
+// outputs of frame i named by saxs.FramePath (x_00007.chi), a single-frame
+// file those of a TIFF of the same name (x.cbf gives x.chi). Frames are
+// regular files and symbolic links to regular files. Symbolic links to folders are not followed, and the
 // output folder is skipped when it lies inside a root. An entry named like
 // a frame that is not one (a folder x.tif, whose contents are walked, a
 // FIFO or device, which is never opened, a symbolic link that is dangling,
@@ -191,7 +197,7 @@ type Source func(ctx context.Context, add func(path string) error) error
 // Frame is a converted frame as handed to an Output. Image and Result are
 // the worker's and are only valid during the call.
 type Frame struct {
-	Path     string       // the TIFF file
+	Path     string       // the frame file (saxs.FramePath of it for frame i of a multi-frame file)
 	ChiPaths []string     // the .chi files written ("" for a curve not written)
 	Image    *saxs.Image  // the frame
 	Result   *saxs.Result // its curves
