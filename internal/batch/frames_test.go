@@ -2,10 +2,13 @@ package batch
 
 import (
 	"bytes"
+	"context"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -78,5 +81,62 @@ func TestWatchMasterBeforeData(t *testing.T) {
 	checkChi(t, filepath.Join(out, "m_master_00001.chi"), 9)
 	if _, err := os.Stat(filepath.Join(out, "m_data_000001.chi")); err == nil {
 		t.Error("the data file was converted on its own")
+	}
+}
+
+// pmWriter writes with h5py, for each (name, first row) pair of argv[3:],
+// a master file argv[1]/<name>_master.h5 holding one frame of argv[2]
+// rows × 50 columns, all 4, and a pixel_mask flagging 5 rows from the
+// first row given.
+const pmWriter = `
+import sys, os, numpy as np, h5py
+rows = int(sys.argv[2]); cols = 50
+a = sys.argv[3:]
+for name, first in zip(a[0::2], a[1::2]):
+    with h5py.File(os.path.join(sys.argv[1], name + "_master.h5"), "w") as m:
+        m.create_dataset("entry/data/data", data=np.full((1, rows, cols), 4, np.int32))
+        pm = np.zeros((rows, cols), np.uint32); pm[int(first):int(first) + 5, :] = 1
+        m.create_dataset("entry/instrument/detector/detectorSpecific/pixel_mask", data=pm)
+`
+
+// TestPixelMaskIntegratorCached: three files with two distinct pixel masks
+// build two integrators (logged each time), and the curves of the
+// constant frames are that constant.
+func TestPixelMaskIntegratorCached(t *testing.T) {
+	const python = "/usr/bin/python3"
+	if out, err := exec.Command(python, "-c", "import numpy, h5py").CombinedOutput(); err != nil {
+		t.Skipf("%s with numpy and h5py is needed (%v: %s); test skipped", python, err, bytes.TrimSpace(out))
+	}
+	if testCols != 50 {
+		t.Fatal("pmWriter assumes 50 columns")
+	}
+	dir := t.TempDir()
+	cal := loadCal(t, flatCal(t, dir))
+	data, out := filepath.Join(dir, "data"), filepath.Join(dir, "out")
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(python, "-c", pmWriter, data, strconv.Itoa(testRows), "a", "0", "b", "10", "c", "0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("h5py: %v\n%s", err, b)
+	}
+	log := &logRecorder{}
+	s, err := Run(context.Background(), Config{Calibration: cal, Roots: []string{data}, OutDir: out, Workers: 2, Logger: slog.New(log)})
+	if err != nil || s.Converted != 3 || s.Failed != 0 {
+		t.Fatalf("summary %+v, %v", s, err)
+	}
+	n := 0
+	log.mu.Lock()
+	for _, m := range log.msgs {
+		if strings.HasPrefix(m, "detector pixel mask combined") {
+			n++
+		}
+	}
+	log.mu.Unlock()
+	if n != 2 {
+		t.Errorf("%d integrators built for 2 distinct pixel masks", n)
+	}
+	for _, name := range []string{"a", "b", "c"} {
+		checkChi(t, filepath.Join(out, name+"_master.chi"), 4)
 	}
 }
