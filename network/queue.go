@@ -34,6 +34,7 @@ type queueSpec struct {
 	flat        bool     // started with the 0.3.0 form
 	walk        bool     // convert the frames already there (readdir)
 	workers     int
+	masks       []*saxs.Mask // the calibration's masks as received (combined with a detector pixel mask)
 }
 
 // paramSeries is the integral-parameter history of one mask.
@@ -73,6 +74,7 @@ type queueOptions struct {
 	relPath   string
 	outDir    string
 	workers   int
+	cacheDir  string
 	dat       bool // batch.Config.Dat
 	nxcansas  bool // batch.Config.NXcanSAS
 	watch     batch.Watch
@@ -104,6 +106,8 @@ func startQueue(parent context.Context, spec queueSpec, o queueOptions) (*queue,
 		Progress:   q.progress,
 		Watching:   func() { close(watching) },
 	}
+	cfg.Masks = spec.masks // combined with a detector pixel mask
+	cfg.IntegratorOptions = saxs.Options{Workers: o.workers, CacheDir: o.cacheDir, Logger: o.log}
 	if o.outDir != "" {
 		// Mirror the queue folder's place below SERVERDIR, so that the
 		// frames of two queues (data/run1/x.tif, data/run2/x.tif) do not

@@ -154,6 +154,10 @@ type Config struct {
 	// calibration mask); its Masks are set by the run, Workers defaults
 	// to Workers. With CacheDir set the built operators are kept.
 	IntegratorOptions saxs.Options
+	// Masks are the calibration's masks, one per curve, combined with a
+	// detector pixel mask; nil means reading them from the calibration's
+	// MaskFile paths (the saxsdog server passes the masks it received).
+	Masks []*saxs.Mask
 
 	// ErrorLog is the file listing the failures of a run, one "path:
 	// reason" per line, written at the end when a frame failed and removed

@@ -179,10 +179,17 @@ func (c *Converter) integratorFor(ctx context.Context, path string, pm *saxs.Mas
 	if cal == nil || c.cfg.Integrator != nil {
 		cal = c.ig.Calibration()
 	}
+	if c.cfg.Masks != nil && len(c.cfg.Masks) != len(cal.Masks) {
+		m.err = fmt.Errorf("detector pixel mask: %d masks given for %d calibration masks", len(c.cfg.Masks), len(cal.Masks))
+		return nil, m.err
+	}
 	masks := make([]*saxs.Mask, len(cal.Masks))
 	for i := range cal.Masks {
-		cm, err := saxs.OpenMask(cal.MaskPath(i))
-		if err != nil {
+		var cm *saxs.Mask
+		var err error
+		if c.cfg.Masks != nil {
+			cm = c.cfg.Masks[i]
+		} else if cm, err = saxs.OpenMask(cal.MaskPath(i)); err != nil {
 			m.err = fmt.Errorf("detector pixel mask: calibration mask %d: %w", i, err)
 			return nil, m.err
 		}
