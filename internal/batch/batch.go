@@ -205,6 +205,9 @@ type Frame struct {
 	ChiPaths []string     // the .chi files written ("" for a curve not written)
 	Image    *saxs.Image  // the frame
 	Result   *saxs.Result // its curves
+	// Source names the frame for humans: the file, with " frame i of n"
+	// for a multi-frame file; "" means Path.
+	Source string
 }
 
 // An Output writes extra files for each converted frame. It must be safe

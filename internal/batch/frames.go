@@ -102,7 +102,11 @@ func (o datOutput) Write(f *Frame) error {
 		if p == "" {
 			continue
 		}
-		if err := saxs.WriteDatFile(p, o.cal, &f.Result.Curves[i], f.Path); err != nil {
+		src := f.Source
+		if src == "" {
+			src = f.Path
+		}
+		if err := saxs.WriteDatFile(p, o.cal, &f.Result.Curves[i], src); err != nil {
 			return err
 		}
 	}
@@ -339,6 +343,9 @@ func (c *Converter) convertFrames(ctx context.Context, j job, img *saxs.Image, r
 		}
 		if len(c.outputs) > 0 {
 			f := &Frame{Path: saxs.FramePath(j.path, i, n), ChiPaths: chis[i], Image: img, Result: res}
+			if n > 1 {
+				f.Source = fmt.Sprintf("%s frame %d of %d", j.path, i, n)
+			}
 			for _, o := range c.outputs {
 				if err := o.Write(f); err != nil {
 					fr.Err = fmt.Errorf("%s: write: %w", j.path, err)

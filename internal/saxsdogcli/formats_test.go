@@ -352,6 +352,9 @@ func TestFormatDatNXcanSAS(t *testing.T) {
 		}
 	}
 
+	if b, _ := os.ReadFile(filepath.Join(out, "e_00001.dat")); !bytes.Contains(b, []byte("\n# --> "+filepath.Join("data", "e.edf")+" frame 1 of 2\n")) {
+		t.Errorf("e_00001.dat does not name its source frame:\n%.400s", b)
+	}
 	// Resume: everything is up to date.
 	code, stdout, stderr = runMain(t, dir, "-c", cal, "--no-cache", "--format", "chi,dat,nxcansas", "-r", "data")
 	if code != ExitOK || !strings.Contains(stdout, "converted 0, skipped 2,") {
