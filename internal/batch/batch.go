@@ -175,7 +175,7 @@ type Config struct {
 	Progress func(Progress)
 
 	// Announce, when set, replaces the conversion: each frame is only
-	// read (decoded as a TIFF, to know that it is complete) and handed to
+	// read (decoded, to know that it is complete; frame 0 of a multi-frame file) and handed to
 	// Announce; nothing is integrated or written, and Calibration and
 	// Integrator may be nil. With Watch this tells when frames are
 	// complete (the saxsfeeder). An error of Announce fails the frame.
