@@ -34,6 +34,7 @@ type queueSpec struct {
 	flat        bool     // started with the 0.3.0 form
 	walk        bool     // convert the frames already there (readdir)
 	workers     int
+	masks       []*saxs.Mask // the calibration's masks as received (combined with a detector pixel mask)
 }
 
 // paramSeries is the integral-parameter history of one mask.
@@ -73,6 +74,9 @@ type queueOptions struct {
 	relPath   string
 	outDir    string
 	workers   int
+	cacheDir  string
+	dat       bool // batch.Config.Dat
+	nxcansas  bool // batch.Config.NXcanSAS
 	watch     batch.Watch
 	log       *slog.Logger
 }
@@ -95,11 +99,15 @@ func startQueue(parent context.Context, spec queueSpec, o queueOptions) (*queue,
 		NoWalk:     !spec.walk,
 		Watch:      &w,
 		ErrorLog:   "-",
+		Dat:        o.dat,
+		NXcanSAS:   o.nxcansas,
 		Outputs:    []batch.Output{q},
 		Logger:     o.log,
 		Progress:   q.progress,
 		Watching:   func() { close(watching) },
 	}
+	cfg.Masks = spec.masks // combined with a detector pixel mask
+	cfg.IntegratorOptions = saxs.Options{Workers: o.workers, CacheDir: o.cacheDir, Logger: o.log}
 	if o.outDir != "" {
 		// Mirror the queue folder's place below SERVERDIR, so that the
 		// frames of two queues (data/run1/x.tif, data/run2/x.tif) do not

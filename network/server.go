@@ -60,6 +60,9 @@ type ServerConfig struct {
 	// CacheDir keeps built integration operators; "" disables the cache.
 	CacheDir string
 	Logger   *slog.Logger
+	// Dat and NXcanSAS add the .dat and NXcanSAS outputs (batch.Config's
+	// fields of the same names; saxsdogserver --format).
+	Dat, NXcanSAS bool
 }
 
 // Server is one saxsdog server: a REP socket and at most one queue.
@@ -324,6 +327,7 @@ func (s *Server) cmdNew(ctx context.Context, req *Request) Obj {
 	if workers <= 0 {
 		workers = runtime.NumCPU()
 	}
+	spec.masks = masks
 	spec.ig, err = saxs.NewWithOptions(cal, saxs.Options{Masks: masks, Workers: workers, CacheDir: s.cfg.CacheDir, Logger: s.log})
 	if err != nil {
 		return ErrorReply(ResultValueError, err.Error())
@@ -349,7 +353,7 @@ func (s *Server) start(ctx context.Context, spec queueSpec, workers int) error {
 		feeder = ""
 	}
 	q, err := startQueue(ctx, spec, queueOptions{serverDir: s.dir, feeder: feeder, relPath: s.cfg.RelPath,
-		outDir: s.cfg.OutDir, workers: workers, watch: s.cfg.Watch, log: s.log})
+		outDir: s.cfg.OutDir, workers: workers, watch: s.cfg.Watch, log: s.log, dat: s.cfg.Dat, nxcansas: s.cfg.NXcanSAS, cacheDir: s.cfg.CacheDir})
 	if err != nil {
 		return err
 	}

@@ -74,8 +74,14 @@ const DefaultOutDir = "out"
 // [saxs.Integrator.ChiPaths] (x_cR0.chi, x_cR1.chi, ...).
 //
 // Frames found: files whose names end in .tif or .tiff (in any case) below
-// each root, recursively, in lexical order; regular files and symbolic links
-// to regular files. Symbolic links to folders are not followed, and the
+// each root, recursively, in lexical order, and likewise detector files
+// .cbf, .edf, .h5 and .nxs (not Eiger data files *_data_NNNNNN.h5, read
+// through their master file's links, nor NXcanSAS outputs; see
+// frames.go). These are read with saxs.FrameReader, whatever their content
+// (recognised by saxs.DetectFormat); a file of n > 1 frames gives the
+// outputs of frame i named by saxs.FramePath (x_00007.chi), a single-frame
+// file those of a TIFF of the same name (x.cbf gives x.chi). Frames are
+// regular files and symbolic links to regular files. Symbolic links to folders are not followed, and the
 // output folder is skipped when it lies inside a root. An entry named like
 // a frame that is not one (a folder x.tif, whose contents are walked, a
 // FIFO or device, which is never opened, a symbolic link that is dangling,
@@ -136,6 +142,22 @@ type Config struct {
 	// Outputs are extra per-frame outputs (plots, image copies), written by
 	// the workers after the .chi files and the SVG and PNG pictures.
 	Outputs []Output
+	// Dat writes a pyFAI-style .dat file next to each .chi file (x.chi
+	// gives x.dat; saxs.WriteDatFile), with the same numbers.
+	Dat bool
+	// NXcanSAS writes one NXcanSAS file per input file holding the curves
+	// of all its frames (saxs.WriteNXcanSASFile), named like its .chi base
+	// with NXcanSASSuffix: x.cbf gives x.nxcansas.h5.
+	NXcanSAS bool
+	// IntegratorOptions are used to build the integrator of a detector
+	// pixel mask (an Eiger master file's pixel_mask combined with each
+	// calibration mask); its Masks are set by the run, Workers defaults
+	// to Workers. With CacheDir set the built operators are kept.
+	IntegratorOptions saxs.Options
+	// Masks are the calibration's masks, one per curve, combined with a
+	// detector pixel mask; nil means reading them from the calibration's
+	// MaskFile paths (the saxsdog server passes the masks it received).
+	Masks []*saxs.Mask
 
 	// ErrorLog is the file listing the failures of a run, one "path:
 	// reason" per line, written at the end when a frame failed and removed
@@ -153,7 +175,7 @@ type Config struct {
 	Progress func(Progress)
 
 	// Announce, when set, replaces the conversion: each frame is only
-	// read (decoded as a TIFF, to know that it is complete) and handed to
+	// read (decoded, to know that it is complete; frame 0 of a multi-frame file) and handed to
 	// Announce; nothing is integrated or written, and Calibration and
 	// Integrator may be nil. With Watch this tells when frames are
 	// complete (the saxsfeeder). An error of Announce fails the frame.
@@ -179,10 +201,13 @@ type Source func(ctx context.Context, add func(path string) error) error
 // Frame is a converted frame as handed to an Output. Image and Result are
 // the worker's and are only valid during the call.
 type Frame struct {
-	Path     string       // the TIFF file
+	Path     string       // the frame file (saxs.FramePath of it for frame i of a multi-frame file)
 	ChiPaths []string     // the .chi files written ("" for a curve not written)
 	Image    *saxs.Image  // the frame
 	Result   *saxs.Result // its curves
+	// Source names the frame for humans: the file, with " frame i of n"
+	// for a multi-frame file; "" means Path.
+	Source string
 }
 
 // An Output writes extra files for each converted frame. It must be safe
@@ -328,7 +353,8 @@ type Converter struct {
 	roots   []root
 	errLog  string
 	watch   Watch    // with defaults, when cfg.Watch is set
-	outputs []Output // the SVG and PNG outputs, then cfg.Outputs
+	outputs []Output // the SVG, PNG and .dat outputs, then cfg.Outputs
+	frames  frameState
 }
 
 // root is one input of a run.
@@ -424,6 +450,13 @@ func NewContext(ctx context.Context, cfg Config) (*Converter, error) {
 		}
 		c.outputs = append(c.outputs, pngOutput{mask})
 	}
+	if cfg.Dat {
+		cal := cfg.Calibration
+		if cal == nil || cfg.Integrator != nil {
+			cal = c.ig.Calibration()
+		}
+		c.outputs = append(c.outputs, datOutput{cal})
+	}
 	c.outputs = append(c.outputs, cfg.Outputs...)
 	return c, nil
 }
@@ -454,8 +487,8 @@ func (c *Converter) setRoots(paths []string) error {
 				}
 				byName[r.prefix] = p
 			}
-		} else if !isTIFFName(p) {
-			return fmt.Errorf("batch: input %s is neither a folder nor a .tif/.tiff file", p)
+		} else if !isFrameName(p) {
+			return fmt.Errorf("batch: input %s is neither a folder nor a .tif/.tiff file (nor .cbf, .edf, .h5, .nxs)", p)
 		} else if !fi.Mode().IsRegular() {
 			return fmt.Errorf("batch: input %s is %s, not a frame", p, fileKind(fi.Mode()))
 		}
@@ -762,7 +795,7 @@ func (r *run) prepare(path string, rootIdx int) (job, bool) {
 		return job{}, false
 	}
 	j := job{path: path, base: base, outs: c.chiPaths(base)}
-	j.more = c.extraPaths(j.outs)
+	j.more = append(c.extraPaths(j.outs), c.fileOutputs(base)...)
 	r.cleanOutputDirs(j.outs, j.more)
 	r.mu.Lock()
 	for _, list := range [][]string{j.outs, j.more} {
@@ -902,6 +935,9 @@ func (c *Converter) convert(ctx context.Context, j job, rd *saxs.ImageReader, im
 		fr.Err = fmt.Errorf("%s: %w", j.path, err)
 		return fr, false
 	}
+	if !isTIFFName(j.path) {
+		return c.convertFrames(ctx, j, img, res) // CBF, EDF, HDF5: see frames.go
+	}
 	if err := readFrame(ctx, rd, j.path, img); err != nil {
 		fr.Err = err
 		var nf *notFrameError
@@ -930,6 +966,12 @@ func (c *Converter) convert(ctx context.Context, j job, rd *saxs.ImageReader, im
 	if err := c.ig.WriteChi(res, j.base); err != nil {
 		fr.Err = fmt.Errorf("%s: write: %w", j.path, err)
 		return fr, false
+	}
+	if files := c.fileOutputs(j.base); len(files) > 0 {
+		if err := c.writeFileOutputs(j, files, appendCurves(nil, res, j.outs)); err != nil {
+			fr.Err = err
+			return fr, false
+		}
 	}
 	if len(c.outputs) > 0 {
 		f := &Frame{Path: j.path, ChiPaths: j.outs, Image: img, Result: res}

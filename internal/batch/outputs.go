@@ -160,7 +160,7 @@ func (o monitorOutput) Write(f *Frame) error {
 
 // tempOutputExts are the extensions of the outputs whose temporary files
 // are removed from the output folders.
-var tempOutputExts = []string{".chi", ".svg", ".png"}
+var tempOutputExts = []string{".chi", ".svg", ".png", ".dat", ".h5"}
 
 // tempTarget returns the name of the output that name is a temporary file
 // of ("x.chi" for ".x.chi.tmp123"), or "" when name does not have the

@@ -29,7 +29,7 @@ func tiffExt(name string) string {
 // chiName returns the file name of the .chi output of a frame: the name
 // with .tif/.tiff (or any other extension) replaced by .chi.
 func chiName(name string) string {
-	ext := tiffExt(name)
+	ext := frameExt(name)
 	if ext == "" {
 		ext = filepath.Ext(name)
 	}
@@ -117,12 +117,12 @@ func (c *Converter) walk(ctx context.Context, r *run, emit func(job) error) {
 				if p != rt.walk && c.absOut != "" && c.isOutDir(p) {
 					return fs.SkipDir
 				}
-				if p != rt.walk && isTIFFName(d.Name()) {
+				if p != rt.walk && isFrameName(d.Name()) {
 					r.notFrame(p, errFolderNamedLikeFrame) // reported; its contents are walked
 				}
 				return nil
 			}
-			if !isTIFFName(d.Name()) {
+			if !isFrameName(d.Name()) {
 				return nil
 			}
 			if err := frameProblem(p, d); err != nil {

@@ -240,7 +240,7 @@ func (c *Converter) scanTree(ctx context.Context, dir string, onDir func(p strin
 			}
 			return nil
 		}
-		if onFrame != nil && isTIFFName(d.Name()) {
+		if onFrame != nil && isFrameName(d.Name()) {
 			onFrame(p, d) // a frame, or named like one (reported by the tracker)
 		}
 		return nil
@@ -349,7 +349,7 @@ func (fw *fsWatch) run(ctx context.Context) error {
 				poke(fw.overflow)
 				return
 			}
-			if isTIFFName(filepath.Base(p)) && !fw.t.r.isOutput(p) {
+			if isFrameName(filepath.Base(p)) && !fw.t.r.isOutput(p) {
 				fw.t.fileEvent(p, op)
 			}
 		})
@@ -400,7 +400,7 @@ func (fw *fsWatch) handle(ctx context.Context, ev fsnotify.Event) {
 	if ev.Has(fsnotify.Create) {
 		if fi, err := os.Lstat(p); err == nil && fi.IsDir() {
 			if fw.c.absOut == "" || !fw.c.isOutDir(p) {
-				if isTIFFName(filepath.Base(p)) {
+				if isFrameName(filepath.Base(p)) {
 					fw.t.r.notFrame(p, errFolderNamedLikeFrame)
 				}
 				fw.addTree(ctx, p)
@@ -411,7 +411,7 @@ func (fw *fsWatch) handle(ctx context.Context, ev fsnotify.Event) {
 	if fw.fe != nil || (!ev.Has(fsnotify.Create) && !ev.Has(fsnotify.Write)) {
 		return // with fe, file events come from fe
 	}
-	if isTIFFName(filepath.Base(p)) && !fw.t.r.isOutput(p) {
+	if isFrameName(filepath.Base(p)) && !fw.t.r.isOutput(p) {
 		fw.t.event(p, false)
 	}
 }
@@ -492,7 +492,7 @@ func (p *poller) scan(ctx context.Context, emit bool) {
 	for _, rt := range p.c.dirRoots() {
 		top := filepath.Clean(rt.walk)
 		onDir := func(path string) error {
-			if filepath.Clean(path) == top || !isTIFFName(filepath.Base(path)) {
+			if filepath.Clean(path) == top || !isFrameName(filepath.Base(path)) {
 				return nil
 			}
 			seen[path] = true

@@ -68,6 +68,7 @@ const (
 	FlagRelPath     = "relpath"     // outputs relative to each frame's folder
 	FlagServerNo    = "serverno"    // the entry of the network configuration
 	FlagPort        = "port"        // the port to bind instead of the configured one
+	FlagFormat      = "format"      // the output formats (chi, dat, nxcansas)
 )
 
 // Command is the command line of one tool.

@@ -60,6 +60,7 @@ var synonyms = map[string][]string{
 	cli.FlagServerNo:    {"server-no", "entry", "index", "serverid"},
 	cli.FlagPort:        {"bind-port", "listen"},
 	cli.FlagTimeout:     {"deadline", "wait"},
+	cli.FlagFormat:      {"formats", "output-format"},
 }
 
 // flagLine matches a flag in a help text: "  -c, --calibration FILE" or
@@ -117,6 +118,7 @@ func TestOneFlagLanguage(t *testing.T) {
 		cli.FlagNetConf:     network,
 		cli.FlagServerNo:    {"saxsdogserver", "saxsfeeder", "saxsleash"},
 		cli.FlagPort:        {"saxsdogserver", "saxsfeeder"},
+		cli.FlagFormat:      {"saxsdog", "saxsdogserver"},
 		cli.FlagVersion:     all(),
 		cli.FlagHelp:        all(),
 	} {

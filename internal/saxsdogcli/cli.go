@@ -69,6 +69,8 @@ type options struct {
 	plotMonitor   bool
 	monitorAddr   string
 	dirs          []string
+	formats       []string
+	dat, nxcansas bool
 }
 
 // newCommand defines the saxsdog command line, filling o.
@@ -95,6 +97,7 @@ func newCommand(o *options) *cli.Command {
 	fs.StringVar(&o.monitorAddr, "monitor-addr", monitor.DefaultAddr, "serve the plot monitor on `ADDR` (host:port; port 0 picks a free one); implies --plotmonitor")
 	fs.StringVar(&o.cacheDir, "cache-dir", "", "keep built integration operators in `DIR` for the next run (default: <user cache folder>/saxs/operators)")
 	fs.BoolVar(&o.noCache, "no-cache", false, "do not keep or load built integration operators")
+	fs.StringSliceVar(&o.formats, cli.FlagFormat, []string{batch.FormatChi}, "output `FORMATS`, comma-separated: chi (always), dat (pyFAI-style x.dat next to x.chi), nxcansas (one x"+batch.NXcanSASSuffix+" per input file with all its frames)")
 	fs.StringVarP(&o.profile, "profile", "P", "", "write a CPU profile to `FILE`")
 	return cmd
 }
@@ -103,8 +106,16 @@ func newCommand(o *options) *cli.Command {
 func usageText(fs *pflag.FlagSet) string {
 	return fmt.Sprintf(`Usage: saxsdog [options] DIRECTORY...
 
-Integrates every TIFF frame (*.tif, *.tiff) below the DIRECTORYs into a .chi
-file per calibration mask.
+Integrates every detector frame below the DIRECTORYs into a .chi file per
+calibration mask: TIFF (*.tif, *.tiff), CBF (*.cbf), EDF (*.edf) and
+HDF5/NeXus (*.h5, *.nxs: Eiger master files; their *_data_NNNNNN.h5 data
+files are read through the master's links, not on their own). A file of
+several frames gives one .chi per frame, x_00000.chi, x_00001.chi, ...
+An Eiger pixel_mask is combined with the calibration's masks; header values
+(wavelength, distance, beam centre) that disagree with the calibration are
+warned about once. --format chi,dat,nxcansas adds x.dat next to each .chi
+and one x.nxcansas.h5 per input file. In watch mode a master file whose data
+files are not there yet is retried until --timeout.
 
 Options:
 %s
@@ -122,7 +133,7 @@ of the wrong size is reported at once; one that cannot be read is retried
 with back-off and reported as failed --timeout after its last change;
 frames still incomplete at Ctrl-C are reported too. Ctrl-C (or SIGTERM)
 finishes the frames in flight and prints the summary with a line saying
-the run was stopped. The output folder and non-TIFF files are ignored.
+the run was stopped. The output folder and other files are ignored.
 
 Not frames: an entry named like a frame that is not a regular file (a
 folder x.tif, a FIFO, a dangling symbolic link or a loop) is reported as
@@ -196,6 +207,10 @@ func parseArgs(args []string, stdout, stderr io.Writer) (*options, error) {
 	case o.monitorAddr == "":
 		return nil, errors.New("--monitor-addr must not be empty")
 	}
+	var err error
+	if o.dat, o.nxcansas, err = batch.ParseFormats(o.formats); err != nil {
+		return nil, fmt.Errorf("--format: %w", err)
+	}
 	if o.poll > 0 {
 		o.watch = true
 	}
@@ -219,6 +234,8 @@ func (o *options) config() batch.Config {
 		Watch:     o.watchConfig(),
 		SVG:       o.svg,
 		PNG:       o.png,
+		Dat:       o.dat,
+		NXcanSAS:  o.nxcansas,
 	}
 }
 
@@ -289,6 +306,7 @@ func mainContext(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if cfg.Integrator, err = buildIntegrator(ctx, cal, o, logger); err != nil {
 		return failedSetup(ctx, stdout, stderr, err)
 	}
+	cfg.IntegratorOptions = saxs.Options{Workers: o.threads, CacheDir: o.cacheFolder(logger), Logger: logger}
 	switch {
 	case term:
 		cfg.Progress = out.progressLine

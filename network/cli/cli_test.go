@@ -81,6 +81,8 @@ func TestUsageErrors(t *testing.T) {
 		{"saxsleash", leashMain, []string{"stat", "-o", "x.svg"}},
 		{"saxsdogserver", serverMain, nil},
 		{"saxsdogserver", serverMain, []string{"-R", "a", "-o", "b", "dir"}},
+		{"saxsdogserver", serverMain, []string{"--format", "chi,xml", "dir"}},
+		{"saxsdogserver", serverMain, []string{"--format", "dat", "dir"}},
 		{"saxsfeeder", feederMain, nil},
 		{"saxsnetconf", netconfMain, []string{"extra"}},
 	} {

@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/saxsdog/saxs"
+	"github.com/saxsdog/saxs/internal/batch"
 	shared "github.com/saxsdog/saxs/internal/cli"
 	"github.com/saxsdog/saxs/network"
 )
@@ -37,6 +38,8 @@ func ServerMain(args []string, stdout, stderr io.Writer) int {
 	var index, port, threads int
 	cmd := newCommand(tool, serverUsage)
 	fs := cmd.Flags
+	var formats []string
+	fs.StringSliceVar(&formats, shared.FlagFormat, []string{batch.FormatChi}, "output `FORMATS`, comma-separated: chi (always), dat, nxcansas (as saxsdog --format)")
 	fs.StringVar(&netconf, shared.FlagNetConf, "", netConfUsage)
 	fs.IntVarP(&index, shared.FlagServerNo, "N", -1, "serve only configuration entry `i`, counted from 0 (default: all)")
 	fs.IntVarP(&port, shared.FlagPort, "p", 0, "bind the command socket to `PORT` instead of the configured one (default: the configured one)")
@@ -57,6 +60,10 @@ func ServerMain(args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, tool, fmt.Errorf("--threads must be at least 1, not %d", threads))
 	case port < 0 || port > 65535:
 		return usageError(stderr, tool, fmt.Errorf("invalid port %d", port))
+	}
+	dat, nxcansas, err := batch.ParseFormats(formats)
+	if err != nil {
+		return usageError(stderr, tool, fmt.Errorf("--format: %w", err))
 	}
 	if outDir != "" {
 		relPath = ""
@@ -93,7 +100,7 @@ func ServerMain(args []string, stdout, stderr io.Writer) int {
 		}
 		s, err := network.NewServer(network.ServerConfig{Dir: fs.Arg(0), NetConf: nc, Index: i, Port: port,
 			Threads: threads, RelPath: relPath, OutDir: outDir, Strict: strict, CacheDir: cacheDir, Logger: log,
-			Verifier: verifiers[secret]})
+			Verifier: verifiers[secret], Dat: dat, NXcanSAS: nxcansas})
 		if err != nil {
 			return usageError(stderr, tool, err)
 		}
