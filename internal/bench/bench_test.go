@@ -27,6 +27,7 @@ func TestBenchSample(t *testing.T) {
 		Threads:      2,
 		Bins:         100,
 		Oversampling: 4,
+		Floor:        true,
 	}
 	if havePyFAI() {
 		cfg.Python = python
@@ -42,6 +43,9 @@ func TestBenchSample(t *testing.T) {
 	}
 	var out bytes.Buffer
 	rep.Print(&out)
+	if !rep.HaveFloor || rep.FloorSide.Frames != 3 || rep.FloorSide.Loop <= 0 || !strings.Contains(out.String(), "| ratio saxs/floor") {
+		t.Errorf("floor side: %+v\n%s", rep.FloorSide, out.String())
+	}
 	if !strings.Contains(out.String(), "| saxs ") {
 		t.Errorf("table: %s", out.String())
 	}
