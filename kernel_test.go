@@ -138,3 +138,29 @@ func TestKernelHistAllocs(t *testing.T) {
 		t.Errorf("IntegrateTo: %v allocations per call, want 0", n)
 	}
 }
+
+// The packed codes are derived for operators built and loaded from the
+// cache alike, and dropped with a polarization correction (whose
+// integration is in floating point).
+func TestKernelCodesFromCache(t *testing.T) {
+	for _, pol := range []bool{false, true} {
+		cal, m := synthetic(t, 2)
+		if pol {
+			cal.PolarizationCorrection = &Polarization{Fraction: 0.9, Angle: 10}
+		}
+		opt := Options{Masks: []*Mask{m}, CacheDir: t.TempDir()}
+		built := build(t, cal, m, opt)
+		loaded := build(t, cal, m, opt)
+		for what, ig := range map[string]*Integrator{"built": built, "loaded": loaded} {
+			op := ig.Operator(0)
+			if (op.code != nil) == pol {
+				t.Errorf("polarization %v, %s: packed codes present %v", pol, what, op.code != nil)
+			}
+			for p, b := range op.bin {
+				if op.code != nil && b != op.none && int(op.code[p]) != int(b)<<op.histShift()|int(op.split[p]) {
+					t.Fatalf("%s: pixel %d code %d, bin %d split %d", what, p, op.code[p], b, op.split[p])
+				}
+			}
+		}
+	}
+}

@@ -253,6 +253,7 @@ const assembleCheckRows = 8
 
 // withCorrection sets the per-pixel correction factors (nil for none).
 func (op *Operator) withCorrection(corr []float64) {
+	defer op.packCodes()
 	if corr == nil {
 		op.corr = nil
 		return
@@ -328,10 +329,12 @@ func (s span) clip(p0, p1 int) (int, int) {
 const histFixed = 1 << 16
 
 // packCodes derives op.code from bin and split, or sets it to nil when
-// the codes of the bins do not fit in 16 bits.
+// the codes of the bins do not fit in 16 bits or when the operator has a
+// per-pixel correction (integration is then in floating point, by the
+// per-pixel kernel).
 func (op *Operator) packCodes() {
 	sh := op.histShift()
-	if op.histUsed() == 0 {
+	if op.histUsed() == 0 || op.corr != nil {
 		op.code = nil
 		return
 	}
