@@ -53,7 +53,12 @@ type Side struct {
 	Frames int
 	Setup  time.Duration // building the integrator (pyFAI: including its first frame)
 	Loop   time.Duration // converting all frames
+	CPU    time.Duration // CPU time (user + system) of the loop, when measured in this process
 }
+
+// CoresBusy returns the CPU time of the loop over its wall time: how many
+// cores the loop kept busy on average (0 when not measured).
+func (s Side) CoresBusy() float64 { return s.CPU.Seconds() / s.Loop.Seconds() }
 
 // MsPerFrame returns the loop time per frame in milliseconds.
 func (s Side) MsPerFrame() float64 { return float64(s.Loop.Microseconds()) / 1000 / float64(s.Frames) }
@@ -127,13 +132,13 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Report, error) {
 	}
 	rep.Go = Side{Name: "saxs " + runtime.Version(), Frames: cfg.Frames, Setup: time.Since(t0)}
 	outGo := filepath.Join(dir, "out-go")
-	t1 := time.Now()
+	t1, c1 := time.Now(), cpuTime()
 	sum, err := batch.Run(ctx, batch.Config{Integrator: ig, Roots: []string{frames}, OutDir: outGo,
 		Workers: cfg.Threads, ErrorLog: "-", Logger: log})
 	if err != nil {
 		return nil, err
 	}
-	rep.Go.Loop = time.Since(t1)
+	rep.Go.Loop, rep.Go.CPU = time.Since(t1), cpuTime()-c1
 	if sum.Converted != cfg.Frames {
 		return nil, fmt.Errorf("saxs converted %d of %d frames: %v", sum.Converted, cfg.Frames, sum.Failures)
 	}
@@ -146,11 +151,12 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
+		c0 := cpuTime()
 		d, err := Floor(ctx, list, filepath.Join(dir, "out-floor"), int(fi.Size()), cfg.Threads)
 		if err != nil {
 			return nil, err
 		}
-		rep.FloorSide = Side{Name: "floor (read, sum, atomic write)", Frames: len(list), Loop: d}
+		rep.FloorSide = Side{Name: "floor (read, sum, atomic write)", Frames: len(list), Loop: d, CPU: cpuTime() - c0}
 		rep.HaveFloor = true
 	}
 	if cfg.Python == "" {
@@ -285,6 +291,13 @@ func (r *Report) Print(w io.Writer) {
 			r.Go.Setup.Seconds()/r.PyFAI.Setup.Seconds(), r.Go.MsPerFrame()/r.PyFAI.MsPerFrame(), r.Go.FPS()/r.PyFAI.FPS())
 	}
 	tw.Flush()
+	if r.Go.CPU > 0 {
+		fmt.Fprintf(w, "\nCores busy (CPU time / wall time): saxs %.2f", r.Go.CoresBusy())
+		if r.HaveFloor {
+			fmt.Fprintf(w, ", floor %.2f", r.FloorSide.CoresBusy())
+		}
+		fmt.Fprintf(w, " of %d threads.\n", r.Thread)
+	}
 	if r.HavePyFAI {
 		fmt.Fprintf(w, "\nFirst frame, same %s bins: median |relative difference| saxs vs pyFAI %.3f %%.\n",
 			"q", 100*r.MedianRelDiff)
