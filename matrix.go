@@ -3,6 +3,7 @@ package saxs
 import (
 	"context"
 	"fmt"
+	"math/bits"
 	"slices"
 	"sync"
 )
@@ -44,6 +45,11 @@ type Operator struct {
 	count []int64 // N_k: unmasked sub-pixels per bin
 
 	spans []span // runs of pixels in the compact form, derived from bin
+
+	// code packs bin and split of each pixel in the compact form as
+	// bin<<histShift | split, for sumCountsHist; nil when the bins do not
+	// fit in 16 bits that way. Derived from bin and split.
+	code []uint16
 }
 
 // Dims returns the number of pixels and of bins: the operator maps an
@@ -91,7 +97,7 @@ func (op *Operator) Area(k int) float64 {
 
 // Bytes returns the memory the operator's arrays take.
 func (op *Operator) Bytes() int {
-	return 2*len(op.bin) + len(op.split) + 4*len(op.corr) + 7*len(op.xpix) + 8*len(op.count) + 8*len(op.spans)
+	return 2*len(op.bin) + len(op.split) + 2*len(op.code) + 4*len(op.corr) + 7*len(op.xpix) + 8*len(op.count) + 8*len(op.spans)
 }
 
 // ScaleMat builds an operator from explicit sub-pixel labels: labels holds
@@ -247,6 +253,7 @@ const assembleCheckRows = 8
 
 // withCorrection sets the per-pixel correction factors (nil for none).
 func (op *Operator) withCorrection(corr []float64) {
+	defer op.packCodes()
 	if corr == nil {
 		op.corr = nil
 		return
@@ -293,8 +300,10 @@ func binSum[T int64 | float64](op *Operator, acc []T, k int) T {
 // form (not masked, not exceptions).
 type span struct{ p0, p1 int32 }
 
-// findSpans derives the runs of pixels in the compact form.
+// findSpans derives the runs of pixels in the compact form, and the
+// packed codes of sumCountsHist.
 func (op *Operator) findSpans() {
+	defer op.packCodes()
 	op.spans = op.spans[:0]
 	in := false
 	for p, b := range op.bin {
@@ -314,9 +323,114 @@ func (s span) clip(p0, p1 int) (int, int) {
 	return max(int(s.p0), p0), min(int(s.p1), p1)
 }
 
+// histFixed is the size of one lane of the histogram of sumCountsHist:
+// every uint16 code, so that the loop has no bounds check (512 KB per lane,
+// of which only the first histUsed elements are written).
+const histFixed = 1 << 16
+
+// packCodes derives op.code from bin and split, or sets it to nil when
+// the codes of the bins do not fit in 16 bits or when the operator has a
+// per-pixel correction (integration is then in floating point, by the
+// per-pixel kernel).
+func (op *Operator) packCodes() {
+	sh := op.histShift()
+	if op.histUsed() == 0 || op.corr != nil {
+		op.code = nil
+		return
+	}
+	if len(op.code) != len(op.bin) {
+		op.code = make([]uint16, len(op.bin))
+	}
+	for p, b := range op.bin {
+		if b == op.none {
+			op.code[p] = 0 // not read: outside the spans
+			continue
+		}
+		op.code[p] = b<<sh | uint16(op.split[p])
+	}
+}
+
+// histShift returns the number of bits of a pixel's split in the index of
+// the histogram of sumCountsHist: bin<<histShift | split.
+func (op *Operator) histShift() int { return bits.Len(uint(op.ov2)) }
+
+// histUsed returns the number of histogram elements per lane that
+// sumCountsHist writes, or 0 when the histogram does not fit in histFixed
+// (then sumCounts uses sumCountsTU).
+func (op *Operator) histUsed() int {
+	n := (op.nbins + 1) << op.histShift()
+	if n > histFixed || op.nbins+1 > histFixed>>op.histShift() {
+		return 0
+	}
+	return n
+}
+
 // sumCounts accumulates the pixels p in [p0, p1) of an integer image
-// without correction, exactly.
-func (op *Operator) sumCounts(img []int32, accs []int64, p0, p1 int) {
+// without correction, exactly, into accs (the T, U and direct sums
+// described at lanes). hist is scratch for sumCountsHist of 2·histFixed
+// elements, or nil to use sumCountsTU.
+func (op *Operator) sumCounts(img []int32, accs, hist []int64, p0, p1 int) {
+	if hist == nil || op.code == nil {
+		op.sumCountsTU(img, accs, p0, p1)
+		return
+	}
+	op.sumCountsHist(img, accs, hist, p0, p1)
+}
+
+// sumCountsHist is sumCounts by histogram: pixel p with first bin b and
+// split c adds its count v to H[b, c], at its packed code (one
+// read-modify-write per pixel, no multiplication, 2 bytes of operator per
+// pixel instead of 3); then T_b = Σ_c H[b, c]
+// and U_b = Σ_c c·H[b, c] are folded into accs. Integer sums are exact, so
+// the result equals sumCountsTU's bit for bit. Two lanes alternate between
+// consecutive pixels, which mostly share (b, c), so that a store does not
+// wait for the previous pixel's.
+func (op *Operator) sumCountsHist(img []int32, accs, hist []int64, p0, p1 int) {
+	used := op.histUsed()
+	h0 := (*[histFixed]int64)(hist[:histFixed])
+	h1 := (*[histFixed]int64)(hist[histFixed : 2*histFixed])
+	clear(h0[:used])
+	clear(h1[:used])
+	sh := op.histShift()
+	for _, sp := range op.spans {
+		a, z := sp.clip(p0, p1)
+		if a >= z {
+			continue
+		}
+		code := op.code[a:z]
+		n := len(code)
+		im := img[a:z][:n]
+		// Four pixels per iteration, i the last of them (fewer
+		// instructions than two per iteration or array pointers, by
+		// callgrind).
+		i := 3
+		for ; i < n; i += 4 {
+			h0[code[i-3]] += int64(im[i-3])
+			h1[code[i-2]] += int64(im[i-2])
+			h0[code[i-1]] += int64(im[i-1])
+			h1[code[i]] += int64(im[i])
+		}
+		for i -= 3; i < n; i++ {
+			h0[code[i]] += int64(im[i])
+		}
+	}
+	for b := range op.nbins {
+		var t, u int64
+		for c := range op.ov2 + 1 {
+			v := h0[b<<sh+c] + h1[b<<sh+c]
+			t += v
+			u += int64(c) * v
+		}
+		accs[4*b] += t
+		accs[4*b+1] += u
+	}
+	op.sumExceptions(img, accs, p0, p1)
+}
+
+// sumCountsTU is sumCounts with T and U accumulated per pixel (two
+// read-modify-writes and a multiplication per pixel); it needs no
+// histogram, whatever the number of bins.
+func (op *Operator) sumCountsTU(img []int32, accs []int64, p0, p1 int) {
 	acc := (*[accFixed]int64)(accs[:accFixed])
 	for _, sp := range op.spans {
 		a, z := sp.clip(p0, p1)
@@ -342,6 +456,12 @@ func (op *Operator) sumCounts(img []int32, accs []int64, p0, p1 int) {
 			acc[b+1] += c * v
 		}
 	}
+	op.sumExceptions(img, accs, p0, p1)
+}
+
+// sumExceptions adds the exception entries of the pixels in [p0, p1) to
+// the direct sums of accs.
+func (op *Operator) sumExceptions(img []int32, accs []int64, p0, p1 int) {
 	direct := accs[4*(op.nbins+1):]
 	x0, x1 := op.exceptions(p0, p1)
 	for i := x0; i < x1; i++ {

@@ -354,6 +354,7 @@ type scratch [][]sums
 type sums struct {
 	i []int64
 	f []float64
+	h []int64 // histogram of sumCountsHist (2·histFixed), when exact
 }
 
 // accumulators returns worker w's accumulator for curve ci, cleared, with
@@ -372,6 +373,9 @@ func (r *Result) accumulators(ig *Integrator, w, ci int, exact bool) *sums {
 			s.i = make([]int64, op.accLen())
 		}
 		clear(s.i[:op.accUsed()])
+		if s.h == nil && op.histUsed() > 0 {
+			s.h = make([]int64, 2*histFixed)
+		}
 	} else {
 		if s.f == nil {
 			s.f = make([]float64, op.accLen())
@@ -506,7 +510,7 @@ func (ig *Integrator) accumulateParallel(r *Result, ci int, img *Image, exact bo
 func accumulate(op *Operator, img *Image, exact bool, s *sums, p0, p1 int) {
 	switch {
 	case exact:
-		op.sumCounts(img.Counts, s.i, p0, p1)
+		op.sumCounts(img.Counts, s.i, s.h, p0, p1)
 	case img.Counts != nil:
 		sumFloat(op, img.Counts, s.f, p0, p1)
 	default:

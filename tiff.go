@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"unsafe"
 )
 
 // TIFF tags read or written by this package.
@@ -148,6 +149,10 @@ type tiffDecoder struct {
 	check  func(tiffLayout) error // if not nil, may refuse the layout before the pixels are read
 	name   string
 	big    bool // big-endian ("MM")
+	// direct lets 32-bit little-endian integer strips be read straight
+	// into Image.Counts on a little-endian host (readStripsInto); the
+	// general path converts sample by sample through a buffer.
+	direct bool
 }
 
 // tiffWindow is the size of the windows in which a file's metadata is read.
@@ -328,7 +333,7 @@ func DecodeTIFF(data []byte, name string, dst *Image) error {
 	if dst == nil {
 		return fmt.Errorf("saxs: DecodeTIFF %s into a nil Image", name)
 	}
-	d := tiffDecoder{data: data, size: int64(len(data)), name: name}
+	d := tiffDecoder{data: data, size: int64(len(data)), name: name, direct: true}
 	return d.decode(dst)
 }
 
@@ -379,6 +384,10 @@ func (d *tiffDecoder) decode(dst *Image) (err error) {
 	}
 
 	bps := l.bits / 8
+	if d.direct && l.bits == 32 && l.format == sampleInt && !d.big && hostLittleEndian() {
+		d.readStripsInto(&l, dst.Counts)
+		return nil
+	}
 	for i := 0; i < l.nstrips; i++ {
 		first := i * l.rowsPerStrip
 		rows := min(l.rowsPerStrip, l.height-first)
@@ -407,6 +416,48 @@ func (d *tiffDecoder) decode(dst *Image) (err error) {
 		}
 	}
 	return nil
+}
+
+// readStripsInto reads the strips of a 32-bit little-endian integer frame
+// straight into dst, on a little-endian host: each strip is one ReadAt at
+// its offset into the memory of dst seen as bytes, with no intermediate
+// buffer and no conversion (the samples are stored as they are in
+// memory). The layout has been validated: every strip lies inside the
+// file.
+func (d *tiffDecoder) readStripsInto(l *tiffLayout, dst []int32) {
+	for i := 0; i < l.nstrips; i++ {
+		first := i * l.rowsPerStrip
+		rows := min(l.rowsPerStrip, l.height-first)
+		lo, hi := first*l.width, (first+rows)*l.width
+		off := int64(d.uintAt(&l.offsets, i))
+		b := int32Bytes(dst[lo:hi])
+		if d.r == nil {
+			copy(b, d.data[off:off+int64(len(b))])
+			continue
+		}
+		if _, err := d.r.ReadAt(b, off); err != nil {
+			if errors.Is(err, io.EOF) {
+				err = fmt.Errorf("file shrank while being read (%d bytes expected): %w", d.size, io.ErrUnexpectedEOF)
+			}
+			panic(tiffReadError{err})
+		}
+	}
+}
+
+// int32Bytes returns the memory of s as bytes (4·len(s) of them), in the
+// host's byte order.
+func int32Bytes(s []int32) []byte {
+	if len(s) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), 4*len(s))
+}
+
+// hostLittleEndian reports whether the host stores integers little-endian
+// first (amd64, arm64, ...); the compiler folds it to a constant.
+func hostLittleEndian() bool {
+	x := uint16(1)
+	return *(*byte)(unsafe.Pointer(&x)) == 1
 }
 
 // readStrip reads n bytes at off into the decoder's strip buffer (n is at
@@ -728,7 +779,7 @@ func (r *ImageReader) ReadFile(path string, dst *Image) error {
 	if cap(r.head) < tiffWindow {
 		r.head = make([]byte, tiffWindow)
 	}
-	d := tiffDecoder{r: f, size: size, name: path, spare: r.head, strips: r.strips}
+	d := tiffDecoder{r: f, size: size, name: path, spare: r.head, strips: r.strips, direct: true}
 	err = d.decode(dst)
 	r.strips = d.strips
 	return err

@@ -891,16 +891,45 @@ func firstNonEmpty(list []string) string {
 // worker converts the frames it receives until jobs is closed. It owns
 // its reader, image and result, reused across frames. Once ctx is done it
 // starts no new frame (the one in flight is finished and written).
+//
+// The worker takes the next job, when one is waiting, before converting
+// the current one and asks the kernel to read its frame ahead (prefetch):
+// a frame on disk is then read while this one is integrated and written,
+// without a second image buffer.
 func (c *Converter) worker(ctx context.Context, r *run, jobs <-chan job) {
 	var rd saxs.ImageReader
 	img := new(saxs.Image)
 	var res *saxs.Result
-	if c.ig != nil {
+	if c.ig != nil { // nil when frames are only announced (Config.Announce)
 		res = c.ig.NewResult()
 	}
-	for j := range jobs {
+	var next job
+	haveNext, open := false, true
+	for {
+		var j job
+		switch {
+		case haveNext:
+			j, haveNext = next, false
+		case !open:
+			return
+		default:
+			var ok bool
+			if j, ok = <-jobs; !ok {
+				return
+			}
+		}
 		if ctx.Err() != nil {
 			continue // drain: the producers stop soon
+		}
+		if open {
+			select {
+			case next, open = <-jobs:
+				haveNext = open
+				if haveNext {
+					prefetch(next.path)
+				}
+			default:
+			}
 		}
 		var st stamp
 		if j.tracked {

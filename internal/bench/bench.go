@@ -41,6 +41,10 @@ type Config struct {
 	Oversampling int
 	Python       string // interpreter with pyFAI; "" skips pyFAI
 	Dir          string // work folder; a temporary one when empty
+	// Floor also runs the floor pipeline (see [Floor]) over the same
+	// frames with the same workers, right after the saxs batch, and
+	// reports saxs as a ratio to it.
+	Floor bool
 }
 
 // Side is the timing of one implementation.
@@ -49,7 +53,12 @@ type Side struct {
 	Frames int
 	Setup  time.Duration // building the integrator (pyFAI: including its first frame)
 	Loop   time.Duration // converting all frames
+	CPU    time.Duration // CPU time (user + system) of the loop, when measured in this process
 }
+
+// CoresBusy returns the CPU time of the loop over its wall time: how many
+// cores the loop kept busy on average (0 when not measured).
+func (s Side) CoresBusy() float64 { return s.CPU.Seconds() / s.Loop.Seconds() }
 
 // MsPerFrame returns the loop time per frame in milliseconds.
 func (s Side) MsPerFrame() float64 { return float64(s.Loop.Microseconds()) / 1000 / float64(s.Frames) }
@@ -60,6 +69,8 @@ func (s Side) FPS() float64 { return float64(s.Frames) / s.Loop.Seconds() }
 // Report is the outcome of a run.
 type Report struct {
 	Go, PyFAI      Side
+	FloorSide      Side // the floor pipeline, when HaveFloor
+	HaveFloor      bool
 	PyFAIVersion   string
 	MedianRelDiff  float64 // between the two curves of the first frame
 	HavePyFAI      bool
@@ -121,15 +132,32 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Report, error) {
 	}
 	rep.Go = Side{Name: "saxs " + runtime.Version(), Frames: cfg.Frames, Setup: time.Since(t0)}
 	outGo := filepath.Join(dir, "out-go")
-	t1 := time.Now()
+	t1, c1 := time.Now(), cpuTime()
 	sum, err := batch.Run(ctx, batch.Config{Integrator: ig, Roots: []string{frames}, OutDir: outGo,
 		Workers: cfg.Threads, ErrorLog: "-", Logger: log})
 	if err != nil {
 		return nil, err
 	}
-	rep.Go.Loop = time.Since(t1)
+	rep.Go.Loop, rep.Go.CPU = time.Since(t1), cpuTime()-c1
 	if sum.Converted != cfg.Frames {
 		return nil, fmt.Errorf("saxs converted %d of %d frames: %v", sum.Converted, cfg.Frames, sum.Failures)
+	}
+	if cfg.Floor {
+		fi, err := os.Stat(filepath.Join(outGo, "frame_00000.chi"))
+		if err != nil {
+			return nil, err
+		}
+		list, err := listFrames(frames)
+		if err != nil {
+			return nil, err
+		}
+		c0 := cpuTime()
+		d, err := Floor(ctx, list, filepath.Join(dir, "out-floor"), int(fi.Size()), cfg.Threads)
+		if err != nil {
+			return nil, err
+		}
+		rep.FloorSide = Side{Name: "floor (read, sum, atomic write)", Frames: len(list), Loop: d, CPU: cpuTime() - c0}
+		rep.HaveFloor = true
 	}
 	if cfg.Python == "" {
 		return rep, nil
@@ -253,12 +281,23 @@ func (r *Report) Print(w io.Writer) {
 		fmt.Fprintf(tw, "| %s\t %.0f\t %.2f\t %.0f\t\n", s.Name, float64(s.Setup.Microseconds())/1000, s.MsPerFrame(), s.FPS())
 	}
 	row(r.Go)
+	if r.HaveFloor {
+		row(r.FloorSide)
+		fmt.Fprintf(tw, "| ratio saxs/floor\t \t %.2f\t %.2f\t\n", r.Go.MsPerFrame()/r.FloorSide.MsPerFrame(), r.Go.FPS()/r.FloorSide.FPS())
+	}
 	if r.HavePyFAI {
 		row(r.PyFAI)
 		fmt.Fprintf(tw, "| ratio saxs/pyFAI\t %.2f\t %.2f\t %.1f\t\n",
 			r.Go.Setup.Seconds()/r.PyFAI.Setup.Seconds(), r.Go.MsPerFrame()/r.PyFAI.MsPerFrame(), r.Go.FPS()/r.PyFAI.FPS())
 	}
 	tw.Flush()
+	if r.Go.CPU > 0 {
+		fmt.Fprintf(w, "\nCores busy (CPU time / wall time): saxs %.2f", r.Go.CoresBusy())
+		if r.HaveFloor {
+			fmt.Fprintf(w, ", floor %.2f", r.FloorSide.CoresBusy())
+		}
+		fmt.Fprintf(w, " of %d threads.\n", r.Thread)
+	}
 	if r.HavePyFAI {
 		fmt.Fprintf(w, "\nFirst frame, same %s bins: median |relative difference| saxs vs pyFAI %.3f %%.\n",
 			"q", 100*r.MedianRelDiff)
@@ -282,6 +321,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.Bins, "bins", 1000, "`N` radial bins")
 	fs.IntVar(&cfg.Oversampling, "oversampling", 3, "saxs oversampling `N`")
 	fs.StringVar(&cfg.Python, "python", "/usr/bin/python3", "`PYTHON` with pyFAI (\"\" to skip pyFAI)")
+	fs.BoolVar(&cfg.Floor, "floor", false, "also time the floor pipeline (read into a reused buffer, int32 sum, atomic write of a .chi-sized file) over the same frames and print saxs as a ratio to it")
 	fs.StringVar(&cfg.Dir, "dir", "", "work folder `DIR` (default: a temporary folder, removed afterwards)")
 	if done, code := cmd.Parse(args, stdout, stderr); done {
 		return code

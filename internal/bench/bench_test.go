@@ -27,6 +27,7 @@ func TestBenchSample(t *testing.T) {
 		Threads:      2,
 		Bins:         100,
 		Oversampling: 4,
+		Floor:        true,
 	}
 	if havePyFAI() {
 		cfg.Python = python
@@ -42,6 +43,12 @@ func TestBenchSample(t *testing.T) {
 	}
 	var out bytes.Buffer
 	rep.Print(&out)
+	if !rep.HaveFloor || rep.FloorSide.Frames != 3 || rep.FloorSide.Loop <= 0 || !strings.Contains(out.String(), "| ratio saxs/floor") {
+		t.Errorf("floor side: %+v\n%s", rep.FloorSide, out.String())
+	}
+	if rep.Go.CPU <= 0 || !strings.Contains(out.String(), "Cores busy (CPU time / wall time): saxs ") {
+		t.Logf("CPU time of the batch not measured here (%v)", rep.Go.CPU)
+	}
 	if !strings.Contains(out.String(), "| saxs ") {
 		t.Errorf("table: %s", out.String())
 	}
