@@ -35,7 +35,7 @@ func DefaultCacheDir() (string, error) {
 
 // cacheKey hashes everything an operator depends on: the format version,
 // the geometry, the wavelength, the mask configuration and the mask's
-// pixels, the polarization correction and the legacy mode.
+// pixels, the polarization and solid-angle corrections and the legacy mode.
 func cacheKey(cal *Calibration, mc *MaskConfig, mask *Mask, legacy bool) string {
 	h := sha256.New()
 	f := func(v float64) { _ = binary.Write(h, binary.LittleEndian, math.Float64bits(v)) }
@@ -72,6 +72,9 @@ func cacheKey(cal *Calibration, mc *MaskConfig, mask *Mask, legacy bool) string 
 		i(1)
 	} else {
 		i(0)
+	}
+	if cal.SolidAngle { // only when on, so that the keys of earlier operators stay valid
+		io.WriteString(h, "SolidAngle")
 	}
 	i(mask.Rows)
 	i(mask.Cols)

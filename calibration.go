@@ -82,6 +82,10 @@ type Calibration struct {
 	Directory []string `json:"Directory,omitempty" jsonschema:"description=Data folder as path components relative to the server folder"`
 	// PolarizationCorrection turns the polarization correction on when set.
 	PolarizationCorrection *Polarization `json:"PolarizationCorrection,omitempty"`
+	// SolidAngle turns the solid-angle correction on (off by default, as in
+	// the original; pyFAI has it on): each pixel is divided by its relative
+	// solid angle, see SolidAngleFactor.
+	SolidAngle bool `json:"SolidAngle,omitempty" jsonschema:"default=false,description=Divide each pixel by its solid angle relative to normal incidence (cos^3 of the incidence angle with tilt; pyFAI correctSolidAngle)"`
 	// Threads is the server's worker count (0: the server's default).
 	Threads int `json:"Threads,omitempty" jsonschema:"minimum=0,description=Server worker count"`
 	// GISAXSmode suppresses writing the first radial curve (server option of
@@ -235,6 +239,7 @@ type flatCalibration struct {
 	Wavelength             float64       `json:"Wavelength" jsonschema:"exclusiveMinimum=0"`
 	PolarizationCorrection *Polarization `json:"PolarizationCorrection,omitempty"`
 	RadialBins             *RadialBins   `json:"RadialBins,omitempty"`
+	SolidAngle             bool          `json:"SolidAngle,omitempty" jsonschema:"default=false,description=Divide each pixel by its solid angle relative to normal incidence (cos^3 of the incidence angle with tilt; pyFAI correctSolidAngle)"`
 }
 
 // Generation returns the schema generation the calibration was loaded from
@@ -295,7 +300,7 @@ func (c *Calibration) flat() *flatCalibration {
 		DetectorDistanceMM: g.DetectorDistanceMM, Imagesize: g.Imagesize, MaskFile: m.MaskFile,
 		Oversampling: m.Oversampling, PixelSizeMicroM: g.PixelSizeMicroM,
 		PixelPerRadialElement: m.PixelPerRadialElement, Wavelength: c.Wavelength,
-		PolarizationCorrection: c.PolarizationCorrection, RadialBins: m.RadialBins}
+		PolarizationCorrection: c.PolarizationCorrection, RadialBins: m.RadialBins, SolidAngle: c.SolidAngle}
 }
 
 // cloneJSON returns a deep copy of a decoded JSON tree.
@@ -407,6 +412,7 @@ func ParseCalibration(data []byte, name string) (*Calibration, error) {
 			Imagesize: f.Imagesize, PixelSizeMicroM: f.PixelSizeMicroM}
 		c.Wavelength = f.Wavelength
 		c.PolarizationCorrection = f.PolarizationCorrection
+		c.SolidAngle = f.SolidAngle
 		c.Masks = []MaskConfig{{MaskFile: f.MaskFile, Oversampling: f.Oversampling,
 			PixelPerRadialElement: f.PixelPerRadialElement, RadialBins: f.RadialBins}}
 	} else if err := json.Unmarshal(norm, c); err != nil {

@@ -163,11 +163,8 @@ func NewContext(ctx context.Context, cal *Calibration, opt Options) (*Integrator
 	rows, cols := dt.rows, dt.cols
 	var corr []float64 // computed when the first operator is built
 	correction := func() []float64 {
-		if corr == nil && cal.PolarizationCorrection != nil {
-			corr = PolarizationFactor(cal, opt.Legacy)
-			for i, v := range corr {
-				corr[i] = 1 / v
-			}
+		if corr == nil && (cal.PolarizationCorrection != nil || cal.SolidAngle) {
+			corr = pixelCorrection(cal, opt.Legacy)
 		}
 		return corr
 	}
