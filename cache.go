@@ -73,7 +73,7 @@ func cacheKey(cal *Calibration, mc *MaskConfig, mask *Mask, legacy bool) string 
 	} else {
 		i(0)
 	}
-	if cal.SolidAngle { // only when on, so that the keys of earlier operators stay valid
+	if cal.Reduction.solidAngle() { // only when on, so that the keys of earlier operators stay valid
 		io.WriteString(h, "SolidAngle")
 	}
 	i(mask.Rows)

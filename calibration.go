@@ -82,10 +82,9 @@ type Calibration struct {
 	Directory []string `json:"Directory,omitempty" jsonschema:"description=Data folder as path components relative to the server folder"`
 	// PolarizationCorrection turns the polarization correction on when set.
 	PolarizationCorrection *Polarization `json:"PolarizationCorrection,omitempty"`
-	// SolidAngle turns the solid-angle correction on (off by default, as in
-	// the original; pyFAI has it on): each pixel is divided by its relative
-	// solid angle, see SolidAngleFactor.
-	SolidAngle bool `json:"SolidAngle,omitempty" jsonschema:"default=false,description=Divide each pixel by its solid angle relative to normal incidence (cos^3 of the incidence angle with tilt; pyFAI correctSolidAngle)"`
+	// Reduction holds the reduction options (issue 11: solid angle, ...);
+	// nil or its zero value gives the original's reduction.
+	Reduction *Reduction `json:"Reduction,omitempty" jsonschema:"description=Reduction options beyond the original's (pyFAI-style); absent: the original's reduction"`
 	// Threads is the server's worker count (0: the server's default).
 	Threads int `json:"Threads,omitempty" jsonschema:"minimum=0,description=Server worker count"`
 	// GISAXSmode suppresses writing the first radial curve (server option of
@@ -146,6 +145,7 @@ func (c *Calibration) clone() *Calibration {
 		v := *pc
 		d.PolarizationCorrection = &v
 	}
+	d.Reduction = c.Reduction.clone()
 	return &d
 }
 
@@ -239,7 +239,7 @@ type flatCalibration struct {
 	Wavelength             float64       `json:"Wavelength" jsonschema:"exclusiveMinimum=0"`
 	PolarizationCorrection *Polarization `json:"PolarizationCorrection,omitempty"`
 	RadialBins             *RadialBins   `json:"RadialBins,omitempty"`
-	SolidAngle             bool          `json:"SolidAngle,omitempty" jsonschema:"default=false,description=Divide each pixel by its solid angle relative to normal incidence (cos^3 of the incidence angle with tilt; pyFAI correctSolidAngle)"`
+	Reduction              *Reduction    `json:"Reduction,omitempty" jsonschema:"description=Reduction options beyond the original's (pyFAI-style); absent: the original's reduction"`
 }
 
 // Generation returns the schema generation the calibration was loaded from
@@ -300,7 +300,7 @@ func (c *Calibration) flat() *flatCalibration {
 		DetectorDistanceMM: g.DetectorDistanceMM, Imagesize: g.Imagesize, MaskFile: m.MaskFile,
 		Oversampling: m.Oversampling, PixelSizeMicroM: g.PixelSizeMicroM,
 		PixelPerRadialElement: m.PixelPerRadialElement, Wavelength: c.Wavelength,
-		PolarizationCorrection: c.PolarizationCorrection, RadialBins: m.RadialBins, SolidAngle: c.SolidAngle}
+		PolarizationCorrection: c.PolarizationCorrection, RadialBins: m.RadialBins, Reduction: c.Reduction}
 }
 
 // cloneJSON returns a deep copy of a decoded JSON tree.
@@ -412,7 +412,7 @@ func ParseCalibration(data []byte, name string) (*Calibration, error) {
 			Imagesize: f.Imagesize, PixelSizeMicroM: f.PixelSizeMicroM}
 		c.Wavelength = f.Wavelength
 		c.PolarizationCorrection = f.PolarizationCorrection
-		c.SolidAngle = f.SolidAngle
+		c.Reduction = f.Reduction
 		c.Masks = []MaskConfig{{MaskFile: f.MaskFile, Oversampling: f.Oversampling,
 			PixelPerRadialElement: f.PixelPerRadialElement, RadialBins: f.RadialBins}}
 	} else if err := json.Unmarshal(norm, c); err != nil {

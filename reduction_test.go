@@ -147,3 +147,58 @@ func column(rows [][]float64, j int) []float64 {
 	}
 	return out
 }
+
+// withKey returns the calibration JSON data with key set to value at the
+// top level.
+func withKey(t *testing.T, data []byte, key string, value any) []byte {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	m[key] = value
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// The Reduction key is read from 0.3.0 and 2.0 files, checked against the
+// schema, kept in the .chi header and absent from both when not given.
+func TestReductionKey(t *testing.T) {
+	data, err := os.ReadFile("testdata/sample/cal.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cal, err := ParseCalibration(withKey(t, data, "Reduction", map[string]any{"SolidAngle": true}), "cal.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cal.Reduction == nil || !cal.Reduction.SolidAngle {
+		t.Fatalf("Reduction = %+v, want SolidAngle true", cal.Reduction)
+	}
+	if _, err := ParseCalibration(withKey(t, data, "Reduction", map[string]any{"SolidAngel": true}), "cal.json"); err == nil ||
+		!strings.Contains(err.Error(), "/Reduction") {
+		t.Errorf("misspelt Reduction key: error %v, want one naming /Reduction", err)
+	}
+	for _, g := range []Generation{Flat, Nested} {
+		if !strings.Contains(string(Schema(g)), `"SolidAngle"`) {
+			t.Errorf("the schema of generation %v does not document Reduction.SolidAngle", g)
+		}
+	}
+	plain, err := ParseCalibration(data, "cal.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain.Reduction != nil {
+		t.Errorf("Reduction = %+v without the key", plain.Reduction)
+	}
+	h, err := chiHeader(cal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(h), `"Reduction": {"SolidAngle": true}`) {
+		t.Errorf(".chi header %s does not carry the Reduction key", h)
+	}
+}

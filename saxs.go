@@ -163,7 +163,7 @@ func NewContext(ctx context.Context, cal *Calibration, opt Options) (*Integrator
 	rows, cols := dt.rows, dt.cols
 	var corr []float64 // computed when the first operator is built
 	correction := func() []float64 {
-		if corr == nil && (cal.PolarizationCorrection != nil || cal.SolidAngle) {
+		if corr == nil && (cal.PolarizationCorrection != nil || cal.Reduction.solidAngle()) {
 			corr = pixelCorrection(cal, opt.Legacy)
 		}
 		return corr

@@ -15,7 +15,7 @@ import "math"
 // the pixel centre (with tilt, l² = d² + r² + 2d·u, see detector.angles).
 // The factor is 1 at the point of normal incidence (pyFAI's PONI) and
 // below 1 everywhere else. With the solid-angle correction on
-// (Calibration.SolidAngle), each pixel's value is divided by SA before it is
+// (Reduction.SolidAngle), each pixel's value is divided by SA before it is
 // averaged, as pyFAI's correctSolidAngle=True does. Pixels are sampled at
 // their centres, or at their corners when corners is true (the earliest
 // saxsdog).
@@ -51,7 +51,7 @@ func (dt *detector) distance(x, y float64) float64 {
 func pixelCorrection(c *Calibration, corners bool) []float64 {
 	p := PolarizationFactor(c, corners)
 	var sa []float64
-	if c.SolidAngle {
+	if c.Reduction.solidAngle() {
 		sa = SolidAngleFactor(c, corners)
 	}
 	switch {

@@ -79,7 +79,7 @@ func TestSolidAngleFrameGivesOne(t *testing.T) {
 			}
 		}
 		off := build(t, cal, m, Options{})
-		cal.SolidAngle = true
+		cal.Reduction = &Reduction{SolidAngle: true}
 		on := build(t, cal, m, Options{})
 		ron, err := on.Integrate(img)
 		if err != nil {
@@ -118,7 +118,7 @@ func TestSolidAngleMatchesPyFAI(t *testing.T) {
 	lo, hi := 0.05, 3.5
 	cal.Masks[0].Oversampling = 3
 	cal.Masks[0].RadialBins = &RadialBins{Start: lo, Stop: hi, Count: nb}
-	cal.SolidAngle = true
+	cal.Reduction = &Reduction{SolidAngle: true}
 	ig, err := NewWithOptions(cal, Options{Masks: []*Mask{mask}})
 	if err != nil {
 		t.Fatal(err)

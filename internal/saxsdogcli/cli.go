@@ -69,6 +69,8 @@ type options struct {
 	plotMonitor   bool
 	monitorAddr   string
 	dirs          []string
+	reduction     reduction
+	changed       func(name string) bool // reports whether a flag was given
 }
 
 // newCommand defines the saxsdog command line, filling o.
@@ -96,6 +98,7 @@ func newCommand(o *options) *cli.Command {
 	fs.StringVar(&o.cacheDir, "cache-dir", "", "keep built integration operators in `DIR` for the next run (default: <user cache folder>/saxs/operators)")
 	fs.BoolVar(&o.noCache, "no-cache", false, "do not keep or load built integration operators")
 	fs.StringVarP(&o.profile, "profile", "P", "", "write a CPU profile to `FILE`")
+	addReductionFlags(fs, &o.reduction)
 	return cmd
 }
 
@@ -172,6 +175,7 @@ func parseArgs(args []string, stdout, stderr io.Writer) (*options, error) {
 		return nil, errDone
 	}
 	o.dirs = fs.Args()
+	o.changed = fs.Changed
 	switch {
 	case len(o.dirs) == 0:
 		return nil, errors.New("no DIRECTORY given")
@@ -281,6 +285,9 @@ func mainContext(ctx context.Context, args []string, stdout, stderr io.Writer) i
 
 	cal, err := loadCalibration(ctx, o.calibration)
 	if err != nil {
+		return failedSetup(ctx, stdout, stderr, err)
+	}
+	if err := o.reduction.apply(o.changed, cal); err != nil {
 		return failedSetup(ctx, stdout, stderr, err)
 	}
 	cfg := o.config()
