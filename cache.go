@@ -73,8 +73,18 @@ func cacheKey(cal *Calibration, mc *MaskConfig, mask *Mask, legacy bool) string 
 	} else {
 		i(0)
 	}
-	if cal.Reduction.solidAngle() { // only when on, so that the keys of earlier operators stay valid
+	// The reduction options only when set, so that the keys of earlier
+	// operators stay valid.
+	if cal.Reduction.solidAngle() {
 		io.WriteString(h, "SolidAngle")
+	}
+	if r := cal.Reduction; r != nil && (r.unit() != UnitQnm || r.Bins > 0 || r.Range != nil) {
+		io.WriteString(h, "Unit "+string(r.unit()))
+		i(r.Bins)
+		if r.Range != nil {
+			f(r.Range[0])
+			f(r.Range[1])
+		}
 	}
 	i(mask.Rows)
 	i(mask.Cols)

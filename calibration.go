@@ -495,6 +495,9 @@ func (c *Calibration) validate(name string) error {
 	if len(c.Masks) == 0 {
 		bad("/Masks", "at least one mask is needed")
 	}
+	// RadialBins are in the radial unit; the q limits apply to q in nm⁻¹.
+	qUnit := c.Reduction.unit() == UnitQnm
+	c.Reduction.validate(bad, finite)
 	for i := range c.Masks {
 		m := &c.Masks[i]
 		p := c.maskPointer(i)
@@ -513,14 +516,14 @@ func (c *Calibration) validate(name string) error {
 			rangeOK := false
 			if finite(p+"/RadialBins/Start", rb.Start) && finite(p+"/RadialBins/Stop", rb.Stop) && !(rb.Stop > rb.Start && rb.Start >= 0) {
 				bad(p+"/RadialBins", "need 0 <= Start < Stop, got Start %g, Stop %g", rb.Start, rb.Stop)
-			} else if lim := QLimit(c.Wavelength); wavelengthOK && rb.Stop > lim {
+			} else if lim := QLimit(c.Wavelength); wavelengthOK && qUnit && rb.Stop > lim {
 				bad(p+"/RadialBins/Stop", "Stop %g nm⁻¹ is beyond the largest q any detector reaches at %g Å (4π/λ = %.6g nm⁻¹)", rb.Stop, c.Wavelength, lim)
 			} else {
 				rangeOK = true
 			}
 			if rb.Count < 1 || rb.Count > MaxBins {
 				bad(p+"/RadialBins/Count", "bin count must be between 1 and %d, got %d", MaxBins, rb.Count)
-			} else if w, lim := (rb.Stop-rb.Start)/float64(rb.Count), QLimit(c.Wavelength); rangeOK && wavelengthOK && !(w >= minBinWidthRatio*lim) {
+			} else if w, lim := (rb.Stop-rb.Start)/float64(rb.Count), QLimit(c.Wavelength); rangeOK && wavelengthOK && qUnit && !(w >= minBinWidthRatio*lim) {
 				bad(p+"/RadialBins", "bins of %g nm⁻¹ (%d from %g to %g) are narrower than %.3g nm⁻¹, the resolution at %g Å", w, rb.Count, rb.Start, rb.Stop, minBinWidthRatio*lim, c.Wavelength)
 			}
 		}

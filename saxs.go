@@ -112,6 +112,7 @@ type curveOp struct {
 	q             []float64 // bin centres of the rows
 	area          []float64 // areas of the rows
 	qStart, qStop float64
+	unit          Unit // radial unit of q
 	// paramStart, paramEnd are the rows the integral parameters sum:
 	// paramStart..paramEnd-1, none when paramStart ≥ paramEnd.
 	paramStart, paramEnd int
@@ -178,7 +179,7 @@ func NewContext(ctx context.Context, cal *Calibration, opt Options) (*Integrator
 		mc := &cal.Masks[i]
 		ys, xs := dt.ys(mc.Oversampling, !opt.Legacy), dt.xs(mc.Oversampling, !opt.Legacy)
 		var be *binError
-		if bins[i], be = newBinning(&dt, mc, opt.Legacy, ys, xs); be != nil {
+		if bins[i], be = newBinningReduction(&dt, mc, opt.Legacy, ys, xs, cal.Reduction); be != nil {
 			p := cal.maskPointer(i)
 			if be.Field != "" {
 				p += "/" + be.Field
@@ -291,7 +292,7 @@ func newCurveOp(ctx context.Context, dt *detector, mc *MaskConfig, i int, mask *
 
 // finishCurveOp derives the rows of a curve from its operator.
 func finishCurveOp(dt *detector, mc *MaskConfig, i int, op *Operator, bn binning, first int) *curveOp {
-	co := &curveOp{op: op, qStart: mc.QStart, qStop: mc.QStop, name: mc.Name}
+	co := &curveOp{op: op, qStart: mc.QStart, qStop: mc.QStop, name: mc.Name, unit: bn.unit.orDefault()}
 	if co.name == "" {
 		co.name = fmt.Sprintf("R%d", i)
 	}
@@ -383,7 +384,7 @@ func (ig *Integrator) NewResult() *Result {
 	r := &Result{Curves: make([]Curve, len(ig.curves))}
 	for i, co := range ig.curves {
 		n := len(co.q)
-		r.Curves[i] = Curve{Name: co.name, Q: co.q, Area: co.area, I: make([]float64, n), Sigma: make([]float64, n)}
+		r.Curves[i] = Curve{Name: co.name, Q: co.q, Area: co.area, I: make([]float64, n), Sigma: make([]float64, n), Unit: co.unit}
 	}
 	return r
 }

@@ -2,6 +2,8 @@ package saxsdogcli
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/saxsdog/saxs"
 	"github.com/spf13/pflag"
@@ -13,10 +15,16 @@ import (
 // is.
 type reduction struct {
 	solidAngle bool
+	unit       string
+	bins       int
+	rng        string // LO:HI
 }
 
 // addReductionFlags defines the reduction flags on fs, filling r.
 func addReductionFlags(fs *pflag.FlagSet, r *reduction) {
+	fs.StringVar(&r.unit, "unit", "q_nm^-1", "radial `UNIT` of the curves: q_nm^-1, q_A^-1, 2th_deg or r_mm (calibration key Reduction.Unit)")
+	fs.IntVar(&r.bins, "bins", 0, "`N` radial bins in every curve, overriding the calibration (Reduction.Bins)")
+	fs.StringVar(&r.rng, "range", "", "radial range `LO:HI` of every curve in the chosen unit, overriding the calibration (Reduction.Range)")
 	fs.BoolVar(&r.solidAngle, "solid-angle", false, "divide each pixel by its solid angle relative to normal incidence, as pyFAI's correctSolidAngle (calibration key Reduction.SolidAngle; default off, as the original)")
 }
 
@@ -33,6 +41,29 @@ func (r *reduction) apply(changed func(string) bool, cal *saxs.Calibration) erro
 	if changed("solid-angle") {
 		red.SolidAngle = r.solidAngle
 	}
+	if changed("unit") {
+		u, err := saxs.ParseUnit(r.unit)
+		if err != nil {
+			return fmt.Errorf("--unit: %w", err)
+		}
+		red.Unit = u
+		if u == saxs.UnitQnm {
+			red.Unit = ""
+		}
+	}
+	if changed("bins") {
+		if r.bins < 1 || r.bins > saxs.MaxBins {
+			return fmt.Errorf("--bins must be between 1 and %d, not %d", saxs.MaxBins, r.bins)
+		}
+		red.Bins = r.bins
+	}
+	if changed("range") {
+		lo, hi, err := parsePair(r.rng, ":")
+		if err != nil {
+			return fmt.Errorf("--range %q: %w", r.rng, err)
+		}
+		red.Range = &[2]float64{lo, hi}
+	}
 	if *red != (saxs.Reduction{}) || cal.Reduction != nil {
 		cal.Reduction = red
 	}
@@ -40,4 +71,21 @@ func (r *reduction) apply(changed func(string) bool, cal *saxs.Calibration) erro
 		return fmt.Errorf("reduction options: %w", err)
 	}
 	return nil
+}
+
+// parsePair parses "A<sep>B" as two numbers.
+func parsePair(s, sep string) (float64, float64, error) {
+	a, b, ok := strings.Cut(s, sep)
+	if !ok {
+		return 0, 0, fmt.Errorf("want two numbers separated by %q", sep)
+	}
+	x, err := strconv.ParseFloat(strings.TrimSpace(a), 64)
+	if err != nil {
+		return 0, 0, err
+	}
+	y, err := strconv.ParseFloat(strings.TrimSpace(b), 64)
+	if err != nil {
+		return 0, 0, err
+	}
+	return x, y, nil
 }

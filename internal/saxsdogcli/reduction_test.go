@@ -1,0 +1,56 @@
+package saxsdogcli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/saxsdog/saxs"
+)
+
+// The reduction flags reach the calibration: --unit labels the .chi column,
+// --bins and --range set the rows, and the header carries the options.
+func TestReductionFlags(t *testing.T) {
+	dir := t.TempDir()
+	flatCal(t, dir)
+	writeTree(t, filepath.Join(dir, "data"))
+	code, stdout, stderr := runMain(t, dir, "--unit", "2th_deg", "--bins", "17", "--range", "0.5:3.5", "--solid-angle", "-o", "out2", "data")
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	p := filepath.Join(dir, "out2", treeChi["a/b/x.tif"])
+	f, err := saxs.ReadChiFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Len() != 17 {
+		t.Errorf("%d rows, want 17", f.Len())
+	}
+	for k, q := range f.Q {
+		if want := 0.5 + (float64(k)+0.5)*3/17; q < want-1e-12 || q > want+1e-12 {
+			t.Errorf("row %d: 2θ %g, want %g", k, q, want)
+		}
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitN(string(data), "\n", 4)
+	if !strings.Contains(lines[2], "2theta [deg]") {
+		t.Errorf("column labels %s", lines[2])
+	}
+	if !strings.Contains(lines[0], `"Reduction": {"Bins": 17, "Range": [0.5, 3.5], "SolidAngle": true, "Unit": "2th_deg"}`) {
+		t.Errorf("header %s", lines[0])
+	}
+	for _, args := range [][]string{
+		{"--unit", "furlong", "data"},
+		{"--bins", "0", "data"},
+		{"--range", "3", "data"},
+		{"--range", "3:1", "data"},
+	} {
+		if code, _, stderr := runMain(t, dir, args...); code != ExitUsage || !strings.Contains(stderr, args[0][2:]) && !strings.Contains(stderr, "Reduction") {
+			t.Errorf("%q: exit %d, %s", args, code, stderr)
+		}
+	}
+}
