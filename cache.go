@@ -36,7 +36,7 @@ func DefaultCacheDir() (string, error) {
 // cacheKey hashes everything an operator depends on: the format version,
 // the geometry, the wavelength, the mask configuration and the mask's
 // pixels, the polarization and solid-angle corrections and the legacy mode.
-func cacheKey(cal *Calibration, mc *MaskConfig, mask *Mask, legacy bool) string {
+func cacheKey(cal *Calibration, mc *MaskConfig, mask *Mask, legacy bool, flat *Image) string {
 	h := sha256.New()
 	f := func(v float64) { _ = binary.Write(h, binary.LittleEndian, math.Float64bits(v)) }
 	i := func(v int) { _ = binary.Write(h, binary.LittleEndian, int64(v)) }
@@ -77,6 +77,12 @@ func cacheKey(cal *Calibration, mc *MaskConfig, mask *Mask, legacy bool) string 
 	// operators stay valid.
 	if cal.Reduction.solidAngle() {
 		io.WriteString(h, "SolidAngle")
+	}
+	if flat != nil {
+		io.WriteString(h, "Flat")
+		for p := range flat.Len() {
+			f(pixelValue(flat, p))
+		}
 	}
 	if r := cal.Reduction; r != nil && (r.unit() != UnitQnm || r.Bins > 0 || r.Range != nil) {
 		io.WriteString(h, "Unit "+string(r.unit()))

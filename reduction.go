@@ -1,5 +1,15 @@
 package saxs
 
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+)
+
 // Reduction holds the reduction options of a calibration beyond the
 // original saxsdog's, modelled on pyFAI's (issue 11). The zero value (and a
 // nil *Reduction) gives the original's reduction, byte for byte. The
@@ -26,6 +36,37 @@ type Reduction struct {
 	// Unit, overriding the masks' RadialBins; without Bins the bin width
 	// is that of the PixelPerRadialElement rule.
 	Range *[2]float64 `json:"Range,omitempty" jsonschema:"description=Radial range [LO, HI] of every curve in Unit (saxsdog --range LO:HI)"`
+	// Dark is an image file (relative paths resolve as MaskFile's)
+	// subtracted from every frame pixel by pixel, before the flat and the
+	// other corrections. Its Poisson variance adds to the frame's.
+	Dark string `json:"Dark,omitempty" jsonschema:"description=Dark frame subtracted pixel by pixel (saxsdog --dark FILE)"`
+	// Flat is an image file every (dark-subtracted) frame is divided by,
+	// pixel by pixel; pixels where it is not positive and finite are
+	// masked.
+	Flat string `json:"Flat,omitempty" jsonschema:"description=Flat field every frame is divided by pixel by pixel; pixels where it is not positive are masked (saxsdog --flat FILE)"`
+	// Background, when set, is subtracted from every curve after
+	// integration and normalisation, with its own scale; its error adds in
+	// quadrature.
+	Background *Background `json:"Background,omitempty" jsonschema:"description=Background subtracted from every curve (saxsdog --background FILE[:SCALE])"`
+}
+
+// Background is a background subtracted from every curve: I − Scale·B,
+// σ² + Scale²·σ_B². File is either an image, reduced like the frames
+// (dark, flat, solid angle, polarisation; no normalisation), or a curve
+// (.chi, or text columns q I [σ] in the curves' unit, interpolated
+// linearly onto the curves' bins; NaN outside its range).
+type Background struct {
+	File string `json:"File" jsonschema:"minLength=1,description=Background image or curve (.chi or text columns q I [sigma])"`
+	// Scale multiplies the background; absent means 1.
+	Scale *float64 `json:"Scale,omitempty" jsonschema:"default=1,description=Factor of the background"`
+}
+
+// scale returns the background's scale (1 when absent).
+func (b *Background) scale() float64 {
+	if b.Scale == nil {
+		return 1
+	}
+	return *b.Scale
 }
 
 // unit returns the radial unit (UnitQnm for nil).
@@ -47,6 +88,14 @@ func (r *Reduction) validate(bad func(path, format string, args ...any), finite 
 	if r.Bins < 0 || r.Bins > MaxBins {
 		bad("/Reduction/Bins", "bin count must be between 0 (none) and %d, got %d", MaxBins, r.Bins)
 	}
+	if b := r.Background; b != nil {
+		if b.File == "" {
+			bad("/Reduction/Background/File", "missing background file")
+		}
+		if b.Scale != nil {
+			finite("/Reduction/Background/Scale", *b.Scale)
+		}
+	}
 	if rg := r.Range; rg != nil && finite("/Reduction/Range/0", rg[0]) && finite("/Reduction/Range/1", rg[1]) && !(rg[0] >= 0 && rg[1] > rg[0]) {
 		bad("/Reduction/Range", "need 0 <= LO < HI, got [%g, %g]", rg[0], rg[1])
 	}
@@ -58,6 +107,14 @@ func (r *Reduction) clone() *Reduction {
 		return nil
 	}
 	v := *r
+	if b := r.Background; b != nil {
+		bv := *b
+		if b.Scale != nil {
+			sc := *b.Scale
+			bv.Scale = &sc
+		}
+		v.Background = &bv
+	}
 	if r.Range != nil {
 		rg := *r.Range
 		v.Range = &rg
@@ -67,3 +124,198 @@ func (r *Reduction) clone() *Reduction {
 
 // solidAngle reports whether the solid-angle correction is on.
 func (r *Reduction) solidAngle() bool { return r != nil && r.SolidAngle }
+
+// path resolves a file name of the reduction options as MaskFile paths are.
+func (c *Calibration) path(p string) string {
+	if filepath.IsAbs(p) || c.dir == "" {
+		return p
+	}
+	return filepath.Join(c.dir, p)
+}
+
+// curveReduction is what a curve's rows need beyond the operator: the dark
+// and background curves, per row (nil when off).
+type curveReduction struct {
+	dark     []float64 // D_j: the dark frame integrated like a frame
+	bkg      []float64 // B_j: the background curve
+	bkgSigma []float64 // σ_B,j
+	scale    float64   // of the background
+}
+
+// apply turns the corrected means v_j in c.I into the reduced curve:
+// I = (v − D)/norm − scale·B, σ² = (v + D)/Area/norm² + scale²·σ_B².
+// norm 0 means 1.
+func (cr *curveReduction) apply(c *Curve, area []float64, norm float64) {
+	if norm == 0 {
+		norm = 1
+	}
+	for j, v := range c.I {
+		d := 0.0
+		if cr.dark != nil {
+			d = cr.dark[j]
+		}
+		i := (v - d) / norm
+		s := math.Sqrt((v+d)/area[j]) / norm
+		if cr.bkg != nil {
+			i -= cr.scale * cr.bkg[j]
+			s = math.Hypot(s, cr.scale*cr.bkgSigma[j])
+		}
+		c.I[j], c.Sigma[j] = i, s
+	}
+}
+
+// readImageFile reads an image of the detector's size for option what.
+func readImageFile(path, what string, rows, cols int) (*Image, error) {
+	img, err := ReadImage(path)
+	if err != nil {
+		return nil, fmt.Errorf("saxs: %s: %w", what, err)
+	}
+	if img.Rows != rows || img.Cols != cols {
+		return nil, fmt.Errorf("saxs: %s %s: %w", what, path, &SizeError{What: what, Rows: img.Rows, Cols: img.Cols, WantRows: rows, WantCols: cols})
+	}
+	return img, nil
+}
+
+// pixelValue returns pixel p of img as a float.
+func pixelValue(img *Image, p int) float64 {
+	if img.Counts != nil {
+		return float64(img.Counts[p])
+	}
+	return img.Values[p]
+}
+
+// setupReduction reads the dark and background of the calibration's
+// reduction options and sets the integrator's curves up to subtract them.
+// The operators (with the flat folded in) must be built.
+func (ig *Integrator) setupReduction() error {
+	red := ig.cal.Reduction
+	if red == nil || (red.Dark == "" && red.Background == nil) {
+		return nil
+	}
+	rows, cols := ig.cal.Geometry.Imagesize[0], ig.cal.Geometry.Imagesize[1]
+	for _, co := range ig.curves {
+		co.red = &curveReduction{}
+	}
+	if red.Dark != "" {
+		dark, err := readImageFile(ig.cal.path(red.Dark), "dark", rows, cols)
+		if err != nil {
+			return err
+		}
+		r, err := ig.Integrate(dark) // the dark's corrected means, the same sums as a frame's
+		if err != nil {
+			return err
+		}
+		for i, co := range ig.curves {
+			co.red.dark = r.Curves[i].I
+		}
+	}
+	b := red.Background
+	if b == nil {
+		return nil
+	}
+	path := ig.cal.path(b.File)
+	if isCurveFile(path) {
+		for _, co := range ig.curves {
+			bq, bi, bs, err := readCurveFile(path)
+			if err != nil {
+				return fmt.Errorf("saxs: background: %w", err)
+			}
+			co.red.bkg, co.red.bkgSigma = interpolate(bq, bi, co.q), interpolate(bq, bs, co.q)
+			co.red.scale = b.scale()
+		}
+		return nil
+	}
+	img, err := readImageFile(path, "background", rows, cols)
+	if err != nil {
+		return err
+	}
+	r, err := ig.Integrate(img) // dark-subtracted, flat and corrections applied
+	if err != nil {
+		return err
+	}
+	for i, co := range ig.curves {
+		co.red.bkg, co.red.bkgSigma, co.red.scale = r.Curves[i].I, r.Curves[i].Sigma, b.scale()
+	}
+	return nil
+}
+
+// isCurveFile reports whether path names a curve (.chi, .dat, .txt, .csv)
+// rather than an image.
+func isCurveFile(path string) bool {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".chi", ".dat", ".txt", ".csv", ".xy":
+		return true
+	}
+	return false
+}
+
+// readCurveFile reads a curve: a .chi file, or text columns x y [σ]
+// (lines starting with # and lines that are not numbers are skipped).
+func readCurveFile(path string) (x, y, s []float64, err error) {
+	if strings.EqualFold(filepath.Ext(path), ".chi") {
+		f, err := ReadChiFile(path)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		s = f.Sigma
+		if s == nil {
+			s = make([]float64, f.Len())
+		}
+		return f.Q, f.I, s, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	for line := range strings.Lines(string(data)) {
+		f := strings.FieldsFunc(line, func(r rune) bool { return r == ' ' || r == '\t' || r == ',' || r == '\r' || r == '\n' })
+		if len(f) < 2 || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		var v [3]float64
+		ok := true
+		for k := range min(3, len(f)) {
+			if v[k], err = strconv.ParseFloat(f[k], 64); err != nil {
+				ok = false
+				break
+			}
+		}
+		if !ok {
+			continue
+		}
+		x, y, s = append(x, v[0]), append(y, v[1]), append(s, v[2])
+	}
+	if len(x) < 2 {
+		return nil, nil, nil, &FormatError{File: path, Msg: "a background curve needs at least 2 rows of numbers"}
+	}
+	return x, y, s, nil
+}
+
+// interpolate returns y(x) at the points at, linearly between the points
+// of (xs, ys) (xs increasing), NaN outside them.
+func interpolate(xs, ys, at []float64) []float64 {
+	out := make([]float64, len(at))
+	for j, a := range at {
+		k := sort.SearchFloat64s(xs, a)
+		switch {
+		case k < len(xs) && xs[k] == a:
+			out[j] = ys[k]
+		case k == 0 || k == len(xs):
+			out[j] = math.NaN()
+		default:
+			t := (a - xs[k-1]) / (xs[k] - xs[k-1])
+			out[j] = ys[k-1] + t*(ys[k]-ys[k-1])
+		}
+	}
+	return out
+}
+
+// flatMask returns the pixels where the flat is not positive and finite.
+func flatMask(flat *Image) []bool {
+	bad := make([]bool, flat.Len())
+	for p := range bad {
+		v := pixelValue(flat, p)
+		bad[p] = !(v > 0) || math.IsInf(v, 1)
+	}
+	return bad
+}

@@ -112,7 +112,8 @@ type curveOp struct {
 	q             []float64 // bin centres of the rows
 	area          []float64 // areas of the rows
 	qStart, qStop float64
-	unit          Unit // radial unit of q
+	unit          Unit            // radial unit of q
+	red           *curveReduction // dark and background, nil when none
 	// paramStart, paramEnd are the rows the integral parameters sum:
 	// paramStart..paramEnd-1, none when paramStart ≥ paramEnd.
 	paramStart, paramEnd int
@@ -162,10 +163,16 @@ func NewContext(ctx context.Context, cal *Calibration, opt Options) (*Integrator
 	ig := &Integrator{cal: cal, header: header, legacy: opt.Legacy}
 	dt := newDetector(cal)
 	rows, cols := dt.rows, dt.cols
+	var flat *Image
+	if red := cal.Reduction; red != nil && red.Flat != "" {
+		if flat, err = readImageFile(cal.path(red.Flat), "flat", rows, cols); err != nil {
+			return nil, err
+		}
+	}
 	var corr []float64 // computed when the first operator is built
 	correction := func() []float64 {
-		if corr == nil && (cal.PolarizationCorrection != nil || cal.Reduction.solidAngle()) {
-			corr = pixelCorrection(cal, opt.Legacy)
+		if corr == nil && (cal.PolarizationCorrection != nil || cal.Reduction.solidAngle() || flat != nil) {
+			corr = pixelCorrection(cal, opt.Legacy, flat)
 		}
 		return corr
 	}
@@ -210,6 +217,13 @@ func NewContext(ctx context.Context, cal *Calibration, opt Options) (*Integrator
 		if mask.Rows != rows || mask.Cols != cols {
 			return nil, fmt.Errorf("mask %s: %w", mc.MaskFile, &SizeError{What: "mask", Rows: mask.Rows, Cols: mask.Cols, WantRows: rows, WantCols: cols})
 		}
+		if flat != nil { // pixels without a usable flat are masked; the caller's mask is not changed
+			m := &Mask{Rows: rows, Cols: cols, Masked: flatMask(flat)}
+			for p, v := range mask.Masked {
+				m.Masked[p] = m.Masked[p] || v
+			}
+			mask = m
+		}
 		var (
 			op        *Operator
 			first     int
@@ -217,7 +231,7 @@ func NewContext(ctx context.Context, cal *Calibration, opt Options) (*Integrator
 			key       string
 		)
 		if opt.CacheDir != "" && littleEndian {
-			key = cacheKey(cal, mc, mask, opt.Legacy)
+			key = cacheKey(cal, mc, mask, opt.Legacy, flat)
 			cachePath = filepath.Join(opt.CacheDir, key+".op")
 			var err error
 			op, first, err = loadOperator(cachePath, key)
@@ -244,6 +258,9 @@ func NewContext(ctx context.Context, cal *Calibration, opt Options) (*Integrator
 				"mask %d (%s): qStart %g to qStop %g nm⁻¹ holds no bin of the curve (q %.4g to %.4g nm⁻¹): its integral parameters I0, I1, I2 are NaN",
 				i, mc.MaskFile, mc.QStart, mc.QStop, qlo, qhi))
 		}
+	}
+	if err := ig.setupReduction(); err != nil {
+		return nil, err
 	}
 	return ig, nil
 }
@@ -341,6 +358,7 @@ type Result struct {
 	// slices of its curves, before integrating into it again.
 	Curves []Curve
 	work   *scratch // accumulators, allocated on first use
+	norm   float64  // normalisation of the integration in progress, 0 for none
 }
 
 // scratch holds the accumulators of an integration: [worker][curve].
@@ -464,6 +482,9 @@ func (ig *Integrator) integrateCurve(co *curveOp, ci int, r *Result, img *Image,
 		v := s / float64(n)
 		c.I[j] = v
 		c.Sigma[j] = math.Sqrt(v / co.area[j]) // NaN for negative means
+	}
+	if co.red != nil {
+		co.red.apply(c, co.area, r.norm)
 	}
 	c.Params = integralParameters(c.Q, c.I, co.paramStart, co.paramEnd)
 }

@@ -44,15 +44,28 @@ func (dt *detector) distance(x, y float64) float64 {
 }
 
 // pixelCorrection returns the constant per-pixel factor folded into the
-// operator weights, 1/(P·SA) with P the polarization factor and SA the
-// relative solid angle (each 1 when its correction is off), or nil when no
-// correction is on. With only the polarization correction on, the factors
-// are exactly those of before the solid-angle correction existed.
-func pixelCorrection(c *Calibration, corners bool) []float64 {
+// operator weights, 1/(flat·SA·P) with flat the flat field, SA the
+// relative solid angle and P the polarization factor (each 1 when its
+// correction is off), or nil when no correction is on. With only the
+// polarization correction on, the factors are exactly those of before the
+// other corrections existed. Pixels where the flat is not positive are
+// masked (the factor there is meaningless).
+func pixelCorrection(c *Calibration, corners bool, flat *Image) []float64 {
 	p := PolarizationFactor(c, corners)
 	var sa []float64
 	if c.Reduction.solidAngle() {
 		sa = SolidAngleFactor(c, corners)
+	}
+	if flat != nil {
+		if sa == nil {
+			sa = make([]float64, flat.Len())
+			for i := range sa {
+				sa[i] = 1
+			}
+		}
+		for i := range sa {
+			sa[i] *= pixelValue(flat, i)
+		}
 	}
 	switch {
 	case p == nil && sa == nil:
