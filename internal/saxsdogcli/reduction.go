@@ -2,6 +2,8 @@ package saxsdogcli
 
 import (
 	"fmt"
+	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -18,6 +20,9 @@ type reduction struct {
 	unit       string
 	bins       int
 	rng        string // LO:HI
+	dark       string
+	flat       string
+	background string // FILE[:SCALE]
 }
 
 // addReductionFlags defines the reduction flags on fs, filling r.
@@ -25,6 +30,9 @@ func addReductionFlags(fs *pflag.FlagSet, r *reduction) {
 	fs.StringVar(&r.unit, "unit", "q_nm^-1", "radial `UNIT` of the curves: q_nm^-1, q_A^-1, 2th_deg or r_mm (calibration key Reduction.Unit)")
 	fs.IntVar(&r.bins, "bins", 0, "`N` radial bins in every curve, overriding the calibration (Reduction.Bins)")
 	fs.StringVar(&r.rng, "range", "", "radial range `LO:HI` of every curve in the chosen unit, overriding the calibration (Reduction.Range)")
+	fs.StringVar(&r.dark, "dark", "", "subtract the dark frame `FILE` from every frame, pixel by pixel (Reduction.Dark)")
+	fs.StringVar(&r.flat, "flat", "", "divide every frame by the flat field `FILE`, pixel by pixel; pixels where it is not positive are masked (Reduction.Flat)")
+	fs.StringVar(&r.background, "background", "", "subtract the background `FILE[:SCALE]` (an image reduced like the frames, or a curve .chi/.dat) times SCALE (default 1) from every curve (Reduction.Background)")
 	fs.BoolVar(&r.solidAngle, "solid-angle", false, "divide each pixel by its solid angle relative to normal incidence, as pyFAI's correctSolidAngle (calibration key Reduction.SolidAngle; default off, as the original)")
 }
 
@@ -57,6 +65,32 @@ func (r *reduction) apply(changed func(string) bool, cal *saxs.Calibration) erro
 		}
 		red.Bins = r.bins
 	}
+	for _, f := range []struct {
+		name string
+		val  string
+		dst  *string
+	}{{"dark", r.dark, &red.Dark}, {"flat", r.flat, &red.Flat}} {
+		if changed(f.name) {
+			p, err := absPath(f.val)
+			if err != nil {
+				return fmt.Errorf("--%s: %w", f.name, err)
+			}
+			*f.dst = p
+		}
+	}
+	if changed("background") {
+		file, scale := r.background, 1.0
+		if i := strings.LastIndexByte(file, ':'); i > 0 {
+			if v, err := strconv.ParseFloat(file[i+1:], 64); err == nil {
+				file, scale = file[:i], v
+			}
+		}
+		p, err := absPath(file)
+		if err != nil {
+			return fmt.Errorf("--background: %w", err)
+		}
+		red.Background = &saxs.Background{File: p, Scale: &scale}
+	}
 	if changed("range") {
 		lo, hi, err := parsePair(r.rng, ":")
 		if err != nil {
@@ -64,7 +98,7 @@ func (r *reduction) apply(changed func(string) bool, cal *saxs.Calibration) erro
 		}
 		red.Range = &[2]float64{lo, hi}
 	}
-	if *red != (saxs.Reduction{}) || cal.Reduction != nil {
+	if !reflect.DeepEqual(*red, saxs.Reduction{}) || cal.Reduction != nil {
 		cal.Reduction = red
 	}
 	if err := cal.Validate(); err != nil {
@@ -88,4 +122,13 @@ func parsePair(s, sep string) (float64, float64, error) {
 		return 0, 0, err
 	}
 	return x, y, nil
+}
+
+// absPath returns path made absolute against the working folder, so that
+// it does not resolve against the calibration's folder; "" is an error.
+func absPath(path string) (string, error) {
+	if path == "" {
+		return "", fmt.Errorf("empty file name")
+	}
+	return filepath.Abs(path)
 }

@@ -54,3 +54,31 @@ func TestReductionFlags(t *testing.T) {
 		}
 	}
 }
+
+// --dark with a frame equal to the dark gives 0; --flat with a constant
+// flat 2 halves the frame; --background FILE:SCALE subtracts it scaled.
+func TestDarkFlatBackgroundFlags(t *testing.T) {
+	dir := t.TempDir()
+	flatCal(t, dir)
+	writeTree(t, filepath.Join(dir, "data"))
+	writeFrame(t, filepath.Join(dir, "three.tif"), 3)
+	writeFrame(t, filepath.Join(dir, "two.tif"), 2)
+	code, stdout, stderr := runMain(t, dir, "--dark", "three.tif", "-o", "dark", "data")
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	checkChi(t, filepath.Join(dir, "dark", treeChi["a/b/x.tif"]), 0)
+	code, stdout, stderr = runMain(t, dir, "--flat", "two.tif", "-o", "flat", "data")
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	checkChi(t, filepath.Join(dir, "flat", treeChi["a/b/x.tif"]), 1.5)
+	code, stdout, stderr = runMain(t, dir, "--background", "two.tif:0.5", "-o", "bkg", "data")
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	checkChi(t, filepath.Join(dir, "bkg", treeChi["a/b/x.tif"]), 2)
+	if code, _, stderr := runMain(t, dir, "--dark", "missing.tif", "data"); code != ExitUsage || !strings.Contains(stderr, "dark") {
+		t.Errorf("missing dark: exit %d, %s", code, stderr)
+	}
+}
