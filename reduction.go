@@ -48,6 +48,18 @@ type Reduction struct {
 	// integration and normalisation, with its own scale; its error adds in
 	// quadrature.
 	Background *Background `json:"Background,omitempty" jsonschema:"description=Background subtracted from every curve (saxsdog --background FILE[:SCALE])"`
+	// Normalise divides every curve (intensity and error) by a per-frame
+	// factor: "exposure", "monitor" or "transmission" (from the frame's
+	// header, or the constants below), or a CSV table file (frame name,
+	// monitor, transmission) giving monitor × transmission. See
+	// Integrator.NormFactor.
+	Normalise string `json:"Normalise,omitempty" jsonschema:"description=exposure | monitor | transmission | TABLE.csv (frame name; monitor; transmission) (saxsdog --normalise)"`
+	// ExposureTime, Monitor and Transmission are constants the curves are
+	// divided by (all given ones multiply), also the values of the
+	// corresponding Normalise when the header lacks them.
+	ExposureTime *float64 `json:"ExposureTime,omitempty" jsonschema:"exclusiveMinimum=0,description=Constant exposure time the curves are divided by"`
+	Monitor      *float64 `json:"Monitor,omitempty" jsonschema:"exclusiveMinimum=0,description=Constant monitor count the curves are divided by"`
+	Transmission *float64 `json:"Transmission,omitempty" jsonschema:"exclusiveMinimum=0,description=Constant transmission the curves are divided by"`
 }
 
 // Background is a background subtracted from every curve: I − Scale·B,
@@ -96,6 +108,14 @@ func (r *Reduction) validate(bad func(path, format string, args ...any), finite 
 			finite("/Reduction/Background/Scale", *b.Scale)
 		}
 	}
+	for _, c := range []struct {
+		name string
+		v    *float64
+	}{{"ExposureTime", r.ExposureTime}, {"Monitor", r.Monitor}, {"Transmission", r.Transmission}} {
+		if c.v != nil && finite("/Reduction/"+c.name, *c.v) && !(*c.v > 0) {
+			bad("/Reduction/"+c.name, "must be positive, got %g", *c.v)
+		}
+	}
 	if rg := r.Range; rg != nil && finite("/Reduction/Range/0", rg[0]) && finite("/Reduction/Range/1", rg[1]) && !(rg[0] >= 0 && rg[1] > rg[0]) {
 		bad("/Reduction/Range", "need 0 <= LO < HI, got [%g, %g]", rg[0], rg[1])
 	}
@@ -118,6 +138,12 @@ func (r *Reduction) clone() *Reduction {
 	if r.Range != nil {
 		rg := *r.Range
 		v.Range = &rg
+	}
+	for _, p := range []**float64{&v.ExposureTime, &v.Monitor, &v.Transmission} {
+		if *p != nil {
+			x := **p
+			*p = &x
+		}
 	}
 	return &v
 }
@@ -189,7 +215,21 @@ func pixelValue(img *Image, p int) float64 {
 // The operators (with the flat folded in) must be built.
 func (ig *Integrator) setupReduction() error {
 	red := ig.cal.Reduction
-	if red == nil || (red.Dark == "" && red.Background == nil) {
+	if red == nil {
+		return nil
+	}
+	norm, err := newNormaliser(ig.cal)
+	if err != nil {
+		return err
+	}
+	if norm != nil {
+		for _, co := range ig.curves {
+			co.red = &curveReduction{}
+		}
+		// The dark and the background are not normalised.
+		defer func() { ig.norm = norm }()
+	}
+	if red.Dark == "" && red.Background == nil {
 		return nil
 	}
 	rows, cols := ig.cal.Geometry.Imagesize[0], ig.cal.Geometry.Imagesize[1]

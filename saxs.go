@@ -99,6 +99,7 @@ type Integrator struct {
 	header   []byte       // line 1 of the .chi files: the calibration as JSON
 	warnings []string
 	legacy   bool
+	norm     *normaliser // nil without normalisation
 	curves   []*curveOp
 	pool     sync.Pool // *scratch for Integrate
 }
@@ -423,8 +424,35 @@ func (ig *Integrator) Integrate(img *Image) (*Result, error) {
 
 // IntegrateTo integrates an image into r, which must come from
 // ig.NewResult. It runs on the calling goroutine and allocates nothing.
+//
+// With a normalisation in the calibration's reduction options
+// (Reduction.Normalise, Monitor, Transmission, ExposureTime), the curves
+// are divided by the frame's factor (see Integrator.NormFactor); a table
+// normalisation needs the frame's name: use IntegrateFrameTo.
 func (ig *Integrator) IntegrateTo(r *Result, img *Image) error {
-	return ig.integrate(r, img, 1)
+	return ig.integrateFrame(r, img, 1, "")
+}
+
+// IntegrateFrameTo is IntegrateTo for the frame read from the file name
+// (used by a table normalisation, see Reduction.Normalise).
+func (ig *Integrator) IntegrateFrameTo(r *Result, img *Image, name string) error {
+	return ig.integrateFrame(r, img, 1, name)
+}
+
+// integrateFrame sets the frame's normalisation and integrates it.
+func (ig *Integrator) integrateFrame(r *Result, img *Image, workers int, name string) error {
+	if r == nil {
+		return fmt.Errorf("saxs: result was not made by this integrator's NewResult")
+	}
+	r.norm = 0
+	if ig.norm != nil {
+		f, err := ig.NormFactor(img, name)
+		if err != nil {
+			return err
+		}
+		r.norm = f
+	}
+	return ig.integrate(r, img, workers)
 }
 
 // IntegrateParallelTo is IntegrateTo using up to workers goroutines
@@ -433,7 +461,7 @@ func (ig *Integrator) IntegrateParallelTo(r *Result, img *Image, workers int) er
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	return ig.integrate(r, img, workers)
+	return ig.integrateFrame(r, img, workers, "")
 }
 
 func (ig *Integrator) integrate(r *Result, img *Image, workers int) error {

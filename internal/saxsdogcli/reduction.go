@@ -23,6 +23,7 @@ type reduction struct {
 	dark       string
 	flat       string
 	background string // FILE[:SCALE]
+	normalise  string
 }
 
 // addReductionFlags defines the reduction flags on fs, filling r.
@@ -33,6 +34,7 @@ func addReductionFlags(fs *pflag.FlagSet, r *reduction) {
 	fs.StringVar(&r.dark, "dark", "", "subtract the dark frame `FILE` from every frame, pixel by pixel (Reduction.Dark)")
 	fs.StringVar(&r.flat, "flat", "", "divide every frame by the flat field `FILE`, pixel by pixel; pixels where it is not positive are masked (Reduction.Flat)")
 	fs.StringVar(&r.background, "background", "", "subtract the background `FILE[:SCALE]` (an image reduced like the frames, or a curve .chi/.dat) times SCALE (default 1) from every curve (Reduction.Background)")
+	fs.StringVar(&r.normalise, "normalise", "", "divide every curve by the frame's exposure time, monitor or transmission (from its header or the calibration's constants), or by monitor × transmission from a CSV table `exposure|monitor|transmission|TABLE.csv` (frame name, monitor, transmission) (Reduction.Normalise)")
 	fs.BoolVar(&r.solidAngle, "solid-angle", false, "divide each pixel by its solid angle relative to normal incidence, as pyFAI's correctSolidAngle (calibration key Reduction.SolidAngle; default off, as the original)")
 }
 
@@ -90,6 +92,18 @@ func (r *reduction) apply(changed func(string) bool, cal *saxs.Calibration) erro
 			return fmt.Errorf("--background: %w", err)
 		}
 		red.Background = &saxs.Background{File: p, Scale: &scale}
+	}
+	if changed("normalise") {
+		switch r.normalise {
+		case saxs.NormaliseExposure, saxs.NormaliseMonitor, saxs.NormaliseTransmission:
+			red.Normalise = r.normalise
+		default:
+			p, err := absPath(r.normalise)
+			if err != nil {
+				return fmt.Errorf("--normalise: %w", err)
+			}
+			red.Normalise = p
+		}
 	}
 	if changed("range") {
 		lo, hi, err := parsePair(r.rng, ":")

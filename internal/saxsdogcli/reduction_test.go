@@ -82,3 +82,21 @@ func TestDarkFlatBackgroundFlags(t *testing.T) {
 		t.Errorf("missing dark: exit %d, %s", code, stderr)
 	}
 }
+
+// --normalise TABLE.csv divides each frame by its row's monitor ×
+// transmission.
+func TestNormaliseFlag(t *testing.T) {
+	dir := t.TempDir()
+	flatCal(t, dir)
+	writeTree(t, filepath.Join(dir, "data"))
+	if err := os.WriteFile(filepath.Join(dir, "norm.csv"), []byte("name,monitor,transmission\n"+
+		"x.tif,6,0.5\ny.tif,1,1\nz.tif,1,1\nw.tif,1,1\nv.tif,1,1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runMain(t, dir, "--normalise", "norm.csv", "-o", "norm", "data")
+	// top.tif and c/deep.TIFF are not in the table: they fail, the others convert.
+	if code == ExitUsage || !strings.Contains(stdout, "converted 3, skipped 0, failed 2") || !strings.Contains(stdout, "not in the normalisation table") {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	checkChi(t, filepath.Join(dir, "norm", treeChi["a/b/x.tif"]), 1) // 3 / (6·0.5)
+}
