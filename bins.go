@@ -30,6 +30,10 @@ type binning struct {
 	span  float64 // ruleRange: Stop - Start, nm⁻¹
 	inv   float64 // ruleRange: Count/span
 	unit  Unit    // radial unit of ruleQ and ruleRange ("" or UnitQnm: q in nm⁻¹)
+	// sector: only points with chiLo ≤ χ < chiHi (radians, in (−π, π];
+	// chiLo > chiHi wraps through ±π) are binned, when hasChi.
+	hasChi       bool
+	chiLo, chiHi float64
 }
 
 // binError is a mask configuration whose bins the geometry cannot make:
@@ -102,6 +106,9 @@ func newBinningReduction(dt *detector, m *MaskConfig, legacy bool, ys, xs []floa
 // label returns the bin of the point (x, y), or -1 when it lies outside the
 // bins.
 func (bn *binning) label(dt *detector, x, y float64) int {
+	if bn.hasChi && !bn.inSector(x, y) {
+		return -1
+	}
 	switch bn.rule {
 	case ruleLegacy:
 		return bn.clip(dt.twoTheta(x, y) * bn.scale)
@@ -139,4 +146,35 @@ func (bn *binning) coord(dt *detector, x, y float64) float64 {
 		return dt.q(x, y)
 	}
 	return dt.radial(bn.unit, x, y)
+}
+
+// inSector reports whether the point (x, y) lies in the binning's sector.
+func (bn *binning) inSector(x, y float64) bool {
+	chi := math.Atan2(y, x)
+	if bn.chiLo <= bn.chiHi {
+		return chi >= bn.chiLo && chi < bn.chiHi
+	}
+	return chi >= bn.chiLo || chi < bn.chiHi
+}
+
+// withSector restricts the binning to the sector of the reduction options.
+func (bn binning) withSector(red *Reduction) binning {
+	if red == nil || red.ChiRange == nil {
+		return bn
+	}
+	bn.hasChi = true
+	bn.chiLo, bn.chiHi = chiRadians(red.ChiRange[0]), chiRadians(red.ChiRange[1])
+	return bn
+}
+
+// chiRadians converts χ in degrees to radians in (−π, π].
+func chiRadians(deg float64) float64 {
+	d := math.Mod(deg, 360)
+	switch {
+	case d > 180:
+		d -= 360
+	case d <= -180:
+		d += 360
+	}
+	return d * math.Pi / 180
 }

@@ -78,6 +78,11 @@ func cacheKey(cal *Calibration, mc *MaskConfig, mask *Mask, legacy bool, flat *I
 	if cal.Reduction.solidAngle() {
 		io.WriteString(h, "SolidAngle")
 	}
+	if r := cal.Reduction; r != nil && r.ChiRange != nil {
+		io.WriteString(h, "ChiRange")
+		f(r.ChiRange[0])
+		f(r.ChiRange[1])
+	}
 	if flat != nil {
 		io.WriteString(h, "Flat")
 		for p := range flat.Len() {

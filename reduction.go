@@ -36,6 +36,13 @@ type Reduction struct {
 	// Unit, overriding the masks' RadialBins; without Bins the bin width
 	// is that of the PixelPerRadialElement rule.
 	Range *[2]float64 `json:"Range,omitempty" jsonschema:"description=Radial range [LO, HI] of every curve in Unit (saxsdog --range LO:HI)"`
+	// ChiRange, when set, restricts every curve to the sector of
+	// azimuths FROM ≤ χ < TO in degrees (FROM > TO wraps through 180°),
+	// pyFAI's convention: χ is the angle at the beam centre from the
+	// direction of increasing column (right on the image as stored, row 0
+	// at the top) towards increasing row (down), in (−180°, 180°];
+	// sub-pixels are binned by their own χ.
+	ChiRange *[2]float64 `json:"ChiRange,omitempty" jsonschema:"description=Sector [FROM, TO] of azimuths chi in degrees (pyFAI convention: 0 along increasing column, +90 along increasing row) (saxsdog --chi-range FROM:TO)"`
 	// Dark is an image file (relative paths resolve as MaskFile's)
 	// subtracted from every frame pixel by pixel, before the flat and the
 	// other corrections. Its Poisson variance adds to the frame's.
@@ -116,6 +123,9 @@ func (r *Reduction) validate(bad func(path, format string, args ...any), finite 
 			bad("/Reduction/"+c.name, "must be positive, got %g", *c.v)
 		}
 	}
+	if rg := r.ChiRange; rg != nil && finite("/Reduction/ChiRange/0", rg[0]) && finite("/Reduction/ChiRange/1", rg[1]) && rg[0] == rg[1] {
+		bad("/Reduction/ChiRange", "empty sector [%g, %g]", rg[0], rg[1])
+	}
 	if rg := r.Range; rg != nil && finite("/Reduction/Range/0", rg[0]) && finite("/Reduction/Range/1", rg[1]) && !(rg[0] >= 0 && rg[1] > rg[0]) {
 		bad("/Reduction/Range", "need 0 <= LO < HI, got [%g, %g]", rg[0], rg[1])
 	}
@@ -138,6 +148,10 @@ func (r *Reduction) clone() *Reduction {
 	if r.Range != nil {
 		rg := *r.Range
 		v.Range = &rg
+	}
+	if r.ChiRange != nil {
+		rg := *r.ChiRange
+		v.ChiRange = &rg
 	}
 	for _, p := range []**float64{&v.ExposureTime, &v.Monitor, &v.Transmission} {
 		if *p != nil {

@@ -187,7 +187,9 @@ func NewContext(ctx context.Context, cal *Calibration, opt Options) (*Integrator
 		mc := &cal.Masks[i]
 		ys, xs := dt.ys(mc.Oversampling, !opt.Legacy), dt.xs(mc.Oversampling, !opt.Legacy)
 		var be *binError
-		if bins[i], be = newBinningReduction(&dt, mc, opt.Legacy, ys, xs, cal.Reduction); be != nil {
+		if bins[i], be = newBinningReduction(&dt, mc, opt.Legacy, ys, xs, cal.Reduction); be == nil {
+			bins[i] = bins[i].withSector(cal.Reduction)
+		} else {
 			p := cal.maskPointer(i)
 			if be.Field != "" {
 				p += "/" + be.Field

@@ -24,6 +24,7 @@ type reduction struct {
 	flat       string
 	background string // FILE[:SCALE]
 	normalise  string
+	chiRange   string // FROM:TO
 }
 
 // addReductionFlags defines the reduction flags on fs, filling r.
@@ -35,6 +36,7 @@ func addReductionFlags(fs *pflag.FlagSet, r *reduction) {
 	fs.StringVar(&r.flat, "flat", "", "divide every frame by the flat field `FILE`, pixel by pixel; pixels where it is not positive are masked (Reduction.Flat)")
 	fs.StringVar(&r.background, "background", "", "subtract the background `FILE[:SCALE]` (an image reduced like the frames, or a curve .chi/.dat) times SCALE (default 1) from every curve (Reduction.Background)")
 	fs.StringVar(&r.normalise, "normalise", "", "divide every curve by the frame's exposure time, monitor or transmission (from its header or the calibration's constants), or by monitor × transmission from a CSV table `exposure|monitor|transmission|TABLE.csv` (frame name, monitor, transmission) (Reduction.Normalise)")
+	fs.StringVar(&r.chiRange, "chi-range", "", "integrate only the sector `FROM:TO` of azimuths χ in degrees, pyFAI's convention: 0 along increasing column, +90 along increasing row (down the image as stored) (Reduction.ChiRange)")
 	fs.BoolVar(&r.solidAngle, "solid-angle", false, "divide each pixel by its solid angle relative to normal incidence, as pyFAI's correctSolidAngle (calibration key Reduction.SolidAngle; default off, as the original)")
 }
 
@@ -104,6 +106,13 @@ func (r *reduction) apply(changed func(string) bool, cal *saxs.Calibration) erro
 			}
 			red.Normalise = p
 		}
+	}
+	if changed("chi-range") {
+		lo, hi, err := parsePair(r.chiRange, ":")
+		if err != nil {
+			return fmt.Errorf("--chi-range %q: %w", r.chiRange, err)
+		}
+		red.ChiRange = &[2]float64{lo, hi}
 	}
 	if changed("range") {
 		lo, hi, err := parsePair(r.rng, ":")
