@@ -43,6 +43,12 @@ type Reduction struct {
 	// at the top) towards increasing row (down), in (−180°, 180°];
 	// sub-pixels are binned by their own χ.
 	ChiRange *[2]float64 `json:"ChiRange,omitempty" jsonschema:"description=Sector [FROM, TO] of azimuths chi in degrees (pyFAI convention: 0 along increasing column, +90 along increasing row) (saxsdog --chi-range FROM:TO)"`
+	// Cake, when set, is [NQ, NCHI]: also integrate each frame into a 2-D
+	// cake of NQ radial bins (in Unit, on Range or from 0 to the largest
+	// value) times NCHI azimuthal bins (on ChiRange or the full circle),
+	// over the first mask; NQ·NCHI is at most MaxBins. See
+	// Integrator.Cake.
+	Cake *[2]int `json:"Cake,omitempty" jsonschema:"description=2-D cake [NQ, NCHI] of the first mask, written as a float32 TIFF (saxsdog --cake NQxNCHI)"`
 	// Dark is an image file (relative paths resolve as MaskFile's)
 	// subtracted from every frame pixel by pixel, before the flat and the
 	// other corrections. Its Poisson variance adds to the frame's.
@@ -126,6 +132,9 @@ func (r *Reduction) validate(bad func(path, format string, args ...any), finite 
 	if rg := r.ChiRange; rg != nil && finite("/Reduction/ChiRange/0", rg[0]) && finite("/Reduction/ChiRange/1", rg[1]) && rg[0] == rg[1] {
 		bad("/Reduction/ChiRange", "empty sector [%g, %g]", rg[0], rg[1])
 	}
+	if ck := r.Cake; ck != nil && (ck[0] < 1 || ck[1] < 1 || ck[0]*ck[1] > MaxBins) {
+		bad("/Reduction/Cake", "need NQ, NCHI ≥ 1 with NQ·NCHI ≤ %d, got %d × %d", MaxBins, ck[0], ck[1])
+	}
 	if rg := r.Range; rg != nil && finite("/Reduction/Range/0", rg[0]) && finite("/Reduction/Range/1", rg[1]) && !(rg[0] >= 0 && rg[1] > rg[0]) {
 		bad("/Reduction/Range", "need 0 <= LO < HI, got [%g, %g]", rg[0], rg[1])
 	}
@@ -152,6 +161,10 @@ func (r *Reduction) clone() *Reduction {
 	if r.ChiRange != nil {
 		rg := *r.ChiRange
 		v.ChiRange = &rg
+	}
+	if r.Cake != nil {
+		ck := *r.Cake
+		v.Cake = &ck
 	}
 	for _, p := range []**float64{&v.ExposureTime, &v.Monitor, &v.Transmission} {
 		if *p != nil {
@@ -261,6 +274,9 @@ func (ig *Integrator) setupReduction() error {
 		}
 		for i, co := range ig.curves {
 			co.red.dark = r.Curves[i].I
+		}
+		if ig.cake != nil {
+			ig.cake.setDark(dark)
 		}
 	}
 	b := red.Background

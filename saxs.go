@@ -100,6 +100,7 @@ type Integrator struct {
 	warnings []string
 	legacy   bool
 	norm     *normaliser // nil without normalisation
+	cake     *cakeOp     // nil without Reduction.Cake
 	curves   []*curveOp
 	pool     sync.Pool // *scratch for Integrate
 }
@@ -252,6 +253,11 @@ func NewContext(ctx context.Context, cal *Calibration, opt Options) (*Integrator
 			}
 		}
 		ig.curves = append(ig.curves, co)
+		if i == 0 {
+			if err := ig.setupCake(ctx, &dt, mask, correction, workers); err != nil {
+				return nil, err
+			}
+		}
 		if co.paramStart >= co.paramEnd {
 			qlo, qhi := math.NaN(), math.NaN()
 			if len(co.q) > 0 {

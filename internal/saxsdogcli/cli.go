@@ -317,6 +317,9 @@ func mainContext(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		logger.Warn("--nowalk without --watch: nothing to convert")
 	}
 	var mon *monitor.Server
+	if cal.Reduction != nil && cal.Reduction.Cake != nil {
+		cfg.Outputs = append(cfg.Outputs, cakeOutput{ig: cfg.Integrator})
+	}
 	if o.plotMonitor {
 		// Only its warnings: it would log its address, printed below.
 		mon = monitor.New(slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelWarn})))

@@ -2,12 +2,15 @@ package saxsdogcli
 
 import (
 	"fmt"
+	"io"
 	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
 
 	"github.com/saxsdog/saxs"
+	"github.com/saxsdog/saxs/internal/atomicfile"
+	"github.com/saxsdog/saxs/internal/batch"
 	"github.com/spf13/pflag"
 )
 
@@ -25,6 +28,7 @@ type reduction struct {
 	background string // FILE[:SCALE]
 	normalise  string
 	chiRange   string // FROM:TO
+	cake       string // NQxNCHI
 }
 
 // addReductionFlags defines the reduction flags on fs, filling r.
@@ -37,6 +41,7 @@ func addReductionFlags(fs *pflag.FlagSet, r *reduction) {
 	fs.StringVar(&r.background, "background", "", "subtract the background `FILE[:SCALE]` (an image reduced like the frames, or a curve .chi/.dat) times SCALE (default 1) from every curve (Reduction.Background)")
 	fs.StringVar(&r.normalise, "normalise", "", "divide every curve by the frame's exposure time, monitor or transmission (from its header or the calibration's constants), or by monitor × transmission from a CSV table `exposure|monitor|transmission|TABLE.csv` (frame name, monitor, transmission) (Reduction.Normalise)")
 	fs.StringVar(&r.chiRange, "chi-range", "", "integrate only the sector `FROM:TO` of azimuths χ in degrees, pyFAI's convention: 0 along increasing column, +90 along increasing row (down the image as stored) (Reduction.ChiRange)")
+	fs.StringVar(&r.cake, "cake", "", "also write each frame's 2-D cake I(radial, χ) of the first mask with `NQxNCHI` bins as a float32 TIFF next to its .chi file (x.chi gives x_cake.tif; rows χ, columns radial) (Reduction.Cake)")
 	fs.BoolVar(&r.solidAngle, "solid-angle", false, "divide each pixel by its solid angle relative to normal incidence, as pyFAI's correctSolidAngle (calibration key Reduction.SolidAngle; default off, as the original)")
 }
 
@@ -114,6 +119,15 @@ func (r *reduction) apply(changed func(string) bool, cal *saxs.Calibration) erro
 		}
 		red.ChiRange = &[2]float64{lo, hi}
 	}
+	if changed("cake") {
+		a, b, ok := strings.Cut(strings.ToLower(r.cake), "x")
+		nq, err1 := strconv.Atoi(a)
+		nchi, err2 := strconv.Atoi(b)
+		if !ok || err1 != nil || err2 != nil {
+			return fmt.Errorf("--cake %q: want NQxNCHI, e.g. 500x72", r.cake)
+		}
+		red.Cake = &[2]int{nq, nchi}
+	}
 	if changed("range") {
 		lo, hi, err := parsePair(r.rng, ":")
 		if err != nil {
@@ -154,4 +168,36 @@ func absPath(path string) (string, error) {
 		return "", fmt.Errorf("empty file name")
 	}
 	return filepath.Abs(path)
+}
+
+// cakeOutput writes the cake of each frame (Reduction.Cake) as a float32
+// TIFF next to its first .chi file.
+type cakeOutput struct{ ig *saxs.Integrator }
+
+// cakePath returns the cake file of a .chi path.
+func cakePath(chi string) string { return strings.TrimSuffix(chi, filepath.Ext(chi)) + "_cake.tif" }
+
+// Paths implements batch.Output.
+func (o cakeOutput) Paths(chiPaths []string) []string {
+	for _, p := range chiPaths {
+		if p != "" {
+			return []string{cakePath(p)}
+		}
+	}
+	return nil
+}
+
+// Write implements batch.Output.
+func (o cakeOutput) Write(f *batch.Frame) error {
+	paths := o.Paths(f.ChiPaths)
+	if len(paths) == 0 {
+		return nil
+	}
+	c, err := o.ig.CakeFrame(f.Image, f.Path)
+	if err != nil {
+		return fmt.Errorf("cake: %w", err)
+	}
+	c.I.Description = fmt.Sprintf("saxs cake of %s: rows chi %g..%g deg (%d), columns %s %g..%g (%d)",
+		filepath.Base(f.Path), c.Chi[0], c.Chi[len(c.Chi)-1], len(c.Chi), c.Unit, c.Radial[0], c.Radial[len(c.Radial)-1], len(c.Radial))
+	return atomicfile.Write(paths[0], 0o644, func(w io.Writer) error { return saxs.EncodeTIFF(w, c.I) })
 }

@@ -102,3 +102,37 @@ func TestNormaliseFlag(t *testing.T) {
 	}
 	checkChi(t, filepath.Join(dir, "norm", treeChi["a/b/x.tif"]), 1) // 3 / (6·0.5)
 }
+
+// --cake writes a float32 TIFF of NCHI rows and NQ columns next to each
+// .chi file; a constant frame gives the constant in every filled cell.
+func TestCakeFlag(t *testing.T) {
+	dir := t.TempDir()
+	flatCal(t, dir)
+	writeTree(t, filepath.Join(dir, "data"))
+	code, stdout, stderr := runMain(t, dir, "--cake", "20x8", "-o", "cake", "data")
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	img, err := saxs.ReadImage(filepath.Join(dir, "cake", "a/b/x_cake.tif"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Rows != 8 || img.Cols != 20 || img.Values == nil {
+		t.Fatalf("cake %d × %d (float %v)", img.Rows, img.Cols, img.Values != nil)
+	}
+	filled := 0
+	for _, v := range img.Values {
+		if v == v {
+			filled++
+			if v != 3 {
+				t.Errorf("cake cell %g, want 3", v)
+			}
+		}
+	}
+	if filled < 40 {
+		t.Errorf("%d cells filled", filled)
+	}
+	if code, _, stderr := runMain(t, dir, "--cake", "20by8", "data"); code != ExitUsage || !strings.Contains(stderr, "--cake") {
+		t.Errorf("bad --cake: exit %d, %s", code, stderr)
+	}
+}
