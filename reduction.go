@@ -49,6 +49,10 @@ type Reduction struct {
 	// over the first mask; NQ·NCHI is at most MaxBins. See
 	// Integrator.Cake.
 	Cake *[2]int `json:"Cake,omitempty" jsonschema:"description=2-D cake [NQ, NCHI] of the first mask, written as a float32 TIFF (saxsdog --cake NQxNCHI)"`
+	// ErrorModel is how the errors of the curves are computed: "poisson"
+	// (the default, the original's) or "azimuthal" (pyFAI's: from the
+	// spread of the pixels in each ring); see ErrorPoisson, ErrorAzimuthal.
+	ErrorModel string `json:"ErrorModel,omitempty" jsonschema:"enum=poisson,enum=azimuthal,default=poisson,description=Error model of the curves: poisson (the original) or azimuthal (pyFAI: spread of the pixels in each ring) (saxsdog --error-model)"`
 	// Dark is an image file (relative paths resolve as MaskFile's)
 	// subtracted from every frame pixel by pixel, before the flat and the
 	// other corrections. Its Poisson variance adds to the frame's.
@@ -109,6 +113,9 @@ func (r *Reduction) validate(bad func(path, format string, args ...any), finite 
 	}
 	if _, err := ParseUnit(string(r.Unit)); err != nil {
 		bad("/Reduction/Unit", "%v", err)
+	}
+	if err := checkErrorModel(r.ErrorModel); err != nil {
+		bad("/Reduction/ErrorModel", "%v", err)
 	}
 	if r.Bins < 0 || r.Bins > MaxBins {
 		bad("/Reduction/Bins", "bin count must be between 0 (none) and %d, got %d", MaxBins, r.Bins)
@@ -189,6 +196,8 @@ func (c *Calibration) path(p string) string {
 // curveReduction is what a curve's rows need beyond the operator: the dark
 // and background curves, per row (nil when off).
 type curveReduction struct {
+	azimuthal bool   // the azimuthal error model
+	darkImg   *Image // the dark frame, kept for the azimuthal errors
 	dark     []float64 // D_j: the dark frame integrated like a frame
 	bkg      []float64 // B_j: the background curve
 	bkgSigma []float64 // σ_B,j
@@ -208,7 +217,12 @@ func (cr *curveReduction) apply(c *Curve, area []float64, norm float64) {
 			d = cr.dark[j]
 		}
 		i := (v - d) / norm
-		s := math.Sqrt((v+d)/area[j]) / norm
+		var s float64
+		if cr.azimuthal {
+			s = c.Sigma[j] / norm
+		} else {
+			s = math.Sqrt((v+d)/area[j]) / norm
+		}
 		if cr.bkg != nil {
 			i -= cr.scale * cr.bkg[j]
 			s = math.Hypot(s, cr.scale*cr.bkgSigma[j])
@@ -249,20 +263,28 @@ func (ig *Integrator) setupReduction() error {
 	if err != nil {
 		return err
 	}
-	if norm != nil {
+	azimuthal := red.ErrorModel == ErrorAzimuthal
+	if norm != nil || azimuthal || red.Dark != "" || red.Background != nil {
 		for _, co := range ig.curves {
 			co.red = &curveReduction{}
 		}
+	}
+	if norm != nil {
 		// The dark and the background are not normalised.
 		defer func() { ig.norm = norm }()
+	}
+	// The azimuthal errors of the dark and background curves are not used.
+	if azimuthal {
+		defer func() {
+			for _, co := range ig.curves {
+				co.red.azimuthal = true
+			}
+		}()
 	}
 	if red.Dark == "" && red.Background == nil {
 		return nil
 	}
 	rows, cols := ig.cal.Geometry.Imagesize[0], ig.cal.Geometry.Imagesize[1]
-	for _, co := range ig.curves {
-		co.red = &curveReduction{}
-	}
 	if red.Dark != "" {
 		dark, err := readImageFile(ig.cal.path(red.Dark), "dark", rows, cols)
 		if err != nil {
@@ -274,6 +296,9 @@ func (ig *Integrator) setupReduction() error {
 		}
 		for i, co := range ig.curves {
 			co.red.dark = r.Curves[i].I
+			if azimuthal {
+				co.red.darkImg = dark
+			}
 		}
 		if ig.cake != nil {
 			ig.cake.setDark(dark)

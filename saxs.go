@@ -520,6 +520,9 @@ func (ig *Integrator) integrateCurve(co *curveOp, ci int, r *Result, img *Image,
 		c.Sigma[j] = math.Sqrt(v / co.area[j]) // NaN for negative means
 	}
 	if co.red != nil {
+		if co.red.azimuthal {
+			co.red.azimuthalSigma(co, c, img)
+		}
 		co.red.apply(c, co.area, r.norm)
 	}
 	c.Params = integralParameters(c.Q, c.I, co.paramStart, co.paramEnd)

@@ -29,6 +29,7 @@ type reduction struct {
 	normalise  string
 	chiRange   string // FROM:TO
 	cake       string // NQxNCHI
+	errorModel string
 }
 
 // addReductionFlags defines the reduction flags on fs, filling r.
@@ -42,6 +43,7 @@ func addReductionFlags(fs *pflag.FlagSet, r *reduction) {
 	fs.StringVar(&r.normalise, "normalise", "", "divide every curve by the frame's exposure time, monitor or transmission (from its header or the calibration's constants), or by monitor × transmission from a CSV table `exposure|monitor|transmission|TABLE.csv` (frame name, monitor, transmission) (Reduction.Normalise)")
 	fs.StringVar(&r.chiRange, "chi-range", "", "integrate only the sector `FROM:TO` of azimuths χ in degrees, pyFAI's convention: 0 along increasing column, +90 along increasing row (down the image as stored) (Reduction.ChiRange)")
 	fs.StringVar(&r.cake, "cake", "", "also write each frame's 2-D cake I(radial, χ) of the first mask with `NQxNCHI` bins as a float32 TIFF next to its .chi file (x.chi gives x_cake.tif; rows χ, columns radial) (Reduction.Cake)")
+	fs.StringVar(&r.errorModel, "error-model", "poisson", "error of the curves `poisson|azimuthal`: the original's Poisson error, or pyFAI's azimuthal one from the spread of the pixels in each ring (Reduction.ErrorModel)")
 	fs.BoolVar(&r.solidAngle, "solid-angle", false, "divide each pixel by its solid angle relative to normal incidence, as pyFAI's correctSolidAngle (calibration key Reduction.SolidAngle; default off, as the original)")
 }
 
@@ -118,6 +120,12 @@ func (r *reduction) apply(changed func(string) bool, cal *saxs.Calibration) erro
 			return fmt.Errorf("--chi-range %q: %w", r.chiRange, err)
 		}
 		red.ChiRange = &[2]float64{lo, hi}
+	}
+	if changed("error-model") {
+		red.ErrorModel = r.errorModel
+		if r.errorModel == saxs.ErrorPoisson {
+			red.ErrorModel = ""
+		}
 	}
 	if changed("cake") {
 		a, b, ok := strings.Cut(strings.ToLower(r.cake), "x")

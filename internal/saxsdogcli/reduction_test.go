@@ -49,6 +49,7 @@ func TestReductionFlags(t *testing.T) {
 		{"--range", "3", "data"},
 		{"--range", "3:1", "data"},
 		{"--chi-range", "10", "data"},
+		{"--error-model", "gaussian", "data"},
 		{"--chi-range", "10:10", "data"},
 	} {
 		if code, _, stderr := runMain(t, dir, args...); code != ExitUsage || !strings.Contains(stderr, args[0][2:]) && !strings.Contains(stderr, "Reduction") {

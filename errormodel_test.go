@@ -1,0 +1,87 @@
+package saxs
+
+import (
+	"math"
+	"testing"
+)
+
+// At oversampling 1 every pixel lies in one bin with weight 1, and the
+// azimuthal error is sqrt(Σ (x − mean)²)/N over the bin's pixels: computed
+// here from the straightforward per-pixel labels.
+func TestAzimuthalErrorClosedForm(t *testing.T) {
+	cal, m := synthetic(t, 1)
+	rows, cols := cal.Geometry.Imagesize[0], cal.Geometry.Imagesize[1]
+	img := patterned(rows, cols, m, 7)
+	cal.Reduction = &Reduction{ErrorModel: ErrorAzimuthal}
+	ig := build(t, cal, m, Options{})
+	res, err := ig.Integrate(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels, nb := straightLabels(cal, 1)
+	sum, sum2, cnt := make([]float64, nb), make([]float64, nb), make([]float64, nb)
+	for p, l := range labels {
+		if l < 0 || m.Masked[p] {
+			continue
+		}
+		x := float64(img.Counts[p])
+		sum[l] += x
+		cnt[l]++
+	}
+	for p, l := range labels {
+		if l < 0 || m.Masked[p] {
+			continue
+		}
+		d := float64(img.Counts[p]) - sum[l]/cnt[l]
+		sum2[l] += d * d
+	}
+	c := res.Curves[0]
+	co := ig.curves[0]
+	checked := 0
+	for j := range c.I {
+		k := co.first + j
+		if cnt[k] < 2 {
+			continue
+		}
+		checked++
+		want := math.Sqrt(sum2[k]) / cnt[k]
+		if math.Abs(c.Sigma[j]-want) > 1e-9*want {
+			t.Errorf("bin %d: σ = %.12g, want %.12g", k, c.Sigma[j], want)
+		}
+		if math.Abs(c.I[j]-sum[k]/cnt[k]) > 1e-12*c.I[j] {
+			t.Errorf("bin %d: I = %g, want %g", k, c.I[j], sum[k]/cnt[k])
+		}
+	}
+	if checked < 20 {
+		t.Fatalf("only %d bins checked", checked)
+	}
+}
+
+// The azimuthal errors of the reference frame agree with pyFAI's
+// error_model="azimuthal".
+func TestAzimuthalErrorMatchesPyFAI(t *testing.T) {
+	cal, mask, img := refSetup(t)
+	needPyFAI(t)
+	const nb = 400
+	lo, hi := 0.05, 3.0
+	cal.Masks[0].Oversampling = 1
+	cal.Reduction = &Reduction{Bins: nb, Range: &[2]float64{lo, hi}, ErrorModel: ErrorAzimuthal}
+	ig, err := NewWithOptions(cal, Options{Masks: []*Mask{mask}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := ig.Integrate(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, meth := range [][]string{{"no", "csr", "cython"}, {"bbox", "csr", "cython"}} {
+		py := pyFAIRun(t, cal, mask, img, map[string]any{"npt": nb, "radial_range": []float64{lo, hi},
+			"error_model": "azimuthal", "method": meth})
+		dI, _ := medianRelDiff(res.Curves[0].I, column(py, 1))
+		d, n := medianRelDiff(res.Curves[0].Sigma, column(py, 2))
+		t.Logf("azimuthal errors %v: median |Δσ|/σ vs pyFAI = %.3f %% over %d bins (I: %.4f %%)", meth, 100*d, n, 100*dI)
+		if meth[0] == "no" && (n < nb/2 || !(d <= 0.02)) {
+			t.Errorf("median relative difference of the azimuthal errors vs pyFAI %.4g %% over %d bins, want ≤ 2 %%", 100*d, n)
+		}
+	}
+}
