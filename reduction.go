@@ -196,12 +196,12 @@ func (c *Calibration) path(p string) string {
 // curveReduction is what a curve's rows need beyond the operator: the dark
 // and background curves, per row (nil when off).
 type curveReduction struct {
-	azimuthal bool   // the azimuthal error model
-	darkImg   *Image // the dark frame, kept for the azimuthal errors
-	dark     []float64 // D_j: the dark frame integrated like a frame
-	bkg      []float64 // B_j: the background curve
-	bkgSigma []float64 // σ_B,j
-	scale    float64   // of the background
+	azimuthal bool      // the azimuthal error model
+	darkImg   *Image    // the dark frame, kept for the azimuthal errors
+	dark      []float64 // D_j: the dark frame integrated like a frame
+	bkg       []float64 // B_j: the background curve
+	bkgSigma  []float64 // σ_B,j
+	scale     float64   // of the background
 }
 
 // apply turns the corrected means v_j in c.I into the reduced curve:
