@@ -89,3 +89,121 @@ func (cr *curveReduction) azimuthalSigma(co *curveOp, c *Curve, img *Image) {
 	}
 	azimuthalSigma(co, c, img, cr.darkImg, mean)
 }
+
+// sigmaClipCycles is the most clipping rounds, as pyFAI's default.
+const sigmaClipCycles = 5
+
+// sigmaClip replaces the means c.I of img's rows by sigma-clipped means:
+// in each bin, the (pixel, bin) entries whose corrected value x is farther
+// than k standard deviations from the bin's mean are dropped and the mean
+// recomputed, up to sigmaClipCycles rounds or until nothing changes. The
+// standard deviation is the spread of the kept entries,
+// sqrt(Σ n·(x − m)²/Σ n). With the azimuthal error model the errors are
+// those of the kept entries; with the Poisson model Area is that of the
+// kept sub-pixels. dark (nil for none) is subtracted from the pixels and
+// darkMean from the means.
+func sigmaClip(co *curveOp, c *Curve, img, dark *Image, k float64, azimuthal bool, darkMean []float64) {
+	op := co.op
+	type entry struct {
+		p   int32
+		bin int32
+		n   float64
+	}
+	var ents []entry
+	var xs []float64
+	for p := range op.bin {
+		if op.bin[p] == op.none && !op.hasExceptions(p) {
+			continue
+		}
+		x := pixelValue(img, p)
+		if dark != nil {
+			x -= pixelValue(dark, p)
+		}
+		if op.corr != nil {
+			x *= float64(op.corr[p])
+		}
+		if b := op.bin[p]; b != op.none {
+			cnt := float64(op.split[p])
+			if cnt > 0 {
+				ents, xs = append(ents, entry{int32(p), int32(b), cnt}), append(xs, x)
+			}
+			if rest := float64(op.ov2) - cnt; rest > 0 {
+				ents, xs = append(ents, entry{int32(p), int32(b) + 1, rest}), append(xs, x)
+			}
+			continue
+		}
+		for i := op.firstException(p); i < len(op.xpix) && op.xpix[i] == int32(p); i++ {
+			ents, xs = append(ents, entry{int32(p), int32(op.xbin[i]), float64(op.xcnt[i])}), append(xs, x)
+		}
+	}
+	kept := make([]bool, len(ents))
+	for i := range kept {
+		kept[i] = true
+	}
+	nb := op.nbins
+	sw, sx, sd := make([]float64, nb), make([]float64, nb), make([]float64, nb)
+	stats := func() {
+		clear(sw)
+		clear(sx)
+		clear(sd)
+		for i, e := range ents {
+			if kept[i] {
+				sw[e.bin] += e.n
+				sx[e.bin] += e.n * xs[i]
+			}
+		}
+		for i, e := range ents {
+			if kept[i] {
+				d := xs[i] - sx[e.bin]/sw[e.bin]
+				sd[e.bin] += e.n * e.n * d * d // azimuthal: Σ n²(x−m)²
+			}
+		}
+	}
+	for range sigmaClipCycles {
+		stats()
+		// The spread sqrt(Σ n(x−m)²/Σ n).
+		spread := make([]float64, nb)
+		for i, e := range ents {
+			if kept[i] {
+				d := xs[i] - sx[e.bin]/sw[e.bin]
+				spread[e.bin] += e.n * d * d
+			}
+		}
+		changed := false
+		for i, e := range ents {
+			if !kept[i] {
+				continue
+			}
+			m := sx[e.bin] / sw[e.bin]
+			s := math.Sqrt(spread[e.bin] / sw[e.bin])
+			if math.Abs(xs[i]-m) > k*s {
+				kept[i] = false
+				changed = true
+			}
+		}
+		if !changed {
+			break
+		}
+	}
+	stats()
+	for j := range c.I {
+		b := co.first + j
+		if op.count[b] == 0 {
+			continue
+		}
+		if sw[b] == 0 {
+			c.I[j], c.Sigma[j] = math.NaN(), math.NaN()
+			continue
+		}
+		m := sx[b] / sw[b]
+		if azimuthal {
+			c.Sigma[j] = math.Sqrt(sd[b]) / sw[b]
+		} else {
+			c.Sigma[j] = math.Sqrt(m / (sw[b] / float64(op.ov2)))
+		}
+		if darkMean != nil {
+			m += darkMean[j] // apply subtracts it again
+		}
+		c.I[j] = m
+	}
+}

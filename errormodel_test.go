@@ -85,3 +85,48 @@ func TestAzimuthalErrorMatchesPyFAI(t *testing.T) {
 		}
 	}
 }
+
+// With sigma clipping, a single hot pixel in a ring of otherwise equal
+// pixels is dropped: every bin gets the common value back; without it the
+// hot pixel's bins are off.
+func TestSigmaClipDropsOutlier(t *testing.T) {
+	cal, m := synthetic(t, 1)
+	rows, cols := cal.Geometry.Imagesize[0], cal.Geometry.Imagesize[1]
+	img := countsImage(rows, cols, m, func(r, c int) int32 {
+		if r == 10 && c == 60 {
+			return 100000
+		}
+		return 20
+	})
+	if m.Masked[10*cols+60] {
+		t.Fatal("the hot pixel is masked")
+	}
+	plain, err := build(t, cal, m, Options{}).Integrate(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := 0
+	for _, v := range plain.Curves[0].I {
+		if !math.IsNaN(v) && v != 20 {
+			off++
+		}
+	}
+	if off == 0 {
+		t.Fatal("the hot pixel changes no bin")
+	}
+	for _, model := range []string{"", ErrorAzimuthal} {
+		cal.Reduction = &Reduction{SigmaClip: 3, ErrorModel: model}
+		res, err := build(t, cal, m, Options{}).Integrate(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range res.Curves[0].I {
+			if !math.IsNaN(v) && v != 20 {
+				t.Errorf("model %q bin %d: clipped I = %g, want 20", model, k, v)
+			}
+			if model == ErrorAzimuthal && !math.IsNaN(v) && res.Curves[0].Sigma[k] != 0 {
+				t.Errorf("bin %d: azimuthal σ of equal kept pixels = %g, want 0", k, res.Curves[0].Sigma[k])
+			}
+		}
+	}
+}

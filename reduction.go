@@ -53,6 +53,10 @@ type Reduction struct {
 	// (the default, the original's) or "azimuthal" (pyFAI's: from the
 	// spread of the pixels in each ring); see ErrorPoisson, ErrorAzimuthal.
 	ErrorModel string `json:"ErrorModel,omitempty" jsonschema:"enum=poisson,enum=azimuthal,default=poisson,description=Error model of the curves: poisson (the original) or azimuthal (pyFAI: spread of the pixels in each ring) (saxsdog --error-model)"`
+	// SigmaClip, when positive, averages each ring with sigma clipping:
+	// pixels farther than SigmaClip standard deviations from the ring's
+	// mean are dropped, up to 5 rounds (pyFAI's sigma_clip).
+	SigmaClip float64 `json:"SigmaClip,omitempty" jsonschema:"minimum=0,description=Sigma-clipped averaging in each ring: drop pixels farther than K standard deviations (saxsdog --sigma-clip K)"`
 	// Dark is an image file (relative paths resolve as MaskFile's)
 	// subtracted from every frame pixel by pixel, before the flat and the
 	// other corrections. Its Poisson variance adds to the frame's.
@@ -113,6 +117,9 @@ func (r *Reduction) validate(bad func(path, format string, args ...any), finite 
 	}
 	if _, err := ParseUnit(string(r.Unit)); err != nil {
 		bad("/Reduction/Unit", "%v", err)
+	}
+	if finite("/Reduction/SigmaClip", r.SigmaClip) && r.SigmaClip < 0 {
+		bad("/Reduction/SigmaClip", "must not be negative, got %g", r.SigmaClip)
 	}
 	if err := checkErrorModel(r.ErrorModel); err != nil {
 		bad("/Reduction/ErrorModel", "%v", err)
@@ -196,6 +203,7 @@ func (c *Calibration) path(p string) string {
 // curveReduction is what a curve's rows need beyond the operator: the dark
 // and background curves, per row (nil when off).
 type curveReduction struct {
+	sigmaClip float64   // K of the sigma clipping, 0 for none
 	azimuthal bool      // the azimuthal error model
 	darkImg   *Image    // the dark frame, kept for the azimuthal errors
 	dark      []float64 // D_j: the dark frame integrated like a frame
@@ -218,7 +226,7 @@ func (cr *curveReduction) apply(c *Curve, area []float64, norm float64) {
 		}
 		i := (v - d) / norm
 		var s float64
-		if cr.azimuthal {
+		if cr.azimuthal || cr.sigmaClip > 0 { // computed from the pixels
 			s = c.Sigma[j] / norm
 		} else {
 			s = math.Sqrt((v+d)/area[j]) / norm
@@ -264,7 +272,14 @@ func (ig *Integrator) setupReduction() error {
 		return err
 	}
 	azimuthal := red.ErrorModel == ErrorAzimuthal
-	if norm != nil || azimuthal || red.Dark != "" || red.Background != nil {
+	if red.SigmaClip > 0 {
+		defer func() {
+			for _, co := range ig.curves {
+				co.red.sigmaClip = red.SigmaClip
+			}
+		}()
+	}
+	if norm != nil || azimuthal || red.SigmaClip > 0 || red.Dark != "" || red.Background != nil {
 		for _, co := range ig.curves {
 			co.red = &curveReduction{}
 		}
@@ -296,7 +311,7 @@ func (ig *Integrator) setupReduction() error {
 		}
 		for i, co := range ig.curves {
 			co.red.dark = r.Curves[i].I
-			if azimuthal {
+			if azimuthal || red.SigmaClip > 0 {
 				co.red.darkImg = dark
 			}
 		}

@@ -520,7 +520,10 @@ func (ig *Integrator) integrateCurve(co *curveOp, ci int, r *Result, img *Image,
 		c.Sigma[j] = math.Sqrt(v / co.area[j]) // NaN for negative means
 	}
 	if co.red != nil {
-		if co.red.azimuthal {
+		switch {
+		case co.red.sigmaClip > 0:
+			sigmaClip(co, c, img, co.red.darkImg, co.red.sigmaClip, co.red.azimuthal, co.red.dark)
+		case co.red.azimuthal:
 			co.red.azimuthalSigma(co, c, img)
 		}
 		co.red.apply(c, co.area, r.norm)

@@ -30,6 +30,7 @@ type reduction struct {
 	chiRange   string // FROM:TO
 	cake       string // NQxNCHI
 	errorModel string
+	sigmaClip  float64
 }
 
 // addReductionFlags defines the reduction flags on fs, filling r.
@@ -44,6 +45,7 @@ func addReductionFlags(fs *pflag.FlagSet, r *reduction) {
 	fs.StringVar(&r.chiRange, "chi-range", "", "integrate only the sector `FROM:TO` of azimuths χ in degrees, pyFAI's convention: 0 along increasing column, +90 along increasing row (down the image as stored) (Reduction.ChiRange)")
 	fs.StringVar(&r.cake, "cake", "", "also write each frame's 2-D cake I(radial, χ) of the first mask with `NQxNCHI` bins as a float32 TIFF next to its .chi file (x.chi gives x_cake.tif; rows χ, columns radial) (Reduction.Cake)")
 	fs.StringVar(&r.errorModel, "error-model", "poisson", "error of the curves `poisson|azimuthal`: the original's Poisson error, or pyFAI's azimuthal one from the spread of the pixels in each ring (Reduction.ErrorModel)")
+	fs.Float64Var(&r.sigmaClip, "sigma-clip", 0, "average each ring with sigma clipping: drop pixels farther than `K` standard deviations from its mean, up to 5 rounds (Reduction.SigmaClip)")
 	fs.BoolVar(&r.solidAngle, "solid-angle", false, "divide each pixel by its solid angle relative to normal incidence, as pyFAI's correctSolidAngle (calibration key Reduction.SolidAngle; default off, as the original)")
 }
 
@@ -126,6 +128,9 @@ func (r *reduction) apply(changed func(string) bool, cal *saxs.Calibration) erro
 		if r.errorModel == saxs.ErrorPoisson {
 			red.ErrorModel = ""
 		}
+	}
+	if changed("sigma-clip") {
+		red.SigmaClip = r.sigmaClip
 	}
 	if changed("cake") {
 		a, b, ok := strings.Cut(strings.ToLower(r.cake), "x")
