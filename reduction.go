@@ -57,6 +57,11 @@ type Reduction struct {
 	// pixels farther than SigmaClip standard deviations from the ring's
 	// mean are dropped, up to 5 rounds (pyFAI's sigma_clip).
 	SigmaClip float64 `json:"SigmaClip,omitempty" jsonschema:"minimum=0,description=Sigma-clipped averaging in each ring: drop pixels farther than K standard deviations (saxsdog --sigma-clip K)"`
+	// Poni, when set, is a pyFAI .poni file whose geometry (distance, beam
+	// centre, tilt, pixel size, wavelength when it has one) replaces the
+	// calibration's Geometry when the integrator is built; the image size,
+	// the masks and the rest stay the calibration's. See Poni.ApplyTo.
+	Poni string `json:"Poni,omitempty" jsonschema:"description=pyFAI .poni file whose geometry replaces Geometry (saxsdog --poni FILE)"`
 	// Dark is an image file (relative paths resolve as MaskFile's)
 	// subtracted from every frame pixel by pixel, before the flat and the
 	// other corrections. Its Poisson variance adds to the frame's.

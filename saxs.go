@@ -158,6 +158,15 @@ func NewContext(ctx context.Context, cal *Calibration, opt Options) (*Integrator
 		workers = runtime.GOMAXPROCS(0)
 	}
 	cal = cal.clone() // later changes to the caller's calibration do not affect the integrator
+	if red := cal.Reduction; red != nil && red.Poni != "" {
+		p, err := ReadPoniFile(cal.path(red.Poni))
+		if err != nil {
+			return nil, fmt.Errorf("saxs: Reduction.Poni: %w", err)
+		}
+		if err := p.ApplyTo(cal); err != nil {
+			return nil, fmt.Errorf("saxs: Reduction.Poni %s: %w", red.Poni, err)
+		}
+	}
 	header, err := chiHeader(cal)
 	if err != nil {
 		return nil, err

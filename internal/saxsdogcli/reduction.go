@@ -31,6 +31,7 @@ type reduction struct {
 	cake       string // NQxNCHI
 	errorModel string
 	sigmaClip  float64
+	poni       string
 }
 
 // addReductionFlags defines the reduction flags on fs, filling r.
@@ -46,6 +47,7 @@ func addReductionFlags(fs *pflag.FlagSet, r *reduction) {
 	fs.StringVar(&r.cake, "cake", "", "also write each frame's 2-D cake I(radial, χ) of the first mask with `NQxNCHI` bins as a float32 TIFF next to its .chi file (x.chi gives x_cake.tif; rows χ, columns radial) (Reduction.Cake)")
 	fs.StringVar(&r.errorModel, "error-model", "poisson", "error of the curves `poisson|azimuthal`: the original's Poisson error, or pyFAI's azimuthal one from the spread of the pixels in each ring (Reduction.ErrorModel)")
 	fs.Float64Var(&r.sigmaClip, "sigma-clip", 0, "average each ring with sigma clipping: drop pixels farther than `K` standard deviations from its mean, up to 5 rounds (Reduction.SigmaClip)")
+	fs.StringVar(&r.poni, "poni", "", "take the geometry (distance, beam centre, tilt, pixel size, wavelength) from the pyFAI calibration `FILE`.poni; -c supplies the masks, image size and the rest (Reduction.Poni)")
 	fs.BoolVar(&r.solidAngle, "solid-angle", false, "divide each pixel by its solid angle relative to normal incidence, as pyFAI's correctSolidAngle (calibration key Reduction.SolidAngle; default off, as the original)")
 }
 
@@ -82,7 +84,7 @@ func (r *reduction) apply(changed func(string) bool, cal *saxs.Calibration) erro
 		name string
 		val  string
 		dst  *string
-	}{{"dark", r.dark, &red.Dark}, {"flat", r.flat, &red.Flat}} {
+	}{{"dark", r.dark, &red.Dark}, {"flat", r.flat, &red.Flat}, {"poni", r.poni, &red.Poni}} {
 		if changed(f.name) {
 			p, err := absPath(f.val)
 			if err != nil {

@@ -138,3 +138,51 @@ func TestCakeFlag(t *testing.T) {
 		t.Errorf("bad --cake: exit %d, %s", code, stderr)
 	}
 }
+
+// --poni takes the geometry from a .poni file: a .poni of the calibration's
+// own geometry gives the same curves, a missing one is a usage error.
+func TestPoniFlag(t *testing.T) {
+	dir := t.TempDir()
+	calPath := flatCal(t, dir)
+	writeTree(t, filepath.Join(dir, "data"))
+	cal, err := saxs.LoadCalibration(calPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(filepath.Join(dir, "geo.poni"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := saxs.PoniFromCalibration(cal).Write(f); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	for _, out := range []string{"plain", "poni"} {
+		args := []string{"-o", out, "data"}
+		if out == "poni" {
+			args = append([]string{"--poni", "geo.poni"}, args...)
+		}
+		if code, stdout, stderr := runMain(t, dir, args...); code != ExitOK {
+			t.Fatalf("%s: exit %d\n%s\n%s", out, code, stdout, stderr)
+		}
+	}
+	a, err := saxs.ReadChiFile(filepath.Join(dir, "plain", treeChi["a/b/x.tif"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := saxs.ReadChiFile(filepath.Join(dir, "poni", treeChi["a/b/x.tif"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Len() != b.Len() {
+		t.Fatalf("%d rows with --poni, %d without", b.Len(), a.Len())
+	}
+	for k := range a.Q {
+		if d := a.Q[k] - b.Q[k]; d > 1e-9 || d < -1e-9 {
+			t.Errorf("row %d: q %g with --poni, %g without", k, b.Q[k], a.Q[k])
+		}
+	}
+	if code, _, stderr := runMain(t, dir, "--poni", "missing.poni", "data"); code != ExitUsage || !strings.Contains(stderr, "Poni") {
+		t.Errorf("missing .poni: exit %d, %s", code, stderr)
+	}
+}
