@@ -38,10 +38,7 @@ func checkErrorModel(m string) error {
 func azimuthalSigma(co *curveOp, c *Curve, img, dark *Image, mean []float64) {
 	op := co.op
 	dev := make([]float64, op.nbins+1)
-	for p := range op.bin {
-		if op.bin[p] == op.none && !op.hasExceptions(p) {
-			continue
-		}
+	value := func(p int) float64 {
 		x := pixelValue(img, p)
 		if dark != nil {
 			x -= pixelValue(dark, p)
@@ -49,23 +46,27 @@ func azimuthalSigma(co *curveOp, c *Curve, img, dark *Image, mean []float64) {
 		if op.corr != nil {
 			x *= float64(op.corr[p])
 		}
-		addDev := func(k int, n float64) {
-			if j := k - co.first; j >= 0 && j < len(mean) {
-				d := x - mean[j]
-				dev[k] += n * n * d * d
-			}
+		return x
+	}
+	addDev := func(k int, n, x float64) {
+		if j := k - co.first; j >= 0 && j < len(mean) {
+			d := x - mean[j]
+			dev[k] += n * n * d * d
 		}
-		if b := op.bin[p]; b != op.none {
-			cnt := float64(op.split[p])
-			addDev(int(b), cnt)
+	}
+	// The pixels in the compact form, run by run, then the exceptions.
+	for _, sp := range op.spans {
+		for p := int(sp.p0); p < int(sp.p1); p++ {
+			x := value(p)
+			b, cnt := int(op.bin[p]), float64(op.split[p])
+			addDev(b, cnt, x)
 			if rest := float64(op.ov2) - cnt; rest > 0 {
-				addDev(int(b)+1, rest)
+				addDev(b+1, rest, x)
 			}
-			continue
 		}
-		for i := op.firstException(p); i < len(op.xpix) && op.xpix[i] == int32(p); i++ {
-			addDev(int(op.xbin[i]), float64(op.xcnt[i]))
-		}
+	}
+	for i, p := range op.xpix {
+		addDev(int(op.xbin[i]), float64(op.xcnt[i]), value(int(p)))
 	}
 	for j := range c.Sigma {
 		k := co.first + j
