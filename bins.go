@@ -42,15 +42,11 @@ type binError struct {
 	Field, Msg string
 }
 
-// newBinning sets up the bins of mask configuration m on the detector, for
-// sub-pixel coordinates ys, xs. It checks that the numbers of the binning
-// are finite and that there are between 1 and MaxBins bins.
-func newBinning(dt *detector, m *MaskConfig, legacy bool, ys, xs []float64) (binning, *binError) {
-	return newBinningReduction(dt, m, legacy, ys, xs, nil)
-}
-
-// newBinningReduction is newBinning with the radial unit and the bins of
-// the reduction options red (nil for none); legacy ignores them.
+// newBinningReduction sets up the bins of mask configuration m on the
+// detector, for sub-pixel coordinates ys, xs, with the radial unit and the
+// bins of the reduction options red (nil for none; legacy ignores them).
+// It checks that the numbers of the binning are finite and that there are
+// between 1 and MaxBins bins.
 func newBinningReduction(dt *detector, m *MaskConfig, legacy bool, ys, xs []float64, red *Reduction) (binning, *binError) {
 	u := red.unit()
 	if legacy {
