@@ -35,20 +35,20 @@ type Reduction struct {
 	// Range, when set, is [LO, HI] of the radial bins of every curve in
 	// Unit, overriding the masks' RadialBins; without Bins the bin width
 	// is that of the PixelPerRadialElement rule.
-	Range *[2]float64 `json:"Range,omitempty" jsonschema:"description=Radial range [LO, HI] of every curve in Unit (saxsdog --range LO:HI)"`
+	Range *[2]float64 `json:"Range,omitempty" jsonschema:"description=Radial range [LO HI] of every curve in Unit (saxsdog --range LO:HI)"`
 	// ChiRange, when set, restricts every curve to the sector of
 	// azimuths FROM ≤ χ < TO in degrees (FROM > TO wraps through 180°),
 	// pyFAI's convention: χ is the angle at the beam centre from the
 	// direction of increasing column (right on the image as stored, row 0
 	// at the top) towards increasing row (down), in (−180°, 180°];
 	// sub-pixels are binned by their own χ.
-	ChiRange *[2]float64 `json:"ChiRange,omitempty" jsonschema:"description=Sector [FROM, TO] of azimuths chi in degrees (pyFAI convention: 0 along increasing column, +90 along increasing row) (saxsdog --chi-range FROM:TO)"`
+	ChiRange *[2]float64 `json:"ChiRange,omitempty" jsonschema:"description=Sector [FROM TO] of azimuths chi in degrees (pyFAI convention: 0 along increasing column and +90 along increasing row) (saxsdog --chi-range FROM:TO)"`
 	// Cake, when set, is [NQ, NCHI]: also integrate each frame into a 2-D
 	// cake of NQ radial bins (in Unit, on Range or from 0 to the largest
 	// value) times NCHI azimuthal bins (on ChiRange or the full circle),
 	// over the first mask; NQ·NCHI is at most MaxBins. See
 	// Integrator.Cake.
-	Cake *[2]int `json:"Cake,omitempty" jsonschema:"description=2-D cake [NQ, NCHI] of the first mask, written as a float32 TIFF (saxsdog --cake NQxNCHI)"`
+	Cake *[2]int `json:"Cake,omitempty" jsonschema:"description=2-D cake [NQ NCHI] of the first mask written as a float32 TIFF (saxsdog --cake NQxNCHI)"`
 	// ErrorModel is how the errors of the curves are computed: "poisson"
 	// (the default, the original's) or "azimuthal" (pyFAI's: from the
 	// spread of the pixels in each ring); see ErrorPoisson, ErrorAzimuthal.
