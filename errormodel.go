@@ -96,7 +96,8 @@ const sigmaClipCycles = 5
 
 // sigmaClip replaces the means c.I of img's rows by sigma-clipped means:
 // in each bin, the (pixel, bin) entries whose corrected value x is farther
-// than k standard deviations from the bin's mean are dropped and the mean
+// than max(k, sqrt(2 ln(N/√(2π)))) standard deviations from the bin's mean
+// (N its pixel count: pyFAI's Chauvenet floor) are dropped and the mean
 // recomputed, up to sigmaClipCycles rounds or until nothing changes. The
 // standard deviation is the spread of the kept entries,
 // sqrt(Σ n·(x − m)²/Σ n). With the azimuthal error model the errors are
@@ -177,7 +178,10 @@ func sigmaClip(co *curveOp, c *Curve, img, dark *Image, k float64, azimuthal boo
 			}
 			m := sx[e.bin] / sw[e.bin]
 			s := math.Sqrt(spread[e.bin] / sw[e.bin])
-			if math.Abs(xs[i]-m) > k*s {
+			// pyFAI's Chauvenet floor: never clip below what N normal
+			// samples reach by chance.
+			cnt := max(sw[e.bin]/float64(op.ov2), 3)
+			if math.Abs(xs[i]-m) > max(k, math.Sqrt(2*math.Log(cnt/math.Sqrt(2*math.Pi))))*s {
 				kept[i] = false
 				changed = true
 			}

@@ -130,3 +130,28 @@ func TestSigmaClipDropsOutlier(t *testing.T) {
 		}
 	}
 }
+
+// Sigma clipping of the reference frame agrees with pyFAI's sigma_clip_ng
+// (no pixel splitting, Oversampling 1).
+func TestSigmaClipMatchesPyFAI(t *testing.T) {
+	cal, mask, img := refSetup(t)
+	needPyFAI(t)
+	const nb = 300
+	lo, hi := 0.1, 3.0
+	cal.Masks[0].Oversampling = 1
+	cal.Reduction = &Reduction{Bins: nb, Range: &[2]float64{lo, hi}, SigmaClip: 3, ErrorModel: ErrorAzimuthal}
+	ig, err := NewWithOptions(cal, Options{Masks: []*Mask{mask}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := ig.Integrate(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	py := pyFAIRun(t, cal, mask, img, map[string]any{"npt": nb, "radial_range": []float64{lo, hi}, "sigma_clip": 3})
+	d, n := medianRelDiff(res.Curves[0].I, column(py, 1))
+	t.Logf("sigma clip K=3: median |ΔI|/I vs pyFAI sigma_clip_ng = %.4f %% over %d bins", 100*d, n)
+	if n < nb/2 || !(d <= 1e-3) {
+		t.Errorf("median relative difference of the clipped I vs pyFAI %.4g %% over %d bins, want ≤ 0.1 %%", 100*d, n)
+	}
+}

@@ -23,6 +23,8 @@ data = np.fromfile(a["frame"], dtype="<f8").reshape(rows, cols)
 mask = np.fromfile(a["mask"], dtype=np.uint8).reshape(rows, cols)
 kw = dict(mask=mask, unit=a.get("unit", "q_nm^-1"), correctSolidAngle=a.get("solid_angle", False),
           polarization_factor=a.get("polarization"), method=tuple(a.get("method", ["bbox", "csr", "cython"])))
+if a.get("sigma_clip"):
+    kw["method"] = tuple(a.get("method", ["no", "csr", "cython"]))
 if a.get("radial_range"):
     kw["radial_range"] = tuple(a["radial_range"])
 if a.get("azimuth_range"):
@@ -34,7 +36,10 @@ if a.get("npt_azim"):
     for row in r.intensity:
         print(" ".join(repr(float(v)) for v in row))
     sys.exit(0)
-r = ai.integrate1d(data, a["npt"], error_model=a.get("error_model", "poisson"), **kw)
+if a.get("sigma_clip"):
+    r = ai.sigma_clip_ng(data, a["npt"], error_model="azimuthal", thres=a["sigma_clip"], max_iter=5, **kw)
+else:
+    r = ai.integrate1d(data, a["npt"], error_model=a.get("error_model", "poisson"), **kw)
 sig = r.sigma if r.sigma is not None else np.full_like(r.intensity, np.nan)
 for q, i, s in zip(r.radial, r.intensity, sig):
     print(repr(float(q)), repr(float(i)), repr(float(s)))
