@@ -85,3 +85,38 @@ func TestNormalisationAllocs(t *testing.T) {
 		t.Errorf("IntegrateTo with exposure normalisation: %g allocations, want 0", a)
 	}
 }
+
+// IntegrateError with a constant dark and a monitor of 2: the spread is
+// that of the frame around its own mean, halved.
+func TestIntegrateErrorWithReduction(t *testing.T) {
+	dir := t.TempDir()
+	cal, m := synthetic(t, 2)
+	rows, cols := cal.Geometry.Imagesize[0], cal.Geometry.Imagesize[1]
+	frame := patterned(rows, cols, m, 9)
+	plain, err := build(t, cal, m, Options{}).IntegrateError(frame)
+	if err != nil {
+		t.Fatal(err)
+	}
+	two := 2.0
+	cal.Reduction = &Reduction{Monitor: &two, Dark: writeTIFF(t, dir, "d.tif", countsImage(rows, cols, m, func(int, int) int32 { return 5 }))}
+	red, err := build(t, cal, m, Options{}).IntegrateErrorFrame(frame, "x.tif")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for k, sd := range plain[0].StdDev {
+		if math.IsNaN(sd) {
+			continue
+		}
+		n++
+		if got := red[0].StdDev[k]; math.Abs(got-sd/2) > 1e-9*sd {
+			t.Errorf("bin %d: StdDev %g, want %g", k, got, sd/2)
+		}
+		if got, want := red[0].I[k], (plain[0].I[k]-5)/2; math.Abs(got-want) > 1e-12*math.Abs(want)+1e-12 {
+			t.Errorf("bin %d: I %g, want %g", k, got, want)
+		}
+	}
+	if n < 20 {
+		t.Fatalf("only %d bins", n)
+	}
+}
