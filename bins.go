@@ -29,6 +29,11 @@ type binning struct {
 	start float64 // ruleRange: lower edge, nm⁻¹
 	span  float64 // ruleRange: Stop - Start, nm⁻¹
 	inv   float64 // ruleRange: Count/span
+	unit  Unit    // radial unit of ruleQ and ruleRange ("" or UnitQnm: q in nm⁻¹)
+	// sector: only points with chiLo ≤ χ < chiHi (radians, in (−π, π];
+	// chiLo > chiHi wraps through ±π) are binned, when hasChi.
+	hasChi       bool
+	chiLo, chiHi float64
 }
 
 // binError is a mask configuration whose bins the geometry cannot make:
@@ -37,22 +42,49 @@ type binError struct {
 	Field, Msg string
 }
 
-// newBinning sets up the bins of mask configuration m on the detector, for
-// sub-pixel coordinates ys, xs. It checks that the numbers of the binning
-// are finite and that there are between 1 and MaxBins bins.
-func newBinning(dt *detector, m *MaskConfig, legacy bool, ys, xs []float64) (binning, *binError) {
+// newBinningReduction sets up the bins of mask configuration m on the
+// detector, for sub-pixel coordinates ys, xs, with the radial unit and the
+// bins of the reduction options red (nil for none; legacy ignores them).
+// It checks that the numbers of the binning are finite and that there are
+// between 1 and MaxBins bins.
+func newBinningReduction(dt *detector, m *MaskConfig, legacy bool, ys, xs []float64, red *Reduction) (binning, *binError) {
+	u := red.unit()
+	if legacy {
+		u, red = UnitQnm, nil
+	}
 	maxR := maxOnPerimeter(ys, xs, func(x, y float64) float64 { return math.Hypot(x, y) * dt.px })
-	maxQ := maxOnPerimeter(ys, xs, dt.q)
+	maxQ := maxOnPerimeter(ys, xs, func(x, y float64) float64 { return dt.radial(u, x, y) })
 	if !(maxQ > 0 && maxQ < math.MaxFloat64 && maxR > 0 && maxR < math.MaxFloat64) {
 		return binning{}, &binError{Msg: fmt.Sprintf("the detector reaches no usable q (largest q %g nm⁻¹, largest radius %g mm)", maxQ, maxR)}
 	}
-	if rb := m.RadialBins; rb != nil {
+	rb := m.RadialBins
+	if red != nil && (red.Bins > 0 || red.Range != nil) {
+		lo, hi := 0.0, maxQ
+		if red.Range != nil {
+			lo, hi = red.Range[0], red.Range[1]
+		}
+		n := red.Bins
+		if n == 0 { // the width of the PixelPerRadialElement rule
+			scale := (1 / maxQ) * maxR / dt.px / m.PixelPerRadialElement
+			n = int(math.Ceil((hi - lo) * scale))
+		}
+		if !(n >= 1 && n <= MaxBins) {
+			return binning{}, &binError{Field: "PixelPerRadialElement",
+				Msg: fmt.Sprintf("the range [%g, %g] %s makes %d bins at %g pixels per radial element, not 1 to %d: set Reduction.Bins", lo, hi, u, n, m.PixelPerRadialElement, MaxBins)}
+		}
+		rb = &RadialBins{Start: lo, Stop: hi, Count: n}
+	}
+	if rb != nil {
 		if rb.Start >= maxQ {
+			if u == UnitQnm {
+				return binning{}, &binError{Field: "RadialBins/Start",
+					Msg: fmt.Sprintf("Start %g nm⁻¹ is beyond the largest q on the detector, %.6g nm⁻¹: no pixel falls in the bins", rb.Start, maxQ)}
+			}
 			return binning{}, &binError{Field: "RadialBins/Start",
-				Msg: fmt.Sprintf("Start %g nm⁻¹ is beyond the largest q on the detector, %.6g nm⁻¹: no pixel falls in the bins", rb.Start, maxQ)}
+				Msg: fmt.Sprintf("Start %g %s is beyond the largest value on the detector, %.6g %s: no pixel falls in the bins", rb.Start, u, maxQ, u)}
 		}
 		span := rb.Stop - rb.Start
-		return binning{rule: ruleRange, n: rb.Count, start: rb.Start, span: span, inv: float64(rb.Count) / span}, nil
+		return binning{rule: ruleRange, n: rb.Count, start: rb.Start, span: span, inv: float64(rb.Count) / span, unit: u}, nil
 	}
 	rule, maxV := ruleQ, maxQ
 	if legacy {
@@ -64,19 +96,22 @@ func newBinning(dt *detector, m *MaskConfig, legacy bool, ys, xs []float64) (bin
 		return binning{}, &binError{Field: "PixelPerRadialElement",
 			Msg: fmt.Sprintf("%g pixels per radial element give %.4g radial bins, more than the %d supported: raise PixelPerRadialElement", m.PixelPerRadialElement, nf+1, MaxBins)}
 	}
-	return binning{rule: rule, scale: scale, n: int(nf) + 1}, nil
+	return binning{rule: rule, scale: scale, n: int(nf) + 1, unit: u}, nil
 }
 
 // label returns the bin of the point (x, y), or -1 when it lies outside the
 // bins.
 func (bn *binning) label(dt *detector, x, y float64) int {
+	if bn.hasChi && !bn.inSector(x, y) {
+		return -1
+	}
 	switch bn.rule {
 	case ruleLegacy:
 		return bn.clip(dt.twoTheta(x, y) * bn.scale)
 	case ruleRange:
-		return bn.clip((dt.q(x, y) - bn.start) * bn.inv)
+		return bn.clip((bn.coord(dt, x, y) - bn.start) * bn.inv)
 	}
-	return bn.clip(dt.q(x, y) * bn.scale)
+	return bn.clip(bn.coord(dt, x, y) * bn.scale)
 }
 
 // clip truncates a fractional label (as the original's int()) and rejects
@@ -88,7 +123,8 @@ func (bn *binning) clip(v float64) int {
 	return int(v)
 }
 
-// centre returns q in nm⁻¹ at the centre of bin k.
+// centre returns the radial coordinate (q in nm⁻¹, or in the binning's
+// unit) at the centre of bin k.
 func (bn *binning) centre(dt *detector, k int) float64 {
 	switch bn.rule {
 	case ruleLegacy:
@@ -97,4 +133,44 @@ func (bn *binning) centre(dt *detector, k int) float64 {
 		return bn.start + (float64(k)+0.5)*bn.span/float64(bn.n)
 	}
 	return (float64(k) + 0.5) / bn.scale
+}
+
+// coord returns the radial coordinate of the point (x, y) in the binning's
+// unit.
+func (bn *binning) coord(dt *detector, x, y float64) float64 {
+	if bn.unit == UnitQnm || bn.unit == "" {
+		return dt.q(x, y)
+	}
+	return dt.radial(bn.unit, x, y)
+}
+
+// inSector reports whether the point (x, y) lies in the binning's sector.
+func (bn *binning) inSector(x, y float64) bool {
+	chi := math.Atan2(y, x)
+	if bn.chiLo <= bn.chiHi {
+		return chi >= bn.chiLo && chi < bn.chiHi
+	}
+	return chi >= bn.chiLo || chi < bn.chiHi
+}
+
+// withSector restricts the binning to the sector of the reduction options.
+func (bn binning) withSector(red *Reduction) binning {
+	if red == nil || red.ChiRange == nil {
+		return bn
+	}
+	bn.hasChi = true
+	bn.chiLo, bn.chiHi = chiRadians(red.ChiRange[0]), chiRadians(red.ChiRange[1])
+	return bn
+}
+
+// chiRadians converts χ in degrees to radians in (−π, π].
+func chiRadians(deg float64) float64 {
+	d := math.Mod(deg, 360)
+	switch {
+	case d > 180:
+		d -= 360
+	case d <= -180:
+		d += 360
+	}
+	return d * math.Pi / 180
 }

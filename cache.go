@@ -35,8 +35,8 @@ func DefaultCacheDir() (string, error) {
 
 // cacheKey hashes everything an operator depends on: the format version,
 // the geometry, the wavelength, the mask configuration and the mask's
-// pixels, the polarization correction and the legacy mode.
-func cacheKey(cal *Calibration, mc *MaskConfig, mask *Mask, legacy bool) string {
+// pixels, the polarization and solid-angle corrections and the legacy mode.
+func cacheKey(cal *Calibration, mc *MaskConfig, mask *Mask, legacy bool, flat *Image) string {
 	h := sha256.New()
 	f := func(v float64) { _ = binary.Write(h, binary.LittleEndian, math.Float64bits(v)) }
 	i := func(v int) { _ = binary.Write(h, binary.LittleEndian, int64(v)) }
@@ -72,6 +72,30 @@ func cacheKey(cal *Calibration, mc *MaskConfig, mask *Mask, legacy bool) string 
 		i(1)
 	} else {
 		i(0)
+	}
+	// The reduction options only when set, so that the keys of earlier
+	// operators stay valid.
+	if cal.Reduction.solidAngle() {
+		io.WriteString(h, "SolidAngle")
+	}
+	if r := cal.Reduction; r != nil && r.ChiRange != nil {
+		io.WriteString(h, "ChiRange")
+		f(r.ChiRange[0])
+		f(r.ChiRange[1])
+	}
+	if flat != nil {
+		io.WriteString(h, "Flat")
+		for p := range flat.Len() {
+			f(pixelValue(flat, p))
+		}
+	}
+	if r := cal.Reduction; r != nil && (r.unit() != UnitQnm || r.Bins > 0 || r.Range != nil) {
+		io.WriteString(h, "Unit "+string(r.unit()))
+		i(r.Bins)
+		if r.Range != nil {
+			f(r.Range[0])
+			f(r.Range[1])
+		}
 	}
 	i(mask.Rows)
 	i(mask.Cols)

@@ -82,6 +82,9 @@ type Calibration struct {
 	Directory []string `json:"Directory,omitempty" jsonschema:"description=Data folder as path components relative to the server folder"`
 	// PolarizationCorrection turns the polarization correction on when set.
 	PolarizationCorrection *Polarization `json:"PolarizationCorrection,omitempty"`
+	// Reduction holds the reduction options (issue 11: solid angle, ...);
+	// nil or its zero value gives the original's reduction.
+	Reduction *Reduction `json:"Reduction,omitempty" jsonschema:"description=Reduction options beyond the original's (pyFAI-style); absent: the original's reduction"`
 	// Threads is the server's worker count (0: the server's default).
 	Threads int `json:"Threads,omitempty" jsonschema:"minimum=0,description=Server worker count"`
 	// GISAXSmode suppresses writing the first radial curve (server option of
@@ -142,6 +145,7 @@ func (c *Calibration) clone() *Calibration {
 		v := *pc
 		d.PolarizationCorrection = &v
 	}
+	d.Reduction = c.Reduction.clone()
 	return &d
 }
 
@@ -235,6 +239,7 @@ type flatCalibration struct {
 	Wavelength             float64       `json:"Wavelength" jsonschema:"exclusiveMinimum=0"`
 	PolarizationCorrection *Polarization `json:"PolarizationCorrection,omitempty"`
 	RadialBins             *RadialBins   `json:"RadialBins,omitempty"`
+	Reduction              *Reduction    `json:"Reduction,omitempty" jsonschema:"description=Reduction options beyond the original's (pyFAI-style); absent: the original's reduction"`
 }
 
 // Generation returns the schema generation the calibration was loaded from
@@ -295,7 +300,7 @@ func (c *Calibration) flat() *flatCalibration {
 		DetectorDistanceMM: g.DetectorDistanceMM, Imagesize: g.Imagesize, MaskFile: m.MaskFile,
 		Oversampling: m.Oversampling, PixelSizeMicroM: g.PixelSizeMicroM,
 		PixelPerRadialElement: m.PixelPerRadialElement, Wavelength: c.Wavelength,
-		PolarizationCorrection: c.PolarizationCorrection, RadialBins: m.RadialBins}
+		PolarizationCorrection: c.PolarizationCorrection, RadialBins: m.RadialBins, Reduction: c.Reduction}
 }
 
 // cloneJSON returns a deep copy of a decoded JSON tree.
@@ -407,6 +412,7 @@ func ParseCalibration(data []byte, name string) (*Calibration, error) {
 			Imagesize: f.Imagesize, PixelSizeMicroM: f.PixelSizeMicroM}
 		c.Wavelength = f.Wavelength
 		c.PolarizationCorrection = f.PolarizationCorrection
+		c.Reduction = f.Reduction
 		c.Masks = []MaskConfig{{MaskFile: f.MaskFile, Oversampling: f.Oversampling,
 			PixelPerRadialElement: f.PixelPerRadialElement, RadialBins: f.RadialBins}}
 	} else if err := json.Unmarshal(norm, c); err != nil {
@@ -489,6 +495,9 @@ func (c *Calibration) validate(name string) error {
 	if len(c.Masks) == 0 {
 		bad("/Masks", "at least one mask is needed")
 	}
+	// RadialBins are in the radial unit; the q limits apply to q in nm⁻¹.
+	qUnit := c.Reduction.unit() == UnitQnm
+	c.Reduction.validate(bad, finite)
 	for i := range c.Masks {
 		m := &c.Masks[i]
 		p := c.maskPointer(i)
@@ -507,14 +516,14 @@ func (c *Calibration) validate(name string) error {
 			rangeOK := false
 			if finite(p+"/RadialBins/Start", rb.Start) && finite(p+"/RadialBins/Stop", rb.Stop) && !(rb.Stop > rb.Start && rb.Start >= 0) {
 				bad(p+"/RadialBins", "need 0 <= Start < Stop, got Start %g, Stop %g", rb.Start, rb.Stop)
-			} else if lim := QLimit(c.Wavelength); wavelengthOK && rb.Stop > lim {
+			} else if lim := QLimit(c.Wavelength); wavelengthOK && qUnit && rb.Stop > lim {
 				bad(p+"/RadialBins/Stop", "Stop %g nm⁻¹ is beyond the largest q any detector reaches at %g Å (4π/λ = %.6g nm⁻¹)", rb.Stop, c.Wavelength, lim)
 			} else {
 				rangeOK = true
 			}
 			if rb.Count < 1 || rb.Count > MaxBins {
 				bad(p+"/RadialBins/Count", "bin count must be between 1 and %d, got %d", MaxBins, rb.Count)
-			} else if w, lim := (rb.Stop-rb.Start)/float64(rb.Count), QLimit(c.Wavelength); rangeOK && wavelengthOK && !(w >= minBinWidthRatio*lim) {
+			} else if w, lim := (rb.Stop-rb.Start)/float64(rb.Count), QLimit(c.Wavelength); rangeOK && wavelengthOK && qUnit && !(w >= minBinWidthRatio*lim) {
 				bad(p+"/RadialBins", "bins of %g nm⁻¹ (%d from %g to %g) are narrower than %.3g nm⁻¹, the resolution at %g Å", w, rb.Count, rb.Start, rb.Stop, minBinWidthRatio*lim, c.Wavelength)
 			}
 		}

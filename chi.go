@@ -85,7 +85,13 @@ func writeChi(w io.Writer, header []byte, c *Curve) error {
 	buf = append(buf, ", \"I2\": "...)
 	buf = pyjson.AppendFloat(buf, c.Params.I2)
 	buf = append(buf, "}\n"...)
-	buf = append(buf, chiColumnLabels...)
+	if u := c.Unit.orDefault(); u == UnitQnm {
+		buf = append(buf, chiColumnLabels...)
+	} else {
+		buf = append(buf, `["`...)
+		buf = append(buf, u.chiLabel()...)
+		buf = append(buf, chiColumnLabels[len(`["Scattering Vector  q [$nm^{-1}$]`):]...)
+	}
 	buf = append(buf, "\n   "...)
 	buf = strconv.AppendInt(buf, int64(n), 10)
 	buf = append(buf, "\n "...)

@@ -2,7 +2,7 @@ package saxs
 
 // Curve is one radial scattering curve, one row per bin.
 //
-// Q holds the bin centres in nm⁻¹. I holds the mean polarization-corrected
+// Q holds the bin centres in nm⁻¹ (or in Unit). I holds the mean polarization-corrected
 // intensity of the pixels in each bin (counts per pixel) and Sigma its
 // Poisson error sqrt(I/Area). Empty bins (Area 0) hold NaN in I and Sigma,
 // or 0 in the legacy mode that reproduces the earliest saxsdog.
@@ -26,6 +26,9 @@ type Curve struct {
 	// Area is the masked, oversampling-weighted pixel count of each bin.
 	// Shared with the Integrator: read only.
 	Area []float64
+	// Unit is the unit of Q ("" means UnitQnm, q in nm⁻¹); see
+	// Reduction.Unit.
+	Unit Unit
 	// Params are the integral parameters over [qStart, qStop] of the mask
 	// (a copy: the caller's to modify).
 	Params IntegralParameters

@@ -583,6 +583,13 @@ func (op *Operator) pixelMean(p int, v []float64) float64 {
 	return s / float64(op.ov2)
 }
 
+// firstException returns the index of pixel p's first exception entry
+// (len(op.xpix) or an entry of a later pixel when it has none).
+func (op *Operator) firstException(p int) int {
+	i, _ := slices.BinarySearch(op.xpix, int32(p))
+	return i
+}
+
 // hasExceptions reports whether pixel p has exception entries.
 func (op *Operator) hasExceptions(p int) bool {
 	_, found := slices.BinarySearch(op.xpix, int32(p))

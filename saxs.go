@@ -99,6 +99,8 @@ type Integrator struct {
 	header   []byte       // line 1 of the .chi files: the calibration as JSON
 	warnings []string
 	legacy   bool
+	norm     *normaliser // nil without normalisation
+	cake     *cakeOp     // nil without Reduction.Cake
 	curves   []*curveOp
 	pool     sync.Pool // *scratch for Integrate
 }
@@ -112,6 +114,8 @@ type curveOp struct {
 	q             []float64 // bin centres of the rows
 	area          []float64 // areas of the rows
 	qStart, qStop float64
+	unit          Unit            // radial unit of q
+	red           *curveReduction // dark and background, nil when none
 	// paramStart, paramEnd are the rows the integral parameters sum:
 	// paramStart..paramEnd-1, none when paramStart ≥ paramEnd.
 	paramStart, paramEnd int
@@ -154,6 +158,15 @@ func NewContext(ctx context.Context, cal *Calibration, opt Options) (*Integrator
 		workers = runtime.GOMAXPROCS(0)
 	}
 	cal = cal.clone() // later changes to the caller's calibration do not affect the integrator
+	if red := cal.Reduction; red != nil && red.Poni != "" {
+		p, err := ReadPoniFile(cal.path(red.Poni))
+		if err != nil {
+			return nil, fmt.Errorf("saxs: Reduction.Poni: %w", err)
+		}
+		if err := p.ApplyTo(cal); err != nil {
+			return nil, fmt.Errorf("saxs: Reduction.Poni %s: %w", red.Poni, err)
+		}
+	}
 	header, err := chiHeader(cal)
 	if err != nil {
 		return nil, err
@@ -161,13 +174,16 @@ func NewContext(ctx context.Context, cal *Calibration, opt Options) (*Integrator
 	ig := &Integrator{cal: cal, header: header, legacy: opt.Legacy}
 	dt := newDetector(cal)
 	rows, cols := dt.rows, dt.cols
+	var flat *Image
+	if red := cal.Reduction; red != nil && red.Flat != "" {
+		if flat, err = readImageFile(cal.path(red.Flat), "flat", rows, cols); err != nil {
+			return nil, err
+		}
+	}
 	var corr []float64 // computed when the first operator is built
 	correction := func() []float64 {
-		if corr == nil && cal.PolarizationCorrection != nil {
-			corr = PolarizationFactor(cal, opt.Legacy)
-			for i, v := range corr {
-				corr[i] = 1 / v
-			}
+		if corr == nil && (cal.PolarizationCorrection != nil || cal.Reduction.solidAngle() || flat != nil) {
+			corr = pixelCorrection(cal, opt.Legacy, flat)
 		}
 		return corr
 	}
@@ -181,7 +197,9 @@ func NewContext(ctx context.Context, cal *Calibration, opt Options) (*Integrator
 		mc := &cal.Masks[i]
 		ys, xs := dt.ys(mc.Oversampling, !opt.Legacy), dt.xs(mc.Oversampling, !opt.Legacy)
 		var be *binError
-		if bins[i], be = newBinning(&dt, mc, opt.Legacy, ys, xs); be != nil {
+		if bins[i], be = newBinningReduction(&dt, mc, opt.Legacy, ys, xs, cal.Reduction); be == nil {
+			bins[i] = bins[i].withSector(cal.Reduction)
+		} else {
 			p := cal.maskPointer(i)
 			if be.Field != "" {
 				p += "/" + be.Field
@@ -212,6 +230,13 @@ func NewContext(ctx context.Context, cal *Calibration, opt Options) (*Integrator
 		if mask.Rows != rows || mask.Cols != cols {
 			return nil, fmt.Errorf("mask %s: %w", mc.MaskFile, &SizeError{What: "mask", Rows: mask.Rows, Cols: mask.Cols, WantRows: rows, WantCols: cols})
 		}
+		if flat != nil { // pixels without a usable flat are masked; the caller's mask is not changed
+			m := &Mask{Rows: rows, Cols: cols, Masked: flatMask(flat)}
+			for p, v := range mask.Masked {
+				m.Masked[p] = m.Masked[p] || v
+			}
+			mask = m
+		}
 		var (
 			op        *Operator
 			first     int
@@ -219,7 +244,7 @@ func NewContext(ctx context.Context, cal *Calibration, opt Options) (*Integrator
 			key       string
 		)
 		if opt.CacheDir != "" && littleEndian {
-			key = cacheKey(cal, mc, mask, opt.Legacy)
+			key = cacheKey(cal, mc, mask, opt.Legacy, flat)
 			cachePath = filepath.Join(opt.CacheDir, key+".op")
 			var err error
 			op, first, err = loadOperator(cachePath, key)
@@ -237,6 +262,11 @@ func NewContext(ctx context.Context, cal *Calibration, opt Options) (*Integrator
 			}
 		}
 		ig.curves = append(ig.curves, co)
+		if i == 0 {
+			if err := ig.setupCake(ctx, &dt, mask, correction, workers); err != nil {
+				return nil, err
+			}
+		}
 		if co.paramStart >= co.paramEnd {
 			qlo, qhi := math.NaN(), math.NaN()
 			if len(co.q) > 0 {
@@ -246,6 +276,9 @@ func NewContext(ctx context.Context, cal *Calibration, opt Options) (*Integrator
 				"mask %d (%s): qStart %g to qStop %g nm⁻¹ holds no bin of the curve (q %.4g to %.4g nm⁻¹): its integral parameters I0, I1, I2 are NaN",
 				i, mc.MaskFile, mc.QStart, mc.QStop, qlo, qhi))
 		}
+	}
+	if err := ig.setupReduction(); err != nil {
+		return nil, err
 	}
 	return ig, nil
 }
@@ -294,7 +327,7 @@ func newCurveOp(ctx context.Context, dt *detector, mc *MaskConfig, i int, mask *
 
 // finishCurveOp derives the rows of a curve from its operator.
 func finishCurveOp(dt *detector, mc *MaskConfig, i int, op *Operator, bn binning, first int) *curveOp {
-	co := &curveOp{op: op, qStart: mc.QStart, qStop: mc.QStop, name: mc.Name}
+	co := &curveOp{op: op, qStart: mc.QStart, qStop: mc.QStop, name: mc.Name, unit: bn.unit.orDefault()}
 	if co.name == "" {
 		co.name = fmt.Sprintf("R%d", i)
 	}
@@ -343,6 +376,7 @@ type Result struct {
 	// slices of its curves, before integrating into it again.
 	Curves []Curve
 	work   *scratch // accumulators, allocated on first use
+	norm   float64  // normalisation of the integration in progress, 0 for none
 }
 
 // scratch holds the accumulators of an integration: [worker][curve].
@@ -390,7 +424,7 @@ func (ig *Integrator) NewResult() *Result {
 	r := &Result{Curves: make([]Curve, len(ig.curves))}
 	for i, co := range ig.curves {
 		n := len(co.q)
-		r.Curves[i] = Curve{Name: co.name, Q: co.q, Area: co.area, I: make([]float64, n), Sigma: make([]float64, n)}
+		r.Curves[i] = Curve{Name: co.name, Q: co.q, Area: co.area, I: make([]float64, n), Sigma: make([]float64, n), Unit: co.unit}
 	}
 	return r
 }
@@ -411,8 +445,35 @@ func (ig *Integrator) Integrate(img *Image) (*Result, error) {
 
 // IntegrateTo integrates an image into r, which must come from
 // ig.NewResult. It runs on the calling goroutine and allocates nothing.
+//
+// With a normalisation in the calibration's reduction options
+// (Reduction.Normalise, Monitor, Transmission, ExposureTime), the curves
+// are divided by the frame's factor (see Integrator.NormFactor); a table
+// normalisation needs the frame's name: use IntegrateFrameTo.
 func (ig *Integrator) IntegrateTo(r *Result, img *Image) error {
-	return ig.integrate(r, img, 1)
+	return ig.integrateFrame(r, img, 1, "")
+}
+
+// IntegrateFrameTo is IntegrateTo for the frame read from the file name
+// (used by a table normalisation, see Reduction.Normalise).
+func (ig *Integrator) IntegrateFrameTo(r *Result, img *Image, name string) error {
+	return ig.integrateFrame(r, img, 1, name)
+}
+
+// integrateFrame sets the frame's normalisation and integrates it.
+func (ig *Integrator) integrateFrame(r *Result, img *Image, workers int, name string) error {
+	if r == nil {
+		return fmt.Errorf("saxs: result was not made by this integrator's NewResult")
+	}
+	r.norm = 0
+	if ig.norm != nil {
+		f, err := ig.NormFactor(img, name)
+		if err != nil {
+			return err
+		}
+		r.norm = f
+	}
+	return ig.integrate(r, img, workers)
 }
 
 // IntegrateParallelTo is IntegrateTo using up to workers goroutines
@@ -421,7 +482,7 @@ func (ig *Integrator) IntegrateParallelTo(r *Result, img *Image, workers int) er
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	return ig.integrate(r, img, workers)
+	return ig.integrateFrame(r, img, workers, "")
 }
 
 func (ig *Integrator) integrate(r *Result, img *Image, workers int) error {
@@ -470,6 +531,15 @@ func (ig *Integrator) integrateCurve(co *curveOp, ci int, r *Result, img *Image,
 		v := s / float64(n)
 		c.I[j] = v
 		c.Sigma[j] = math.Sqrt(v / co.area[j]) // NaN for negative means
+	}
+	if co.red != nil {
+		switch {
+		case co.red.sigmaClip > 0:
+			sigmaClip(co, c, img, co.red.darkImg, co.red.sigmaClip, co.red.azimuthal, co.red.dark)
+		case co.red.azimuthal:
+			co.red.azimuthalSigma(co, c, img)
+		}
+		co.red.apply(c, co.area, r.norm)
 	}
 	c.Params = integralParameters(c.Q, c.I, co.paramStart, co.paramEnd)
 }

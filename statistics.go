@@ -79,9 +79,26 @@ type ErrorCurve struct {
 // uncorrected pixel value with the corrected mean times corr_p; without
 // polarization correction the two are the same.)
 func (ig *Integrator) IntegrateError(img *Image) ([]ErrorCurve, error) {
-	r, err := ig.Integrate(img)
+	return ig.IntegrateErrorFrame(img, "")
+}
+
+// IntegrateErrorFrame is IntegrateError for the frame read from the file
+// name (see IntegrateFrameTo). With reduction options the spread is that of
+// the corrected pixel values around the curve before the dark, the
+// normalisation and the background were applied (norm·(I + scale·B) + D),
+// divided by the normalisation: the dark is taken as its ring mean.
+func (ig *Integrator) IntegrateErrorFrame(img *Image, name string) ([]ErrorCurve, error) {
+	r := ig.NewResult()
+	r.work, _ = ig.pool.Get().(*scratch)
+	err := ig.IntegrateFrameTo(r, img, name)
+	ig.pool.Put(r.work)
+	r.work = nil
 	if err != nil {
 		return nil, err
+	}
+	norm := r.norm
+	if norm == 0 {
+		norm = 1
 	}
 	out := make([]ErrorCurve, len(ig.curves))
 	for i, co := range ig.curves {
@@ -92,6 +109,15 @@ func (ig *Integrator) IntegrateError(img *Image) ([]ErrorCurve, error) {
 		mean := make([]float64, nbins+1)
 		for j, v := range c.I {
 			if op.binCount(co.first+j) > 0 {
+				if cr := co.red; cr != nil {
+					if cr.bkg != nil {
+						v += cr.scale * cr.bkg[j]
+					}
+					v *= norm
+					if cr.dark != nil {
+						v += cr.dark[j]
+					}
+				}
 				mean[co.first+j] = v
 			}
 		}
@@ -104,7 +130,7 @@ func (ig *Integrator) IntegrateError(img *Image) ([]ErrorCurve, error) {
 				sd[j] = c.I[j] // NaN, or 0 in legacy mode
 				continue
 			}
-			sd[j] = math.Sqrt(dev[k] / float64(n))
+			sd[j] = math.Sqrt(dev[k]/float64(n)) / norm
 		}
 		out[i] = ErrorCurve{Curve: c, StdDev: sd}
 	}

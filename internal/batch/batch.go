@@ -986,7 +986,7 @@ func (c *Converter) convert(ctx context.Context, j job, rd *saxs.ImageReader, im
 		fr.Status = Converted
 		return fr, false
 	}
-	if err := c.ig.IntegrateTo(res, img); err != nil {
+	if err := c.ig.IntegrateFrameTo(res, img, j.path); err != nil { // the name selects a table normalisation's row
 		// A frame that reads as a whole TIFF of another size is complete:
 		// reported at once, not retried (watch mode).
 		fr.Err = fmt.Errorf("%s: integrate: %w", j.path, err)

@@ -45,7 +45,7 @@ func (svgOutput) Paths(chiPaths []string) []string {
 // values in each bin, which takes a second integration of the frame
 // (Integrator.IntegrateError); the title is the frame's file name.
 func (o svgOutput) Write(f *Frame) error {
-	curves, err := o.ig.IntegrateError(f.Image)
+	curves, err := o.ig.IntegrateErrorFrame(f.Image, f.Path)
 	if err != nil {
 		return fmt.Errorf("svg: %w", err)
 	}

@@ -71,6 +71,8 @@ type options struct {
 	dirs          []string
 	formats       []string
 	dat, nxcansas bool
+	reduction     reduction
+	changed       func(name string) bool // reports whether a flag was given
 }
 
 // newCommand defines the saxsdog command line, filling o.
@@ -99,6 +101,7 @@ func newCommand(o *options) *cli.Command {
 	fs.BoolVar(&o.noCache, "no-cache", false, "do not keep or load built integration operators")
 	fs.StringSliceVar(&o.formats, cli.FlagFormat, []string{batch.FormatChi}, "output `FORMATS`, comma-separated: chi (always), dat (pyFAI-style x.dat next to x.chi), nxcansas (one x"+batch.NXcanSASSuffix+" per input file with all its frames)")
 	fs.StringVarP(&o.profile, "profile", "P", "", "write a CPU profile to `FILE`")
+	addReductionFlags(fs, &o.reduction)
 	return cmd
 }
 
@@ -183,6 +186,7 @@ func parseArgs(args []string, stdout, stderr io.Writer) (*options, error) {
 		return nil, errDone
 	}
 	o.dirs = fs.Args()
+	o.changed = fs.Changed
 	switch {
 	case len(o.dirs) == 0:
 		return nil, errors.New("no DIRECTORY given")
@@ -300,6 +304,9 @@ func mainContext(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if err != nil {
 		return failedSetup(ctx, stdout, stderr, err)
 	}
+	if err := o.reduction.apply(o.changed, cal); err != nil {
+		return failedSetup(ctx, stdout, stderr, err)
+	}
 	cfg := o.config()
 	cfg.Logger = logger
 	cfg.Calibration = cal // the mask of the -p pictures
@@ -328,6 +335,9 @@ func mainContext(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		logger.Warn("--nowalk without --watch: nothing to convert")
 	}
 	var mon *monitor.Server
+	if cal.Reduction != nil && cal.Reduction.Cake != nil {
+		cfg.Outputs = append(cfg.Outputs, cakeOutput{ig: cfg.Integrator})
+	}
 	if o.plotMonitor {
 		// Only its warnings: it would log its address, printed below.
 		mon = monitor.New(slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelWarn})))
