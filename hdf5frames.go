@@ -179,7 +179,8 @@ func (s *hdf5Frames) Close() error         { return s.file.Close() }
 // the overflow marker of unsigned n-bit data, 2^n−1 (Eiger's value for
 // gaps, defective and saturated pixels), and unsigned 32-bit values above
 // 2^31−1 become -1, the value Pilatus frames use for invalid pixels, so
-// that they stand out; they are excluded only by a mask (see PixelMask).
+// that they stand out; they are excluded by a mask (see PixelMask), which
+// saxsdog and the server extend per frame with the frame's negative pixels.
 // Floating-point and 64-bit data go to dst.Values.
 func (s *hdf5Frames) ReadFrame(i int, dst *Image) error {
 	if i < 0 || i >= s.n {

@@ -323,17 +323,29 @@ func (c *Converter) convertFrames(ctx context.Context, j job, img *saxs.Image, r
 			return fr, !errors.Is(err, saxs.ErrNotRegular)
 		}
 		c.warnDisagreements(j.path, src.Info(i))
-		if err := ig.IntegrateTo(res, img); err != nil {
+		fig, fres := ig, res
+		if om := overflowMask(src, img); om != nil {
+			// Overflowed pixels of this frame: integrated with them masked
+			// too (an integrator per distinct set, cached like the pixel
+			// mask's).
+			oig, err := c.integratorFor(ctx, j.path, om)
+			if err != nil {
+				fr.Err = fmt.Errorf("%s: frame %d: %w", j.path, i, err)
+				return fr, false
+			}
+			fig, fres = oig, oig.NewResult()
+		}
+		if err := fig.IntegrateTo(fres, img); err != nil {
 			fr.Err = fmt.Errorf("%s: frame %d: integrate: %w", j.path, i, err)
 			return fr, false
 		}
 		base := saxs.FramePath(j.base, i, n)
-		if err := ig.WriteChi(res, base); err != nil {
+		if err := fig.WriteChi(fres, base); err != nil {
 			fr.Err = fmt.Errorf("%s: write: %w", j.path, err)
 			return fr, false
 		}
 		if len(files) > 0 {
-			sas = appendCurves(sas, res, chis[i])
+			sas = appendCurves(sas, fres, chis[i])
 			if i == n-1 { // before the Outputs of the last frame, so that they see a complete file
 				if err := c.writeFileOutputs(j, files, sas); err != nil {
 					fr.Err = err
@@ -342,7 +354,7 @@ func (c *Converter) convertFrames(ctx context.Context, j job, img *saxs.Image, r
 			}
 		}
 		if len(c.outputs) > 0 {
-			f := &Frame{Path: saxs.FramePath(j.path, i, n), ChiPaths: chis[i], Image: img, Result: res}
+			f := &Frame{Path: saxs.FramePath(j.path, i, n), ChiPaths: chis[i], Image: img, Result: fres}
 			if n > 1 {
 				f.Source = fmt.Sprintf("%s frame %d of %d", j.path, i, n)
 			}
@@ -384,4 +396,34 @@ func (c *Converter) writeFileOutputs(j job, files []string, curves []*saxs.Curve
 		return fmt.Errorf("%s: write: %w", j.path, err)
 	}
 	return nil
+}
+
+// overflowMask returns, for a frame of an HDF5 (Eiger) source that has
+// pixels at the overflow value (read as negative counts, see
+// saxs.FrameSource), the source's pixel mask with those pixels added; nil
+// when the frame has none outside the pixel mask (the usual case: one pass
+// over the counts). Other formats keep their negative values as they are,
+// as the original does for Pilatus frames.
+func overflowMask(src saxs.FrameSource, img *saxs.Image) *saxs.Mask {
+	if src.Format() != saxs.FormatHDF5 || img.Counts == nil {
+		return nil
+	}
+	pm := src.PixelMask()
+	if pm != nil && len(pm.Masked) != len(img.Counts) {
+		pm = nil // a pixel mask of another size is refused by integratorFor
+	}
+	var om *saxs.Mask
+	for i, v := range img.Counts {
+		if v >= 0 || pm != nil && pm.Masked[i] {
+			continue
+		}
+		if om == nil {
+			om = &saxs.Mask{Rows: img.Rows, Cols: img.Cols, Masked: make([]bool, len(img.Counts))}
+			if pm != nil {
+				copy(om.Masked, pm.Masked)
+			}
+		}
+		om.Masked[i] = true
+	}
+	return om
 }

@@ -392,3 +392,79 @@ func TestFormatFlag(t *testing.T) {
 		}
 	}
 }
+
+// overflowWriter writes with h5py an Eiger-like master argv[2] linking the
+// data file argv[3]: 3 uint16 frames equal to the TIFF, frame 1 with the
+// overflow value 65535 in row 5, columns 40..49 (outside any mask).
+const overflowWriter = `
+import sys, os, numpy as np, h5py, fabio, bitshuffle.h5 as bsh
+d = fabio.open(sys.argv[1]).data.astype(np.uint16)
+rows, cols = d.shape
+s = np.stack([d, d, d]); s[1, 5, 40:50] = 65535
+with h5py.File(sys.argv[3], "w") as f:
+    f.create_dataset("entry/data/data", data=s, chunks=(1, rows, cols),
+                     compression=bsh.H5FILTER, compression_opts=(0, bsh.H5_COMPRESS_LZ4))
+with h5py.File(sys.argv[2], "w") as m:
+    m["entry/data/data_000001"] = h5py.ExternalLink(os.path.basename(sys.argv[3]), "/entry/data/data")
+`
+
+// TestEigerOverflowMasked: pixels at the overflow value 2^16−1 are masked
+// in the frame that has them: that frame's curve equals the TIFF's
+// integrated with those pixels added to the mask (built here by hand),
+// and the other frames equal the TIFF's plain curve.
+func TestEigerOverflowMasked(t *testing.T) {
+	dir := t.TempDir()
+	calPath, tif := sampleSetup(t, dir)
+	data := filepath.Dir(tif)
+	runPython(t, []string{"numpy", "fabio", "h5py", "bitshuffle.h5"}, overflowWriter, tif,
+		filepath.Join(data, "o_master.h5"), filepath.Join(data, "o_data_000001.h5"))
+	code, stdout, stderr := runMain(t, dir, "-c", calPath, "--no-cache", "data")
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	cal, err := saxs.LoadCalibration(calPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := saxs.ReadImage(tif)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chi := func(ig *saxs.Integrator) []byte {
+		res, err := ig.Integrate(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(t.TempDir(), "want.chi")
+		if err := ig.WriteChi(res, p); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := os.ReadFile(p)
+		return b
+	}
+	plain, err := saxs.New(cal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := saxs.OpenMask(filepath.Join(dir, "mask.msk"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for c := 40; c < 50; c++ {
+		m.Masked[5*m.Cols+c] = true
+	}
+	masked, err := saxs.NewWithOptions(cal, saxs.Options{Masks: []*saxs.Mask{m}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range [][]byte{chi(plain), chi(masked), chi(plain)} {
+		name := "o_master_0000" + strconv.Itoa(k) + ".chi"
+		got, err := os.ReadFile(filepath.Join(dir, "out", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s differs from the TIFF's curve with the overflowed pixels masked (frame 1 only)", name)
+		}
+	}
+}
