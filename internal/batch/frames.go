@@ -133,6 +133,10 @@ type frameState struct {
 	warned map[string]bool
 }
 
+// maxMaskedIntegrators bounds the integrators kept for distinct pixel masks
+// (each holds an operator of a few bytes per pixel).
+const maxMaskedIntegrators = 8
+
 // maskedIntegrator is the integrator for one detector pixel mask, built
 // once (ready is closed when ig or err is set).
 type maskedIntegrator struct {
@@ -166,6 +170,21 @@ func (c *Converter) integratorFor(ctx context.Context, path string, pm *saxs.Mas
 	}
 	m, ok := fs.masked[key]
 	if !ok {
+		if len(fs.masked) >= maxMaskedIntegrators {
+			// Frames whose overflowed pixels differ each time would keep
+			// an operator each: the cache keeps the most recent few. An
+			// evicted integrator stays valid for the workers holding it.
+			for k, old := range fs.masked {
+				select {
+				case <-old.ready:
+					delete(fs.masked, k)
+				default:
+				}
+				if len(fs.masked) < maxMaskedIntegrators {
+					break
+				}
+			}
+		}
 		m = &maskedIntegrator{ready: make(chan struct{})}
 		fs.masked[key] = m
 	}
