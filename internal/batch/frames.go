@@ -172,7 +172,7 @@ func (c *Converter) integratorFor(ctx context.Context, path string, pm *saxs.Mas
 	if !ok {
 		if len(fs.masked) >= maxMaskedIntegrators {
 			// Frames whose overflowed pixels differ each time would keep
-			// an operator each: the cache keeps the most recent few. An
+			// an operator each: the cache drops ready entries (any) past the bound. An
 			// evicted integrator stays valid for the workers holding it.
 			for k, old := range fs.masked {
 				select {
