@@ -104,8 +104,14 @@ func (fe *fileEvents) read(emit func(path string, op fileOp)) error {
 				continue
 			}
 			op := opWrite
-			if ev.Mask&(syscall.IN_CLOSE_WRITE|syscall.IN_MOVED_TO) != 0 {
+			switch {
+			case ev.Mask&(syscall.IN_CLOSE_WRITE|syscall.IN_MOVED_TO) != 0:
 				op = opDone
+			case ev.Mask&syscall.IN_MODIFY == 0:
+				// Created without a write yet: a writer may follow (its
+				// first write says so), or it is a hard link, which no
+				// close will follow: settled and decoded.
+				op = opCreate
 			}
 			emit(filepath.Join(dir, string(name)), op)
 		}

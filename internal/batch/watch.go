@@ -89,9 +89,10 @@ func (w Watch) withDefaults() (Watch, error) {
 type fileOp int
 
 const (
-	opWrite    fileOp = iota + 1 // created or written: a writer has it open
+	opWrite    fileOp = iota + 1 // written: a writer has it open
 	opDone                       // closed after writing, or moved in: complete
 	opOverflow                   // events were lost (no path): rescan
+	opCreate                     // created (or hard-linked), not written yet: settle and decode
 )
 
 // watchSource supplies frame events to a tracker until ctx is done.

@@ -558,3 +558,31 @@ func TestTrackerRescan(t *testing.T) {
 		t.Errorf("after close: %+v", s) // the ready frame (never read) is found, not failed
 	}
 }
+
+// Frames that appear whole, hard-linked or moved into a watched folder,
+// are converted once settled: no writer will close them, so they must not
+// wait for a close (the Timeout here is longer than the test's wait).
+func TestWatchLinkedAndMovedFrames(t *testing.T) {
+	_, cal, data, out := fixture(t)
+	os.MkdirAll(data, 0o755)
+	staging := t.TempDir()
+	w := startWatch(t, Config{Calibration: cal, Roots: []string{data}, OutDir: out, Workers: 2,
+		Watch: &Watch{Settle: testSettle, Timeout: time.Hour}})
+	linked, moved := filepath.Join(staging, "linked.tif"), filepath.Join(staging, "moved.tif")
+	writeFrame(t, linked, 4)
+	writeFrame(t, moved, 5)
+	if err := os.Link(linked, filepath.Join(data, "linked.tif")); err != nil {
+		t.Skipf("no hard links here: %v", err)
+	}
+	if err := os.Rename(moved, filepath.Join(data, "moved.tif")); err != nil {
+		t.Fatal(err)
+	}
+	w.waitFor("2 conversions", func() bool { return len(w.converted) >= 2 })
+	s := w.stop()
+	w.convertedOnce([]string{filepath.Join(data, "linked.tif"), filepath.Join(data, "moved.tif")})
+	if s.Converted != 2 || s.Failed != 0 {
+		t.Errorf("summary %+v", s)
+	}
+	checkChi(t, filepath.Join(out, "linked.chi"), 4)
+	checkChi(t, filepath.Join(out, "moved.chi"), 5)
+}
