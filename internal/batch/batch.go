@@ -51,6 +51,7 @@ import (
 
 	"github.com/saxsdog/saxs"
 	"github.com/saxsdog/saxs/internal/atomicfile"
+	"github.com/saxsdog/saxs/internal/cli"
 )
 
 // ErrorLogName is the file name of the errors log (see Config.ErrorLog).
@@ -490,7 +491,7 @@ func (c *Converter) setRoots(paths []string) error {
 		} else if !isFrameName(p) {
 			return fmt.Errorf("batch: input %s is neither a folder nor a .tif/.tiff file (nor .cbf, .edf, .h5, .nxs)", p)
 		} else if !fi.Mode().IsRegular() {
-			return fmt.Errorf("batch: input %s is %s, not a frame", p, fileKind(fi.Mode()))
+			return fmt.Errorf("batch: input %s is %s, not a frame", p, cli.FileKind(fi.Mode()))
 		}
 		for _, o := range c.roots {
 			switch {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/saxsdog/saxs/internal/cli"
 	"io/fs"
 	"os"
 	"sort"
@@ -52,7 +53,7 @@ func statFrame(path string) (stamp, error) {
 		return stamp{}, err
 	}
 	if !fi.Mode().IsRegular() {
-		return stamp{}, &notFrameError{path: path, err: fmt.Errorf("%s, not a frame (not opened)", fileKind(fi.Mode()))}
+		return stamp{}, &notFrameError{path: path, err: fmt.Errorf("%s, not a frame (not opened)", cli.FileKind(fi.Mode()))}
 	}
 	return stampOf(fi), nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/saxsdog/saxs/internal/cli"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -164,30 +165,11 @@ func frameProblem(p string, d fs.DirEntry) error {
 			return fmt.Errorf("symbolic link cannot be followed: %w", unwrapPath(err, p))
 		}
 		if !fi.Mode().IsRegular() {
-			return fmt.Errorf("symbolic link to %s, not a frame", fileKind(fi.Mode()))
+			return fmt.Errorf("symbolic link to %s, not a frame", cli.FileKind(fi.Mode()))
 		}
 		return nil
 	}
-	return fmt.Errorf("%s, not a frame (not opened)", fileKind(t))
-}
-
-// fileKind names the type of a file that is not regular.
-func fileKind(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a folder"
-	case m&fs.ModeNamedPipe != 0:
-		return "a FIFO"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeCharDevice != 0:
-		return "a character device"
-	case m&fs.ModeDevice != 0:
-		return "a device"
-	case m&fs.ModeSymlink != 0:
-		return "a symbolic link"
-	}
-	return "not a regular file"
+	return fmt.Errorf("%s, not a frame (not opened)", cli.FileKind(t))
 }
 
 // notFrame reports (and counts) an entry named like a frame that is not

@@ -250,7 +250,7 @@ func CheckRegular(path string) error {
 		return err
 	}
 	if !fi.Mode().IsRegular() {
-		return &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("%w (%s)", ErrNotRegular, kind(fi.Mode()))}
+		return &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("%w (%s)", ErrNotRegular, FileKind(fi.Mode()))}
 	}
 	return nil
 }
@@ -267,7 +267,7 @@ func ReadFile(path string, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("%w (%s)", ErrNotRegular, kind(fi.Mode()))}
+		return nil, &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("%w (%s)", ErrNotRegular, FileKind(fi.Mode()))}
 	}
 	// O_NONBLOCK: should the path be replaced by a FIFO after the Stat,
 	// opening it does not wait for a writer; the Stat below refuses it.
@@ -280,7 +280,7 @@ func ReadFile(path string, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("%w (%s)", ErrNotRegular, kind(fi.Mode()))}
+		return nil, &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("%w (%s)", ErrNotRegular, FileKind(fi.Mode()))}
 	}
 	if fi.Size() > limit {
 		return nil, &TooLargeError{Path: path, Limit: limit}
@@ -295,8 +295,9 @@ func ReadFile(path string, limit int64) ([]byte, error) {
 	return data, nil
 }
 
-// kind names the type of a file that is not regular.
-func kind(m fs.FileMode) string {
+// FileKind names the type of a file that is not regular ("a FIFO", "a
+// folder", …), for messages.
+func FileKind(m fs.FileMode) string {
 	switch {
 	case m.IsDir():
 		return "a folder"
@@ -308,6 +309,8 @@ func kind(m fs.FileMode) string {
 		return "a character device"
 	case m&fs.ModeDevice != 0:
 		return "a device"
+	case m&fs.ModeSymlink != 0:
+		return "a symbolic link"
 	}
 	return "not a regular file"
 }
