@@ -5,12 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/saxsdog/saxs/internal/cli"
 	"io/fs"
 	"os"
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/saxsdog/saxs/internal/cli"
 )
 
 // This file holds the tracker of watch mode: the set of frames that may

@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/saxsdog/saxs/internal/cli"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/saxsdog/saxs/internal/cli"
 )
 
 // isTIFFName reports whether a file name ends in .tif or .tiff, in any case.
