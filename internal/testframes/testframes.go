@@ -7,7 +7,12 @@ package testframes
 
 import (
 	"bytes"
+	"encoding/xml"
 	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -151,4 +156,59 @@ func WriteTree(tb testing.TB, root string) {
 	WriteFile(tb, filepath.Join(root, "a", "notes.txt"), []byte("hello"))
 	WriteFile(tb, filepath.Join(root, "a", "motif"), []byte("not a frame"))
 	WriteFile(tb, filepath.Join(root, "a", "x.tif.bak"), []byte("not a frame"))
+}
+
+// CheckSVG checks that path is a well-formed XML document whose root is
+// an <svg> element.
+func CheckSVG(tb testing.TB, path string) {
+	tb.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		tb.Error(err)
+		return
+	}
+	dec := xml.NewDecoder(bytes.NewReader(data))
+	root := ""
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			tb.Errorf("%s: not XML: %v", path, err)
+			return
+		}
+		if se, ok := tok.(xml.StartElement); ok && root == "" {
+			root = se.Name.Local
+		}
+	}
+	if root != "svg" {
+		tb.Errorf("%s: root element %q, want svg", path, root)
+	}
+}
+
+// DecodePNG decodes the PNG at path and checks that it has the size of a
+// test frame.
+func DecodePNG(tb testing.TB, path string) image.Image {
+	tb.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	m, err := png.Decode(f)
+	if err != nil {
+		tb.Fatalf("%s: %v", path, err)
+	}
+	if b := m.Bounds(); b.Dx() != Cols || b.Dy() != Rows {
+		tb.Fatalf("%s: %d × %d pixels, want %d × %d", path, b.Dx(), b.Dy(), Cols, Rows)
+	}
+	return m
+}
+
+// IsMagenta reports whether the colour is the masked-pixel colour of the
+// frame pictures.
+func IsMagenta(c color.Color) bool {
+	r, g, b, _ := c.RGBA()
+	return r == 0xffff && g == 0 && b == 0xffff
 }
