@@ -24,19 +24,7 @@ for row in zip(q, i, s):
 // numpy.loadtxt, gives the numbers of the .chi written from the same
 // curve, read back by the .chi reader.
 func TestDatReadByNumpy(t *testing.T) {
-	tif, calPath := referenceFrame(t)
-	cal, err := LoadCalibration(calPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ig, err := New(cal)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := ReadImage(tif)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tif, ig, img := referenceIntegrator(t)
 	res, err := ig.Integrate(img)
 	if err != nil {
 		t.Fatal(err)

@@ -26,6 +26,24 @@ func referenceFrame(t testing.TB) (tif, cal string) {
 	return "testdata/sample/frames/run1/sample_00001.tif", "testdata/sample/cal.json"
 }
 
+// referenceIntegrator loads the reference frame (see referenceFrame) and
+// the integrator of its calibration.
+func referenceIntegrator(t testing.TB) (tif string, ig *Integrator, img *Image) {
+	t.Helper()
+	tif, calPath := referenceFrame(t)
+	cal, err := LoadCalibration(calPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ig, err = New(cal); err != nil {
+		t.Fatal(err)
+	}
+	if img, err = ReadImage(tif); err != nil {
+		t.Fatal(err)
+	}
+	return tif, ig, img
+}
+
 // runPython runs a Python script with args, skipping the test when the
 // interpreter or one of the modules is missing.
 func runPython(t testing.TB, modules []string, script string, args ...string) {

@@ -41,19 +41,7 @@ print(json.dumps(out))
 // back through h5py to the numbers of their .chi files, with the
 // calibration note equal to the .chi's JSON line.
 func TestNXcanSASReadByH5py(t *testing.T) {
-	tif, calPath := referenceFrame(t)
-	cal, err := LoadCalibration(calPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ig, err := New(cal)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := ReadImage(tif)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, ig, img := referenceIntegrator(t)
 	dir := t.TempDir()
 	var curves []*Curve
 	var chis []*ChiFile
