@@ -4,11 +4,8 @@ import (
 	"crypto/sha512"
 	"crypto/subtle"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
-	"strconv"
 	"sync"
 	"time"
 
@@ -96,28 +93,12 @@ func NewVerifier(secret string) *Verifier {
 	return &Verifier{secret: secret, window: Window, max: DefaultReplayCache, seen: map[string]time.Time{}}
 }
 
-// requestTime reads req["time"] as seconds.
-func requestTime(v any) (float64, bool) {
-	switch x := v.(type) {
-	case json.Number:
-		f, err := strconv.ParseFloat(string(x), 64)
-		return f, err == nil || errors.Is(err, strconv.ErrRange)
-	case float64:
-		return x, true
-	case int:
-		return float64(x), true
-	case int64:
-		return float64(x), true
-	}
-	return 0, false
-}
-
 // Verify checks the time and signature of a parsed request (numbers as
 // json.Number) at now, and that the same signed request was not accepted
 // before. It returns an *AuthError when the request is rejected.
 func (v *Verifier) Verify(req map[string]any, now time.Time) error {
 	sign, _ := req["sign"].(string)
-	t, ok := requestTime(req["time"])
+	t, ok := Number(req["time"])
 	if !ok || math.IsNaN(t) || math.Abs(t-float64(now.UnixNano())/1e9) >= v.window.Seconds() {
 		return &AuthError{Reason: ReasonUntimely}
 	}

@@ -2,11 +2,13 @@ package network
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/go-zeromq/zmq4"
@@ -26,6 +28,25 @@ type Reply struct {
 	Data any
 	// Raw is the reply frame as received.
 	Raw []byte
+}
+
+// Number reads a decoded JSON number as float64: a json.Number (as the
+// decoder gives numbers; one beyond the float64 range reads as ±Inf), a
+// float64 (NaN and the infinities of the original's replies) or a Go
+// integer. ok is false for anything else.
+func Number(v any) (f float64, ok bool) {
+	switch x := v.(type) {
+	case json.Number:
+		f, err := strconv.ParseFloat(string(x), 64)
+		return f, err == nil || errors.Is(err, strconv.ErrRange)
+	case float64:
+		return x, true
+	case int:
+		return float64(x), true
+	case int64:
+		return float64(x), true
+	}
+	return 0, false
 }
 
 // Map returns Data as an object (nil when it is not one).

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,7 +12,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -285,16 +283,10 @@ func CurvesFromPlot(r *network.Reply) ([]saxs.ErrorCurve, string, error) {
 	return out, name, nil
 }
 
+// number reads a JSON number of a reply (NaN when it is none).
 func number(v any) float64 {
-	switch x := v.(type) {
-	case json.Number:
-		f, err := strconv.ParseFloat(string(x), 64)
-		if err != nil {
-			return math.NaN()
-		}
+	if f, ok := network.Number(v); ok {
 		return f
-	case float64:
-		return x
 	}
 	return math.NaN()
 }

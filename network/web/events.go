@@ -285,17 +285,8 @@ func (s *Server) poll(ctx context.Context, c *network.Client, ev emitter, w *wat
 
 // num reads a JSON number as float64 (NaN when it is none).
 func num(v any) float64 {
-	switch x := v.(type) {
-	case json.Number:
-		f, err := strconv.ParseFloat(string(x), 64)
-		if err != nil {
-			return math.NaN()
-		}
+	if f, ok := network.Number(v); ok {
 		return f
-	case float64:
-		return x
-	case int:
-		return float64(x)
 	}
 	return math.NaN()
 }
