@@ -1004,16 +1004,24 @@ func (c *Converter) convert(ctx context.Context, j job, rd *saxs.ImageReader, im
 		}
 	}
 	if len(c.outputs) > 0 {
-		f := &Frame{Path: j.path, ChiPaths: j.outs, Image: img, Result: res}
-		for _, o := range c.outputs {
-			if err := o.Write(f); err != nil {
-				fr.Err = fmt.Errorf("%s: write: %w", j.path, err)
-				return fr, false
-			}
+		if err := c.writeOutputs(j.path, &Frame{Path: j.path, ChiPaths: j.outs, Image: img, Result: res}); err != nil {
+			fr.Err = err
+			return fr, false
 		}
 	}
 	fr.Status = Converted
 	return fr, false
+}
+
+// writeOutputs writes the extra Outputs (pictures, the monitor) of frame
+// f of the input at path.
+func (c *Converter) writeOutputs(path string, f *Frame) error {
+	for _, o := range c.outputs {
+		if err := o.Write(f); err != nil {
+			return fmt.Errorf("%s: write: %w", path, err)
+		}
+	}
+	return nil
 }
 
 // readFrame reads the frame at path into img with the worker's reader. ctx

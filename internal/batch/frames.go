@@ -377,11 +377,9 @@ func (c *Converter) convertFrames(ctx context.Context, j job, img *saxs.Image, r
 			if n > 1 {
 				f.Source = fmt.Sprintf("%s frame %d of %d", j.path, i, n)
 			}
-			for _, o := range c.outputs {
-				if err := o.Write(f); err != nil {
-					fr.Err = fmt.Errorf("%s: write: %w", j.path, err)
-					return fr, false
-				}
+			if err := c.writeOutputs(j.path, f); err != nil {
+				fr.Err = err
+				return fr, false
 			}
 		}
 	}
