@@ -13,6 +13,7 @@ import (
 
 	"github.com/saxsdog/saxs"
 	"github.com/saxsdog/saxs/internal/batch"
+	"github.com/saxsdog/saxs/network/cluster"
 )
 
 // HistoryWindow is how far back the history of finish times reaches.
@@ -34,7 +35,9 @@ type queueSpec struct {
 	flat        bool     // started with the 0.3.0 form
 	walk        bool     // convert the frames already there (readdir)
 	workers     int
-	masks       []*saxs.Mask // the calibration's masks as received (combined with a detector pixel mask)
+	masks       []*saxs.Mask   // the calibration's masks as received (combined with a detector pixel mask)
+	calBytes    []byte         // the calibration JSON (cluster mode)
+	maskFiles   []cluster.Mask // the mask attachments (cluster mode)
 }
 
 // paramSeries is the integral-parameter history of one mask.
@@ -65,6 +68,8 @@ type queue struct {
 	files     map[string][]string
 	latest    Obj // the plot payload of the latest frame, nil before the first
 	runErr    error
+
+	hq *cluster.HeadQueue // cluster mode: the jobs and results of the queue
 }
 
 // queueOptions are the server settings a queue needs.
@@ -79,6 +84,10 @@ type queueOptions struct {
 	nxcansas  bool // batch.Config.NXcanSAS
 	watch     batch.Watch
 	log       *slog.Logger
+	// cluster, when set, turns frames into jobs for workers, with the
+	// calibration stored under clusterKey (see clusterqueue.go).
+	cluster    *cluster.Head
+	clusterKey string
 }
 
 // startQueue starts the run of spec in a goroutine owned by the queue.
@@ -121,9 +130,16 @@ func startQueue(parent context.Context, spec queueSpec, o queueOptions) (*queue,
 			return q.subscribe(subCtx, o.feeder, add)
 		}}
 	}
+	if o.cluster != nil {
+		if err := q.clusterConfig(ctx, &cfg, o); err != nil {
+			cancel()
+			return nil, err
+		}
+	}
 	conv, err := batch.New(cfg)
 	if err != nil {
 		cancel()
+		q.stopCluster()
 		return nil, err
 	}
 	go func() {
@@ -152,6 +168,7 @@ func startQueue(parent context.Context, spec queueSpec, o queueOptions) (*queue,
 		if err == nil {
 			err = errors.New("the queue ended at once")
 		}
+		q.stopCluster()
 		return nil, err
 	}
 }
@@ -164,6 +181,7 @@ const DefaultRelPath = "../work"
 func (q *queue) stop() {
 	q.cancel()
 	<-q.done
+	q.stopCluster()
 }
 
 // closeFeed stops the feeder subscriber; the watch goes on.
@@ -221,19 +239,32 @@ func (q *queue) Paths([]string) []string { return nil }
 // Write is part of batch.Output: it keeps the curves of the latest frame
 // and the integral parameters.
 func (q *queue) Write(f *batch.Frame) error {
-	cal := q.spec.calJSON
-	masks := maskConfs(cal)
-	graphs := make([]any, len(f.Result.Curves))
-	base := strings.TrimSuffix(f.Path, filepath.Ext(f.Path))
+	curves := make([]cluster.Curve, len(f.Result.Curves))
 	for i := range f.Result.Curves {
 		c := &f.Result.Curves[i]
+		curves[i] = cluster.Curve{Q: clone(c.Q), I: clone(c.I), Sigma: clone(c.Sigma), I0: c.Params.I0, I1: c.Params.I1, I2: c.Params.I2}
+	}
+	q.record(f.Path, curves)
+	return nil
+}
+
+// record keeps the curves of the frame at path as the latest and adds
+// their integral parameters to the history. The curves become the
+// queue's.
+func (q *queue) record(path string, curves []cluster.Curve) {
+	cal := q.spec.calJSON
+	masks := maskConfs(cal)
+	graphs := make([]any, len(curves))
+	base := strings.TrimSuffix(path, filepath.Ext(path))
+	for i := range curves {
+		c := &curves[i]
 		g := Obj{
 			"kind":         "Radial",
 			"conf":         cal,
 			"columnLabels": []any{"Scattering Vector  q [$nm^{-1}$]", "Intensity (Count/Pixel)", "Error Margin"},
-			"array":        []any{clone(c.Q), clone(c.I), clone(c.Sigma)},
-			"Integparam":   Obj{"I0": c.Params.I0, "I1": c.Params.I1, "I2": c.Params.I2},
-			"Image":        q.rel(f.Path),
+			"array":        []any{c.Q, c.I, c.Sigma},
+			"Integparam":   Obj{"I0": c.I0, "I1": c.I1, "I2": c.I2},
+			"Image":        q.rel(path),
 		}
 		if i < len(masks) {
 			g["mask"] = masks[i]
@@ -243,8 +274,8 @@ func (q *queue) Write(f *batch.Frame) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.latest = Obj{"filename": q.rel(base), "graphs": graphs}
-	for i := range f.Result.Curves {
-		c := &f.Result.Curves[i]
+	for i := range curves {
+		c := &curves[i]
 		key := fmt.Sprintf("R%d", i)
 		ps := q.params[key]
 		if ps == nil {
@@ -253,15 +284,14 @@ func (q *queue) Write(f *batch.Frame) error {
 		}
 		ps.Time = append(ps.Time, "")
 		ps.File = append(ps.File, q.rel(base))
-		ps.I0 = append(ps.I0, c.Params.I0)
-		ps.I1 = append(ps.I1, c.Params.I1)
-		ps.I2 = append(ps.I2, c.Params.I2)
+		ps.I0 = append(ps.I0, c.I0)
+		ps.I1 = append(ps.I1, c.I1)
+		ps.I2 = append(ps.I2, c.I2)
 		if n := len(ps.I0) - MaxParamHistory; n > 0 {
 			ps.Time, ps.File = ps.Time[n:], ps.File[n:]
 			ps.I0, ps.I1, ps.I2 = ps.I0[n:], ps.I1[n:], ps.I2[n:]
 		}
 	}
-	return nil
 }
 
 func clone(x []float64) []float64 { return append([]float64(nil), x...) }

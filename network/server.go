@@ -16,6 +16,7 @@ import (
 	"github.com/saxsdog/saxs"
 	"github.com/saxsdog/saxs/internal/batch"
 	"github.com/saxsdog/saxs/internal/pyjson"
+	"github.com/saxsdog/saxs/network/cluster"
 )
 
 // DefaultCollisionTimeout bounds each get sent to the other configured
@@ -63,6 +64,11 @@ type ServerConfig struct {
 	// Dat and NXcanSAS add the .dat and NXcanSAS outputs (batch.Config's
 	// fields of the same names; saxsdogserver --format).
 	Dat, NXcanSAS bool
+	// Cluster, when set, makes the server a cluster head: the frames its
+	// queue finds complete become jobs for saxsdogworker processes
+	// (network/cluster) instead of being integrated here; stat, plot and
+	// fileslist report the workers' results. nil: no NATS at all.
+	Cluster *cluster.Head
 }
 
 // Server is one saxsdog server: a REP socket and at most one queue.
@@ -283,7 +289,7 @@ func (s *Server) cmdNew(ctx context.Context, req *Request) Obj {
 	if err != nil {
 		return ErrorReply(ResultValueError, err.Error())
 	}
-	spec := queueSpec{cal: cal, calJSON: calv}
+	spec := queueSpec{cal: cal, calJSON: calv, calBytes: calBytes}
 	if cal.Generation() == saxs.Flat {
 		spec.flat = true
 		if spec.directory, err = StringList(req.Argument["directory"]); err != nil {
@@ -312,6 +318,7 @@ func (s *Server) cmdNew(ctx context.Context, req *Request) Obj {
 			return ErrorReply(ResultValueError, fmt.Sprintf("mask %d: %v", i, err))
 		}
 		spec.attachments = append(spec.attachments, a.Raw)
+		spec.maskFiles = append(spec.maskFiles, cluster.Mask{Name: name, Data: a.Data})
 	}
 	spec.dir, spec.directory, err = resolveUnder(s.dir, spec.directory)
 	if err != nil {
@@ -353,7 +360,8 @@ func (s *Server) start(ctx context.Context, spec queueSpec, workers int) error {
 		feeder = ""
 	}
 	q, err := startQueue(ctx, spec, queueOptions{serverDir: s.dir, feeder: feeder, relPath: s.cfg.RelPath,
-		outDir: s.cfg.OutDir, workers: workers, watch: s.cfg.Watch, log: s.log, dat: s.cfg.Dat, nxcansas: s.cfg.NXcanSAS, cacheDir: s.cfg.CacheDir})
+		outDir: s.cfg.OutDir, workers: workers, watch: s.cfg.Watch, log: s.log, dat: s.cfg.Dat, nxcansas: s.cfg.NXcanSAS, cacheDir: s.cfg.CacheDir,
+		cluster: s.cfg.Cluster, clusterKey: fmt.Sprintf("server%d", s.cfg.Index)})
 	if err != nil {
 		return err
 	}
