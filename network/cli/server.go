@@ -15,6 +15,7 @@ import (
 	"github.com/saxsdog/saxs/internal/batch"
 	shared "github.com/saxsdog/saxs/internal/cli"
 	"github.com/saxsdog/saxs/network"
+	"github.com/saxsdog/saxs/network/cluster"
 )
 
 const serverUsage = `Usage: saxsdogserver [--netconf F] [-N i] [-p PORT] [-t N] [-R REL | -o DIR] [--strict] SERVERDIR
@@ -28,6 +29,12 @@ completely written, announced by the feeder or seen by the server's own
 watch, into .chi files next to the data (-R, default ../work) or below
 -o DIR, in the folders the frames have below SERVERDIR. SIGINT or SIGTERM
 finish the frames in flight and stop.
+
+With --nats URL or --nats-embed ADDR the server is the head of a cluster:
+the frames it finds complete become jobs on NATS JetStream for
+saxsdogworker processes on any machine that sees SERVERDIR, and stat,
+plot and fileslist report their results (see README, "More than one
+machine"). Without them no NATS code runs.
 `
 
 // ServerMain runs saxsdogserver.
@@ -39,6 +46,8 @@ func ServerMain(args []string, stdout, stderr io.Writer) int {
 	cmd := newCommand(tool, serverUsage)
 	fs := cmd.Flags
 	var formats []string
+	var head headFlags
+	head.add(fs)
 	fs.StringSliceVar(&formats, shared.FlagFormat, []string{batch.FormatChi}, "output `FORMATS`, comma-separated: chi (always), dat, nxcansas (as saxsdog --format)")
 	fs.StringVar(&netconf, shared.FlagNetConf, "", netConfUsage)
 	fs.IntVarP(&index, shared.FlagServerNo, "N", -1, "serve only configuration entry `i`, counted from 0 (default: all)")
@@ -60,6 +69,9 @@ func ServerMain(args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, tool, fmt.Errorf("--threads must be at least 1, not %d", threads))
 	case port < 0 || port > 65535:
 		return usageError(stderr, tool, fmt.Errorf("invalid port %d", port))
+	}
+	if err := head.check(); err != nil {
+		return usageError(stderr, tool, err)
 	}
 	dat, nxcansas, err := batch.ParseFormats(formats)
 	if err != nil {
@@ -91,6 +103,15 @@ func ServerMain(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	var clusterHead *cluster.Head
+	if head.enabled() {
+		h, closeHead, err := head.start(ctx, log)
+		if err != nil {
+			return fail(stderr, tool, err)
+		}
+		defer closeHead()
+		clusterHead = h
+	}
 	var servers []*network.Server
 	verifiers := map[string]*network.Verifier{} // one per secret: no replay from one server to another
 	for _, i := range indices {
@@ -100,7 +121,7 @@ func ServerMain(args []string, stdout, stderr io.Writer) int {
 		}
 		s, err := network.NewServer(network.ServerConfig{Dir: fs.Arg(0), NetConf: nc, Index: i, Port: port,
 			Threads: threads, RelPath: relPath, OutDir: outDir, Strict: strict, CacheDir: cacheDir, Logger: log,
-			Verifier: verifiers[secret], Dat: dat, NXcanSAS: nxcansas})
+			Verifier: verifiers[secret], Dat: dat, NXcanSAS: nxcansas, Cluster: clusterHead})
 		if err != nil {
 			return usageError(stderr, tool, err)
 		}

@@ -34,7 +34,10 @@ type ConnectOptions struct {
 	// TLSCA, TLSCert and TLSKey: the CA that signed the server's
 	// certificate, and the client certificate and key (mutual TLS).
 	TLSCA, TLSCert, TLSKey string
-	Logger                 *slog.Logger
+	// InProcess, when set, connects to this embedded server without a
+	// socket (URL is then ignored).
+	InProcess *Embedded
+	Logger    *slog.Logger
 }
 
 // Connect opens a connection that reconnects for ever. It is the caller's
@@ -76,6 +79,9 @@ func Connect(o ConnectOptions) (*nats.Conn, error) {
 			return nil, errors.New("nats tls: a client certificate needs its key and the key its certificate")
 		}
 		opts = append(opts, nats.ClientCert(o.TLSCert, o.TLSKey))
+	}
+	if o.InProcess != nil {
+		opts = append(opts, nats.InProcessServer(o.InProcess.srv))
 	}
 	nc, err := nats.Connect(o.URL, opts...)
 	if err != nil {
