@@ -242,7 +242,7 @@ func (q *queue) Write(f *batch.Frame) error {
 	curves := make([]cluster.Curve, len(f.Result.Curves))
 	for i := range f.Result.Curves {
 		c := &f.Result.Curves[i]
-		curves[i] = cluster.Curve{Q: clone(c.Q), I: clone(c.I), Sigma: clone(c.Sigma), I0: c.Params.I0, I1: c.Params.I1, I2: c.Params.I2}
+		curves[i] = cluster.Curve{Q: clone(c.Q), I: clone(c.I), Sigma: clone(c.Sigma), I0: cluster.Float(c.Params.I0), I1: cluster.Float(c.Params.I1), I2: cluster.Float(c.Params.I2)}
 	}
 	q.record(f.Path, curves)
 	return nil
@@ -262,8 +262,8 @@ func (q *queue) record(path string, curves []cluster.Curve) {
 			"kind":         "Radial",
 			"conf":         cal,
 			"columnLabels": []any{"Scattering Vector  q [$nm^{-1}$]", "Intensity (Count/Pixel)", "Error Margin"},
-			"array":        []any{c.Q, c.I, c.Sigma},
-			"Integparam":   Obj{"I0": c.I0, "I1": c.I1, "I2": c.I2},
+			"array":        []any{[]float64(c.Q), []float64(c.I), []float64(c.Sigma)},
+			"Integparam":   Obj{"I0": float64(c.I0), "I1": float64(c.I1), "I2": float64(c.I2)},
 			"Image":        q.rel(path),
 		}
 		if i < len(masks) {
@@ -284,9 +284,9 @@ func (q *queue) record(path string, curves []cluster.Curve) {
 		}
 		ps.Time = append(ps.Time, "")
 		ps.File = append(ps.File, q.rel(base))
-		ps.I0 = append(ps.I0, c.I0)
-		ps.I1 = append(ps.I1, c.I1)
-		ps.I2 = append(ps.I2, c.I2)
+		ps.I0 = append(ps.I0, float64(c.I0))
+		ps.I1 = append(ps.I1, float64(c.I1))
+		ps.I2 = append(ps.I2, float64(c.I2))
 		if n := len(ps.I0) - MaxParamHistory; n > 0 {
 			ps.Time, ps.File = ps.Time[n:], ps.File[n:]
 			ps.I0, ps.I1, ps.I2 = ps.I0[n:], ps.I1[n:], ps.I2[n:]

@@ -183,7 +183,7 @@ func (p *pipeline) Write(f *batch.Frame) error {
 	cs := make([]Curve, len(f.Result.Curves))
 	for i := range f.Result.Curves {
 		c := &f.Result.Curves[i]
-		cs[i] = Curve{Q: clone(c.Q), I: clone(c.I), Sigma: clone(c.Sigma), I0: c.Params.I0, I1: c.Params.I1, I2: c.Params.I2}
+		cs[i] = Curve{Q: clone(c.Q), I: clone(c.I), Sigma: clone(c.Sigma), I0: Float(c.Params.I0), I1: Float(c.Params.I1), I2: Float(c.Params.I2)}
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -241,6 +241,7 @@ func (p *pipeline) finish(fr batch.FileResult) {
 	data, err := json.Marshal(r)
 	if err != nil {
 		w.log.Error("result", "error", err)
+		_ = h.msg.Nak()
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

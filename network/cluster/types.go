@@ -119,12 +119,12 @@ type QueueSpec struct {
 
 // Curve is one curve of a result.
 type Curve struct {
-	Q     []float64 `json:"q"`
-	I     []float64 `json:"i"`
-	Sigma []float64 `json:"sigma"`
-	I0    float64   `json:"I0"`
-	I1    float64   `json:"I1"`
-	I2    float64   `json:"I2"`
+	Q     Floats `json:"q"`
+	I     Floats `json:"i"`
+	Sigma Floats `json:"sigma"`
+	I0    Float  `json:"I0"`
+	I1    Float  `json:"I1"`
+	I2    Float  `json:"I2"`
 }
 
 // Result is the outcome of a job: the JSON of a message on

@@ -134,19 +134,27 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("cluster: watching the calibrations: %w", err)
 	}
+	note := func(e jetstream.KeyValueEntry) {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if e.Revision() > w.revs[e.Key()] {
+			w.revs[e.Key()] = e.Revision()
+		}
+	}
+	for e := range watcher.Updates() { // the current values, then nil
+		if e == nil {
+			break
+		}
+		note(e)
+	}
 	var bg sync.WaitGroup
 	bg.Add(1)
 	go func() { // ends when ctx ends (the watcher's updates channel closes)
 		defer bg.Done()
 		for e := range watcher.Updates() {
-			if e == nil {
-				continue
+			if e != nil {
+				note(e)
 			}
-			w.mu.Lock()
-			if e.Revision() > w.revs[e.Key()] {
-				w.revs[e.Key()] = e.Revision()
-			}
-			w.mu.Unlock()
 		}
 	}()
 	pipes := map[string]*pipeline{}
@@ -162,8 +170,10 @@ func (w *Worker) Run(ctx context.Context) error {
 		if n <= 0 {
 			continue
 		}
-		b, err := cons.Fetch(n, jetstream.FetchMaxWait(time.Second), jetstream.FetchContext(ctx))
+		fctx, fcancel := context.WithTimeout(ctx, time.Second)
+		b, err := cons.Fetch(n, jetstream.FetchContext(fctx))
 		if err != nil {
+			fcancel()
 			if ctx.Err() != nil {
 				break
 			}
@@ -175,7 +185,8 @@ func (w *Worker) Run(ctx context.Context) error {
 			w.slots <- struct{}{}
 			w.dispatch(ctx, kv, pipes, m)
 		}
-		if err := b.Error(); err != nil && ctx.Err() == nil && !errors.Is(err, nats.ErrTimeout) {
+		fcancel()
+		if err := b.Error(); err != nil && ctx.Err() == nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
 			w.log.Debug("fetch", "error", err)
 		}
 	}
@@ -239,12 +250,13 @@ func (w *Worker) dispatch(ctx context.Context, kv jetstream.KeyValue, pipes map[
 		w.obs.Redelivered()
 	}
 	var j Job
-	if err := json.Unmarshal(m.Data(), &j); err != nil || j.Frame == "" || !validToken(j.Key) {
+	err := json.Unmarshal(m.Data(), &j)
+	j.Queue = queueOfSubject(m.Subject()) // the subject, not what the job says
+	if err != nil || j.Frame == "" || !validToken(j.Key) {
 		if err == nil {
 			err = errors.New("no frame or calibration key")
 		}
-		w.giveUp(m, DeadLetter{Raw: string(m.Data()), Reason: "bad job: " + err.Error(), Deliveries: delivered},
-			queueOfSubject(m.Subject()))
+		w.giveUp(m, DeadLetter{Raw: string(m.Data()), Reason: "bad job: " + err.Error(), Deliveries: delivered}, j.Queue)
 		return
 	}
 	if rev := w.latest(j.Key); rev > j.Version {
@@ -274,7 +286,8 @@ func (w *Worker) dispatch(ctx context.Context, kv jetstream.KeyValue, pipes map[
 		pipes[j.Key] = p
 	}
 	if err := p.add(&j, m, delivered); err != nil {
-		w.fail(m, &j, delivered, err)
+		w.obs.FrameFailed()
+		w.giveUp(m, DeadLetter{Job: &j, Reason: err.Error(), Deliveries: delivered}, j.Queue) // never better
 	}
 }
 
@@ -297,7 +310,10 @@ func (w *Worker) giveUp(m jetstream.Msg, d DeadLetter, queue string) {
 	w.log.Warn("job given up", "frame", d.Path(), "deliveries", d.Deliveries, "reason", d.Reason)
 	defer w.release()
 	data, err := json.Marshal(d)
-	if err == nil && validToken(queue) {
+	if err == nil && !validToken(queue) {
+		err = fmt.Errorf("no queue in the subject")
+	}
+	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		_, err = w.js.Publish(ctx, DeadPrefix+queue, data)
 		cancel()
