@@ -283,4 +283,6 @@ func TestClusterThreeWorkersOneKilledOneLate(t *testing.T) {
 	graphs, _ := r.Map()["graphs"].([]any)
 	assert.Len(t, graphs, 2)
 	assert.Contains(t, logs["w3"].String(), "calibration loaded", "the late worker took jobs")
+	again := strings.Count(logs["w2"].String(), "job delivered again") + strings.Count(logs["w3"].String(), "job delivered again")
+	t.Logf("jobs delivered again after the kill: %d", again)
 }

@@ -248,6 +248,7 @@ func (w *Worker) dispatch(ctx context.Context, kv jetstream.KeyValue, pipes map[
 	}
 	if delivered > 1 {
 		w.obs.Redelivered()
+		w.log.Info("job delivered again", "subject", m.Subject(), "delivery", delivered)
 	}
 	var j Job
 	err := json.Unmarshal(m.Data(), &j)
