@@ -26,7 +26,7 @@ const sampleDir = "../../testdata/sample"
 // env is an embedded NATS server, a head on it and a SERVERDIR with the
 // sample frames of run1.
 type env struct {
-	t    *testing.T
+	t    testing.TB
 	ctx  context.Context
 	emb  *cluster.Embedded
 	head *cluster.Head
@@ -35,7 +35,9 @@ type env struct {
 	spec cluster.QueueSpec
 }
 
-func newEnv(t *testing.T, s cluster.Settings) *env {
+func newEnv(t *testing.T, s cluster.Settings) *env { return newEnvTB(t, s) }
+
+func newEnvTB(t testing.TB, s cluster.Settings) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -60,7 +62,7 @@ func newEnv(t *testing.T, s cluster.Settings) *env {
 	return &env{t: t, ctx: ctx, emb: emb, head: head, js: head.JetStream(), dir: dir, spec: spec}
 }
 
-func connect(t *testing.T, emb *cluster.Embedded) *nats.Conn {
+func connect(t testing.TB, emb *cluster.Embedded) *nats.Conn {
 	t.Helper()
 	nc, err := cluster.Connect(cluster.ConnectOptions{URL: emb.ClientURL()})
 	require.NoError(t, err)
@@ -68,7 +70,7 @@ func connect(t *testing.T, emb *cluster.Embedded) *nats.Conn {
 	return nc
 }
 
-func copyFile(t *testing.T, src, dst string) {
+func copyFile(t testing.TB, src, dst string) {
 	t.Helper()
 	b, err := os.ReadFile(src)
 	require.NoError(t, err)

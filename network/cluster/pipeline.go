@@ -114,11 +114,17 @@ func (w *Worker) startPipeline(ctx context.Context, kv jetstream.KeyValue, key s
 			w.log.Error("run", "error", err)
 		}
 	}()
-	go func() { // the finisher: ends when the run has ended
+	go func() { // the finisher: ends when the run has ended and every answer is sent
 		defer finished.Done()
+		var answers sync.WaitGroup // at most one per job held
 		for fr := range p.results {
-			p.finish(fr)
+			answers.Add(1)
+			go func() {
+				defer answers.Done()
+				p.finish(fr)
+			}()
 		}
+		answers.Wait()
 	}()
 	go func() { // the heartbeat: ends with the run
 		t := time.NewTicker(max(w.sets.AckWait/3, 10*time.Millisecond))

@@ -110,7 +110,7 @@ func NewWorker(nc *nats.Conn, cfg WorkerConfig) (*Worker, error) {
 		return nil, fmt.Errorf("cluster: jetstream: %w", err)
 	}
 	return &Worker{cfg: cfg, dir: dir, nc: nc, js: js, obs: obs, log: log.With("worker", cfg.Name),
-		slots: make(chan struct{}, 2*cfg.Threads), revs: map[string]uint64{}}, nil
+		slots: make(chan struct{}, 4*cfg.Threads), revs: map[string]uint64{}}, nil
 }
 
 // Run takes jobs until ctx ends, then finishes the frames being
