@@ -61,18 +61,21 @@ func (q *queue) clusterProgress(p batch.Progress) {
 	defer q.mu.Unlock()
 	q.found = p.Found
 	if p.File != nil && p.File.Status == batch.Failed {
+		q.metrics.FrameFailed()
 		msg := batch.Failure{Path: p.File.Path, Err: p.File.Err}.String()
 		q.failed = append(q.failed, msg)
 		q.log.Warn("frame failed", "error", msg)
 	}
 }
 
-// clusterResult records the result of a job (each job once).
+// clusterResult records the result of a job (each job once); the head's
+// metrics count the frames the workers convert.
 func (q *queue) clusterResult(r cluster.Result) {
 	path := filepath.Join(q.serverDir, filepath.FromSlash(r.Frame))
 	if len(r.Curves) > 0 {
 		q.record(path, r.Curves)
 	}
+	q.metrics.FrameDone()
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.processed++
@@ -95,6 +98,7 @@ func (q *queue) clusterDead(d cluster.DeadLetter) {
 		path = filepath.Join(q.serverDir, filepath.FromSlash(f))
 	}
 	msg := batch.Failure{Path: path, Err: errors.New(d.Reason)}.String()
+	q.metrics.FrameFailed()
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.failed = append(q.failed, msg)

@@ -17,6 +17,7 @@ import (
 	"github.com/saxsdog/saxs/internal/batch"
 	"github.com/saxsdog/saxs/internal/pyjson"
 	"github.com/saxsdog/saxs/network/cluster"
+	"github.com/saxsdog/saxs/network/metrics"
 )
 
 // DefaultCollisionTimeout bounds each get sent to the other configured
@@ -69,6 +70,10 @@ type ServerConfig struct {
 	// (network/cluster) instead of being integrated here; stat, plot and
 	// fileslist report the workers' results. nil: no NATS at all.
 	Cluster *cluster.Head
+	// Metrics, when set, receives the frames done and failed, the stage
+	// times and the operator builds of the server's queues (the process's
+	// /metrics; saxsdogserver --metrics-addr).
+	Metrics *metrics.Metrics
 }
 
 // Server is one saxsdog server: a REP socket and at most one queue.
@@ -169,6 +174,18 @@ func (s *Server) stopQueue() Obj {
 	}
 	q.stop()
 	return q.stat()
+}
+
+// QueueLength returns the frames of the running queue found or announced
+// and not yet finished (stat's "queue length"), 0 without a queue.
+func (s *Server) QueueLength() int {
+	q := s.queue()
+	if q == nil {
+		return 0
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.queueLengthLocked()
 }
 
 func (s *Server) queue() *queue {
@@ -339,6 +356,7 @@ func (s *Server) cmdNew(ctx context.Context, req *Request) Obj {
 	if err != nil {
 		return ErrorReply(ResultValueError, err.Error())
 	}
+	s.cfg.Metrics.OperatorBuilt()
 	spec.workers = workers
 	old := s.stopQueue()
 	if len(old) > 0 {
@@ -361,7 +379,7 @@ func (s *Server) start(ctx context.Context, spec queueSpec, workers int) error {
 	}
 	q, err := startQueue(ctx, spec, queueOptions{serverDir: s.dir, feeder: feeder, relPath: s.cfg.RelPath,
 		outDir: s.cfg.OutDir, workers: workers, watch: s.cfg.Watch, log: s.log, dat: s.cfg.Dat, nxcansas: s.cfg.NXcanSAS, cacheDir: s.cfg.CacheDir,
-		cluster: s.cfg.Cluster, clusterKey: fmt.Sprintf("server%d", s.cfg.Index)})
+		cluster: s.cfg.Cluster, clusterKey: fmt.Sprintf("server%d", s.cfg.Index), metrics: s.cfg.Metrics})
 	if err != nil {
 		return err
 	}

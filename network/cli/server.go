@@ -16,9 +16,10 @@ import (
 	shared "github.com/saxsdog/saxs/internal/cli"
 	"github.com/saxsdog/saxs/network"
 	"github.com/saxsdog/saxs/network/cluster"
+	"github.com/saxsdog/saxs/network/metrics"
 )
 
-const serverUsage = `Usage: saxsdogserver [--netconf F] [-N i] [-p PORT] [-t N] [-R REL | -o DIR] [--strict] SERVERDIR
+const serverUsage = `Usage: saxsdogserver [--netconf F] [-N i] [-p PORT] [-t N] [-R REL | -o DIR] [--strict] [--metrics-addr ADDR] SERVERDIR
 
 Serves the saxsdog queues of the network configuration: one queue per
 configured server (all of them, or entry i with -N), each answering the
@@ -41,7 +42,7 @@ machine"). Without them no NATS code runs.
 func ServerMain(args []string, stdout, stderr io.Writer) int {
 	const tool = "saxsdogserver"
 	var strict, verbose bool
-	var netconf, relPath, outDir string
+	var netconf, relPath, outDir, metricsAddr string
 	var index, port, threads int
 	cmd := newCommand(tool, serverUsage)
 	fs := cmd.Flags
@@ -56,6 +57,7 @@ func ServerMain(args []string, stdout, stderr io.Writer) int {
 	fs.StringVarP(&relPath, shared.FlagRelPath, "R", network.DefaultRelPath, "write the .chi files to `REL` relative to each frame's folder")
 	fs.StringVarP(&outDir, shared.FlagOut, "o", "", "write the .chi files below `DIR`, mirroring SERVERDIR (DIR/run1/x.chi for SERVERDIR/run1/x.tif)")
 	fs.BoolVar(&strict, "strict", false, "require the SHA-512 digests of mask attachments (sent by saxsleash, not by the original)")
+	fs.StringVar(&metricsAddr, shared.FlagMetricsAddr, "", "serve Prometheus metrics at http://`ADDR`/metrics (host:port; port 0 picks one; default: none)")
 	fs.BoolVar(&verbose, shared.FlagVerbose, false, "log every request and frame")
 	if done, code := cmd.Parse(args, stdout, stderr); done {
 		return code
@@ -112,6 +114,10 @@ func ServerMain(args []string, stdout, stderr io.Writer) int {
 		defer closeHead()
 		clusterHead = h
 	}
+	var m *metrics.Metrics
+	if metricsAddr != "" {
+		m = metrics.New("server")
+	}
 	var servers []*network.Server
 	verifiers := map[string]*network.Verifier{} // one per secret: no replay from one server to another
 	for _, i := range indices {
@@ -121,7 +127,7 @@ func ServerMain(args []string, stdout, stderr io.Writer) int {
 		}
 		s, err := network.NewServer(network.ServerConfig{Dir: fs.Arg(0), NetConf: nc, Index: i, Port: port,
 			Threads: threads, RelPath: relPath, OutDir: outDir, Strict: strict, CacheDir: cacheDir, Logger: log,
-			Verifier: verifiers[secret], Dat: dat, NXcanSAS: nxcansas, Cluster: clusterHead})
+			Verifier: verifiers[secret], Dat: dat, NXcanSAS: nxcansas, Metrics: m, Cluster: clusterHead})
 		if err != nil {
 			return usageError(stderr, tool, err)
 		}
@@ -129,6 +135,18 @@ func ServerMain(args []string, stdout, stderr io.Writer) int {
 			return fail(stderr, tool, err)
 		}
 		servers = append(servers, s)
+	}
+	if m != nil {
+		m.SetQueueLength(func() float64 {
+			n := 0
+			for _, s := range servers {
+				n += s.QueueLength()
+			}
+			return float64(n)
+		})
+		if _, err := metrics.Serve(ctx, metricsAddr, m.Handler(), log); err != nil {
+			return fail(stderr, tool, err)
+		}
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(servers))

@@ -2,16 +2,23 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 
 	"github.com/saxsdog/saxs/network/cluster"
+	"github.com/saxsdog/saxs/network/metrics"
 )
 
-// startWorkerMetrics serves the worker's metrics on addr ("" for none).
-func startWorkerMetrics(_ context.Context, addr string, _ *slog.Logger) (cluster.Observer, error) {
+// startWorkerMetrics serves the worker's metrics (role "worker") at
+// http://addr/metrics until ctx ends; "" serves none and returns nil.
+func startWorkerMetrics(ctx context.Context, addr string, log *slog.Logger) (cluster.Observer, error) {
 	if addr == "" {
 		return nil, nil
 	}
-	return nil, errors.New("--metrics-addr: metrics are not built in yet")
+	m := metrics.New("worker")
+	bound, err := metrics.Serve(ctx, addr, m.Handler(), log)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("metrics", "url", "http://"+bound+"/metrics")
+	return m, nil
 }

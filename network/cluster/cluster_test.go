@@ -3,8 +3,9 @@ package cluster_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
+	"fmt"
 	"log/slog"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	"github.com/saxsdog/saxs"
 	"github.com/saxsdog/saxs/internal/batch"
 	"github.com/saxsdog/saxs/network/cluster"
+	"github.com/saxsdog/saxs/network/metrics"
 )
 
 const sampleDir = "../../testdata/sample"
@@ -292,7 +294,6 @@ func TestStaleVersionAndDroppedQueue(t *testing.T) {
 	r = col2.results[0]
 	col2.mu.Unlock()
 	assert.Equal(t, "run1/sample_00003.tif", r.Frame)
-	_ = json.Valid
 }
 
 // testLogger logs to stderr with SAXS_TEST_LOG set, else nowhere.
@@ -301,4 +302,45 @@ func testLogger() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// TestWorkerMetrics: a worker's Observer (network/metrics) counts the
+// frames done and failed, the operator build, the stage times and the
+// job latencies.
+func TestWorkerMetrics(t *testing.T) {
+	e := newEnv(t, cluster.Settings{AckWait: 5 * time.Second, MaxDeliver: 2})
+	var col collector
+	hq, err := e.head.StartQueue(e.ctx, "server0", e.spec, col.handlers())
+	require.NoError(t, err)
+	frames, _ := filepath.Glob(filepath.Join(e.dir, "run1", "*.tif"))
+	for _, f := range frames {
+		_, err := hq.Publish(e.ctx, "run1/"+filepath.Base(f), nil)
+		require.NoError(t, err)
+	}
+	_, err = hq.Publish(e.ctx, "run1/missing.tif", nil)
+	require.NoError(t, err)
+	m := metrics.New("worker")
+	w, err := cluster.NewWorker(connect(t, e.emb), cluster.WorkerConfig{ServerDir: e.dir, Threads: 1,
+		RetryDelay: 20 * time.Millisecond, Observer: m, Logger: testLogger()})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	waitFor(t, "the results", func() bool { n, d := col.counts(); return n == len(frames) && d == 1 })
+	waitFor(t, "an empty stream", e.streamEmpty)
+	cancel()
+	require.NoError(t, <-done)
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body := rec.Body.String()
+	for _, want := range []string{
+		fmt.Sprintf(`saxs_frames_done_total{role="worker"} %d`, len(frames)),
+		`saxs_frames_failed_total{role="worker"} 1`, // the missing frame, given up after two deliveries
+		`saxs_jobs_redelivered_total{role="worker"} 1`,
+		`saxs_operator_builds_total{role="worker"} 1`,
+		fmt.Sprintf(`saxs_job_latency_seconds_count{role="worker"} %d`, len(frames)),
+		fmt.Sprintf(`saxs_stage_seconds_count{role="worker",stage="integrate"} %d`, len(frames)),
+	} {
+		assert.Contains(t, body, want)
+	}
 }

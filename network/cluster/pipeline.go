@@ -87,7 +87,7 @@ func (w *Worker) startPipeline(ctx context.Context, kv jetstream.KeyValue, key s
 		Integrator: ig, Roots: []string{root}, Workers: w.cfg.Threads, NoWalk: true, ErrorLog: "-",
 		Dat: spec.Dat, NXcanSAS: spec.NXcanSAS, Outputs: []batch.Output{p}, Masks: masks,
 		IntegratorOptions: opt, Logger: w.log, Progress: p.progress,
-		Sources: []batch.Source{p.source},
+		Sources: []batch.Source{p.source}, Observe: w.obs.ObserveStage,
 	}
 	if spec.OutDir != "" {
 		out := filepath.FromSlash(spec.OutDir)

@@ -287,7 +287,6 @@ func (w *Worker) dispatch(ctx context.Context, kv jetstream.KeyValue, pipes map[
 		pipes[j.Key] = p
 	}
 	if err := p.add(&j, m, delivered); err != nil {
-		w.obs.FrameFailed()
 		w.giveUp(m, DeadLetter{Job: &j, Reason: err.Error(), Deliveries: delivered}, j.Queue) // never better
 	}
 }
@@ -295,7 +294,6 @@ func (w *Worker) dispatch(ctx context.Context, kv jetstream.KeyValue, pipes map[
 // fail answers a failed job: delivered again later, or given up with a
 // dead letter after the last delivery.
 func (w *Worker) fail(m jetstream.Msg, j *Job, delivered uint64, err error) {
-	w.obs.FrameFailed()
 	if delivered >= uint64(w.sets.MaxDeliver) {
 		w.giveUp(m, DeadLetter{Job: j, Reason: err.Error(), Deliveries: delivered}, j.Queue)
 		return
@@ -305,8 +303,10 @@ func (w *Worker) fail(m jetstream.Msg, j *Job, delivered uint64, err error) {
 	w.release()
 }
 
-// giveUp publishes a dead letter and terminates the job.
+// giveUp publishes a dead letter and terminates the job (a frame failed,
+// for the metrics; failed deliveries that are tried again are not).
 func (w *Worker) giveUp(m jetstream.Msg, d DeadLetter, queue string) {
+	w.obs.FrameFailed()
 	d.Worker = w.cfg.Name
 	w.log.Warn("job given up", "frame", d.Path(), "deliveries", d.Deliveries, "reason", d.Reason)
 	defer w.release()
