@@ -124,6 +124,11 @@ func (h *headFlags) start(ctx context.Context, log *slog.Logger) (head *cluster.
 		closeAll()
 		return nil, nil, err
 	}
+	closeConn := closeAll
+	closeAll = func() {
+		_ = head.Close()
+		closeConn()
+	}
 	return head, closeAll, nil
 }
 

@@ -344,3 +344,42 @@ func TestWorkerMetrics(t *testing.T) {
 		assert.Contains(t, body, want)
 	}
 }
+
+// TestJobOfDyingWorkersIsDeadLettered: a job whose workers take it and
+// die (never answer) MaxDeliver times gets a dead letter from the head
+// and leaves the stream.
+func TestJobOfDyingWorkersIsDeadLettered(t *testing.T) {
+	e := newEnv(t, cluster.Settings{AckWait: 500 * time.Millisecond, MaxDeliver: 2})
+	var col collector
+	hq, err := e.head.StartQueue(e.ctx, "server0", e.spec, col.handlers())
+	require.NoError(t, err)
+	j, err := hq.Publish(e.ctx, "run1/sample_00001.tif", nil)
+	require.NoError(t, err)
+	cons, err := e.js.Consumer(e.ctx, cluster.JobsStream, cluster.WorkersConsumer)
+	require.NoError(t, err)
+	for range 2 { // a worker that takes the job and dies, twice
+		b, err := cons.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
+		require.NoError(t, err)
+		got := 0
+		for range b.Messages() {
+			got++
+		}
+		require.Equal(t, 1, got)
+	}
+	// A live worker's pull: JetStream finds the job out of deliveries
+	// (it reports that when it would deliver it again).
+	b, err := cons.Fetch(1, jetstream.FetchMaxWait(2*time.Second))
+	require.NoError(t, err)
+	for m := range b.Messages() {
+		t.Fatalf("delivered a third time: %s", m.Data())
+	}
+	waitFor(t, "the dead letter", func() bool { _, d := col.counts(); return d == 1 })
+	col.mu.Lock()
+	d := col.dead[0]
+	col.mu.Unlock()
+	require.NotNil(t, d.Job)
+	assert.Equal(t, j.ID, d.Job.ID)
+	assert.Equal(t, uint64(2), d.Deliveries)
+	assert.Contains(t, d.Reason, "no worker finished it")
+	waitFor(t, "an empty stream", e.streamEmpty)
+}

@@ -20,7 +20,13 @@ type Head struct {
 	kv  jetstream.KeyValue
 	log *slog.Logger
 	now func() time.Time
+	sub *nats.Subscription // the max-deliveries advisories
 }
+
+// maxDeliveriesSubject is where JetStream reports a job that reached the
+// consumer's MaxDeliver without being acknowledged or terminated (its
+// workers died or went silent each time).
+const maxDeliveriesSubject = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + JobsStream + "." + WorkersConsumer
 
 // NewHead sets up the streams, bucket and consumer on the connection
 // (see Setup) and returns the head.
@@ -39,7 +45,59 @@ func NewHead(ctx context.Context, nc *nats.Conn, s Settings, log *slog.Logger) (
 	if err != nil {
 		return nil, fmt.Errorf("cluster: calibration bucket: %w", err)
 	}
-	return &Head{js: js, kv: kv, log: log, now: time.Now}, nil
+	h := &Head{js: js, kv: kv, log: log, now: time.Now}
+	if h.sub, err = nc.Subscribe(maxDeliveriesSubject, h.onMaxDeliveries); err != nil {
+		return nil, fmt.Errorf("cluster: advisories: %w", err)
+	}
+	return h, nil
+}
+
+// Close stops handling the advisories (the connection is the caller's).
+func (h *Head) Close() error { return h.sub.Unsubscribe() }
+
+// onMaxDeliveries gives up a job that no worker finished in MaxDeliver
+// deliveries: its dead letter goes to saxs.dead.<queue id> and the job
+// leaves the stream.
+func (h *Head) onMaxDeliveries(m *nats.Msg) {
+	var adv struct {
+		StreamSeq  uint64 `json:"stream_seq"`
+		Deliveries uint64 `json:"deliveries"`
+	}
+	if err := json.Unmarshal(m.Data, &adv); err != nil || adv.StreamSeq == 0 {
+		h.log.Warn("bad max-deliveries advisory", "error", err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := h.js.Stream(ctx, JobsStream)
+	if err != nil {
+		h.log.Warn("max deliveries", "error", err)
+		return
+	}
+	raw, err := s.GetMsg(ctx, adv.StreamSeq)
+	if err != nil {
+		h.log.Debug("max deliveries: job gone", "seq", adv.StreamSeq, "error", err)
+		return
+	}
+	d := DeadLetter{Reason: fmt.Sprintf("no worker finished it in %d deliveries (workers died or went silent)", adv.Deliveries),
+		Deliveries: adv.Deliveries, Worker: "head"}
+	var j Job
+	if err := json.Unmarshal(raw.Data, &j); err == nil {
+		d.Job = &j
+	} else {
+		d.Raw = string(raw.Data)
+	}
+	data, err := json.Marshal(d)
+	if err == nil {
+		_, err = h.js.Publish(ctx, DeadPrefix+queueOfSubject(raw.Subject), data)
+	}
+	if err != nil {
+		h.log.Warn("max deliveries: dead letter not published", "error", err)
+		return
+	}
+	if err := s.DeleteMsg(ctx, adv.StreamSeq); err != nil {
+		h.log.Warn("max deliveries: job not removed", "seq", adv.StreamSeq, "error", err)
+	}
 }
 
 // JetStream returns the head's JetStream context (for tests and tools).
