@@ -83,4 +83,15 @@
 //
 // [RunFeeder] publishes {"command":"new file","argument":PATH} on a
 // [Publisher] for each frame below a folder once it is complete.
+//
+// # Cluster
+//
+// With ServerConfig.Cluster (saxsdogserver --nats or --nats-embed) the
+// server is the head of a cluster (package network/cluster): its queue
+// turns each frame found complete into a job on NATS JetStream, the
+// calibration and masks of new into a version in a key-value bucket, and
+// saxsdogworker processes on other machines write the outputs; stat,
+// plot and fileslist report their results, each job once, and the dead
+// letters of frames given up as Failed. A queue that stops (new, readdir,
+// abort, the end of the server) drops the jobs it still had.
 package network
