@@ -383,3 +383,30 @@ func TestJobOfDyingWorkersIsDeadLettered(t *testing.T) {
 	assert.Contains(t, d.Reason, "no worker finished it")
 	waitFor(t, "an empty stream", e.streamEmpty)
 }
+
+// TestWorkerWaitsForHead: a worker started before any head waits for the
+// jobs consumer, then takes the head's jobs.
+func TestWorkerWaitsForHead(t *testing.T) {
+	emb, err := cluster.Embed(t.Context(), cluster.EmbedOptions{Addr: "127.0.0.1:0", StateDir: t.TempDir()})
+	require.NoError(t, err)
+	t.Cleanup(emb.Shutdown)
+	e := &env{t: t, ctx: t.Context(), emb: emb, dir: t.TempDir()}
+	copyFile(t, filepath.Join(sampleDir, "frames", "run1", "sample_00001.tif"), filepath.Join(e.dir, "run1", "sample_00001.tif"))
+	e.startWorker(1)
+	time.Sleep(200 * time.Millisecond) // the worker finds no consumer yet
+	head, err := cluster.NewHead(e.ctx, connect(t, emb), cluster.Settings{}, nil)
+	require.NoError(t, err)
+	cal, err := os.ReadFile(filepath.Join(sampleDir, "cal.json"))
+	require.NoError(t, err)
+	mask, err := os.ReadFile(filepath.Join(sampleDir, "mask.msk"))
+	require.NoError(t, err)
+	var col collector
+	hq, err := head.StartQueue(e.ctx, "server0", cluster.QueueSpec{Calibration: cal,
+		Masks: []cluster.Mask{{Name: "mask.msk", Data: mask}}, Dir: "run1", RelPath: "../work"}, col.handlers())
+	require.NoError(t, err)
+	_, err = hq.Publish(e.ctx, "run1/sample_00001.tif", nil)
+	require.NoError(t, err)
+	waitFor(t, "the result", func() bool { n, _ := col.counts(); return n == 1 })
+	_, err = os.Stat(filepath.Join(e.dir, "work", "sample_00001.chi"))
+	assert.NoError(t, err)
+}
