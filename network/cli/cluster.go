@@ -60,9 +60,9 @@ type headFlags struct {
 func (h *headFlags) add(fs *pflag.FlagSet) {
 	h.natsFlags.add(fs, "be a cluster head on the NATS server at `URL`: frames become jobs for saxsdogworker processes")
 	fs.StringVar(&h.embed, "nats-embed", "", "be a cluster head and run the NATS server (JetStream) in this process, listening on `ADDR` (host:port)")
-	fs.StringVar(&h.stateDir, "state-dir", "", "JetStream's file store of --nats-embed (default: the user's cache folder/saxs/nats)")
-	fs.DurationVar(&h.ackWait, "ack-wait", cluster.DefaultAckWait, "a job held this long by a silent worker goes to another one")
-	fs.IntVar(&h.maxDeliver, "max-deliver", cluster.DefaultMaxDeliver, "a job failing this many deliveries is given up (dead letter)")
+	fs.StringVar(&h.stateDir, "state-dir", "", "keep the file store of --nats-embed in `DIR` (default: the user's cache folder/saxs/nats)")
+	fs.DurationVar(&h.ackWait, "ack-wait", cluster.DefaultAckWait, "a job held for `DURATION` by a silent worker goes to another one")
+	fs.IntVar(&h.maxDeliver, "max-deliver", cluster.DefaultMaxDeliver, "give a job up (dead letter) after `N` failed deliveries")
 }
 
 func (h *headFlags) enabled() bool { return h.url != "" || h.embed != "" }

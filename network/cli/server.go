@@ -19,7 +19,8 @@ import (
 	"github.com/saxsdog/saxs/network/metrics"
 )
 
-const serverUsage = `Usage: saxsdogserver [--netconf F] [-N i] [-p PORT] [-t N] [-R REL | -o DIR] [--strict] [--metrics-addr ADDR] SERVERDIR
+const serverUsage = `Usage: saxsdogserver [--netconf F] [-N i] [-p PORT] [-t N] [-R REL | -o DIR] [--strict] [--metrics-addr ADDR]
+                     [--nats URL | --nats-embed ADDR [--state-dir DIR]] SERVERDIR
 
 Serves the saxsdog queues of the network configuration: one queue per
 configured server (all of them, or entry i with -N), each answering the
@@ -48,7 +49,6 @@ func ServerMain(args []string, stdout, stderr io.Writer) int {
 	fs := cmd.Flags
 	var formats []string
 	var head headFlags
-	head.add(fs)
 	fs.StringSliceVar(&formats, shared.FlagFormat, []string{batch.FormatChi}, "output `FORMATS`, comma-separated: chi (always), dat, nxcansas (as saxsdog --format)")
 	fs.StringVar(&netconf, shared.FlagNetConf, "", netConfUsage)
 	fs.IntVarP(&index, shared.FlagServerNo, "N", -1, "serve only configuration entry `i`, counted from 0 (default: all)")
@@ -59,6 +59,7 @@ func ServerMain(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&strict, "strict", false, "require the SHA-512 digests of mask attachments (sent by saxsleash, not by the original)")
 	fs.StringVar(&metricsAddr, shared.FlagMetricsAddr, "", "serve Prometheus metrics at http://`ADDR`/metrics (host:port; port 0 picks one; default: none)")
 	fs.BoolVar(&verbose, shared.FlagVerbose, false, "log every request and frame")
+	head.add(fs)
 	if done, code := cmd.Parse(args, stdout, stderr); done {
 		return code
 	}

@@ -79,9 +79,10 @@ type Job struct {
 	Version uint64 `json:"version"`
 	// Frame is the frame file, slash-separated, relative to SERVERDIR.
 	Frame string `json:"frame"`
-	// Outputs are the .chi files the job writes, relative to SERVERDIR
-	// when below it (for people reading the stream; the worker names them
-	// itself, the same way).
+	// Outputs, when set, lists the files the job writes, for people
+	// reading the stream. The worker names the outputs itself, from the
+	// naming rules of the QueueSpec (RelPath or OutDir, as the server
+	// names them); the saxsdog server leaves this empty.
 	Outputs []string `json:"outputs,omitempty"`
 	// Announced is when the head published the job.
 	Announced time.Time `json:"announced"`
