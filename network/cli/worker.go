@@ -42,9 +42,9 @@ func WorkerMain(args []string, stdout, stderr io.Writer) int {
 	nf.add(fs, "the NATS server of the head, `URL` (required)")
 	fs.IntVarP(&threads, shared.FlagThreads, "t", runtime.NumCPU(), "integrate `N` frames at once (default: the number of CPUs)")
 	fs.StringVar(&cacheDir, "cache-dir", "", "keep built integration operators in `DIR` (default: the saxs cache folder; \"-\" for none)")
-	fs.StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://`ADDR`/metrics")
+	fs.StringVar(&metricsAddr, shared.FlagMetricsAddr, "", "serve Prometheus metrics at http://`ADDR`/metrics (host:port; port 0 picks one; default: none)")
 	fs.StringVar(&name, "name", "", "the worker's `NAME` in results and dead letters (default host:pid)")
-	fs.DurationVar(&retry, "retry-delay", cluster.DefaultRetryDelay, "wait this long before a failed frame is tried again")
+	fs.DurationVar(&retry, "retry-delay", cluster.DefaultRetryDelay, "wait `DURATION` before a failed frame is tried again")
 	fs.BoolVar(&verbose, shared.FlagVerbose, false, "log every frame")
 	if done, code := cmd.Parse(args, stdout, stderr); done {
 		return code
