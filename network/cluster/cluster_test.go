@@ -410,3 +410,41 @@ func TestWorkerWaitsForHead(t *testing.T) {
 	_, err = os.Stat(filepath.Join(e.dir, "work", "sample_00001.chi"))
 	assert.NoError(t, err)
 }
+
+// TestWorkerStopFinishesAndHandsBack: a worker told to stop finishes the
+// frames it is integrating (results, acks) and hands the jobs it holds
+// back at once: none is left unacknowledged waiting for AckWait.
+func TestWorkerStopFinishesAndHandsBack(t *testing.T) {
+	e := newEnv(t, cluster.Settings{AckWait: time.Minute, MaxDeliver: 3})
+	var col collector
+	hq, err := e.head.StartQueue(e.ctx, "server0", e.spec, col.handlers())
+	require.NoError(t, err)
+	const n = 300
+	for i := range n {
+		_, err := hq.Publish(e.ctx, fmt.Sprintf("run1/sample_%05d.tif", 1+i%3), nil)
+		require.NoError(t, err)
+	}
+	w, err := cluster.NewWorker(connect(t, e.emb), cluster.WorkerConfig{ServerDir: e.dir, Threads: 2, Logger: testLogger()})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	waitFor(t, "some results", func() bool { r, _ := col.counts(); return r >= 20 })
+	cancel()
+	require.NoError(t, <-done)
+	r, _ := col.counts()
+	// Every job not finished is available again at once (a nak), not
+	// after the AckWait of a minute: a new pull gets all of them.
+	c, err := e.js.Consumer(e.ctx, cluster.JobsStream, cluster.WorkersConsumer)
+	require.NoError(t, err)
+	b, err := c.Fetch(n, jetstream.FetchMaxWait(2*time.Second))
+	require.NoError(t, err)
+	got := 0
+	for m := range b.Messages() {
+		got++
+		require.NoError(t, m.Ack())
+	}
+	// Results published before the stop reach the head a moment later.
+	waitFor(t, "every job finished or handed back", func() bool { r, _ = col.counts(); return r+got == n })
+	assert.Less(t, r, n, "the worker stopped before the end")
+}

@@ -170,7 +170,10 @@ func (w *Worker) Run(ctx context.Context) error {
 		if n <= 0 {
 			continue
 		}
-		fctx, fcancel := context.WithTimeout(ctx, time.Second)
+		// Not ctx: a pull cancelled midway can leave jobs delivered to an
+		// inbox no one reads, held until AckWait; this one ends within
+		// a second and what it brings is handed back.
+		fctx, fcancel := context.WithTimeout(context.Background(), time.Second)
 		b, err := cons.Fetch(n, jetstream.FetchContext(fctx))
 		if err != nil {
 			fcancel()
@@ -195,6 +198,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	_ = watcher.Stop()
 	bg.Wait()
+	if err := w.nc.Flush(); err != nil { // the jobs handed back are with the server
+		w.log.Warn("flush", "error", err)
+	}
 	w.log.Info("worker stopped")
 	return nil
 }
