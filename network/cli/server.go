@@ -17,7 +17,7 @@ import (
 	"github.com/saxsdog/saxs/network"
 )
 
-const serverUsage = `Usage: saxsdogserver [--netconf F] [-N i] [-p PORT] [-t N] [-R REL | -o DIR] [--strict] SERVERDIR
+const serverUsage = `Usage: saxsdogserver [--netconf F] [-N i] [-p PORT] [-t N] [-R REL | -o DIR] [--strict] [--stream tcp://DCU:PORT] SERVERDIR
 
 Serves the saxsdog queues of the network configuration: one queue per
 configured server (all of them, or entry i with -N), each answering the
@@ -28,13 +28,19 @@ completely written, announced by the feeder or seen by the server's own
 watch, into .chi files next to the data (-R, default ../work) or below
 -o DIR, in the folders the frames have below SERVERDIR. SIGINT or SIGTERM
 finish the frames in flight and stop.
+
+With --stream the server also receives an Eiger's stream interface
+(DECTRIS stream v1 or v2, as its single consumer) and integrates each
+frame in memory with the active queue's calibration, writing
+series_<series>_<frame>.chi where the queue writes the curves of a frame
+in its folder (-R, default ../work, or below -o DIR).
 `
 
 // ServerMain runs saxsdogserver.
 func ServerMain(args []string, stdout, stderr io.Writer) int {
 	const tool = "saxsdogserver"
 	var strict, verbose bool
-	var netconf, relPath, outDir string
+	var netconf, relPath, outDir, streamAddr string
 	var index, port, threads int
 	cmd := newCommand(tool, serverUsage)
 	fs := cmd.Flags
@@ -48,6 +54,7 @@ func ServerMain(args []string, stdout, stderr io.Writer) int {
 	fs.StringVarP(&outDir, shared.FlagOut, "o", "", "write the .chi files below `DIR`, mirroring SERVERDIR (DIR/run1/x.chi for SERVERDIR/run1/x.tif)")
 	fs.BoolVar(&strict, "strict", false, "require the SHA-512 digests of mask attachments (sent by saxsleash, not by the original)")
 	fs.BoolVar(&verbose, shared.FlagVerbose, false, "log every request and frame")
+	fs.StringVar(&streamAddr, "stream", "", "receive the Eiger stream interface (DECTRIS v1 or v2) at `tcp://DCU:PORT` and integrate its frames with the active queue")
 	if done, code := cmd.Parse(args, stdout, stderr); done {
 		return code
 	}
@@ -82,6 +89,9 @@ func ServerMain(args []string, stdout, stderr io.Writer) int {
 		if port > 0 && len(indices) > 1 {
 			return usageError(stderr, tool, errors.New("-p needs -N when the configuration lists several servers"))
 		}
+		if streamAddr != "" && len(indices) > 1 {
+			return usageError(stderr, tool, errors.New("--stream needs -N when the configuration lists several servers"))
+		}
 	} else if _, err := nc.Entry(index); err != nil {
 		return usageError(stderr, tool, err)
 	}
@@ -100,7 +110,7 @@ func ServerMain(args []string, stdout, stderr io.Writer) int {
 		}
 		s, err := network.NewServer(network.ServerConfig{Dir: fs.Arg(0), NetConf: nc, Index: i, Port: port,
 			Threads: threads, RelPath: relPath, OutDir: outDir, Strict: strict, CacheDir: cacheDir, Logger: log,
-			Verifier: verifiers[secret], Dat: dat, NXcanSAS: nxcansas})
+			Verifier: verifiers[secret], Dat: dat, NXcanSAS: nxcansas, Stream: streamAddr})
 		if err != nil {
 			return usageError(stderr, tool, err)
 		}

@@ -36,6 +36,9 @@ type Summary struct {
 	Expected int64 // NImages × NTrigger of the header, 0 if unknown
 	Dropped  int64 // frames missing in the numbering (gaps)
 	Late     int64 // images out of order
+	// MissingAtEnd is the part of Dropped after the last image received:
+	// frames announced that never came.
+	MissingAtEnd int64
 }
 
 // Missing returns the frames expected but not received (0 when the
@@ -83,7 +86,8 @@ func (t *Tracker) Add(m *Message) Event {
 		s := &Summary{Series: t.header.Series, Received: t.received, Expected: t.header.Expected(), Dropped: t.dropped, Late: t.late}
 		if s.Expected > t.next {
 			// frames missing at the end of the series are a gap too
-			s.Dropped += s.Expected - t.next
+			s.MissingAtEnd = s.Expected - t.next
+			s.Dropped += s.MissingAtEnd
 		}
 		ev := Event{Header: t.header, Summary: s}
 		t.header = nil

@@ -1,0 +1,314 @@
+package network
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-zeromq/zmq4"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/saxsdog/saxs"
+	"github.com/saxsdog/saxs/internal/batch"
+	"github.com/saxsdog/saxs/internal/pyjson"
+	"github.com/saxsdog/saxs/network/stream"
+)
+
+// streamFrames returns the bundled sample frames (all 160×128) in a fixed
+// order and their paths.
+func streamFrames(t *testing.T) ([]*saxs.Image, []string) {
+	t.Helper()
+	paths, err := filepath.Glob(filepath.Join(sampleDir, "frames", "*", "*.tif"))
+	require.NoError(t, err)
+	require.NotEmpty(t, paths)
+	slices.Sort(paths)
+	var imgs []*saxs.Image
+	for _, p := range paths {
+		img, err := saxs.ReadImage(p)
+		require.NoError(t, err)
+		imgs = append(imgs, img)
+	}
+	return imgs, paths
+}
+
+// pushSocket binds a PUSH socket on a free loopback port and returns it
+// with its address; it is closed with the test.
+func pushSocket(t *testing.T) (zmq4.Socket, string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	push := zmq4.NewPush(ctx, zmq4.WithLogger(discardLogger()), zmq4.WithTimeout(30*time.Second))
+	require.NoError(t, push.Listen("tcp://127.0.0.1:0"))
+	t.Cleanup(func() { push.Close(); cancel() })
+	return push, "tcp://" + push.Addr().String()
+}
+
+// referenceChi converts the frames with the saxsdog pipeline (batch.Run,
+// as saxsdog does) with the calibration arg["calibration"] and returns,
+// per frame, the .chi files' contents by curve suffix (_cR0, _cR1).
+func referenceChi(t *testing.T, arg Obj, paths []string, masks map[int]*saxs.Mask) [][]string {
+	t.Helper()
+	ref := t.TempDir()
+	refRun := filepath.Join(ref, "run")
+	for i, f := range paths {
+		copyFile(t, f, filepath.Join(refRun, fmt.Sprintf("f%d.tif", i)))
+	}
+	calText, err := pyjson.Marshal(arg["calibration"])
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(ref, "cal.json"), calText, 0o644))
+	copyFile(t, filepath.Join(sampleDir, "mask.msk"), filepath.Join(ref, "mask.msk"))
+	cal, err := saxs.LoadCalibration(filepath.Join(ref, "cal.json"))
+	require.NoError(t, err)
+	_, err = batch.Run(context.Background(), batch.Config{Calibration: cal, Roots: []string{refRun}, RelPath: "../work", ErrorLog: "-"})
+	require.NoError(t, err)
+	out := make([][]string, len(paths))
+	for i := range paths {
+		for k := 0; k < 2; k++ {
+			b, err := os.ReadFile(filepath.Join(ref, "work", fmt.Sprintf("f%d_cR%d.chi", i, k)))
+			require.NoError(t, err)
+			out[i] = append(out[i], string(b))
+		}
+	}
+	return out
+}
+
+// startStreamQueue starts a server receiving addr and a queue on run1.
+func startStreamQueue(t *testing.T, addr string) (*Server, *Client, string, Obj) {
+	t.Helper()
+	s, c, dir := testServer(t, func(cfg *ServerConfig) { cfg.Stream = addr })
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "run1"), 0o755))
+	arg, atts := newRequest(t, []string{"run1"})
+	r, err := c.Do(context.Background(), "new", arg, atts)
+	require.NoError(t, err)
+	require.Equal(t, ResultNewQueue, r.Result, string(r.Raw))
+	return s, c, dir, arg
+}
+
+// checkStreamChi compares each frame's .chi files with the reference of
+// the frame it was sent from (frame i from frames[i % len]).
+func checkStreamChi(t *testing.T, dir string, series uint64, n int, want [][]string) {
+	t.Helper()
+	bad := 0
+	for i := 0; i < n; i++ {
+		for k := 0; k < 2; k++ {
+			p := filepath.Join(dir, "work", fmt.Sprintf("%s_cR%d.chi", StreamName(series, int64(i)), k))
+			got, err := os.ReadFile(p)
+			require.NoError(t, err)
+			if string(got) != want[i%len(want)][k] {
+				bad++
+				if bad < 5 {
+					t.Errorf("%s differs from the TIFF path's .chi of frame %d", filepath.Base(p), i%len(want))
+				}
+			}
+		}
+	}
+	require.Zero(t, bad, "stream .chi files that differ from the TIFF path's")
+}
+
+// TestStreamIntegratesLikeTIFF: 500 frames at 100 Hz, v1 (bs32-lz4<) and
+// v2 (bslz4) from the Go sender: all arrive, integrate, are recorded in
+// the queue (stat, fileslist) and their .chi files equal byte for byte
+// what saxsdog writes for the same TIFF frames.
+func TestStreamIntegratesLikeTIFF(t *testing.T) {
+	if testing.Short() {
+		t.Skip("500 frames at 100 Hz take 5 s per version")
+	}
+	imgs, paths := streamFrames(t)
+	for _, v := range []stream.Version{stream.V1, stream.V2} {
+		t.Run(fmt.Sprintf("v%d", v), func(t *testing.T) {
+			push, addr := pushSocket(t)
+			s, c, dir, arg := startStreamQueue(t, addr)
+			want := referenceChi(t, arg, paths, nil)
+			const n = 500
+			series := stream.Series{Version: v, ID: uint64(10 + v), NImages: n, Rows: imgs[0].Rows, Cols: imgs[0].Cols, ElemSize: 4, Encoding: stream.EncBSLZ4}
+			sent, err := stream.Send(context.Background(), push, stream.SendOptions{Series: series, Frames: imgs, Rate: 100})
+			require.NoError(t, err)
+			require.EqualValues(t, n, sent.Frames)
+			waitFor(t, "all frames integrated", func() bool { return s.StreamStats().Integrated == n })
+			st := s.StreamStats()
+			assert.Equal(t, StreamStats{Messages: n + 2, Series: 1, Frames: n, Integrated: n}, st)
+			checkStreamChi(t, dir, series.ID, n, want)
+			r, err := c.Do(context.Background(), "stat", nil, nil)
+			require.NoError(t, err)
+			assert.Equal(t, n, statNumber(t, r, "images processed"))
+			r, err = c.Do(context.Background(), "fileslist", nil, nil)
+			require.NoError(t, err)
+			fl := r.Map()["fileslist"].(map[string]any)
+			assert.Len(t, fl["Radial0"], n)
+			assert.Contains(t, fl["Radial1"], "work/"+StreamName(series.ID, 499)+"_cR1.chi")
+			r, err = c.Do(context.Background(), "plot", nil, nil)
+			require.NoError(t, err)
+			assert.Equal(t, ResultPlot, r.Result)
+		})
+	}
+}
+
+// TestStreamPythonSender: an independent sender (pyzmq, cbor2, lz4,
+// bitshuffle) at 100 Hz: v2 bslz4 (500 frames) and v1 lz4< (50 frames at
+// full speed) integrate to the TIFF path's curves.
+func TestStreamPythonSender(t *testing.T) {
+	if testing.Short() {
+		t.Skip("500 frames at 100 Hz take 5 s")
+	}
+	const py = "/usr/bin/python3"
+	if out, err := exec.Command(py, "-c", "import zmq, cbor2, lz4.block, bitshuffle, numpy").CombinedOutput(); err != nil {
+		t.Skipf("the Python sender needs python3-zmq, python3-cbor2, python3-lz4, bitshuffle: %v: %s", err, out)
+	}
+	imgs, paths := streamFrames(t)
+	raw := t.TempDir()
+	var files []string
+	for i, img := range imgs {
+		b := make([]byte, 4*len(img.Counts))
+		for k, v := range img.Counts {
+			binary.LittleEndian.PutUint32(b[4*k:], uint32(v))
+		}
+		p := filepath.Join(raw, fmt.Sprintf("f%d.raw", i))
+		require.NoError(t, os.WriteFile(p, b, 0o644))
+		files = append(files, p)
+	}
+	for _, tc := range []struct {
+		version, encoding string
+		n                 int
+		rate              string
+	}{{"2", "bslz4", 500, "100"}, {"1", "lz4", 50, "0"}} {
+		t.Run("v"+tc.version+"-"+tc.encoding, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			args := append([]string{"stream/testdata/pysend.py", tc.version, tc.encoding, fmt.Sprint(tc.n), tc.rate, "21",
+				fmt.Sprint(imgs[0].Rows), fmt.Sprint(imgs[0].Cols)}, files...)
+			cmd := exec.CommandContext(ctx, py, args...)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			out, err := cmd.StdoutPipe()
+			require.NoError(t, err)
+			in, err := cmd.StdinPipe()
+			require.NoError(t, err)
+			require.NoError(t, cmd.Start())
+			waited := false
+			defer func() {
+				if !waited {
+					cancel()
+					_ = cmd.Wait()
+				}
+			}()
+			port, err := bufio.NewReader(out).ReadString('\n')
+			require.NoError(t, err, "the Python sender's port")
+			s, _, dir, arg := startStreamQueue(t, "tcp://127.0.0.1:"+strings.TrimSpace(port))
+			_, err = in.Write([]byte("go\n")) // the queue runs: send
+			require.NoError(t, err)
+			want := referenceChi(t, arg, paths, nil)
+			waitFor(t, "all frames integrated", func() bool { return s.StreamStats().Integrated == int64(tc.n) })
+			err = cmd.Wait()
+			waited = true
+			require.NoError(t, err, stderr.String())
+			assert.Equal(t, StreamStats{Messages: int64(tc.n) + 2, Series: 1, Frames: int64(tc.n), Integrated: int64(tc.n)}, s.StreamStats())
+			checkStreamChi(t, dir, 21, tc.n, want)
+		})
+	}
+}
+
+// TestStreamGapsAndNoQueue: frames sent before new are counted as
+// received with no queue; a series with frames left out (a gap in the
+// numbering and missing frames at the end) is reported as dropped.
+func TestStreamGapsAndNoQueue(t *testing.T) {
+	imgs, _ := streamFrames(t)
+	push, addr := pushSocket(t)
+	s, c, _ := testServer(t, func(cfg *ServerConfig) { cfg.Stream = addr })
+	series := stream.Series{Version: stream.V1, ID: 1, NImages: 10, Rows: imgs[0].Rows, Cols: imgs[0].Cols, ElemSize: 4, Encoding: stream.EncLZ4Block}
+	_, err := stream.Send(context.Background(), push, stream.SendOptions{Series: series, Frames: imgs})
+	require.NoError(t, err)
+	waitFor(t, "frames without a queue counted", func() bool { return s.StreamStats().NoQueue == 10 })
+
+	dir := s.dir
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "run1"), 0o755))
+	arg, atts := newRequest(t, []string{"run1"})
+	r, err := c.Do(context.Background(), "new", arg, atts)
+	require.NoError(t, err)
+	require.Equal(t, ResultNewQueue, r.Result, string(r.Raw))
+	drop, err := stream.ParseDrop("5,20-22,38-39")
+	require.NoError(t, err)
+	series = stream.Series{Version: stream.V2, ID: 2, NImages: 40, Rows: imgs[0].Rows, Cols: imgs[0].Cols, ElemSize: 2, Encoding: stream.EncLZ4}
+	sent, err := stream.Send(context.Background(), push, stream.SendOptions{Series: series, Frames: imgs, Drop: drop})
+	require.NoError(t, err)
+	require.EqualValues(t, 34, sent.Frames)
+	waitFor(t, "series end seen", func() bool { st := s.StreamStats(); return st.Messages == 12+36 && st.Integrated == 34 })
+	st := s.StreamStats()
+	// 10 frames with no queue; then 40 announced, 6 left out (1 + 3 in
+	// gaps, 2 at the end).
+	assert.Equal(t, StreamStats{Messages: 12 + 36, Series: 2, Frames: 44, Integrated: 34, NoQueue: 10, Dropped: 6}, st)
+	_, err = os.Stat(filepath.Join(dir, "work", StreamName(2, 5)+"_cR0.chi"))
+	assert.True(t, os.IsNotExist(err), "a dropped frame has no file")
+	_, err = os.Stat(filepath.Join(dir, "work", StreamName(2, 37)+"_cR0.chi"))
+	assert.NoError(t, err)
+}
+
+// TestStreamPixelMaskAndCutoff: a series header's pixel mask and count
+// cutoff exclude the same pixels as a hand-made mask in the TIFF path:
+// the calibration's mask, the pixel mask and every pixel whose unsigned
+// 32-bit value is at or above the cutoff.
+func TestStreamPixelMaskAndCutoff(t *testing.T) {
+	imgs, paths := streamFrames(t)
+	push, addr := pushSocket(t)
+	s, _, dir, arg := startStreamQueue(t, addr)
+	rows, cols := imgs[0].Rows, imgs[0].Cols
+	pm := &saxs.Mask{Rows: rows, Cols: cols, Masked: make([]bool, rows*cols)}
+	for r := 40; r < 60; r++ { // a block near the beam and a column
+		for c := 60; c < 90; c++ {
+			pm.Masked[r*cols+c] = true
+		}
+	}
+	for r := 0; r < rows; r++ {
+		pm.Masked[r*cols+100] = true
+	}
+	const cutoff = 1200
+	series := stream.Series{Version: stream.V1, ID: 3, NImages: int64(len(imgs)), Rows: rows, Cols: cols, ElemSize: 4,
+		Encoding: stream.EncBSLZ4, PixelMask: pm, CountCutoff: cutoff}
+	_, err := stream.Send(context.Background(), push, stream.SendOptions{Series: series, Frames: imgs})
+	require.NoError(t, err)
+	waitFor(t, "frames integrated", func() bool { return s.StreamStats().Integrated == int64(len(imgs)) })
+
+	// The hand-masked TIFF integration.
+	calText, err := pyjson.Marshal(arg["calibration"])
+	require.NoError(t, err)
+	cal, err := saxs.ParseCalibration(calText, "cal")
+	require.NoError(t, err)
+	calMask, err := saxs.OpenMask(filepath.Join(sampleDir, "mask.msk"))
+	require.NoError(t, err)
+	plain := referenceChi(t, arg, paths, nil)
+	out := t.TempDir()
+	saturated := 0
+	for i, p := range paths {
+		img, err := saxs.ReadImage(p)
+		require.NoError(t, err)
+		hand := &saxs.Mask{Rows: rows, Cols: cols, Masked: make([]bool, rows*cols)}
+		for k, v := range img.Counts {
+			sat := uint64(uint32(v)) >= cutoff
+			if sat && !calMask.Masked[k] && !pm.Masked[k] {
+				saturated++
+			}
+			hand.Masked[k] = calMask.Masked[k] || pm.Masked[k] || sat
+		}
+		ig, err := saxs.NewWithOptions(cal, saxs.Options{Masks: []*saxs.Mask{hand, hand}, Workers: 1})
+		require.NoError(t, err)
+		base := filepath.Join(out, fmt.Sprintf("f%d.chi", i))
+		require.NoError(t, ig.IntegrateChi(img, base))
+		for k := 0; k < 2; k++ {
+			want, err := os.ReadFile(filepath.Join(out, fmt.Sprintf("f%d_cR%d.chi", i, k)))
+			require.NoError(t, err)
+			got, err := os.ReadFile(filepath.Join(dir, "work", fmt.Sprintf("%s_cR%d.chi", StreamName(3, int64(i)), k)))
+			require.NoError(t, err)
+			assert.Equal(t, string(want), string(got), "frame %d curve %d", i, k)
+			assert.NotEqual(t, plain[i][k], string(got), "frame %d curve %d: the masks change the curve", i, k)
+		}
+	}
+	require.Positive(t, saturated, "the cutoff must mask pixels that the masks let through")
+}
