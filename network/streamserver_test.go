@@ -312,3 +312,63 @@ func TestStreamPixelMaskAndCutoff(t *testing.T) {
 	}
 	require.Positive(t, saturated, "the cutoff must mask pixels that the masks let through")
 }
+
+// referenceDir is the shared reference data (real Pilatus 1M frames).
+const referenceDir = "../../shared/data/saxsdog-reference"
+
+// TestStreamPilatus1M: the real-size case: the two reference Pilatus 1M
+// frames (981×1043, gaps at -1/-2) sent as 20 v1 bs32-lz4< frames with
+// the reference calibration and mask integrate to .chi files equal to
+// what saxsdog writes for the TIFFs.
+func TestStreamPilatus1M(t *testing.T) {
+	if _, err := os.Stat(referenceDir); err != nil {
+		t.Skipf("reference data not found (%v): this test needs ../shared", err)
+	}
+	if testing.Short() {
+		t.Skip("builds a 1M-pixel operator")
+	}
+	paths := []string{filepath.Join(referenceDir, "buf1_00000.tif"), filepath.Join(referenceDir, "agbeh2_1M.tif")}
+	var imgs []*saxs.Image
+	for _, p := range paths {
+		img, err := saxs.ReadImage(p)
+		require.NoError(t, err)
+		imgs = append(imgs, img)
+	}
+	push, addr := pushSocket(t)
+	s, _, dir := testServer(t, func(cfg *ServerConfig) { cfg.Stream = addr })
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "run1"), 0o755))
+	cal, atts, err := LoadNew(filepath.Join(referenceDir, "cal2.json"))
+	require.NoError(t, err)
+	cal["Directory"] = toAny([]string{"run1"})
+	r, err := (&Client{Addr: s.Endpoint(), Secret: testSecret, Timeout: 60 * time.Second}).Do(context.Background(), "new", Obj{"calibration": cal, "data": Obj{}}, atts)
+	require.NoError(t, err)
+	require.Equal(t, ResultNewQueue, r.Result, string(r.Raw))
+
+	// saxsdog's curves of the TIFFs.
+	ref := t.TempDir()
+	for i, p := range paths {
+		copyFile(t, p, filepath.Join(ref, "run", fmt.Sprintf("f%d.tif", i)))
+	}
+	calText, err := pyjson.Marshal(cal)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(ref, "cal.json"), calText, 0o644))
+	copyFile(t, filepath.Join(referenceDir, "AAA_integ.msk"), filepath.Join(ref, "AAA_integ.msk"))
+	rc, err := saxs.LoadCalibration(filepath.Join(ref, "cal.json"))
+	require.NoError(t, err)
+	_, err = batch.Run(context.Background(), batch.Config{Calibration: rc, Roots: []string{filepath.Join(ref, "run")}, RelPath: "../work", ErrorLog: "-"})
+	require.NoError(t, err)
+
+	const n = 20
+	series := stream.Series{Version: stream.V1, ID: 1, NImages: n, Rows: imgs[0].Rows, Cols: imgs[0].Cols, ElemSize: 4, Encoding: stream.EncBSLZ4}
+	_, err = stream.Send(context.Background(), push, stream.SendOptions{Series: series, Frames: imgs, Rate: 100})
+	require.NoError(t, err)
+	waitFor(t, "all frames integrated", func() bool { return s.StreamStats().Integrated == n })
+	assert.Equal(t, StreamStats{Messages: n + 2, Series: 1, Frames: n, Integrated: n}, s.StreamStats())
+	for i := 0; i < n; i++ {
+		want, err := os.ReadFile(filepath.Join(ref, "work", fmt.Sprintf("f%d.chi", i%2)))
+		require.NoError(t, err)
+		got, err := os.ReadFile(filepath.Join(dir, "work", StreamName(1, int64(i))+".chi"))
+		require.NoError(t, err)
+		require.True(t, bytes.Equal(want, got), "frame %d: .chi differs from the TIFF path's", i)
+	}
+}
