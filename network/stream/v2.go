@@ -292,11 +292,3 @@ func array(v any, field string, lim Limits) (*Image, error) {
 	}
 	return im, nil
 }
-
-func asDecodeError(err error, de **DecodeError) bool {
-	e, ok := err.(*DecodeError)
-	if ok {
-		*de = e
-	}
-	return ok
-}

@@ -40,7 +40,7 @@ def compress(a):
 data = [compress(f) for f in frames]
 ctx = zmq.Context()
 sock = ctx.socket(zmq.PUSH)
-sock.setsockopt(zmq.SNDHWM, 0)
+sock.setsockopt(zmq.SNDHWM, 100)  # at most 100 messages queued in the sender
 port = sock.bind_to_random_port("tcp://127.0.0.1")
 print(port, flush=True)
 sys.stdin.readline()
