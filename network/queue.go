@@ -13,6 +13,7 @@ import (
 
 	"github.com/saxsdog/saxs"
 	"github.com/saxsdog/saxs/internal/batch"
+	"github.com/saxsdog/saxs/network/metrics"
 )
 
 // HistoryWindow is how far back the history of finish times reaches.
@@ -50,6 +51,7 @@ type queue struct {
 	spec      queueSpec
 	serverDir string
 	log       *slog.Logger
+	metrics   *metrics.Metrics // nil without --metrics-addr
 
 	cancel    context.CancelFunc // ends the run
 	subCancel context.CancelFunc // ends the feeder subscriber only (close)
@@ -86,11 +88,12 @@ type queueOptions struct {
 	nxcansas  bool // batch.Config.NXcanSAS
 	watch     batch.Watch
 	log       *slog.Logger
+	metrics   *metrics.Metrics // nil without --metrics-addr
 }
 
 // startQueue starts the run of spec in a goroutine owned by the queue.
 func startQueue(parent context.Context, spec queueSpec, o queueOptions) (*queue, error) {
-	q := &queue{spec: spec, serverDir: o.serverDir, log: o.log, start: time.Now(),
+	q := &queue{spec: spec, serverDir: o.serverDir, log: o.log, metrics: o.metrics, start: time.Now(),
 		params: map[string]*paramSeries{}, files: map[string][]string{}, done: make(chan struct{}),
 		streamDir: streamDir(spec, o), streamDat: o.dat, streamNX: o.nxcansas, cacheDir: o.cacheDir}
 	ctx, cancel := context.WithCancel(parent)
@@ -113,6 +116,9 @@ func startQueue(parent context.Context, spec queueSpec, o queueOptions) (*queue,
 		Logger:     o.log,
 		Progress:   q.progress,
 		Watching:   func() { close(watching) },
+	}
+	if o.metrics != nil {
+		cfg.Observe = o.metrics.ObserveStage
 	}
 	cfg.Masks = spec.masks // combined with a detector pixel mask
 	cfg.IntegratorOptions = saxs.Options{Workers: o.workers, CacheDir: o.cacheDir, Logger: o.log}
@@ -189,6 +195,7 @@ func (q *queue) progress(p batch.Progress) {
 	case batch.Converted:
 		q.convertedLocked(p.File.Outputs)
 	case batch.Failed:
+		q.metrics.FrameFailed()
 		msg := batch.Failure{Path: p.File.Path, Err: p.File.Err}.String()
 		q.failed = append(q.failed, msg)
 		q.log.Warn("frame failed", "error", msg)
@@ -198,6 +205,7 @@ func (q *queue) progress(p batch.Progress) {
 // convertedLocked records a frame converted into the files outputs.
 // Callers hold q.mu.
 func (q *queue) convertedLocked(outputs []string) {
+	q.metrics.FrameDone()
 	q.processed++
 	now := time.Now()
 	q.history = append(q.history, now)
@@ -320,12 +328,16 @@ func (q *queue) statLocked(now time.Time) Obj {
 	q.pruneHistory(now)
 	return Obj{
 		"images processed": q.processed,
-		"queue length":     max(0, q.found-q.processed-len(q.failed)),
+		"queue length":     q.queueLengthLocked(),
 		"time":             unixSeconds(now),
 		"start time":       unixSeconds(q.start),
 		StatFramesPerSec:   float64(len(q.history)) / HistoryWindow.Seconds(),
 	}
 }
+
+// queueLengthLocked returns the frames found and not yet finished.
+// Callers hold q.mu.
+func (q *queue) queueLengthLocked() int { return max(0, q.found-q.processed-len(q.failed)) }
 
 func unixSeconds(t time.Time) float64 { return float64(t.UnixMicro()) / 1e6 }
 

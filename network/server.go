@@ -16,6 +16,7 @@ import (
 	"github.com/saxsdog/saxs"
 	"github.com/saxsdog/saxs/internal/batch"
 	"github.com/saxsdog/saxs/internal/pyjson"
+	"github.com/saxsdog/saxs/network/metrics"
 )
 
 // DefaultCollisionTimeout bounds each get sent to the other configured
@@ -63,6 +64,10 @@ type ServerConfig struct {
 	// Dat and NXcanSAS add the .dat and NXcanSAS outputs (batch.Config's
 	// fields of the same names; saxsdogserver --format).
 	Dat, NXcanSAS bool
+	// Metrics, when set, receives the frames done and failed, the stage
+	// times and the operator builds of the server's queues (the process's
+	// /metrics; saxsdogserver --metrics-addr).
+	Metrics *metrics.Metrics
 	// Stream is the address (tcp://DCU:PORT) of a detector's stream
 	// interface (DECTRIS stream v1 or v2) that the server receives, as
 	// its single PULL consumer, and integrates with the active queue;
@@ -181,6 +186,18 @@ func (s *Server) stopQueue() Obj {
 	}
 	q.stop()
 	return q.stat()
+}
+
+// QueueLength returns the frames of the running queue found or announced
+// and not yet finished (stat's "queue length"), 0 without a queue.
+func (s *Server) QueueLength() int {
+	q := s.queue()
+	if q == nil {
+		return 0
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.queueLengthLocked()
 }
 
 func (s *Server) queue() *queue {
@@ -350,6 +367,7 @@ func (s *Server) cmdNew(ctx context.Context, req *Request) Obj {
 	if err != nil {
 		return ErrorReply(ResultValueError, err.Error())
 	}
+	s.cfg.Metrics.OperatorBuilt()
 	spec.workers = workers
 	old := s.stopQueue()
 	if len(old) > 0 {
@@ -371,7 +389,8 @@ func (s *Server) start(ctx context.Context, spec queueSpec, workers int) error {
 		feeder = ""
 	}
 	q, err := startQueue(ctx, spec, queueOptions{serverDir: s.dir, feeder: feeder, relPath: s.cfg.RelPath,
-		outDir: s.cfg.OutDir, workers: workers, watch: s.cfg.Watch, log: s.log, dat: s.cfg.Dat, nxcansas: s.cfg.NXcanSAS, cacheDir: s.cfg.CacheDir})
+		outDir: s.cfg.OutDir, workers: workers, watch: s.cfg.Watch, log: s.log, dat: s.cfg.Dat, nxcansas: s.cfg.NXcanSAS, cacheDir: s.cfg.CacheDir,
+		metrics: s.cfg.Metrics})
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/go-zeromq/zmq4"
 	"github.com/saxsdog/saxs"
 	"github.com/saxsdog/saxs/internal/batch"
+	"github.com/saxsdog/saxs/network/metrics"
 	"github.com/saxsdog/saxs/network/stream"
 )
 
@@ -157,6 +158,8 @@ func (s *Server) streamMessage(ctx context.Context, tr *stream.Tracker, parts []
 			s.log.Warn("stream image of no announced series skipped", "series", im.Series, "frame", im.Frame)
 			return
 		}
+		s.cfg.Metrics.StreamFrame()
+		s.cfg.Metrics.StreamDropped(int(ev.Gap))
 		s.stream.add(func(st *StreamStats) {
 			st.Frames++
 			st.Dropped += ev.Gap
@@ -194,6 +197,7 @@ func (s *Server) streamMessage(ctx context.Context, tr *stream.Tracker, parts []
 		}
 		sum := ev.Summary
 		s.stream.add(func(st *StreamStats) { st.Dropped += sum.MissingAtEnd })
+		s.cfg.Metrics.StreamDropped(int(sum.MissingAtEnd))
 		args := []any{"series", sum.Series, "received", sum.Received, "expected", sum.Expected, "dropped", sum.Dropped, "out of order", sum.Late}
 		if sum.Expected > 0 && sum.Received != sum.Expected || sum.Dropped > 0 || sum.Late > 0 {
 			s.log.Warn("stream series ended incomplete", args...)
@@ -248,6 +252,7 @@ func (q *queue) streamFrame(ctx context.Context, w *streamWorker, h *stream.Head
 	q.mu.Unlock()
 	err := q.streamIntegrate(ctx, w, h, im, base)
 	if err != nil {
+		q.metrics.FrameFailed()
 		q.mu.Lock()
 		q.failed = append(q.failed, batch.Failure{Path: base, Err: err}.String())
 		q.mu.Unlock()
@@ -262,17 +267,24 @@ func (q *queue) streamFrame(ctx context.Context, w *streamWorker, h *stream.Head
 }
 
 func (q *queue) streamIntegrate(ctx context.Context, w *streamWorker, h *stream.Header, im *stream.Image, base string) error {
+	t0 := time.Now()
 	if err := w.dec.Decode(im, &w.img); err != nil {
 		return fmt.Errorf("decode: %w", err)
 	}
+	t1 := time.Now()
+	q.metrics.ObserveStage(metrics.StageRead, t1.Sub(t0))
 	ig, err := q.streamIntegrator(ctx, h, im, &w.img)
 	if err != nil {
 		return err
 	}
 	w.ig, w.res = ig, w.result(ig)
+	t1 = time.Now()
 	if err := ig.IntegrateFrameTo(w.res, &w.img, base); err != nil {
 		return fmt.Errorf("integrate: %w", err)
 	}
+	t2 := time.Now()
+	q.metrics.ObserveStage(metrics.StageIntegrate, t2.Sub(t1))
+	defer func() { q.metrics.ObserveStage(metrics.StageWrite, time.Since(t2)) }()
 	if err := os.MkdirAll(q.streamDir, 0o755); err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
@@ -437,6 +449,9 @@ func (q *queue) maskedIntegrator(ctx context.Context, extra *saxs.Mask) (*saxs.I
 	}
 	q.log.Info("stream frame masks: building an integrator with the pixel mask and saturated pixels", "masked pixels", extra.Count())
 	e.ig, e.err = saxs.NewContext(ctx, cal, saxs.Options{Masks: masks, Workers: q.spec.workers, CacheDir: q.cacheDir, Logger: q.log})
+	if e.err == nil {
+		q.metrics.OperatorBuilt()
+	}
 	if e.err != nil {
 		e.err = fmt.Errorf("integrator for the stream's masks: %w", e.err)
 	}

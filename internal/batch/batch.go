@@ -191,6 +191,42 @@ type Config struct {
 	// whose outputs are up to date (as for Resume) is not converted again.
 	// Each runs in its own goroutine until ctx is done or it returns.
 	WatchEvents []Source
+	// Observe, when set, is called after each stage of each frame with
+	// the stage (StageRead, StageIntegrate, StageWrite) and its duration;
+	// write covers every output of the frame. Calls come from the
+	// workers' goroutines at once and should return quickly.
+	Observe func(stage string, d time.Duration)
+}
+
+// The stages that Config.Observe times.
+const (
+	StageRead      = "read"
+	StageIntegrate = "integrate"
+	StageWrite     = "write"
+)
+
+// stageClock times the stages of one frame for Config.Observe; its zero
+// value (no Observe) does nothing and reads no clock.
+type stageClock struct {
+	observe func(string, time.Duration)
+	t       time.Time
+}
+
+func (c *Converter) clock() stageClock {
+	if c.cfg.Observe == nil {
+		return stageClock{}
+	}
+	return stageClock{c.cfg.Observe, time.Now()}
+}
+
+// lap reports the time since the last lap as stage.
+func (s *stageClock) lap(stage string) {
+	if s.observe == nil {
+		return
+	}
+	now := time.Now()
+	s.observe(stage, now.Sub(s.t))
+	s.t = now
 }
 
 // A Source supplies frames to a run: it calls add with the path of each
@@ -968,6 +1004,7 @@ func (c *Converter) convert(ctx context.Context, j job, rd *saxs.ImageReader, im
 	if !isTIFFName(j.path) {
 		return c.convertFrames(ctx, j, img, res) // CBF, EDF, HDF5: see frames.go
 	}
+	clk := c.clock()
 	if err := readFrame(ctx, rd, j.path, img); err != nil {
 		fr.Err = err
 		var nf *notFrameError
@@ -987,12 +1024,14 @@ func (c *Converter) convert(ctx context.Context, j job, rd *saxs.ImageReader, im
 		fr.Status = Converted
 		return fr, false
 	}
+	clk.lap(StageRead)
 	if err := c.ig.IntegrateFrameTo(res, img, j.path); err != nil { // the name selects a table normalisation's row
 		// A frame that reads as a whole TIFF of another size is complete:
 		// reported at once, not retried (watch mode).
 		fr.Err = fmt.Errorf("%s: integrate: %w", j.path, err)
 		return fr, false
 	}
+	clk.lap(StageIntegrate)
 	if err := c.ig.WriteChi(res, j.base); err != nil {
 		fr.Err = fmt.Errorf("%s: write: %w", j.path, err)
 		return fr, false
@@ -1009,6 +1048,7 @@ func (c *Converter) convert(ctx context.Context, j job, rd *saxs.ImageReader, im
 			return fr, false
 		}
 	}
+	clk.lap(StageWrite)
 	fr.Status = Converted
 	return fr, false
 }

@@ -271,6 +271,7 @@ func (c *Converter) convertFrames(ctx context.Context, j job, img *saxs.Image, r
 		rd = new(saxs.FrameReader)
 	}
 	defer c.frames.readers.Put(rd)
+	clk := c.clock()
 	src, err := rd.Open(j.path)
 	if err != nil {
 		fr.Err = err
@@ -341,6 +342,7 @@ func (c *Converter) convertFrames(ctx context.Context, j job, img *saxs.Image, r
 			}
 			return fr, !errors.Is(err, saxs.ErrNotRegular)
 		}
+		clk.lap(StageRead)
 		c.warnDisagreements(j.path, src.Info(i))
 		fig, fres := ig, res
 		if om := overflowMask(src, img); om != nil {
@@ -358,6 +360,7 @@ func (c *Converter) convertFrames(ctx context.Context, j job, img *saxs.Image, r
 			fr.Err = fmt.Errorf("%s: frame %d: integrate: %w", j.path, i, err)
 			return fr, false
 		}
+		clk.lap(StageIntegrate)
 		base := saxs.FramePath(j.base, i, n)
 		if err := fig.WriteChi(fres, base); err != nil {
 			fr.Err = fmt.Errorf("%s: write: %w", j.path, err)
@@ -382,6 +385,7 @@ func (c *Converter) convertFrames(ctx context.Context, j job, img *saxs.Image, r
 				return fr, false
 			}
 		}
+		clk.lap(StageWrite)
 	}
 	fr.Status = Converted
 	return fr, false

@@ -51,24 +51,25 @@ const (
 // The long flag names of ideas that several tools share. A tool that has
 // the idea uses this name; a new tool looks here first.
 const (
-	FlagCalibration = "calibration" // the calibration JSON file
-	FlagOut         = "out"         // the output folder or file
-	FlagThreads     = "threads"     // how many frames are converted at once
-	FlagNetConf     = "netconf"     // the network configuration file
-	FlagSilent      = "silent"      // less output (no line per file, no echo)
-	FlagVerbose     = "verbose"     // more output
-	FlagVersion     = "version"     // print the version and exit
-	FlagHelp        = "help"        // print the help and exit
-	FlagTemplate    = "template"    // a calibration to start from
-	FlagTimeout     = "timeout"     // how long to wait before giving up
-	FlagSkip        = "skip"        // drop the first N points of a curve
-	FlagClip        = "clip"        // drop the last N points of a curve
-	FlagXScale      = "xscale"      // the q axis scale of a plot
-	FlagYScale      = "yscale"      // the intensity axis scale of a plot
-	FlagRelPath     = "relpath"     // outputs relative to each frame's folder
-	FlagServerNo    = "serverno"    // the entry of the network configuration
-	FlagPort        = "port"        // the port to bind instead of the configured one
-	FlagFormat      = "format"      // the output formats (chi, dat, nxcansas)
+	FlagCalibration = "calibration"  // the calibration JSON file
+	FlagOut         = "out"          // the output folder or file
+	FlagThreads     = "threads"      // how many frames are converted at once
+	FlagNetConf     = "netconf"      // the network configuration file
+	FlagSilent      = "silent"       // less output (no line per file, no echo)
+	FlagVerbose     = "verbose"      // more output
+	FlagVersion     = "version"      // print the version and exit
+	FlagHelp        = "help"         // print the help and exit
+	FlagTemplate    = "template"     // a calibration to start from
+	FlagTimeout     = "timeout"      // how long to wait before giving up
+	FlagSkip        = "skip"         // drop the first N points of a curve
+	FlagClip        = "clip"         // drop the last N points of a curve
+	FlagXScale      = "xscale"       // the q axis scale of a plot
+	FlagYScale      = "yscale"       // the intensity axis scale of a plot
+	FlagRelPath     = "relpath"      // outputs relative to each frame's folder
+	FlagServerNo    = "serverno"     // the entry of the network configuration
+	FlagPort        = "port"         // the port to bind instead of the configured one
+	FlagFormat      = "format"       // the output formats (chi, dat, nxcansas)
+	FlagMetricsAddr = "metrics-addr" // serve Prometheus metrics on this address
 )
 
 // Command is the command line of one tool.

@@ -150,7 +150,7 @@ func TestOneFlagLanguage(t *testing.T) {
 		"saxsnetconf":   "hn",
 		"saxsdogserver": "NRhopt",
 		"saxsfeeder":    "Nhp",
-		"saxsleash":     "NSho",
+		"saxsleash":     "NShkosxy", // -s -k -x -y as the original leash (spec §9.10)
 	} {
 		var got []string
 		for _, s := range flags[tool] {

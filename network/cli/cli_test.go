@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/saxsdog/saxs/internal/batch"
+	"github.com/saxsdog/saxs/internal/plotchi"
 	"github.com/saxsdog/saxs/network"
 )
 
@@ -170,6 +171,29 @@ func TestLeashAgainstServer(t *testing.T) {
 		b, err := os.ReadFile(filepath.Join(dir, f))
 		require.NoError(t, err)
 		assert.True(t, bytes.HasPrefix(b, []byte("\x89PNG")), f)
+	}
+
+	// -s, -k, -x and -y: the curves drawn as plotchi draws the .chi files
+	// the server wrote, with the same options.
+	st, _, errs = run(leashMain, "--netconf", p, "plot", "-o", filepath.Join(dir, "shaped.svg"), "-s", "3", "-k", "2", "-x", "log", "-y", "symlog")
+	require.Equal(t, ExitOK, st, errs)
+	opt := plotchi.DefaultOptions()
+	opt.Skip, opt.Clip, opt.XScale, opt.YScale, opt.Title = 3, 2, plotchi.Log, plotchi.SymLog, "f"
+	for i, f := range []string{"shaped.svg", "shaped_cR1.svg"} {
+		chi := filepath.Join(dir, "work", fmt.Sprintf("f_cR%d.chi", i))
+		series, err := plotchi.Load(chi)
+		require.NoError(t, err)
+		series[0].Name = "f"
+		want := filepath.Join(dir, "want.svg")
+		require.NoError(t, plotchi.WriteFile(want, series, opt))
+		wb, _ := os.ReadFile(want)
+		gb, err := os.ReadFile(filepath.Join(dir, f))
+		require.NoError(t, err)
+		assert.True(t, bytes.Equal(wb, gb), "%s differs from plotchi's drawing of %s", f, chi)
+	}
+	for _, bad := range [][]string{{"plot", "-s", "3"}, {"stat", "-x", "log"}, {"plot", "-o", "x.svg", "-y", "cubic"}, {"plot", "-o", "x.gif"}} {
+		st, _, errs = run(leashMain, append([]string{"--netconf", p}, bad...)...)
+		assert.Equal(t, ExitUsage, st, "%v: %s", bad, errs)
 	}
 
 	masks := filepath.Join(dir, "masks")

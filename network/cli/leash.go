@@ -19,6 +19,7 @@ import (
 	"github.com/saxsdog/saxs"
 	"github.com/saxsdog/saxs/internal/atomicfile"
 	shared "github.com/saxsdog/saxs/internal/cli"
+	"github.com/saxsdog/saxs/internal/plotchi"
 	"github.com/saxsdog/saxs/internal/pyjson"
 	"github.com/saxsdog/saxs/internal/render"
 	"github.com/saxsdog/saxs/network"
@@ -37,8 +38,11 @@ indented JSON. Commands:
                               as a 0.3.0 server reads it (no mask digest)
   abort | close | readdir | stat | fileslist
   get [--save-masks DIR]      the server's calibration (and its masks, saved)
-  plot [-o FILE] [--follow]   the latest curve (FILE: .svg or .png plot);
-                              --follow keeps polling until interrupted
+  plot [-o FILE] [--follow] [-s N] [-k N] [-x T] [-y T]
+                              the latest curve (FILE: .svg, .png or .pdf plot);
+                              --follow keeps polling until interrupted;
+                              -s/-k drop the first/last N points and -x/-y
+                              set the axis scales as plotchi's options do
   listdir [PATH]              the folders and files below SERVERDIR/PATH
   web [--addr A] [--no-browser]  the leash as a web page (saxsleash web --help)
 
@@ -60,7 +64,8 @@ func LeashMain(args []string, stdout, stderr io.Writer) int {
 	}
 	var follow, plain bool
 	var netconf, url, saveMasks, plotOut string
-	var index int
+	var index, skip, clip int
+	var xscale, yscale string
 	var timeout time.Duration
 	command := newCommand(tool, leashUsage)
 	fs := command.Flags
@@ -71,6 +76,10 @@ func LeashMain(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&saveMasks, "save-masks", "", "get: write the queue's masks into `DIR`")
 	fs.StringVarP(&plotOut, shared.FlagOut, "o", "", "plot: write the latest curve to `FILE` (.svg or .png)")
 	fs.BoolVar(&follow, "follow", false, "plot: keep polling once a second until interrupted")
+	fs.IntVarP(&skip, shared.FlagSkip, "s", 0, "plot -o: drop the first `N` points of each curve")
+	fs.IntVarP(&clip, shared.FlagClip, "k", 0, "plot -o: drop the last `N` points of each curve (the original's default was 1)")
+	fs.StringVarP(&xscale, shared.FlagXScale, "x", string(plotchi.Linear), "plot -o: q axis scale `TYPE`: linear, log or symlog")
+	fs.StringVarP(&yscale, shared.FlagYScale, "y", string(plotchi.Log), "plot -o: intensity axis scale `TYPE`: linear, log or symlog")
 	fs.BoolVar(&plain, "plain", false, "send the requests exactly as the original leash does, without our additions in argument.data "+
 		"(mask digests, \"frames per sec\", the Failed list), as an original 0.3.0 server requires")
 	if done, code := command.Parse(args, stdout, stderr); done {
@@ -88,6 +97,26 @@ func LeashMain(args []string, stdout, stderr io.Writer) int {
 	}
 	if (plotOut != "" || follow) && cmd != "plot" {
 		return usageError(stderr, tool, errors.New("-o and --follow only apply to plot"))
+	}
+	var shape *plotchi.Options
+	if fs.Changed(shared.FlagSkip) || fs.Changed(shared.FlagClip) || fs.Changed(shared.FlagXScale) || fs.Changed(shared.FlagYScale) {
+		if cmd != "plot" || plotOut == "" {
+			return usageError(stderr, tool, errors.New("-s, -k, -x and -y shape the plot file: they need plot -o FILE"))
+		}
+		opt, err := plotOptions(skip, clip, xscale, yscale)
+		if err != nil {
+			return usageError(stderr, tool, err)
+		}
+		shape = &opt
+	}
+	if plotOut != "" {
+		if _, err := plotchi.Format(plotOut); err != nil {
+			return usageError(stderr, tool, err)
+		}
+		if shape == nil && strings.EqualFold(filepath.Ext(plotOut), ".pdf") {
+			opt, _ := plotOptions(skip, clip, xscale, yscale)
+			shape = &opt // the saxsdog picture has no PDF form
+		}
 	}
 	var arg network.Obj
 	var atts [][]byte
@@ -151,7 +180,7 @@ func LeashMain(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 
 	if cmd == "plot" && follow {
-		return followPlot(ctx, c, plotOut, stdout, stderr)
+		return followPlot(ctx, c, plotOut, shape, stdout, stderr)
 	}
 	r, err := c.Do(ctx, cmd, arg, atts)
 	if err != nil {
@@ -172,7 +201,7 @@ func LeashMain(args []string, stdout, stderr io.Writer) int {
 		if r.Result != network.ResultPlot {
 			return fail(stderr, tool, fmt.Errorf("no curve to plot yet (%s)", r.Result))
 		}
-		if err := writePlot(r, plotOut); err != nil {
+		if err := writePlot(r, plotOut, shape); err != nil {
 			return fail(stderr, tool, err)
 		}
 	}
@@ -181,7 +210,7 @@ func LeashMain(args []string, stdout, stderr io.Writer) int {
 
 // followPlot polls plot once a second, printing (or plotting) each new
 // frame's reply, until ctx ends.
-func followPlot(ctx context.Context, c *network.Client, out string, stdout, stderr io.Writer) int {
+func followPlot(ctx context.Context, c *network.Client, out string, shape *plotchi.Options, stdout, stderr io.Writer) int {
 	last := ""
 	for {
 		r, err := c.Do(ctx, "plot", nil, nil)
@@ -197,7 +226,7 @@ func followPlot(ctx context.Context, c *network.Client, out string, stdout, stde
 			if name != last {
 				last = name
 				if out != "" {
-					if err := writePlot(r, out); err != nil {
+					if err := writePlot(r, out, shape); err != nil {
 						return fail(stderr, "saxsleash", err)
 					}
 					fmt.Fprintf(stdout, "%s: %s\n", out, name)
@@ -291,21 +320,49 @@ func number(v any) float64 {
 	return math.NaN()
 }
 
+// plotOptions returns plotchi's options for the leash's -s, -k, -x and -y.
+func plotOptions(skip, clip int, xscale, yscale string) (plotchi.Options, error) {
+	opt := plotchi.DefaultOptions()
+	var err error
+	if opt.XScale, err = plotchi.ParseScale(xscale); err != nil {
+		return opt, fmt.Errorf("-x: %w", err)
+	}
+	if opt.YScale, err = plotchi.ParseScale(yscale); err != nil {
+		return opt, fmt.Errorf("-y: %w", err)
+	}
+	if skip < 0 || clip < 0 {
+		return opt, errors.New("--skip and --clip must not be negative")
+	}
+	opt.Skip, opt.Clip = skip, clip
+	return opt, nil
+}
+
 // writePlot writes the curves of a plot reply: the first to file, curve
-// i ≥ 1 to file with _cR<i> before the extension.
-func writePlot(r *network.Reply, file string) error {
+// i ≥ 1 to file with _cR<i> before the extension. With shape the curves
+// are drawn as plotchi draws a .chi file with those options; without, as
+// saxsdog's -s pictures.
+func writePlot(r *network.Reply, file string, shape *plotchi.Options) error {
 	curves, name, err := CurvesFromPlot(r)
 	if err != nil {
 		return err
 	}
 	ext := strings.ToLower(filepath.Ext(file))
-	if ext != ".svg" && ext != ".png" {
+	if shape == nil && ext != ".svg" && ext != ".png" {
 		return fmt.Errorf("%s: the plot file must end in .svg or .png", file)
 	}
 	for i := range curves {
 		p := file
 		if i > 0 {
 			p = strings.TrimSuffix(file, filepath.Ext(file)) + fmt.Sprintf("_cR%d", i) + filepath.Ext(file)
+		}
+		if shape != nil {
+			opt := *shape
+			opt.Title = filepath.Base(name)
+			c := &curves[i]
+			if err := plotchi.WriteFile(p, []plotchi.Series{{Name: filepath.Base(name), Q: c.Q, I: c.I, Err: c.Sigma}}, opt); err != nil {
+				return err
+			}
+			continue
 		}
 		pl, err := render.CurvePlot(&curves[i], filepath.Base(name))
 		if err != nil {

@@ -15,9 +15,10 @@ import (
 	"github.com/saxsdog/saxs/internal/batch"
 	shared "github.com/saxsdog/saxs/internal/cli"
 	"github.com/saxsdog/saxs/network"
+	"github.com/saxsdog/saxs/network/metrics"
 )
 
-const serverUsage = `Usage: saxsdogserver [--netconf F] [-N i] [-p PORT] [-t N] [-R REL | -o DIR] [--strict] [--stream tcp://DCU:PORT] SERVERDIR
+const serverUsage = `Usage: saxsdogserver [--netconf F] [-N i] [-p PORT] [-t N] [-R REL | -o DIR] [--strict] [--metrics-addr ADDR] [--stream tcp://DCU:PORT] SERVERDIR
 
 Serves the saxsdog queues of the network configuration: one queue per
 configured server (all of them, or entry i with -N), each answering the
@@ -40,7 +41,7 @@ in its folder (-R, default ../work, or below -o DIR).
 func ServerMain(args []string, stdout, stderr io.Writer) int {
 	const tool = "saxsdogserver"
 	var strict, verbose bool
-	var netconf, relPath, outDir, streamAddr string
+	var netconf, relPath, outDir, metricsAddr, streamAddr string
 	var index, port, threads int
 	cmd := newCommand(tool, serverUsage)
 	fs := cmd.Flags
@@ -53,6 +54,7 @@ func ServerMain(args []string, stdout, stderr io.Writer) int {
 	fs.StringVarP(&relPath, shared.FlagRelPath, "R", network.DefaultRelPath, "write the .chi files to `REL` relative to each frame's folder")
 	fs.StringVarP(&outDir, shared.FlagOut, "o", "", "write the .chi files below `DIR`, mirroring SERVERDIR (DIR/run1/x.chi for SERVERDIR/run1/x.tif)")
 	fs.BoolVar(&strict, "strict", false, "require the SHA-512 digests of mask attachments (sent by saxsleash, not by the original)")
+	fs.StringVar(&metricsAddr, shared.FlagMetricsAddr, "", "serve Prometheus metrics at http://`ADDR`/metrics (host:port; port 0 picks one; default: none)")
 	fs.BoolVar(&verbose, shared.FlagVerbose, false, "log every request and frame")
 	fs.StringVar(&streamAddr, "stream", "", "receive the Eiger stream interface (DECTRIS v1 or v2) at `tcp://DCU:PORT` and integrate its frames with the active queue")
 	if done, code := cmd.Parse(args, stdout, stderr); done {
@@ -101,6 +103,10 @@ func ServerMain(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	var m *metrics.Metrics
+	if metricsAddr != "" {
+		m = metrics.New("server")
+	}
 	var servers []*network.Server
 	verifiers := map[string]*network.Verifier{} // one per secret: no replay from one server to another
 	for _, i := range indices {
@@ -110,7 +116,7 @@ func ServerMain(args []string, stdout, stderr io.Writer) int {
 		}
 		s, err := network.NewServer(network.ServerConfig{Dir: fs.Arg(0), NetConf: nc, Index: i, Port: port,
 			Threads: threads, RelPath: relPath, OutDir: outDir, Strict: strict, CacheDir: cacheDir, Logger: log,
-			Verifier: verifiers[secret], Dat: dat, NXcanSAS: nxcansas, Stream: streamAddr})
+			Verifier: verifiers[secret], Dat: dat, NXcanSAS: nxcansas, Metrics: m, Stream: streamAddr})
 		if err != nil {
 			return usageError(stderr, tool, err)
 		}
@@ -118,6 +124,18 @@ func ServerMain(args []string, stdout, stderr io.Writer) int {
 			return fail(stderr, tool, err)
 		}
 		servers = append(servers, s)
+	}
+	if m != nil {
+		m.SetQueueLength(func() float64 {
+			n := 0
+			for _, s := range servers {
+				n += s.QueueLength()
+			}
+			return float64(n)
+		})
+		if _, err := metrics.Serve(ctx, metricsAddr, m.Handler(), log); err != nil {
+			return fail(stderr, tool, err)
+		}
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(servers))
