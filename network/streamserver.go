@@ -134,6 +134,12 @@ func (s *Server) pullOnce(ctx context.Context, addr string, fn func([][]byte)) e
 // fatal.
 func (s *Server) streamMessage(ctx context.Context, tr *stream.Tracker, parts [][]byte, jobs chan<- streamJob) {
 	s.stream.add(func(st *StreamStats) { st.Messages++ })
+	defer func() {
+		if r := recover(); r != nil { // a decoder bug must not stop the server
+			s.stream.add(func(st *StreamStats) { st.Bad++ })
+			s.log.Error("stream message skipped: decoder panic", "panic", fmt.Sprint(r))
+		}
+	}()
 	m, err := stream.Decode(parts, stream.Limits{})
 	if err != nil {
 		s.stream.add(func(st *StreamStats) { st.Bad++ })
@@ -233,6 +239,13 @@ func (w *streamWorker) result(ig *saxs.Integrator) *saxs.Result {
 // its queue.
 func (s *Server) streamFrame(ctx context.Context, w *streamWorker, j streamJob) {
 	name := StreamName(j.im.Series, j.im.Frame)
+	defer func() {
+		if r := recover(); r != nil { // a bug must not stop the server
+			s.stream.add(func(st *StreamStats) { st.Failed++ })
+			s.log.Error("stream frame failed: panic", "series", j.im.Series, "frame", j.im.Frame, "panic", fmt.Sprint(r))
+			*w = streamWorker{}
+		}
+	}()
 	err := j.q.streamFrame(ctx, w, j.h, j.im, name)
 	if err != nil {
 		s.stream.add(func(st *StreamStats) { st.Failed++ })

@@ -372,3 +372,30 @@ func TestStreamPilatus1M(t *testing.T) {
 		require.True(t, bytes.Equal(want, got), "frame %d: .chi differs from the TIFF path's", i)
 	}
 }
+
+// TestStreamBadMessages: malformed messages, an image of no announced
+// series and a frame of the wrong size are counted and skipped; the
+// series after them is integrated.
+func TestStreamBadMessages(t *testing.T) {
+	imgs, _ := streamFrames(t)
+	push, addr := pushSocket(t)
+	s, _, _, _ := startStreamQueue(t, addr)
+	send := func(parts ...[]byte) { require.NoError(t, push.SendMulti(zmq4.NewMsgFrom(parts...))) }
+	send([]byte(`{"htype": `))
+	send([]byte{0xd9, 0xd9, 0xf7, 0xff})
+	send([]byte(`{"htype": "dimage-1.0", "series": 1, "frame": 0}`), []byte(`{"htype": "dimage_d-1.0", "shape": [4294967296, 4294967296], "type": "uint32", "encoding": "lz4<"}`), []byte("x"), []byte(`{"htype": "dconfig-1.0"}`))
+	stray := stream.Series{Version: stream.V1, ID: 99, NImages: 1, Rows: 2, Cols: 2, ElemSize: 4, Encoding: stream.EncNone}
+	msg, err := stray.EncodeImage(0, &saxs.Image{Rows: 2, Cols: 2, Counts: []int32{1, 2, 3, 4}})
+	require.NoError(t, err)
+	send(msg...)
+	// A series whose header says 2×2 frames: its frame cannot integrate
+	// with the 160×128 calibration.
+	small := stream.Series{Version: stream.V2, ID: 5, NImages: 1, Rows: 2, Cols: 2, ElemSize: 4, Encoding: stream.EncBSLZ4}
+	_, err = stream.Send(context.Background(), push, stream.SendOptions{Series: small, Frames: []*saxs.Image{{Rows: 2, Cols: 2, Counts: []int32{1, 2, 3, 4}}}})
+	require.NoError(t, err)
+	good := stream.Series{Version: stream.V1, ID: 6, NImages: 3, Rows: imgs[0].Rows, Cols: imgs[0].Cols, ElemSize: 4, Encoding: stream.EncBSLZ4}
+	_, err = stream.Send(context.Background(), push, stream.SendOptions{Series: good, Frames: imgs})
+	require.NoError(t, err)
+	waitFor(t, "the good series integrated", func() bool { return s.StreamStats().Integrated == 3 && s.StreamStats().Failed == 1 })
+	assert.Equal(t, StreamStats{Messages: 4 + 3 + 5, Bad: 3, Series: 2, Frames: 4, Integrated: 3, Failed: 1, Stray: 1}, s.StreamStats())
+}

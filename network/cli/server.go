@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -69,6 +70,9 @@ func ServerMain(args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, tool, fmt.Errorf("--threads must be at least 1, not %d", threads))
 	case port < 0 || port > 65535:
 		return usageError(stderr, tool, fmt.Errorf("invalid port %d", port))
+	}
+	if streamAddr != "" && !strings.HasPrefix(streamAddr, "tcp://") && !strings.HasPrefix(streamAddr, "ipc://") {
+		return usageError(stderr, tool, fmt.Errorf("--stream %q: a ZeroMQ address tcp://HOST:PORT (or ipc://PATH) expected", streamAddr))
 	}
 	dat, nxcansas, err := batch.ParseFormats(formats)
 	if err != nil {
