@@ -133,7 +133,10 @@ func TestStreamIntegratesLikeTIFF(t *testing.T) {
 			sent, err := stream.Send(context.Background(), push, stream.SendOptions{Series: series, Frames: imgs, Rate: 100})
 			require.NoError(t, err)
 			require.EqualValues(t, n, sent.Frames)
-			waitFor(t, "all frames integrated", func() bool { return s.StreamStats().Integrated == n })
+			waitFor(t, "all frames integrated and the end received", func() bool {
+				st := s.StreamStats()
+				return st.Integrated == n && st.Messages == n+2
+			})
 			st := s.StreamStats()
 			assert.Equal(t, StreamStats{Messages: n + 2, Series: 1, Frames: n, Integrated: n}, st)
 			checkStreamChi(t, dir, series.ID, n, want)
@@ -206,7 +209,10 @@ func TestStreamPythonSender(t *testing.T) {
 			_, err = in.Write([]byte("go\n")) // the queue runs: send
 			require.NoError(t, err)
 			want := referenceChi(t, arg, paths, nil)
-			waitFor(t, "all frames integrated", func() bool { return s.StreamStats().Integrated == int64(tc.n) })
+			waitFor(t, "all frames integrated and the end received", func() bool {
+				st := s.StreamStats()
+				return st.Integrated == int64(tc.n) && st.Messages == int64(tc.n)+2
+			})
 			err = cmd.Wait()
 			waited = true
 			require.NoError(t, err, stderr.String())
@@ -362,7 +368,10 @@ func TestStreamPilatus1M(t *testing.T) {
 	series := stream.Series{Version: stream.V1, ID: 1, NImages: n, Rows: imgs[0].Rows, Cols: imgs[0].Cols, ElemSize: 4, Encoding: stream.EncBSLZ4}
 	_, err = stream.Send(context.Background(), push, stream.SendOptions{Series: series, Frames: imgs, Rate: 100})
 	require.NoError(t, err)
-	waitFor(t, "all frames integrated", func() bool { return s.StreamStats().Integrated == n })
+	waitFor(t, "all frames integrated and the end received", func() bool {
+		st := s.StreamStats()
+		return st.Integrated == n && st.Messages == n+2
+	})
 	assert.Equal(t, StreamStats{Messages: n + 2, Series: 1, Frames: n, Integrated: n}, s.StreamStats())
 	for i := 0; i < n; i++ {
 		want, err := os.ReadFile(filepath.Join(ref, "work", fmt.Sprintf("f%d.chi", i%2)))
@@ -396,6 +405,6 @@ func TestStreamBadMessages(t *testing.T) {
 	good := stream.Series{Version: stream.V1, ID: 6, NImages: 3, Rows: imgs[0].Rows, Cols: imgs[0].Cols, ElemSize: 4, Encoding: stream.EncBSLZ4}
 	_, err = stream.Send(context.Background(), push, stream.SendOptions{Series: good, Frames: imgs})
 	require.NoError(t, err)
-	waitFor(t, "the good series integrated", func() bool { return s.StreamStats().Integrated == 3 && s.StreamStats().Failed == 1 })
+	waitFor(t, "the good series integrated", func() bool { st := s.StreamStats(); return st.Integrated == 3 && st.Failed == 1 && st.Messages == 12 })
 	assert.Equal(t, StreamStats{Messages: 4 + 3 + 5, Bad: 3, Series: 2, Frames: 4, Integrated: 3, Failed: 1, Stray: 1}, s.StreamStats())
 }
