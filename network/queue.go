@@ -74,6 +74,7 @@ type queue struct {
 	streamDat, streamNX bool
 	cacheDir            string
 	streamCache         streamIgs
+	streamFailures      int // stream frames failed (q.mu)
 }
 
 // queueOptions are the server settings a queue needs.

@@ -267,9 +267,17 @@ func (q *queue) streamFrame(ctx context.Context, w *streamWorker, h *stream.Head
 	if err != nil {
 		q.metrics.FrameFailed()
 		q.mu.Lock()
-		q.failed = append(q.failed, batch.Failure{Path: base, Err: err}.String())
+		q.streamFailures++
+		n := q.streamFailures
+		if n <= maxStreamFailures {
+			q.failed = append(q.failed, batch.Failure{Path: base, Err: err}.String())
+		} else {
+			q.found-- // not listed: not counted in the queue length either
+		}
 		q.mu.Unlock()
-		q.log.Warn("stream frame failed", "series", im.Series, "frame", im.Frame, "error", err)
+		if n <= 10 || n%1000 == 0 {
+			q.log.Warn("stream frame failed", "series", im.Series, "frame", im.Frame, "error", err, "stream frames failed", n)
+		}
 		return err
 	}
 	chis := w.ig.ChiPaths(base + ".chi")
@@ -329,6 +337,11 @@ func (q *queue) streamIntegrate(ctx context.Context, w *streamWorker, h *stream.
 	}
 	return nil
 }
+
+// maxStreamFailures bounds the failed stream frames a queue lists (a
+// detector that sends frames the calibration does not fit would fail 100
+// frames a second); the ones after are counted and logged now and then.
+const maxStreamFailures = 1000
 
 // maxStreamIntegrators bounds the integrators a queue keeps for the
 // pixel masks of series and the saturated pixels of frames.

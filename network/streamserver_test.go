@@ -408,3 +408,40 @@ func TestStreamBadMessages(t *testing.T) {
 	waitFor(t, "the good series integrated", func() bool { st := s.StreamStats(); return st.Integrated == 3 && st.Failed == 1 && st.Messages == 12 })
 	assert.Equal(t, StreamStats{Messages: 4 + 3 + 5, Bad: 3, Series: 2, Frames: 4, Integrated: 3, Failed: 1, Stray: 1}, s.StreamStats())
 }
+
+// TestStreamFormats: with Dat and NXcanSAS a stream frame gets, next to
+// its .chi files, a .dat file per curve with the .chi's rows and an
+// NXcanSAS file.
+func TestStreamFormats(t *testing.T) {
+	imgs, _ := streamFrames(t)
+	push, addr := pushSocket(t)
+	s, c, dir := testServer(t, func(cfg *ServerConfig) { cfg.Stream = addr; cfg.Dat, cfg.NXcanSAS = true, true })
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "run1"), 0o755))
+	arg, atts := newRequest(t, []string{"run1"})
+	r, err := c.Do(context.Background(), "new", arg, atts)
+	require.NoError(t, err)
+	require.Equal(t, ResultNewQueue, r.Result, string(r.Raw))
+	series := stream.Series{Version: stream.V2, ID: 8, NImages: 2, Rows: imgs[0].Rows, Cols: imgs[0].Cols, ElemSize: 4, Encoding: stream.EncBSLZ4}
+	_, err = stream.Send(context.Background(), push, stream.SendOptions{Series: series, Frames: imgs})
+	require.NoError(t, err)
+	waitFor(t, "frames integrated", func() bool { return s.StreamStats().Integrated == 2 })
+	for i := int64(0); i < 2; i++ {
+		base := filepath.Join(dir, "work", StreamName(8, i))
+		for k := 0; k < 2; k++ {
+			chi, err := saxs.ReadChiFile(fmt.Sprintf("%s_cR%d.chi", base, k))
+			require.NoError(t, err)
+			dat, err := os.ReadFile(fmt.Sprintf("%s_cR%d.dat", base, k))
+			require.NoError(t, err)
+			rows := 0
+			for _, line := range strings.Split(string(dat), "\n") {
+				if line != "" && !strings.HasPrefix(line, "#") {
+					rows++
+				}
+			}
+			assert.Equal(t, chi.Len(), rows)
+		}
+		h5, err := os.ReadFile(base + ".nxcansas.h5")
+		require.NoError(t, err)
+		assert.True(t, bytes.HasPrefix(h5, []byte("\x89HDF\r\n\x1a\n")), "an HDF5 file")
+	}
+}
