@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"encoding/binary"
 	"errors"
 	"path/filepath"
 	"slices"
@@ -326,4 +327,27 @@ func FuzzDecode(f *testing.F) {
 			_ = fd.Decode(m.Image, &img)
 		}
 	})
+}
+
+// TestLZ4SizePrefix: a v1 "lz4<" block preceded by its 4-byte
+// little-endian size (python-lz4's old default) decodes too.
+func TestLZ4SizePrefix(t *testing.T) {
+	s := Series{Version: V1, ID: 1, NImages: 1, Rows: 16, Cols: 16, ElemSize: 4, Encoding: EncLZ4Block}
+	img := synthetic(16, 16, true)
+	msg, err := s.EncodeImage(0, img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefixed := binary.LittleEndian.AppendUint32(nil, 16*16*4)
+	msg[2] = append(prefixed, msg[2]...)
+	msg[1] = []byte(`{"htype": "dimage_d-1.0", "shape": [16, 16], "type": "uint32", "encoding": "lz4<"}`)
+	m, err := Decode(msg, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d FrameDecoder
+	var got saxs.Image
+	if err := d.Decode(m.Image, &got); err != nil || !slices.Equal(got.Counts, img.Counts) {
+		t.Fatalf("decode: %v; equal %v", err, slices.Equal(got.Counts, img.Counts))
+	}
 }

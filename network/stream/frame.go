@@ -86,6 +86,11 @@ func (d *FrameDecoder) Raw(im *Image) ([]byte, error) {
 		switch im.Encoding {
 		case EncLZ4Block:
 			m, err = lz4.UncompressBlock(im.Data, raw)
+			if (err != nil || m != nb) && len(im.Data) > 4 && binary.LittleEndian.Uint32(im.Data) == uint32(nb) {
+				// python-lz4's old default framing: a 4-byte little-endian
+				// size before the block
+				m, err = lz4.UncompressBlock(im.Data[4:], raw)
+			}
 		case EncLZ4:
 			m, err = compress.DecodeLZ4(im.Data, raw)
 		default:
