@@ -114,7 +114,7 @@ func (s *Server) pullOnce(ctx context.Context, addr string, fn func([][]byte)) e
 		return err
 	}
 	pull := zmq4.NewPull(ctx, zmq4.WithDialerRetry(reconnectDelay), zmq4.WithDialerMaxRetries(-1),
-		zmq4.WithAutomaticReconnect(true), zmq4.WithLogger(discardLogger()))
+		zmq4.WithLogger(discardLogger()))
 	defer pull.Close()
 	if err := pull.Dial(gaddr); err != nil {
 		return fmt.Errorf("stream %s: %w", addr, err)

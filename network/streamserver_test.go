@@ -445,3 +445,39 @@ func TestStreamFormats(t *testing.T) {
 		assert.True(t, bytes.HasPrefix(h5, []byte("\x89HDF\r\n\x1a\n")), "an HDF5 file")
 	}
 }
+
+// TestStreamReconnect: the detector's socket goes away and comes back on
+// the same address (a DCU restart): the server connects again and
+// integrates the next series.
+func TestStreamReconnect(t *testing.T) {
+	imgs, _ := streamFrames(t)
+	ctx1, cancel1 := context.WithCancel(context.Background())
+	push := zmq4.NewPush(ctx1, zmq4.WithLogger(discardLogger()), zmq4.WithTimeout(30*time.Second))
+	require.NoError(t, push.Listen("tcp://127.0.0.1:0"))
+	addr := "tcp://" + push.Addr().String()
+	s, _, _, _ := startStreamQueue(t, addr)
+	series := stream.Series{Version: stream.V1, ID: 1, NImages: 3, Rows: imgs[0].Rows, Cols: imgs[0].Cols, ElemSize: 4, Encoding: stream.EncBSLZ4}
+	_, err := stream.Send(context.Background(), push, stream.SendOptions{Series: series, Frames: imgs})
+	require.NoError(t, err)
+	waitFor(t, "the first series", func() bool { return s.StreamStats().Integrated == 3 })
+	push.Close()
+	cancel1()
+
+	var push2 zmq4.Socket
+	waitFor(t, "the address free again", func() bool {
+		ctx2, cancel2 := context.WithCancel(context.Background())
+		p := zmq4.NewPush(ctx2, zmq4.WithLogger(discardLogger()), zmq4.WithTimeout(30*time.Second))
+		if err := p.Listen(addr); err != nil {
+			p.Close()
+			cancel2()
+			return false
+		}
+		t.Cleanup(func() { p.Close(); cancel2() })
+		push2 = p
+		return true
+	})
+	series.ID = 2
+	_, err = stream.Send(context.Background(), push2, stream.SendOptions{Series: series, Frames: imgs})
+	require.NoError(t, err)
+	waitFor(t, "the second series", func() bool { return s.StreamStats().Integrated == 6 })
+}
