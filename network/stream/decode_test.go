@@ -2,7 +2,11 @@ package stream
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -349,5 +353,61 @@ func TestLZ4SizePrefix(t *testing.T) {
 	var got saxs.Image
 	if err := d.Decode(m.Image, &got); err != nil || !slices.Equal(got.Counts, img.Counts) {
 		t.Fatalf("decode: %v; equal %v", err, slices.Equal(got.Counts, img.Counts))
+	}
+}
+
+// TestEncoderAgainstPython: an independent decoder (Python's json, cbor2,
+// lz4.block, bitshuffle) reads what the Go encoder (saxsstreamsim) sends,
+// for every version and encoding, and gets the frame's counts.
+func TestEncoderAgainstPython(t *testing.T) {
+	const py = "/usr/bin/python3"
+	if out, err := exec.Command(py, "-c", "import cbor2, lz4.block, bitshuffle, numpy").CombinedOutput(); err != nil {
+		t.Skipf("the Python decoder needs python3-cbor2, python3-lz4, bitshuffle: %v: %s", err, out)
+	}
+	img := synthetic(37, 45, true) // 1665 pixels: a partial bitshuffle block and trailing elements
+	dir := t.TempDir()
+	for _, v := range []Version{V1, V2} {
+		for _, es := range []int{2, 4} {
+			for _, enc := range []Encoding{EncNone, EncLZ4Block, EncLZ4, EncBSLZ4} {
+				s := Series{Version: v, ID: 1, NImages: 1, Rows: 37, Cols: 45, ElemSize: es, Encoding: enc}
+				if s.Check() != nil || v == V1 && enc == EncNone {
+					continue
+				}
+				msg, err := s.EncodeImage(3, img)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var args []string
+				for i, p := range msg {
+					f := filepath.Join(dir, fmt.Sprintf("part%d", i))
+					if err := os.WriteFile(f, p, 0o644); err != nil {
+						t.Fatal(err)
+					}
+					args = append(args, f)
+				}
+				out, err := exec.Command(py, append([]string{"testdata/pydecode.py"}, args...)...).Output()
+				if err != nil {
+					t.Fatalf("v%d %d-byte %v: Python: %v", v, es, enc, err)
+				}
+				var got struct {
+					Frame, Rows, Cols int
+					Counts            []int64
+				}
+				if err := json.Unmarshal(out, &got); err != nil {
+					t.Fatal(err)
+				}
+				want := make([]int64, len(img.Counts))
+				for i, c := range img.Counts {
+					if es == 2 {
+						want[i] = int64(uint16(c))
+					} else {
+						want[i] = int64(uint32(c))
+					}
+				}
+				if got.Frame != 3 || got.Rows != 37 || got.Cols != 45 || !slices.Equal(got.Counts, want) {
+					t.Errorf("v%d %d-byte %v: Python read frame %d of %d×%d, counts equal %v", v, es, enc, got.Frame, got.Cols, got.Rows, slices.Equal(got.Counts, want))
+				}
+			}
+		}
 	}
 }
