@@ -157,6 +157,11 @@ func (s *Server) streamMessage(ctx context.Context, tr *stream.Tracker, parts []
 		}
 		s.log.Info("stream series started", "series", h.Series, "version", int(h.Version), "expected frames", h.Expected(),
 			"size", fmt.Sprintf("%d×%d", h.Cols, h.Rows), "pixel mask", masked, "count cutoff", h.CountCutoff)
+		if q := s.queue(); q != nil {
+			for _, d := range h.FrameInfo().Disagreements(q.spec.cal) {
+				s.log.Warn("stream header disagrees with the calibration (the calibration is used)", "series", h.Series, "disagreement", d)
+			}
+		}
 	case stream.KindImage:
 		im := m.Image
 		if ev.Stray {

@@ -6,11 +6,13 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -480,4 +482,50 @@ func TestStreamReconnect(t *testing.T) {
 	_, err = stream.Send(context.Background(), push2, stream.SendOptions{Series: series, Frames: imgs})
 	require.NoError(t, err)
 	waitFor(t, "the second series", func() bool { return s.StreamStats().Integrated == 6 })
+}
+
+// lockedBuffer is a log destination safe for the server's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestStreamLogs: the log reports a header whose wavelength disagrees
+// with the calibration, the gap with its first missing frame, and the
+// series end with the frames received against expected.
+func TestStreamLogs(t *testing.T) {
+	imgs, _ := streamFrames(t)
+	push, addr := pushSocket(t)
+	var logs lockedBuffer
+	s, c, dir := testServer(t, func(cfg *ServerConfig) {
+		cfg.Stream = addr
+		cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "run1"), 0o755))
+	arg, atts := newRequest(t, []string{"run1"})
+	r, err := c.Do(context.Background(), "new", arg, atts)
+	require.NoError(t, err)
+	require.Equal(t, ResultNewQueue, r.Result, string(r.Raw))
+	drop, err := stream.ParseDrop("2-3")
+	require.NoError(t, err)
+	series := stream.Series{Version: stream.V2, ID: 9, NImages: 6, Rows: imgs[0].Rows, Cols: imgs[0].Cols, ElemSize: 4, Encoding: stream.EncBSLZ4, Wavelength: 1.0}
+	_, err = stream.Send(context.Background(), push, stream.SendOptions{Series: series, Frames: imgs, Drop: drop})
+	require.NoError(t, err)
+	waitFor(t, "the series end", func() bool { return s.StreamStats().Messages == 6 && s.StreamStats().Integrated == 4 })
+	out := logs.String()
+	assert.Contains(t, out, `msg="stream header disagrees with the calibration (the calibration is used)" server=Test series=9 disagreement="wavelength 1 Å in the file header, 1.54 Å in the calibration"`)
+	assert.Contains(t, out, `msg="stream frames missing" server=Test series=9 "first missing"=2 missing=2`)
+	assert.Contains(t, out, `msg="stream series ended incomplete" server=Test series=9 received=4 expected=6 dropped=2 "out of order"=0`)
 }

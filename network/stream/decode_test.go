@@ -78,7 +78,8 @@ func TestRoundTrip(t *testing.T) {
 	for _, v := range []Version{V1, V2} {
 		for _, es := range []int{2, 4} {
 			for _, enc := range []Encoding{EncNone, EncLZ4Block, EncLZ4, EncBSLZ4} {
-				s := Series{Version: v, ID: 7, NImages: 3, Rows: 33, Cols: 21, ElemSize: es, Encoding: enc, PixelMask: mask, CountCutoff: 5000}
+				s := Series{Version: v, ID: 7, NImages: 3, Rows: 33, Cols: 21, ElemSize: es, Encoding: enc, PixelMask: mask, CountCutoff: 5000,
+					Wavelength: 1.54, DetectorDistance: 1.25, BeamCenter: [2]float64{10.5, 20.25}}
 				if s.Check() != nil {
 					continue // lz4< is v1 only, HDF5-framed lz4 v2 only
 				}
@@ -94,7 +95,8 @@ func TestRoundTrip(t *testing.T) {
 				}
 				h := m.Header
 				if m.Kind != KindHeader || h.Series != 7 || h.Expected() != 3 || h.Rows != 33 || h.Cols != 21 || h.CountCutoff != 5000 ||
-					h.PixelMask == nil || !slices.Equal(h.PixelMask.Masked, mask.Masked) {
+					h.PixelMask == nil || !slices.Equal(h.PixelMask.Masked, mask.Masked) ||
+					h.FrameInfo() != (saxs.FrameInfo{Wavelength: 1.54, DetectorDistance: 1250, BeamCenter: [2]float64{10.5, 20.25}, HasBeamCenter: true}) {
 					t.Fatalf("v%d %s header %+v", v, name, h)
 				}
 				ip, err := s.EncodeImage(2, img)

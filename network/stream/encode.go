@@ -29,6 +29,10 @@ type Series struct {
 	// CountCutoff is sent when non-zero (v1 countrate_correction_count_cutoff,
 	// v2 saturation_value = CountCutoff-1).
 	CountCutoff uint64
+	// Geometry sent when non-zero: wavelength in Å, detector distance in
+	// m, beam centre (x, y) in pixels.
+	Wavelength, DetectorDistance float64
+	BeamCenter                   [2]float64
 }
 
 // Check reports whether the series can be encoded.
@@ -67,6 +71,7 @@ func (s *Series) EncodeHeader() ([][]byte, error) {
 		if s.CountCutoff > 0 {
 			m["saturation_value"] = s.CountCutoff - 1
 		}
+		s.geometry(m, "incident_wavelength")
 		if s.PixelMask != nil {
 			raw := make([]byte, 4*s.Rows*s.Cols)
 			for i, b := range s.PixelMask.Masked {
@@ -89,6 +94,7 @@ func (s *Series) EncodeHeader() ([][]byte, error) {
 	if s.CountCutoff > 0 {
 		cfg["countrate_correction_count_cutoff"] = s.CountCutoff
 	}
+	s.geometry(cfg, "wavelength")
 	c, _ := json.Marshal(cfg)
 	parts := [][]byte{h, c}
 	if s.PixelMask != nil {
@@ -187,6 +193,20 @@ func (s *Series) EncodeEnd() ([][]byte, error) {
 	}
 	h, _ := json.Marshal(map[string]any{"htype": htEnd, "series": s.ID})
 	return [][]byte{h}, nil
+}
+
+// geometry adds the non-zero geometry fields to a header map, the
+// wavelength under the given name.
+func (s *Series) geometry(m map[string]any, wavelength string) {
+	if s.Wavelength > 0 {
+		m[wavelength] = s.Wavelength
+	}
+	if s.DetectorDistance > 0 {
+		m["detector_distance"] = s.DetectorDistance
+	}
+	if s.BeamCenter != [2]float64{} {
+		m["beam_center_x"], m["beam_center_y"] = s.BeamCenter[0], s.BeamCenter[1]
+	}
 }
 
 func multiDim(rows, cols int, tag uint64, raw []byte) cbor.Tag {

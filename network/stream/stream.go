@@ -86,6 +86,13 @@ func (h *Header) Expected() int64 {
 	return h.NImages * max(h.NTrigger, 1)
 }
 
+// FrameInfo returns the header's geometry as saxs.FrameInfo (distance in
+// mm), to compare with a calibration (FrameInfo.Disagreements).
+func (h *Header) FrameInfo() saxs.FrameInfo {
+	return saxs.FrameInfo{Wavelength: h.Wavelength, DetectorDistance: h.DetectorDistance * 1000,
+		BeamCenter: h.BeamCenter, HasBeamCenter: h.BeamCenter != [2]float64{}}
+}
+
 // Image is one frame as received: its data still compressed.
 type Image struct {
 	Version Version
