@@ -90,7 +90,7 @@
 // receives an Eiger's DECTRIS stream interface (v1 or v2, decoded by
 // package network/stream) as its single PULL consumer and integrates each
 // frame in memory with the active queue, writing
-// series_<series>_<frame:06d>.chi ([StreamName]) where the queue writes the
+// <series>_<frame:06d>.chi ([StreamName]) where the queue writes the
 // curves of a frame in its folder; [Server.StreamStats] counts the
 // messages, frames, gaps and failures (streamserver.go).
 package network

@@ -53,9 +53,9 @@ func (s *Server) StreamStats() StreamStats {
 }
 
 // StreamName returns the base name of the files of frame frame of series
-// series: series_<series>_<frame, 6 digits>.
+// series: <series>_<frame, 6 digits> (issue 12), e.g. 5_000017.
 func StreamName(series uint64, frame int64) string {
-	return fmt.Sprintf("series_%d_%06d", series, frame)
+	return fmt.Sprintf("%d_%06d", series, frame)
 }
 
 // streamJob is one image to integrate with the queue that was active

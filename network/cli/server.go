@@ -34,7 +34,7 @@ finish the frames in flight and stop.
 With --stream the server also receives an Eiger's stream interface
 (DECTRIS stream v1 or v2, as its single consumer) and integrates each
 frame in memory with the active queue's calibration, writing
-series_<series>_<frame>.chi where the queue writes the curves of a frame
+<series>_<frame:06d>.chi where the queue writes the curves of a frame
 in its folder (-R, default ../work, or below -o DIR).
 `
 
