@@ -94,4 +94,14 @@
 // plot and fileslist report their results, each job once, and the dead
 // letters of frames given up as Failed. A queue that stops (new, readdir,
 // abort, the end of the server) drops the jobs it still had.
+//
+// # Detector streams
+//
+// With ServerConfig.Stream (saxsdogserver --stream) a server also
+// receives an Eiger's DECTRIS stream interface (v1 or v2, decoded by
+// package network/stream) as its single PULL consumer and integrates each
+// frame in memory with the active queue, writing
+// <series>_<frame:06d>.chi ([StreamName]) where the queue writes the
+// curves of a frame in its folder; [Server.StreamStats] counts the
+// messages, frames, gaps and failures (streamserver.go).
 package network

@@ -71,6 +71,14 @@ type queue struct {
 	latest    Obj // the plot payload of the latest frame, nil before the first
 	runErr    error
 
+	// Stream frames (streamserver.go): written to streamDir, with .dat
+	// and NXcanSAS files as the queue's batch run writes them.
+	streamDir           string
+	streamDat, streamNX bool
+	cacheDir            string
+	streamCache         streamIgs
+	streamFailures      int // stream frames failed (q.mu)
+
 	hq *cluster.HeadQueue // cluster mode: the jobs and results of the queue
 }
 
@@ -96,7 +104,8 @@ type queueOptions struct {
 // startQueue starts the run of spec in a goroutine owned by the queue.
 func startQueue(parent context.Context, spec queueSpec, o queueOptions) (*queue, error) {
 	q := &queue{spec: spec, serverDir: o.serverDir, log: o.log, metrics: o.metrics, start: time.Now(),
-		params: map[string]*paramSeries{}, files: map[string][]string{}, done: make(chan struct{})}
+		params: map[string]*paramSeries{}, files: map[string][]string{}, done: make(chan struct{}),
+		streamDir: streamDir(spec, o), streamDat: o.dat, streamNX: o.nxcansas, cacheDir: o.cacheDir}
 	ctx, cancel := context.WithCancel(parent)
 	subCtx, subCancel := context.WithCancel(ctx)
 	q.cancel, q.subCancel = cancel, subCancel
@@ -203,24 +212,45 @@ func (q *queue) progress(p batch.Progress) {
 	}
 	switch p.File.Status {
 	case batch.Converted:
-		q.metrics.FrameDone()
-		q.processed++
-		now := time.Now()
-		q.history = append(q.history, now)
-		q.pruneHistory(now)
-		for i, o := range p.File.Outputs {
-			if o == "" {
-				continue
-			}
-			key := fmt.Sprintf("Radial%d", i)
-			q.files[key] = append(q.files[key], q.rel(o))
-		}
+		q.convertedLocked(p.File.Outputs)
 	case batch.Failed:
 		q.metrics.FrameFailed()
 		msg := batch.Failure{Path: p.File.Path, Err: p.File.Err}.String()
 		q.failed = append(q.failed, msg)
 		q.log.Warn("frame failed", "error", msg)
 	}
+}
+
+// convertedLocked records a frame converted into the files outputs.
+// Callers hold q.mu.
+func (q *queue) convertedLocked(outputs []string) {
+	q.metrics.FrameDone()
+	q.processed++
+	now := time.Now()
+	q.history = append(q.history, now)
+	q.pruneHistory(now)
+	for i, o := range outputs {
+		if o == "" {
+			continue
+		}
+		key := fmt.Sprintf("Radial%d", i)
+		q.files[key] = append(q.files[key], q.rel(o))
+	}
+}
+
+// streamDir is the folder of a queue's stream frames: where the batch run
+// writes the curves of a frame in the queue folder itself (OutDir
+// mirroring the queue folder below SERVERDIR, else the queue folder
+// joined with RelPath, ../work by default).
+func streamDir(spec queueSpec, o queueOptions) string {
+	if o.outDir != "" {
+		return filepath.Join(append([]string{o.outDir}, spec.directory...)...)
+	}
+	rel := o.relPath
+	if rel == "" {
+		rel = DefaultRelPath
+	}
+	return filepath.Join(spec.dir, rel)
 }
 
 // pruneHistory drops finish times older than HistoryWindow. Callers hold

@@ -74,6 +74,11 @@ type ServerConfig struct {
 	// times and the operator builds of the server's queues (the process's
 	// /metrics; saxsdogserver --metrics-addr).
 	Metrics *metrics.Metrics
+	// Stream is the address (tcp://DCU:PORT) of a detector's stream
+	// interface (DECTRIS stream v1 or v2) that the server receives, as
+	// its single PULL consumer, and integrates with the active queue;
+	// "" for none (streamserver.go).
+	Stream string
 }
 
 // Server is one saxsdog server: a REP socket and at most one queue.
@@ -88,6 +93,8 @@ type Server struct {
 
 	mu sync.Mutex // guards q; requests are handled one at a time anyway
 	q  *queue
+
+	stream streamState
 }
 
 // NewServer checks cfg and prepares a Server.
@@ -158,7 +165,18 @@ func (s *Server) Serve(ctx context.Context) error {
 			return err
 		}
 	}
+	var wg sync.WaitGroup
+	sctx, stopStream := context.WithCancel(ctx)
+	if s.cfg.Stream != "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.serveStream(sctx, s.cfg.Stream)
+		}()
+	}
 	err := s.rep.Serve(ctx)
+	stopStream()
+	wg.Wait()
 	s.stopQueue()
 	return err
 }

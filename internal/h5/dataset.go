@@ -10,6 +10,7 @@ import (
 	"sort"
 
 	"github.com/klauspost/compress/zlib"
+	"github.com/saxsdog/saxs/internal/compress"
 )
 
 // Type is a dataset's element type.
@@ -700,7 +701,7 @@ func (d *Dataset) applyFilter(f *filter, src, dst []byte, c *chunkRef) ([]byte, 
 		}
 		return src[:len(src)-4], nil
 	case FilterLZ4:
-		n, err := decodeLZ4Filter(src, dst)
+		n, err := compress.DecodeLZ4(src, dst)
 		if err != nil {
 			return nil, fail("%v", err)
 		}
@@ -714,7 +715,7 @@ func (d *Dataset) applyFilter(f *filter, src, dst []byte, c *chunkRef) ([]byte, 
 		if len(f.params) > 4 {
 			comp = f.params[4]
 		}
-		n, err := decodeBitshuffle(src, dst, es, comp, &d.bsTmp)
+		n, err := compress.DecodeBitshuffle(src, dst, es, comp, &d.bsTmp)
 		if err != nil {
 			return nil, fail("%v", err)
 		}

@@ -180,18 +180,6 @@ func TestReadH5pyDatasets(t *testing.T) {
 	}
 }
 
-// TestTranspose8 checks the 8×8 bit transpose on single bits: bit j of
-// byte i moves to bit i of byte j.
-func TestTranspose8(t *testing.T) {
-	for i := 0; i < 8; i++ {
-		for j := 0; j < 8; j++ {
-			if got, want := transpose8(1<<(8*i+j)), uint64(1)<<(8*j+i); got != want {
-				t.Fatalf("transpose8(bit %d of byte %d) = %#x, want %#x", j, i, got, want)
-			}
-		}
-	}
-}
-
 // TestHostileHDF5: truncated and corrupted files give *Error values, not
 // panics or huge allocations.
 func TestHostileHDF5(t *testing.T) {
@@ -217,25 +205,6 @@ func TestHostileHDF5(t *testing.T) {
 		var he *Error
 		if !errors.As(err, &he) || he.File != p {
 			t.Errorf("%s: error %v, want an *Error naming %s", tc.name, err, p)
-		}
-	}
-}
-
-// TestUntransposeSizes: the fast paths agree with the general one (both
-// checked against h5py's files in TestReadH5pyDatasets for 1 and 4 bytes)
-// for element sizes 1 to 16.
-func TestUntransposeSizes(t *testing.T) {
-	for es := 1; es <= 16; es++ {
-		n := 64
-		src := make([]byte, n*es)
-		for i := range src {
-			src[i] = byte(i*7 + es)
-		}
-		a, b := make([]byte, n*es), make([]byte, n*es)
-		untransposeBits(a, src, n, es)
-		untransposeBitsSlow(b, src, n, es)
-		if !bytes.Equal(a, b) {
-			t.Fatalf("element size %d: fast and general paths differ", es)
 		}
 	}
 }

@@ -84,6 +84,7 @@ func TestUsageErrors(t *testing.T) {
 		{"saxsdogserver", serverMain, []string{"-R", "a", "-o", "b", "dir"}},
 		{"saxsdogserver", serverMain, []string{"--format", "chi,xml", "dir"}},
 		{"saxsdogserver", serverMain, []string{"--format", "dat", "dir"}},
+		{"saxsdogserver", serverMain, []string{"--stream", "dcu:9999", "dir"}},
 		{"saxsfeeder", feederMain, nil},
 		{"saxsnetconf", netconfMain, []string{"extra"}},
 	} {

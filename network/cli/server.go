@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -20,7 +21,7 @@ import (
 )
 
 const serverUsage = `Usage: saxsdogserver [--netconf F] [-N i] [-p PORT] [-t N] [-R REL | -o DIR] [--strict] [--metrics-addr ADDR]
-                     [--nats URL | --nats-embed ADDR [--state-dir DIR]] SERVERDIR
+                     [--stream tcp://DCU:PORT] [--nats URL | --nats-embed ADDR [--state-dir DIR]] SERVERDIR
 
 Serves the saxsdog queues of the network configuration: one queue per
 configured server (all of them, or entry i with -N), each answering the
@@ -31,6 +32,12 @@ completely written, announced by the feeder or seen by the server's own
 watch, into .chi files next to the data (-R, default ../work) or below
 -o DIR, in the folders the frames have below SERVERDIR. SIGINT or SIGTERM
 finish the frames in flight and stop.
+
+With --stream the server also receives an Eiger's stream interface
+(DECTRIS stream v1 or v2, as its single consumer) and integrates each
+frame in memory with the active queue's calibration, writing
+<series>_<frame:06d>.chi where the queue writes the curves of a frame
+in its folder (-R, default ../work, or below -o DIR).
 
 With --nats URL or --nats-embed ADDR the server is the head of a cluster:
 the frames it finds complete become jobs on NATS JetStream for
@@ -43,7 +50,7 @@ machine"). Without them no NATS code runs.
 func ServerMain(args []string, stdout, stderr io.Writer) int {
 	const tool = "saxsdogserver"
 	var strict, verbose bool
-	var netconf, relPath, outDir, metricsAddr string
+	var netconf, relPath, outDir, metricsAddr, streamAddr string
 	var index, port, threads int
 	cmd := newCommand(tool, serverUsage)
 	fs := cmd.Flags
@@ -59,6 +66,7 @@ func ServerMain(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&strict, "strict", false, "require the SHA-512 digests of mask attachments (sent by saxsleash, not by the original)")
 	fs.StringVar(&metricsAddr, shared.FlagMetricsAddr, "", "serve Prometheus metrics at http://`ADDR`/metrics (host:port; port 0 picks one; default: none)")
 	fs.BoolVar(&verbose, shared.FlagVerbose, false, "log every request and frame")
+	fs.StringVar(&streamAddr, "stream", "", "receive the Eiger stream interface (DECTRIS v1 or v2) at `tcp://DCU:PORT` and integrate its frames with the active queue")
 	head.add(fs)
 	if done, code := cmd.Parse(args, stdout, stderr); done {
 		return code
@@ -72,6 +80,9 @@ func ServerMain(args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, tool, fmt.Errorf("--threads must be at least 1, not %d", threads))
 	case port < 0 || port > 65535:
 		return usageError(stderr, tool, fmt.Errorf("invalid port %d", port))
+	}
+	if streamAddr != "" && !strings.HasPrefix(streamAddr, "tcp://") && !strings.HasPrefix(streamAddr, "ipc://") {
+		return usageError(stderr, tool, fmt.Errorf("--stream %q: a ZeroMQ address tcp://HOST:PORT (or ipc://PATH) expected", streamAddr))
 	}
 	if err := head.check(); err != nil {
 		return usageError(stderr, tool, err)
@@ -96,6 +107,9 @@ func ServerMain(args []string, stdout, stderr io.Writer) int {
 		}
 		if port > 0 && len(indices) > 1 {
 			return usageError(stderr, tool, errors.New("-p needs -N when the configuration lists several servers"))
+		}
+		if streamAddr != "" && len(indices) > 1 {
+			return usageError(stderr, tool, errors.New("--stream needs -N when the configuration lists several servers"))
 		}
 	} else if _, err := nc.Entry(index); err != nil {
 		return usageError(stderr, tool, err)
@@ -128,7 +142,7 @@ func ServerMain(args []string, stdout, stderr io.Writer) int {
 		}
 		s, err := network.NewServer(network.ServerConfig{Dir: fs.Arg(0), NetConf: nc, Index: i, Port: port,
 			Threads: threads, RelPath: relPath, OutDir: outDir, Strict: strict, CacheDir: cacheDir, Logger: log,
-			Verifier: verifiers[secret], Dat: dat, NXcanSAS: nxcansas, Metrics: m, Cluster: clusterHead})
+			Verifier: verifiers[secret], Dat: dat, NXcanSAS: nxcansas, Metrics: m, Stream: streamAddr, Cluster: clusterHead})
 		if err != nil {
 			return usageError(stderr, tool, err)
 		}

@@ -1,4 +1,7 @@
-package h5
+// Package compress decodes and encodes the LZ4 and bitshuffle-LZ4 framings
+// of the HDF5 filters 32004 and 32008, which the Eiger writes in its
+// master files and sends on its stream interface.
+package compress
 
 import (
 	"encoding/binary"
@@ -7,11 +10,11 @@ import (
 	"github.com/pierrec/lz4/v4"
 )
 
-// decodeLZ4Filter undoes HDF5's LZ4 filter (32004): a big-endian 8-byte
+// DecodeLZ4 undoes HDF5's LZ4 filter (32004): a big-endian 8-byte
 // decoded size and 4-byte block size, then blocks each preceded by its
 // big-endian 4-byte compressed size (a block whose compressed size equals
 // its decoded size is stored raw). It returns the decoded length.
-func decodeLZ4Filter(src, dst []byte) (int, error) {
+func DecodeLZ4(src, dst []byte) (int, error) {
 	if len(src) < 12 {
 		return 0, fmt.Errorf("LZ4 chunk of %d bytes has no header", len(src))
 	}
@@ -54,13 +57,13 @@ func defaultBlockSize(es int) int {
 	return max(b, 128)
 }
 
-// decodeBitshuffle undoes the bitshuffle filter (32008) into dst:
+// DecodeBitshuffle undoes the bitshuffle filter (32008) into dst:
 // without compression (comp 0) a bit transpose per block; with LZ4 (comp
 // 2) a big-endian 8-byte decoded size and 4-byte block size in bytes, then
 // per block a big-endian 4-byte compressed size and an LZ4 block that
 // decodes to the bit-transposed elements. Elements after the last
 // multiple of 8 are stored raw at the end. It returns the decoded length.
-func decodeBitshuffle(src, dst []byte, es int, comp uint32, scratch *[]byte) (int, error) {
+func DecodeBitshuffle(src, dst []byte, es int, comp uint32, scratch *[]byte) (int, error) {
 	if es <= 0 || es > 64 {
 		return 0, fmt.Errorf("bitshuffle element size %d", es)
 	}
