@@ -230,7 +230,8 @@ func (q *HeadQueue) Pending(ctx context.Context) (uint64, error) {
 }
 
 // Stop stops reading results and drops the queue's jobs that no worker
-// has finished (workers skip the ones they already hold, see Worker).
+// has finished (a worker finishes the ones it already holds) and its
+// results; its dead letters stay for ResultsMaxAge.
 func (q *HeadQueue) Stop(ctx context.Context) error {
 	q.cc.Stop()
 	s, err := q.h.js.Stream(ctx, JobsStream)
@@ -239,6 +240,13 @@ func (q *HeadQueue) Stop(ctx context.Context) error {
 	}
 	if err := s.Purge(ctx, jetstream.WithPurgeSubject(JobsPrefix+q.id)); err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("cluster: dropping the jobs of %s: %w", q.id, err)
+	}
+	rs, err := q.h.js.Stream(ctx, ResultsStream)
+	if err == nil {
+		err = rs.Purge(ctx, jetstream.WithPurgeSubject(ResultsPrefix+q.id))
+	}
+	if err != nil {
+		return fmt.Errorf("cluster: dropping the results of %s: %w", q.id, err)
 	}
 	return nil
 }

@@ -38,8 +38,11 @@ const (
 const (
 	DefaultAckWait    = 30 * time.Second
 	DefaultMaxDeliver = 5
-	// ResultsMaxAge is how long results and dead letters are kept.
-	ResultsMaxAge = 24 * time.Hour
+	// ResultsMaxAge is how long results and dead letters are kept (a
+	// queue's results are dropped when it stops, its dead letters stay);
+	// ResultsMaxBytes bounds them, the oldest going first.
+	ResultsMaxAge   = 24 * time.Hour
+	ResultsMaxBytes = 1 << 30
 	// calHistory is how many versions of a calibration key the bucket keeps.
 	calHistory = 8
 )
@@ -199,7 +202,8 @@ func Setup(ctx context.Context, js jetstream.JetStream, s Settings) error {
 	}
 	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name: ResultsStream, Subjects: []string{ResultsPrefix + ">", DeadPrefix + ">"}, Retention: jetstream.LimitsPolicy,
-		Storage: jetstream.FileStorage, MaxAge: ResultsMaxAge, Description: "saxsdog results and dead letters",
+		Storage: jetstream.FileStorage, MaxAge: ResultsMaxAge, MaxBytes: ResultsMaxBytes, Discard: jetstream.DiscardOld,
+		Description: "saxsdog results and dead letters",
 	}); err != nil {
 		return fmt.Errorf("cluster: results stream: %w", err)
 	}
