@@ -256,6 +256,11 @@ func (w *Worker) dispatch(ctx context.Context, kv jetstream.KeyValue, pipes map[
 		w.obs.Redelivered()
 		w.log.Info("job delivered again", "subject", m.Subject(), "delivery", delivered)
 	}
+	if ctx.Err() != nil { // stopping: back at once, for another worker
+		_ = m.Nak()
+		w.release()
+		return
+	}
 	var j Job
 	err := json.Unmarshal(m.Data(), &j)
 	j.Queue = queueOfSubject(m.Subject()) // the subject, not what the job says
