@@ -106,8 +106,10 @@ func (h *Head) JetStream() jetstream.JetStream { return h.js }
 // Handlers receive the outcomes of a queue's jobs, each job once, one
 // call at a time.
 type Handlers struct {
+	// Result receives each job's result.
 	Result func(Result)
-	Dead   func(DeadLetter)
+	// Dead receives each job given up.
+	Dead func(DeadLetter)
 }
 
 // HeadQueue is one queue of the head: its id, the calibration version its

@@ -36,7 +36,9 @@ const (
 
 // Defaults of the delivery settings.
 const (
-	DefaultAckWait    = 30 * time.Second
+	// DefaultAckWait is Settings.AckWait when not set.
+	DefaultAckWait = 30 * time.Second
+	// DefaultMaxDeliver is Settings.MaxDeliver when not set.
 	DefaultMaxDeliver = 5
 	// ResultsMaxAge is how long results and dead letters are kept (a
 	// queue's results are dropped when it stops, its dead letters stay);
@@ -121,14 +123,16 @@ type QueueSpec struct {
 	NXcanSAS bool `json:"nxcansas,omitempty"`
 }
 
-// Curve is one curve of a result.
+// Curve is one curve of a result: what plot shows.
 type Curve struct {
+	// Q, I and Sigma are the bin centres, intensities and errors.
 	Q     Floats `json:"q"`
 	I     Floats `json:"i"`
 	Sigma Floats `json:"sigma"`
-	I0    Float  `json:"I0"`
-	I1    Float  `json:"I1"`
-	I2    Float  `json:"I2"`
+	// I0, I1 and I2 are the integral parameters of the curve.
+	I0 Float `json:"I0"`
+	I1 Float `json:"I1"`
+	I2 Float `json:"I2"`
 }
 
 // Result is the outcome of a job: the JSON of a message on
