@@ -138,6 +138,7 @@ type Curve struct {
 // Result is the outcome of a job: the JSON of a message on
 // saxs.results.<queue id>.
 type Result struct {
+	// Job is the job's ID, Queue its queue id.
 	Job   string `json:"job"`
 	Queue string `json:"queue"`
 	// Frame is the job's frame (relative to SERVERDIR).
