@@ -291,7 +291,10 @@ func (w *Worker) dispatch(ctx context.Context, kv jetstream.KeyValue, pipes map[
 	}
 	if p == nil {
 		var err error
-		if p, err = w.startPipeline(ctx, kv, j.Key, j.Version); err != nil {
+		stopBeat := w.heartbeat(m) // building the operator may take longer than AckWait
+		p, err = w.startPipeline(ctx, kv, j.Key, j.Version)
+		stopBeat()
+		if err != nil {
 			w.fail(m, &j, delivered, err)
 			return
 		}
@@ -299,6 +302,31 @@ func (w *Worker) dispatch(ctx context.Context, kv jetstream.KeyValue, pipes map[
 	}
 	if err := p.add(&j, m, delivered); err != nil {
 		w.giveUp(m, DeadLetter{Job: &j, Reason: err.Error(), Deliveries: delivered}, j.Queue) // never better
+	}
+}
+
+// heartbeat sends progress for m every AckWait/3 until the returned
+// function is called.
+func (w *Worker) heartbeat(m jetstream.Msg) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // ends when stop is called
+		defer wg.Done()
+		t := time.NewTicker(max(w.sets.AckWait/3, 10*time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				_ = m.InProgress()
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		wg.Wait()
 	}
 }
 
