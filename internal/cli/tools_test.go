@@ -14,6 +14,7 @@ import (
 	"github.com/saxsdog/saxs/internal/plotchi"
 	"github.com/saxsdog/saxs/internal/saxsdogcli"
 	netcli "github.com/saxsdog/saxs/network/cli"
+	"github.com/saxsdog/saxs/network/stream"
 )
 
 // tools are the commands of the module with their Main functions. A new
@@ -32,6 +33,8 @@ var tools = []struct {
 	{"saxsdogserver", netcli.ServerMain},
 	{"saxsfeeder", netcli.FeederMain},
 	{"saxsleash", netcli.LeashMain},
+	{"saxsdogworker", netcli.WorkerMain},
+	{"saxsstreamsim", stream.SimMain},
 }
 
 // network are the network tools.
@@ -61,6 +64,7 @@ var synonyms = map[string][]string{
 	cli.FlagPort:        {"bind-port", "listen"},
 	cli.FlagTimeout:     {"deadline", "wait"},
 	cli.FlagFormat:      {"formats", "output-format"},
+	cli.FlagMetricsAddr: {"metrics", "prometheus-addr", "metrics-address"},
 }
 
 // flagLine matches a flag in a help text: "  -c, --calibration FILE" or
@@ -110,15 +114,16 @@ func TestOneFlagLanguage(t *testing.T) {
 	for idea, in := range map[string][]string{
 		cli.FlagCalibration: {"saxsdog", "saxsbench"},
 		cli.FlagOut:         {"saxsdog", "plotchi", "saxsdogserver", "saxsleash"},
-		cli.FlagThreads:     {"saxsdog", "saxsbench", "saxsdogserver"},
+		cli.FlagThreads:     {"saxsdog", "saxsbench", "saxsdogserver", "saxsdogworker"},
 		cli.FlagSilent:      {"saxsdog", "saxsconverter"},
-		cli.FlagVerbose:     {"saxsdogserver", "saxsfeeder"},
+		cli.FlagVerbose:     {"saxsdogserver", "saxsfeeder", "saxsdogworker"},
 		cli.FlagRelPath:     {"saxsdog", "saxsdogserver"},
 		cli.FlagTimeout:     {"saxsdog", "saxsleash"},
 		cli.FlagNetConf:     network,
 		cli.FlagServerNo:    {"saxsdogserver", "saxsfeeder", "saxsleash"},
 		cli.FlagPort:        {"saxsdogserver", "saxsfeeder"},
 		cli.FlagFormat:      {"saxsdog", "saxsdogserver"},
+		cli.FlagMetricsAddr: {"saxsdogserver", "saxsdogworker"},
 		cli.FlagVersion:     all(),
 		cli.FlagHelp:        all(),
 	} {

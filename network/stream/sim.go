@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/go-zeromq/zmq4"
-	"github.com/spf13/pflag"
 
 	"github.com/saxsdog/saxs"
+	"github.com/saxsdog/saxs/internal/cli"
 )
 
 const simUsage = `Usage: saxsstreamsim [--bind tcp://HOST:PORT] [--stream-version 1|2] [--encoding E] [--bits 16|32]
@@ -31,12 +31,10 @@ fast as the consumer takes them). Frames listed in --drop (e.g.
 
 // SimMain runs saxsstreamsim with args; it returns the exit code.
 func SimMain(args []string, stdout, stderr io.Writer) int {
-	fs := pflag.NewFlagSet("saxsstreamsim", pflag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, simUsage+"\nOptions:\n")
-		fs.PrintDefaults()
-	}
+	const tool = "saxsstreamsim"
+	cmd := cli.New(tool, nil)
+	fs := cmd.Flags
+	cmd.Help = func() string { return simUsage + "\nOptions:\n" + cli.FlagUsages(fs) }
 	bind := fs.String("bind", "tcp://127.0.0.1:9999", "bind the PUSH socket to `ADDRESS`")
 	version := fs.Int("stream-version", 2, "stream interface `VERSION`: 1 (JSON multipart) or 2 (CBOR)")
 	encoding := fs.String("encoding", "bslz4", "image `ENCODING`: bslz4 (v1 bs16/bs32-lz4<, v2 bslz4), lz4 (v1 lz4<, v2 lz4) or none")
@@ -48,22 +46,15 @@ func SimMain(args []string, stdout, stderr io.Writer) int {
 	drop := fs.String("drop", "", "frame numbers not to send, e.g. 5,10-12")
 	cutoff := fs.Uint64("cutoff", 0, "count cutoff to announce (v1 countrate_correction_count_cutoff, v2 saturation_value+1); 0 for none")
 	maskFile := fs.String("pixel-mask", "", "send the mask `FILE` as the detector pixel mask (v1 header_detail all, v2 pixel_mask)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if done, code := cmd.Parse(args, stdout, stderr); done {
+		return code
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	fail := func(err error) int {
-		fmt.Fprintln(stderr, "saxsstreamsim:", err)
-		return 1
+		fmt.Fprintln(stderr, tool+":", err)
+		return cli.ExitError
 	}
-	usage := func(err error) int {
-		fmt.Fprintln(stderr, "saxsstreamsim:", err)
-		fs.Usage()
-		return 2
-	}
+	usage := func(err error) int { return cmd.UsageError(stderr, "%v", err) }
 	if fs.NArg() == 0 {
 		return usage(errors.New("no frame files given"))
 	}
