@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/saxsdog/saxs/internal/testframes"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -127,24 +127,6 @@ func buildWorker(t *testing.T) string {
 	return bin
 }
 
-// syncBuffer is a bytes.Buffer safe for a process's output and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestClusterThreeWorkersOneKilledOneLate is the proof of issue 12: an
 // embedded NATS server, a head and three saxsdogworker processes on
 // loopback convert 1000 frames; one worker is killed with SIGKILL mid-run
@@ -167,10 +149,10 @@ func TestClusterThreeWorkersOneKilledOneLate(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, ResultNewQueue, r.Result, string(r.Raw))
 
-	logs := map[string]*syncBuffer{}
+	logs := map[string]*testframes.SyncBuffer{}
 	start := func(name string) *exec.Cmd {
 		cmd := exec.Command(bin, "--nats", url, "-t", "1", "--cache-dir", "-", "--retry-delay", "100ms", "--name", name, dir)
-		logs[name] = &syncBuffer{}
+		logs[name] = &testframes.SyncBuffer{}
 		cmd.Stdout, cmd.Stderr = logs[name], logs[name]
 		require.NoError(t, cmd.Start())
 		return cmd

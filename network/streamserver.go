@@ -2,7 +2,6 @@ package network
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -424,17 +423,7 @@ func (q *queue) streamCover(h *stream.Header, pm *saxs.Mask, img *saxs.Image) *s
 // maskedIntegrator returns the integrator for the queue's calibration
 // with extra added to each of its masks, built on first use.
 func (q *queue) maskedIntegrator(ctx context.Context, extra *saxs.Mask) (*saxs.Integrator, error) {
-	hash := sha256.New()
-	fmt.Fprintf(hash, "%d×%d:", extra.Rows, extra.Cols)
-	row := make([]byte, len(extra.Masked))
-	for i, b := range extra.Masked {
-		if b {
-			row[i] = 1
-		}
-	}
-	hash.Write(row)
-	var key [32]byte
-	hash.Sum(key[:0])
+	key := batch.MaskKey(extra)
 	c := &q.streamCache
 	c.mu.Lock()
 	if c.igs == nil {

@@ -6,13 +6,13 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"github.com/saxsdog/saxs/internal/testframes"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -484,31 +484,13 @@ func TestStreamReconnect(t *testing.T) {
 	waitFor(t, "the second series", func() bool { return s.StreamStats().Integrated == 6 })
 }
 
-// lockedBuffer is a log destination safe for the server's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestStreamLogs: the log reports a header whose wavelength disagrees
 // with the calibration, the gap with its first missing frame, and the
 // series end with the frames received against expected.
 func TestStreamLogs(t *testing.T) {
 	imgs, _ := streamFrames(t)
 	push, addr := pushSocket(t)
-	var logs lockedBuffer
+	var logs testframes.SyncBuffer
 	s, c, dir := testServer(t, func(cfg *ServerConfig) {
 		cfg.Stream = addr
 		cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))

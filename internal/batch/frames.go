@@ -137,6 +137,23 @@ type frameState struct {
 // (each holds an operator of a few bytes per pixel).
 const maxMaskedIntegrators = 8
 
+// MaskKey returns a key of the mask's size and pixels (SHA-256), under
+// which integrators built with the mask are cached.
+func MaskKey(m *saxs.Mask) [32]byte {
+	h := sha256.New()
+	fmt.Fprintf(h, "%d×%d:", m.Rows, m.Cols)
+	row := make([]byte, len(m.Masked))
+	for i, b := range m.Masked {
+		if b {
+			row[i] = 1
+		}
+	}
+	h.Write(row)
+	var key [32]byte
+	h.Sum(key[:0])
+	return key
+}
+
 // maskedIntegrator is the integrator for one detector pixel mask, built
 // once (ready is closed when ig or err is set).
 type maskedIntegrator struct {
@@ -152,17 +169,7 @@ func (c *Converter) integratorFor(ctx context.Context, path string, pm *saxs.Mas
 	if pm == nil || pm.Count() == 0 {
 		return c.ig, nil
 	}
-	h := sha256.New()
-	fmt.Fprintf(h, "%d×%d:", pm.Rows, pm.Cols)
-	row := make([]byte, len(pm.Masked))
-	for i, b := range pm.Masked {
-		if b {
-			row[i] = 1
-		}
-	}
-	h.Write(row)
-	var key [32]byte
-	h.Sum(key[:0])
+	key := MaskKey(pm)
 	fs := &c.frames
 	fs.mu.Lock()
 	if fs.masked == nil {

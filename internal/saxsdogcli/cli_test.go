@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/saxsdog/saxs/internal/testframes"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -331,24 +331,6 @@ func TestParseWatchAndCacheFlags(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestMainWatch(t *testing.T) {
 	dir := t.TempDir()
 	flatCal(t, dir)
@@ -357,7 +339,7 @@ func TestMainWatch(t *testing.T) {
 	t.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "user-cache"))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr testframes.SyncBuffer
 	done := make(chan int)
 	go func() {
 		done <- mainContext(ctx, []string{"-w", "--settle", "50ms", "--timeout", "1s", "--cache-dir", "cache", "-t", "2", "data"},

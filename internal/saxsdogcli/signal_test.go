@@ -4,6 +4,7 @@ package saxsdogcli
 
 import (
 	"bytes"
+	"github.com/saxsdog/saxs/internal/testframes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,7 +32,7 @@ func TestSignalEndsWatch(t *testing.T) {
 	writeFrame(t, filepath.Join(data, "a.tif"), 2)
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		var stdout bytes.Buffer
-		stderr := &syncBuffer{}
+		stderr := &testframes.SyncBuffer{}
 		cmd := exec.Command(bin, "-w", "--settle", "50ms", "--no-cache", "-o", filepath.Join(dir, "out"), "data")
 		cmd.Dir = dir
 		cmd.Stdout, cmd.Stderr = &stdout, stderr

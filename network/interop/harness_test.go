@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/saxsdog/saxs/internal/testframes"
 	"io"
 	"net"
 	"os"
@@ -15,7 +16,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -187,29 +187,11 @@ func writeNetconf(t testing.TB, dir string, entries ...entry) string {
 	return p
 }
 
-// syncBuffer is a bytes.Buffer safe for a process's output and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // proc is a subprocess owned by a test; Cleanup kills it.
 type proc struct {
 	name   string
 	cmd    *exec.Cmd
-	out    *syncBuffer
+	out    *testframes.SyncBuffer
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -235,7 +217,7 @@ func start(t testing.TB, limit time.Duration, path string, args ...string) *proc
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	cmd := exec.CommandContext(ctx, path, args...)
 	cmd.Env = env(t)
-	out := &syncBuffer{}
+	out := &testframes.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Start(); err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/saxsdog/saxs/internal/testframes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -234,7 +235,7 @@ func TestLeashPlotAndMasks(t *testing.T) {
 	defer cancel()
 	follow := exec.CommandContext(ctx, binary(t, "saxsleash"), "--netconf", f.conf, "--timeout", "5s", "plot", "--follow")
 	follow.Env = env(t)
-	fout := &syncBuffer{}
+	fout := &testframes.SyncBuffer{}
 	follow.Stdout, follow.Stderr = fout, fout
 	if err := follow.Start(); err != nil {
 		t.Fatal(err)

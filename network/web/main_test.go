@@ -3,12 +3,12 @@ package web
 import (
 	"bytes"
 	"context"
+	"github.com/saxsdog/saxs/internal/testframes"
 	"net/http"
 	"net/http/cookiejar"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,24 +17,6 @@ import (
 	"github.com/saxsdog/saxs/network"
 )
 
-// syncBuffer is a bytes.Buffer safe for one writer and one reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestMainServesThePrintedAddress(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "net.json")
 	nc, err := network.DefaultNetConf(path)
@@ -42,7 +24,7 @@ func TestMainServesThePrintedAddress(t *testing.T) {
 	require.NoError(t, nc.Write())
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr testframes.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- Main(ctx, []string{"--netconf", path, "--addr", "127.0.0.1:0", "--no-browser"}, &stdout, &stderr)
