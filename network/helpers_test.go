@@ -2,14 +2,20 @@ package network
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 
 	"github.com/saxsdog/saxs/internal/batch"
+	"github.com/saxsdog/saxs/network/metrics"
 )
 
 const testSecret = "0123456789abcdef0123456789abcd"
@@ -67,4 +73,30 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// newQueue makes the folder SERVERDIR/sub and starts a queue on it with
+// the sample calibration; it returns the folder.
+func newQueue(t *testing.T, c *Client, dir, sub string) string {
+	t.Helper()
+	folder := filepath.Join(dir, sub)
+	require.NoError(t, os.MkdirAll(folder, 0o755))
+	arg, atts := newRequest(t, []string{sub})
+	r, err := c.Do(context.Background(), "new", arg, atts)
+	require.NoError(t, err)
+	require.Equal(t, ResultNewQueue, r.Result, string(r.Raw))
+	return folder
+}
+
+// scrape returns the metric families of m's /metrics, parsed with
+// Prometheus's text parser.
+func scrape(t *testing.T, m *metrics.Metrics) map[string]*dto.MetricFamily {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	require.Equal(t, http.StatusOK, rec.Code)
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(rec.Body)
+	require.NoError(t, err)
+	return fams
 }

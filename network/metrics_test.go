@@ -2,14 +2,10 @@ package network
 
 import (
 	"context"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -24,12 +20,7 @@ func TestServerMetrics(t *testing.T) {
 	s, c, dir := testServer(t, func(cfg *ServerConfig) { cfg.Metrics = m })
 	m.SetQueueLength(func() float64 { return float64(s.QueueLength()) })
 	ctx := context.Background()
-	run := filepath.Join(dir, "run1")
-	require.NoError(t, os.MkdirAll(run, 0o755))
-	arg, atts := newRequest(t, []string{"run1"})
-	r, err := c.Do(ctx, "new", arg, atts)
-	require.NoError(t, err)
-	require.Equal(t, ResultNewQueue, r.Result, string(r.Raw))
+	run := newQueue(t, c, dir, "run1")
 
 	frames, err := filepath.Glob(filepath.Join(sampleDir, "frames", "run1", "*.tif"))
 	require.NoError(t, err)
@@ -52,12 +43,7 @@ func TestServerMetrics(t *testing.T) {
 		return len(l) == 1
 	})
 
-	rec := httptest.NewRecorder()
-	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	require.Equal(t, http.StatusOK, rec.Code)
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(rec.Body)
-	require.NoError(t, err)
+	fams := scrape(t, m)
 	get := func(name string) float64 {
 		f := fams[name]
 		require.NotNil(t, f, name)

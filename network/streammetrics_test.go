@@ -2,14 +2,8 @@ package network
 
 import (
 	"context"
-	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"testing"
 
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -27,11 +21,7 @@ func TestStreamMetrics(t *testing.T) {
 	push, addr := pushSocket(t)
 	m := metrics.New("server")
 	s, c, dir := testServer(t, func(cfg *ServerConfig) { cfg.Stream = addr; cfg.Metrics = m })
-	require.NoError(t, os.MkdirAll(filepath.Join(dir, "run1"), 0o755))
-	arg, atts := newRequest(t, []string{"run1"})
-	r, err := c.Do(context.Background(), "new", arg, atts)
-	require.NoError(t, err)
-	require.Equal(t, ResultNewQueue, r.Result, string(r.Raw))
+	newQueue(t, c, dir, "run1")
 	rows, cols := imgs[0].Rows, imgs[0].Cols
 	pm := &saxs.Mask{Rows: rows, Cols: cols, Masked: make([]bool, rows*cols)}
 	for i := 0; i < cols; i++ {
@@ -47,12 +37,7 @@ func TestStreamMetrics(t *testing.T) {
 		return st.Integrated == 17 && st.Messages == 19
 	})
 
-	rec := httptest.NewRecorder()
-	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	require.Equal(t, http.StatusOK, rec.Code)
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(rec.Body)
-	require.NoError(t, err)
+	fams := scrape(t, m)
 	get := func(name string) float64 {
 		f := fams[name]
 		require.NotNil(t, f, name)
