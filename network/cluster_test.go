@@ -151,7 +151,7 @@ func TestClusterThreeWorkersOneKilledOneLate(t *testing.T) {
 
 	logs := map[string]*testframes.SyncBuffer{}
 	start := func(name string) *exec.Cmd {
-		cmd := exec.Command(bin, "--nats", url, "-t", "1", "--cache-dir", "-", "--retry-delay", "100ms", "--name", name, dir)
+		cmd := exec.Command(bin, "--nats", url, "-t", "1", "--no-cache", "--retry-delay", "100ms", "--name", name, dir)
 		logs[name] = &testframes.SyncBuffer{}
 		cmd.Stdout, cmd.Stderr = logs[name], logs[name]
 		require.NoError(t, cmd.Start())

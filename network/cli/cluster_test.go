@@ -37,6 +37,7 @@ func TestClusterUsageErrors(t *testing.T) {
 		{workerMain, []string{dir}, "--nats URL is required"},
 		{workerMain, []string{"--nats", "nats://127.0.0.1:1"}, "exactly one SERVERDIR"},
 		{workerMain, []string{"--nats", "nats://127.0.0.1:1", "-t", "0", dir}, "--threads"},
+		{workerMain, []string{"--nats", "nats://127.0.0.1:1", "--no-cache", "--cache-dir", dir, dir}, "--no-cache and --cache-dir exclude each other"},
 		{serverMain, []string{"--nats", "nats://127.0.0.1:1", "--nats-embed", "127.0.0.1:0", dir}, "exclude each other"},
 		{serverMain, []string{"--state-dir", dir, dir}, "--state-dir needs --nats-embed"},
 		{serverMain, []string{"--nats-embed", "127.0.0.1:0", "--max-deliver", "0", dir}, "--max-deliver"},
@@ -134,7 +135,7 @@ func TestClusterCommands(t *testing.T) {
 	assert.Contains(t, strings.ToLower(string(ro)), "authorization")
 
 	worker, wlog := start("saxsdogworker", "--nats", natsURL, "--nats-token", "s3cret-token", "-t", "1",
-		"--cache-dir", "-", "--metrics-addr", "127.0.0.1:0", dir)
+		"--no-cache", "--metrics-addr", "127.0.0.1:0", dir)
 	metricsURL := regexp.MustCompile(`msg=metrics url=(\S+)`)
 	waitUntil(t, "the worker's metrics", func() bool { return wlog.find(metricsURL) != "" }, wlog)
 

@@ -36,12 +36,13 @@ func WorkerMain(args []string, stdout, stderr io.Writer) int {
 	var threads int
 	var cacheDir, metricsAddr, name string
 	var retry time.Duration
-	var verbose bool
+	var verbose, noCache bool
 	cmd := newCommand(tool, workerUsage)
 	fs := cmd.Flags
 	nf.add(fs, "the NATS server of the head, `URL` (required)")
 	fs.IntVarP(&threads, shared.FlagThreads, "t", runtime.NumCPU(), "integrate `N` frames at once (default: the number of CPUs)")
-	fs.StringVar(&cacheDir, "cache-dir", "", "keep built integration operators in `DIR` (default: the saxs cache folder; \"-\" for none)")
+	fs.StringVar(&cacheDir, "cache-dir", "", "keep built integration operators in `DIR` (default: <user cache folder>/saxs/operators)")
+	fs.BoolVar(&noCache, "no-cache", false, "do not keep or load built integration operators")
 	fs.StringVar(&metricsAddr, shared.FlagMetricsAddr, "", "serve Prometheus metrics at http://`ADDR`/metrics (host:port; port 0 picks one; default: none)")
 	fs.StringVar(&name, "name", "", "the worker's `NAME` in results and dead letters (default host:pid)")
 	fs.DurationVar(&retry, "retry-delay", cluster.DefaultRetryDelay, "wait `DURATION` before a failed frame is tried again")
@@ -58,11 +59,10 @@ func WorkerMain(args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, tool, fmt.Errorf("--threads must be at least 1, not %d", threads))
 	case retry <= 0:
 		return usageError(stderr, tool, fmt.Errorf("--retry-delay must be positive, not %v", retry))
+	case noCache && fs.Changed("cache-dir"):
+		return usageError(stderr, tool, errors.New("--no-cache and --cache-dir exclude each other"))
 	}
-	switch cacheDir {
-	case "-":
-		cacheDir = ""
-	case "":
+	if !noCache && cacheDir == "" {
 		if d, err := saxs.DefaultCacheDir(); err == nil {
 			cacheDir = d
 		}

@@ -53,7 +53,7 @@ func benchEnv(b *testing.B) (*env, string, []string) {
 // SIGTERM at the end of the benchmark.
 func (e *env) startWorkers(b *testing.B, bin string, n int) {
 	for i := range n {
-		cmd := exec.Command(bin, "--nats", e.emb.ClientURL(), "-t", "1", "--cache-dir", "-", "--name", fmt.Sprint("w", i), e.dir)
+		cmd := exec.Command(bin, "--nats", e.emb.ClientURL(), "-t", "1", "--no-cache", "--name", fmt.Sprint("w", i), e.dir)
 		require.NoError(b, cmd.Start())
 		b.Cleanup(func() {
 			_ = cmd.Process.Signal(syscall.SIGTERM)
