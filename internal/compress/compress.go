@@ -165,21 +165,21 @@ func untransposeBits(dst, src []byte, n, es int) {
 	r0 := 0
 	switch es {
 	case 1:
+		var x [8]uint64
 		for ; r0+8 <= row; r0 += 8 {
-			var x [8]uint64
 			untranspose8x8(&x, src, r0, row)
 			untransposeES1(dst[8*r0:8*r0+64], &x)
 		}
 	case 2:
+		var x [16]uint64
 		for ; r0+8 <= row; r0 += 8 {
-			var x [16]uint64
 			untranspose8x8((*[8]uint64)(x[0:8]), src, r0, row)
 			untranspose8x8((*[8]uint64)(x[8:16]), src, 8*row+r0, row)
 			untransposeES2(dst[16*r0:16*r0+128], &x)
 		}
 	case 4:
+		var x [32]uint64
 		for ; r0+8 <= row; r0 += 8 {
-			var x [32]uint64
 			untranspose8x8((*[8]uint64)(x[0:8]), src, r0, row)
 			untranspose8x8((*[8]uint64)(x[8:16]), src, 8*row+r0, row)
 			untranspose8x8((*[8]uint64)(x[16:24]), src, 16*row+r0, row)
@@ -187,8 +187,8 @@ func untransposeBits(dst, src []byte, n, es int) {
 			untransposeES4(dst[32*r0:32*r0+256], &x)
 		}
 	case 8:
+		var x [64]uint64
 		for ; r0+8 <= row; r0 += 8 {
-			var x [64]uint64
 			for j := 0; j < 8; j++ {
 				untranspose8x8((*[8]uint64)(x[8*j:8*j+8]), src, 8*j*row+r0, row)
 			}
@@ -237,14 +237,14 @@ const (
 // belonging to element 8k+m) and exchanges the bit index within bytes with
 // the word index, so that byte k bit b of x[m] is bit b of element 8k+m.
 func untranspose8x8(x *[8]uint64, src []byte, off, row int) {
-	w0 := binary.LittleEndian.Uint64(src[off:])
-	w1 := binary.LittleEndian.Uint64(src[off+row:])
-	w2 := binary.LittleEndian.Uint64(src[off+2*row:])
-	w3 := binary.LittleEndian.Uint64(src[off+3*row:])
-	w4 := binary.LittleEndian.Uint64(src[off+4*row:])
-	w5 := binary.LittleEndian.Uint64(src[off+5*row:])
-	w6 := binary.LittleEndian.Uint64(src[off+6*row:])
-	w7 := binary.LittleEndian.Uint64(src[off+7*row:])
+	w0 := binary.LittleEndian.Uint64(src[off : off+8])
+	w1 := binary.LittleEndian.Uint64(src[off+row : off+row+8])
+	w2 := binary.LittleEndian.Uint64(src[off+2*row : off+2*row+8])
+	w3 := binary.LittleEndian.Uint64(src[off+3*row : off+3*row+8])
+	w4 := binary.LittleEndian.Uint64(src[off+4*row : off+4*row+8])
+	w5 := binary.LittleEndian.Uint64(src[off+5*row : off+5*row+8])
+	w6 := binary.LittleEndian.Uint64(src[off+6*row : off+6*row+8])
+	w7 := binary.LittleEndian.Uint64(src[off+7*row : off+7*row+8])
 	w0, w1 = swapBits(w0, w1, 1, mask1)
 	w2, w3 = swapBits(w2, w3, 1, mask1)
 	w4, w5 = swapBits(w4, w5, 1, mask1)
