@@ -154,10 +154,12 @@ func DecodeBitshuffle(src, dst []byte, es int, comp uint32, scratch *[]byte) (in
 // It works on 64 elements (8 bytes of each row) at a time: for each byte
 // j of the elements, the 8 bit-rows' 64-bit words are transposed as an
 // 8×8 matrix of 8×8 bit blocks (untranspose8x8), which leaves word m
-// holding byte j of elements m, 8+m, …, 56+m; for element sizes 1, 2, 4
-// and 8 a byte transpose across those words then gives whole output
-// words, for other sizes the bytes are stored one by one. Elements past
-// the last multiple of 64 take the byte-at-a-time path (untransposeTail).
+// holding byte j of elements m, 8+m, …, 56+m. For element sizes 1, 2
+// and 4 a byte transpose across those words then gives whole output
+// words; for sizes of 8 or more each 8 bytes j…j+7 of the elements are
+// transposed so (untransposeBytes8) and the bytes past the last multiple
+// of 8 are stored one by one. Elements past the last multiple of 64 take
+// the byte-at-a-time path (untransposeTail).
 func untransposeBits(dst, src []byte, n, es int) {
 	row := n / 8
 	src = src[:8*es*row]
@@ -186,21 +188,21 @@ func untransposeBits(dst, src []byte, n, es int) {
 			untranspose8x8((*[8]uint64)(x[24:32]), src, 24*row+r0, row)
 			untransposeES4(dst[32*r0:32*r0+256], &x)
 		}
-	case 8:
+	default:
 		var x [64]uint64
 		for ; r0+8 <= row; r0 += 8 {
-			for j := 0; j < 8; j++ {
-				untranspose8x8((*[8]uint64)(x[8*j:8*j+8]), src, 8*j*row+r0, row)
-			}
-			untransposeES8(dst[64*r0:64*r0+512], &x)
-		}
-	default:
-		for ; r0+8 <= row; r0 += 8 {
 			d := dst[8*r0*es : 8*(r0+8)*es]
-			for j := 0; j < es; j++ {
-				var x [8]uint64
-				untranspose8x8(&x, src, 8*j*row+r0, row)
-				for m, w := range x {
+			j := 0
+			for ; j+8 <= es; j += 8 {
+				for i := 0; i < 8; i++ {
+					untranspose8x8((*[8]uint64)(x[8*i:8*i+8]), src, 8*(j+i)*row+r0, row)
+				}
+				untransposeBytes8(d, &x, es, j)
+			}
+			for ; j < es; j++ {
+				y := (*[8]uint64)(x[:8])
+				untranspose8x8(y, src, 8*j*row+r0, row)
+				for m, w := range y {
 					for k := 0; k < 8; k++ {
 						d[(8*k+m)*es+j] = byte(w >> (8 * uint(k)))
 					}
@@ -360,19 +362,36 @@ func untransposeES4(d []byte, x *[32]uint64) {
 	}
 }
 
-// untransposeES8 writes the 64 eight-byte elements to d (512 bytes) from
-// x, where byte k of x[8j+m] is byte j of element 8k+m: per m an 8×8
-// byte transpose of the words x[8j+m], word j of which becomes element
-// 8j+m.
-func untransposeES8(d []byte, x *[64]uint64) {
-	d = d[:512]
+// untransposeBytes8 writes bytes j…j+7 of the 64 elements of es bytes
+// in d (64·es bytes) from x, where byte k of x[8i+m] is byte j+i of
+// element 8k+m: per m an 8×8 byte transpose of the words x[8i+m], word i
+// of which becomes the 8 bytes of element 8i+m.
+func untransposeBytes8(d []byte, x *[64]uint64, es, j int) {
+	d = d[:64*es]
 	for m := 0; m < 8; m++ {
-		y := [8]uint64{x[m], x[8+m], x[16+m], x[24+m], x[32+m], x[40+m], x[48+m], x[56+m]}
-		var out [64]byte
-		untransposeES1(out[:], &y)
-		for k := 0; k < 8; k++ {
-			copy(d[8*(8*k+m):8*(8*k+m)+8], out[8*k:8*k+8])
-		}
+		a0, a1, a2, a3 := x[m], x[8+m], x[16+m], x[24+m]
+		a4, a5, a6, a7 := x[32+m], x[40+m], x[48+m], x[56+m]
+		a0, a1 = swapBits(a0, a1, 8, mask8)
+		a2, a3 = swapBits(a2, a3, 8, mask8)
+		a4, a5 = swapBits(a4, a5, 8, mask8)
+		a6, a7 = swapBits(a6, a7, 8, mask8)
+		a0, a2 = swapBits(a0, a2, 16, mask16)
+		a1, a3 = swapBits(a1, a3, 16, mask16)
+		a4, a6 = swapBits(a4, a6, 16, mask16)
+		a5, a7 = swapBits(a5, a7, 16, mask16)
+		a0, a4 = swapBits(a0, a4, 32, mask32)
+		a1, a5 = swapBits(a1, a5, 32, mask32)
+		a2, a6 = swapBits(a2, a6, 32, mask32)
+		a3, a7 = swapBits(a3, a7, 32, mask32)
+		e := d[m*es+j:]
+		binary.LittleEndian.PutUint64(e[0:8], a0)
+		binary.LittleEndian.PutUint64(e[8*es:8*es+8], a1)
+		binary.LittleEndian.PutUint64(e[16*es:16*es+8], a2)
+		binary.LittleEndian.PutUint64(e[24*es:24*es+8], a3)
+		binary.LittleEndian.PutUint64(e[32*es:32*es+8], a4)
+		binary.LittleEndian.PutUint64(e[40*es:40*es+8], a5)
+		binary.LittleEndian.PutUint64(e[48*es:48*es+8], a6)
+		binary.LittleEndian.PutUint64(e[56*es:56*es+8], a7)
 	}
 }
 

@@ -3,6 +3,7 @@ package compress
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"math/rand/v2"
 	"testing"
 )
@@ -207,11 +208,12 @@ func benchUntranspose(b *testing.B, es int, f func(dst, src []byte, n, es int)) 
 	}
 }
 
-// BenchmarkUntranspose: the un-transpose of a 981×1043 frame of 4- and
-// 2-byte elements, the current code and the reference.
+// BenchmarkUntranspose: the un-transpose of a 981×1043 frame of 4-, 2-,
+// 1-, 8-, 3- and 16-byte elements, the current code (new) and the
+// byte-at-a-time reference (ref).
 func BenchmarkUntranspose(b *testing.B) {
-	for _, es := range []int{4, 2, 1, 8} {
-		b.Run("es"+string(rune('0'+es))+"/new", func(b *testing.B) { benchUntranspose(b, es, untransposeBits) })
-		b.Run("es"+string(rune('0'+es))+"/ref", func(b *testing.B) { benchUntranspose(b, es, untransposeBitsRef) })
+	for _, es := range []int{4, 2, 1, 8, 3, 16} {
+		b.Run(fmt.Sprintf("es%d/new", es), func(b *testing.B) { benchUntranspose(b, es, untransposeBits) })
+		b.Run(fmt.Sprintf("es%d/ref", es), func(b *testing.B) { benchUntranspose(b, es, untransposeBitsRef) })
 	}
 }
