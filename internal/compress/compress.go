@@ -156,7 +156,8 @@ func DecodeBitshuffle(src, dst []byte, es int, comp uint32, scratch *[]byte) (in
 // 8×8 matrix of 8×8 bit blocks (untranspose8x8), which leaves word m
 // holding byte j of elements m, 8+m, …, 56+m. For element sizes 1, 2
 // and 4 a byte transpose across those words then gives whole output
-// words; for sizes of 8 or more each 8 bytes j…j+7 of the elements are
+// words; for 3, 5, 6 and 7 it gives each element in the low bytes of a
+// word (untransposeNarrow); for sizes of 8 or more each 8 bytes j…j+7 of the elements are
 // transposed so (untransposeBytes8) and the bytes past the last multiple
 // of 8 are stored one by one. Elements past the last multiple of 64 take
 // the byte-at-a-time path (untransposeTail).
@@ -187,6 +188,14 @@ func untransposeBits(dst, src []byte, n, es int) {
 			untranspose8x8((*[8]uint64)(x[16:24]), src, 16*row+r0, row)
 			untranspose8x8((*[8]uint64)(x[24:32]), src, 24*row+r0, row)
 			untransposeES4(dst[32*r0:32*r0+256], &x)
+		}
+	case 3, 5, 6, 7:
+		var x [64]uint64 // x[8j+m] for j ≥ es stays 0
+		for ; r0+8 <= row; r0 += 8 {
+			for j := 0; j < es; j++ {
+				untranspose8x8((*[8]uint64)(x[8*j:8*j+8]), src, 8*j*row+r0, row)
+			}
+			untransposeNarrow(dst[8*r0*es:8*(r0+8)*es], &x, es)
 		}
 	default:
 		var x [64]uint64
@@ -392,6 +401,46 @@ func untransposeBytes8(d []byte, x *[64]uint64, es, j int) {
 		binary.LittleEndian.PutUint64(e[40*es:40*es+8], a5)
 		binary.LittleEndian.PutUint64(e[48*es:48*es+8], a6)
 		binary.LittleEndian.PutUint64(e[56*es:56*es+8], a7)
+	}
+}
+
+// untransposeNarrow writes the 64 elements of es < 8 bytes to d (64·es
+// bytes) from x, where byte k of x[8j+m] is byte j of element 8k+m (and
+// x[8j+m] is 0 for j ≥ es): the byte transposes of untransposeBytes8 give
+// each element in the low bytes of a word, and the words are stored in
+// element order 8 bytes each at the element's place, each store's bytes
+// past the element overwritten by the next one; the last elements, whose
+// 8 bytes would pass the end of d, byte by byte.
+func untransposeNarrow(d []byte, x *[64]uint64, es int) {
+	d = d[:64*es]
+	var e [64]uint64
+	for m := 0; m < 8; m++ {
+		a0, a1, a2, a3 := x[m], x[8+m], x[16+m], x[24+m]
+		a4, a5, a6, a7 := x[32+m], x[40+m], x[48+m], x[56+m]
+		a0, a1 = swapBits(a0, a1, 8, mask8)
+		a2, a3 = swapBits(a2, a3, 8, mask8)
+		a4, a5 = swapBits(a4, a5, 8, mask8)
+		a6, a7 = swapBits(a6, a7, 8, mask8)
+		a0, a2 = swapBits(a0, a2, 16, mask16)
+		a1, a3 = swapBits(a1, a3, 16, mask16)
+		a4, a6 = swapBits(a4, a6, 16, mask16)
+		a5, a7 = swapBits(a5, a7, 16, mask16)
+		a0, a4 = swapBits(a0, a4, 32, mask32)
+		a1, a5 = swapBits(a1, a5, 32, mask32)
+		a2, a6 = swapBits(a2, a6, 32, mask32)
+		a3, a7 = swapBits(a3, a7, 32, mask32)
+		e[m], e[8+m], e[16+m], e[24+m] = a0, a1, a2, a3
+		e[32+m], e[40+m], e[48+m], e[56+m] = a4, a5, a6, a7
+	}
+	i, p := 0, 0
+	for ; p+8 <= len(d); i, p = i+1, p+es {
+		binary.LittleEndian.PutUint64(d[p:p+8], e[i])
+	}
+	for ; i < 64; i, p = i+1, p+es {
+		w := e[i]
+		for k := 0; k < es; k++ {
+			d[p+k] = byte(w >> (8 * uint(k)))
+		}
 	}
 }
 

@@ -212,7 +212,7 @@ func benchUntranspose(b *testing.B, es int, f func(dst, src []byte, n, es int)) 
 // 1-, 8-, 3- and 16-byte elements, the current code (new) and the
 // byte-at-a-time reference (ref).
 func BenchmarkUntranspose(b *testing.B) {
-	for _, es := range []int{4, 2, 1, 8, 3, 16} {
+	for _, es := range []int{4, 2, 1, 8, 3, 16, 7} {
 		b.Run(fmt.Sprintf("es%d/new", es), func(b *testing.B) { benchUntranspose(b, es, untransposeBits) })
 		b.Run(fmt.Sprintf("es%d/ref", es), func(b *testing.B) { benchUntranspose(b, es, untransposeBitsRef) })
 	}
