@@ -157,9 +157,9 @@ func DecodeBitshuffle(src, dst []byte, es int, comp uint32, scratch *[]byte) (in
 // holding byte j of elements m, 8+m, …, 56+m. For element sizes 1, 2
 // and 4 a byte transpose across those words then gives whole output
 // words; for 3, 5, 6 and 7 it gives each element in the low bytes of a
-// word (untransposeNarrow); for sizes of 8 or more each 8 bytes j…j+7 of the elements are
-// transposed so (untransposeBytes8) and the bytes past the last multiple
-// of 8 are stored one by one. Elements past the last multiple of 64 take
+// word (untransposeNarrow); for sizes of 8 or more each 8 bytes j…j+7
+// of the elements are transposed so (untransposeBytes8) and the bytes past
+// the last multiple of 8 are stored one by one. Elements past the last multiple of 64 take
 // the byte-at-a-time path (untransposeTail).
 func untransposeBits(dst, src []byte, n, es int) {
 	row := n / 8
@@ -276,7 +276,20 @@ func untranspose8x8(x *[8]uint64, src []byte, off, row int) {
 // byte transpose.
 func untransposeES1(d []byte, x *[8]uint64) {
 	d = d[:64]
-	a0, a1, a2, a3, a4, a5, a6, a7 := x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]
+	a0, a1, a2, a3, a4, a5, a6, a7 := transposeBytes(x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7])
+	binary.LittleEndian.PutUint64(d[0:], a0)
+	binary.LittleEndian.PutUint64(d[8:], a1)
+	binary.LittleEndian.PutUint64(d[16:], a2)
+	binary.LittleEndian.PutUint64(d[24:], a3)
+	binary.LittleEndian.PutUint64(d[32:], a4)
+	binary.LittleEndian.PutUint64(d[40:], a5)
+	binary.LittleEndian.PutUint64(d[48:], a6)
+	binary.LittleEndian.PutUint64(d[56:], a7)
+}
+
+// transposeBytes transposes the 8×8 byte matrix whose row i is word ai
+// (byte k of ai becomes byte i of the k-th result).
+func transposeBytes(a0, a1, a2, a3, a4, a5, a6, a7 uint64) (uint64, uint64, uint64, uint64, uint64, uint64, uint64, uint64) {
 	a0, a1 = swapBits(a0, a1, 8, mask8)
 	a2, a3 = swapBits(a2, a3, 8, mask8)
 	a4, a5 = swapBits(a4, a5, 8, mask8)
@@ -289,14 +302,7 @@ func untransposeES1(d []byte, x *[8]uint64) {
 	a1, a5 = swapBits(a1, a5, 32, mask32)
 	a2, a6 = swapBits(a2, a6, 32, mask32)
 	a3, a7 = swapBits(a3, a7, 32, mask32)
-	binary.LittleEndian.PutUint64(d[0:], a0)
-	binary.LittleEndian.PutUint64(d[8:], a1)
-	binary.LittleEndian.PutUint64(d[16:], a2)
-	binary.LittleEndian.PutUint64(d[24:], a3)
-	binary.LittleEndian.PutUint64(d[32:], a4)
-	binary.LittleEndian.PutUint64(d[40:], a5)
-	binary.LittleEndian.PutUint64(d[48:], a6)
-	binary.LittleEndian.PutUint64(d[56:], a7)
+	return a0, a1, a2, a3, a4, a5, a6, a7
 }
 
 // untransposeES2 writes the 64 two-byte elements to d (128 bytes) from x,
@@ -373,25 +379,12 @@ func untransposeES4(d []byte, x *[32]uint64) {
 
 // untransposeBytes8 writes bytes j…j+7 of the 64 elements of es bytes
 // in d (64·es bytes) from x, where byte k of x[8i+m] is byte j+i of
-// element 8k+m: per m an 8×8 byte transpose of the words x[8i+m], word i
-// of which becomes the 8 bytes of element 8i+m.
+// element 8k+m: per m an 8×8 byte transpose of the words x[8i+m], result
+// k of which is the 8 bytes of element 8k+m.
 func untransposeBytes8(d []byte, x *[64]uint64, es, j int) {
 	d = d[:64*es]
 	for m := 0; m < 8; m++ {
-		a0, a1, a2, a3 := x[m], x[8+m], x[16+m], x[24+m]
-		a4, a5, a6, a7 := x[32+m], x[40+m], x[48+m], x[56+m]
-		a0, a1 = swapBits(a0, a1, 8, mask8)
-		a2, a3 = swapBits(a2, a3, 8, mask8)
-		a4, a5 = swapBits(a4, a5, 8, mask8)
-		a6, a7 = swapBits(a6, a7, 8, mask8)
-		a0, a2 = swapBits(a0, a2, 16, mask16)
-		a1, a3 = swapBits(a1, a3, 16, mask16)
-		a4, a6 = swapBits(a4, a6, 16, mask16)
-		a5, a7 = swapBits(a5, a7, 16, mask16)
-		a0, a4 = swapBits(a0, a4, 32, mask32)
-		a1, a5 = swapBits(a1, a5, 32, mask32)
-		a2, a6 = swapBits(a2, a6, 32, mask32)
-		a3, a7 = swapBits(a3, a7, 32, mask32)
+		a0, a1, a2, a3, a4, a5, a6, a7 := transposeBytes(x[m], x[8+m], x[16+m], x[24+m], x[32+m], x[40+m], x[48+m], x[56+m])
 		e := d[m*es+j:]
 		binary.LittleEndian.PutUint64(e[0:8], a0)
 		binary.LittleEndian.PutUint64(e[8*es:8*es+8], a1)
@@ -415,20 +408,7 @@ func untransposeNarrow(d []byte, x *[64]uint64, es int) {
 	d = d[:64*es]
 	var e [64]uint64
 	for m := 0; m < 8; m++ {
-		a0, a1, a2, a3 := x[m], x[8+m], x[16+m], x[24+m]
-		a4, a5, a6, a7 := x[32+m], x[40+m], x[48+m], x[56+m]
-		a0, a1 = swapBits(a0, a1, 8, mask8)
-		a2, a3 = swapBits(a2, a3, 8, mask8)
-		a4, a5 = swapBits(a4, a5, 8, mask8)
-		a6, a7 = swapBits(a6, a7, 8, mask8)
-		a0, a2 = swapBits(a0, a2, 16, mask16)
-		a1, a3 = swapBits(a1, a3, 16, mask16)
-		a4, a6 = swapBits(a4, a6, 16, mask16)
-		a5, a7 = swapBits(a5, a7, 16, mask16)
-		a0, a4 = swapBits(a0, a4, 32, mask32)
-		a1, a5 = swapBits(a1, a5, 32, mask32)
-		a2, a6 = swapBits(a2, a6, 32, mask32)
-		a3, a7 = swapBits(a3, a7, 32, mask32)
+		a0, a1, a2, a3, a4, a5, a6, a7 := transposeBytes(x[m], x[8+m], x[16+m], x[24+m], x[32+m], x[40+m], x[48+m], x[56+m])
 		e[m], e[8+m], e[16+m], e[24+m] = a0, a1, a2, a3
 		e[32+m], e[40+m], e[48+m], e[56+m] = a4, a5, a6, a7
 	}
