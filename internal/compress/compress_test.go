@@ -19,7 +19,8 @@ func TestTranspose8(t *testing.T) {
 	}
 }
 
-// TestUntransposeSizes: the fast paths agree with the general one (both
+// TestUntransposeSizes: the fast paths agree with the general one
+// (untransposeBitsRef, the former untransposeBitsSlow; both
 // checked against h5py's files in TestReadH5pyDatasets for 1 and 4 bytes)
 // for element sizes 1 to 16.
 func TestUntransposeSizes(t *testing.T) {
@@ -31,7 +32,7 @@ func TestUntransposeSizes(t *testing.T) {
 		}
 		a, b := make([]byte, n*es), make([]byte, n*es)
 		untransposeBits(a, src, n, es)
-		untransposeBitsSlow(b, src, n, es)
+		untransposeBitsRef(b, src, n, es)
 		if !bytes.Equal(a, b) {
 			t.Fatalf("element size %d: fast and general paths differ", es)
 		}
