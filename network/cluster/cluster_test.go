@@ -169,16 +169,26 @@ func (e *env) referenceChi() map[string][]byte {
 	return out
 }
 
+// publishSample starts a queue whose outcomes go to col and publishes the
+// sample frames of run1 as its jobs.
+func (e *env) publishSample(col *collector) (*cluster.HeadQueue, []string) {
+	e.t.Helper()
+	hq, err := e.head.StartQueue(e.ctx, "server0", e.spec, col.handlers())
+	require.NoError(e.t, err)
+	frames, err := filepath.Glob(filepath.Join(e.dir, "run1", "*.tif"))
+	require.NoError(e.t, err)
+	require.NotEmpty(e.t, frames)
+	for _, f := range frames {
+		_, err := hq.Publish(e.ctx, "run1/"+filepath.Base(f), nil)
+		require.NoError(e.t, err)
+	}
+	return hq, frames
+}
+
 func TestWorkerWritesWhatSaxsdogWrites(t *testing.T) {
 	e := newEnv(t, cluster.Settings{AckWait: 5 * time.Second, MaxDeliver: 3})
 	var col collector
-	hq, err := e.head.StartQueue(e.ctx, "server0", e.spec, col.handlers())
-	require.NoError(t, err)
-	frames, _ := filepath.Glob(filepath.Join(e.dir, "run1", "*.tif"))
-	for _, f := range frames {
-		_, err := hq.Publish(e.ctx, "run1/"+filepath.Base(f), nil)
-		require.NoError(t, err)
-	}
+	hq, frames := e.publishSample(&col)
 	e.startWorker(2)
 	waitFor(t, "the results", func() bool { n, _ := col.counts(); return n == len(frames) })
 	ref := e.referenceChi()
@@ -310,14 +320,8 @@ func testLogger() *slog.Logger {
 func TestWorkerMetrics(t *testing.T) {
 	e := newEnv(t, cluster.Settings{AckWait: 5 * time.Second, MaxDeliver: 2})
 	var col collector
-	hq, err := e.head.StartQueue(e.ctx, "server0", e.spec, col.handlers())
-	require.NoError(t, err)
-	frames, _ := filepath.Glob(filepath.Join(e.dir, "run1", "*.tif"))
-	for _, f := range frames {
-		_, err := hq.Publish(e.ctx, "run1/"+filepath.Base(f), nil)
-		require.NoError(t, err)
-	}
-	_, err = hq.Publish(e.ctx, "run1/missing.tif", nil)
+	hq, frames := e.publishSample(&col)
+	_, err := hq.Publish(e.ctx, "run1/missing.tif", nil)
 	require.NoError(t, err)
 	m := metrics.New("worker")
 	w, err := cluster.NewWorker(connect(t, e.emb), cluster.WorkerConfig{ServerDir: e.dir, Threads: 1,
