@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -451,4 +452,57 @@ func TestWorkerStopFinishesAndHandsBack(t *testing.T) {
 	// Results published before the stop reach the head a moment later.
 	waitFor(t, "every job finished or handed back", func() bool { r, _ = col.counts(); return r+got == n })
 	assert.Less(t, r, n, "the worker stopped before the end")
+}
+
+// slowObserver holds the first frame's read stage for delay, so that its
+// job stays with the worker well past AckWait; it counts redeliveries.
+type slowObserver struct {
+	delay       time.Duration
+	once        sync.Once
+	redelivered atomic.Int32
+}
+
+func (*slowObserver) FrameDone()                      {}
+func (*slowObserver) FrameFailed()                    {}
+func (*slowObserver) ObserveJobLatency(time.Duration) {}
+func (*slowObserver) OperatorBuilt()                  {}
+func (o *slowObserver) Redelivered()                  { o.redelivered.Add(1) }
+func (o *slowObserver) ObserveStage(stage string, _ time.Duration) {
+	if stage == metrics.StageRead {
+		o.once.Do(func() { time.Sleep(o.delay) })
+	}
+}
+
+// TestHeartbeatKeepsLongJob: a job that takes four times AckWait is not
+// delivered again, because the worker reports progress while it holds
+// it. Without the heartbeat JetStream redelivers it after AckWait (and
+// MaxDeliver 2 would then dead-letter it).
+func TestHeartbeatKeepsLongJob(t *testing.T) {
+	const ackWait = 500 * time.Millisecond
+	e := newEnv(t, cluster.Settings{AckWait: ackWait, MaxDeliver: 2})
+	var col collector
+	hq, err := e.head.StartQueue(e.ctx, "server0", e.spec, col.handlers())
+	require.NoError(t, err)
+	_, err = hq.Publish(e.ctx, "run1/sample_00001.tif", nil)
+	require.NoError(t, err)
+	obs := &slowObserver{delay: 4 * ackWait}
+	w, err := cluster.NewWorker(connect(t, e.emb), cluster.WorkerConfig{ServerDir: e.dir, Threads: 1,
+		RetryDelay: 20 * time.Millisecond, Observer: obs, Logger: testLogger()})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	defer func() { cancel(); require.NoError(t, <-done) }()
+
+	waitFor(t, "the result", func() bool { n, _ := col.counts(); return n == 1 })
+	waitFor(t, "an empty stream", e.streamEmpty)
+	cons, err := e.js.Consumer(e.ctx, cluster.JobsStream, cluster.WorkersConsumer)
+	require.NoError(t, err)
+	info, err := cons.Info(e.ctx)
+	require.NoError(t, err)
+	assert.Zero(t, info.NumRedelivered, "redelivered by JetStream")
+	assert.Zero(t, obs.redelivered.Load(), "redeliveries seen by the worker")
+	n, d := col.counts()
+	assert.Equal(t, 1, n)
+	assert.Zero(t, d, "dead letters")
 }
