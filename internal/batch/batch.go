@@ -245,6 +245,9 @@ type Frame struct {
 	// Source names the frame for humans: the file, with " frame i of n"
 	// for a multi-frame file; "" means Path.
 	Source string
+	// Input is the input file the frame came from (Path for a
+	// single-frame file).
+	Input string
 }
 
 // An Output writes extra files for each converted frame. It must be safe
@@ -1043,7 +1046,7 @@ func (c *Converter) convert(ctx context.Context, j job, rd *saxs.ImageReader, im
 		}
 	}
 	if len(c.outputs) > 0 {
-		if err := c.writeOutputs(j.path, &Frame{Path: j.path, ChiPaths: j.outs, Image: img, Result: res}); err != nil {
+		if err := c.writeOutputs(j.path, &Frame{Path: j.path, ChiPaths: j.outs, Image: img, Result: res, Input: j.path}); err != nil {
 			fr.Err = err
 			return fr, false
 		}

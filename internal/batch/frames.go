@@ -383,7 +383,7 @@ func (c *Converter) convertFrames(ctx context.Context, j job, img *saxs.Image, r
 			}
 		}
 		if len(c.outputs) > 0 {
-			f := &Frame{Path: saxs.FramePath(j.path, i, n), ChiPaths: chis[i], Image: img, Result: fres}
+			f := &Frame{Path: saxs.FramePath(j.path, i, n), ChiPaths: chis[i], Image: img, Result: fres, Input: j.path}
 			if n > 1 {
 				f.Source = fmt.Sprintf("%s frame %d of %d", j.path, i, n)
 			}

@@ -2,31 +2,14 @@ package batch
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
-)
 
-// edfFrames returns an EDF file of n constant int32 frames of the test
-// size, written here from the format's description (a 512-byte padded
-// text header before each frame's pixels).
-func edfFrames(n int, v int32) []byte {
-	var b []byte
-	for i := range n {
-		h := fmt.Sprintf("{\nHeaderID = EH:%06d:000000:000000 ;\nImage = %d ;\nByteOrder = LowByteFirst ;\nDataType = SignedInteger ;\nDim_1 = %d ;\nDim_2 = %d ;\nSize = %d ;\n",
-			i+1, i+1, testCols, testRows, 4*testRows*testCols)
-		h += strings.Repeat(" ", 512-(len(h)+2)%512) + "}\n"
-		b = append(b, h...)
-		for range testRows * testCols {
-			b = binary.LittleEndian.AppendUint32(b, uint32(v))
-		}
-	}
-	return b
-}
+	"github.com/saxsdog/saxs/internal/testframes"
+)
 
 // TestObserveStages checks that Config.Observe sees one read, one
 // integrate and one write per converted frame (three frames of a
@@ -35,7 +18,7 @@ func edfFrames(n int, v int32) []byte {
 func TestObserveStages(t *testing.T) {
 	_, cal, data, out := fixture(t)
 	writeTree(t, data)
-	writeFile(t, filepath.Join(data, "multi.edf"), edfFrames(3, 7))
+	writeFile(t, filepath.Join(data, "multi.edf"), testframes.EDF(testRows, testCols, 7, 7, 7))
 	good := frameBytes(t, testRows, testCols, 1)
 	writeFile(t, filepath.Join(data, "truncated.tif"), good[:len(good)/2])
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/saxsdog/saxs"
 	"github.com/saxsdog/saxs/internal/batch"
+	"github.com/saxsdog/saxs/internal/testframes"
 	"github.com/saxsdog/saxs/network/cluster"
 	"github.com/saxsdog/saxs/network/metrics"
 )
@@ -505,4 +507,44 @@ func TestHeartbeatKeepsLongJob(t *testing.T) {
 	n, d := col.counts()
 	assert.Equal(t, 1, n)
 	assert.Zero(t, d, "dead letters")
+}
+
+// TestMultiFrameFile: a 3-frame EDF file is one job; the worker writes one
+// .chi per frame and the result carries the last frame's curves: frames
+// of constant 5 and 7 through the same (linear) integration give curves
+// in the ratio 7/5.
+func TestMultiFrameFile(t *testing.T) {
+	e := newEnv(t, cluster.Settings{AckWait: 5 * time.Second, MaxDeliver: 2})
+	img, err := saxs.ReadImage(filepath.Join(e.dir, "run1", "sample_00001.tif"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(e.dir, "run1", "multi.edf"), testframes.EDF(img.Rows, img.Cols, 5, 6, 7), 0o644))
+	var col collector
+	hq, err := e.head.StartQueue(e.ctx, "server0", e.spec, col.handlers())
+	require.NoError(t, err)
+	_, err = hq.Publish(e.ctx, "run1/multi.edf", nil)
+	require.NoError(t, err)
+	e.startWorker(1)
+	waitFor(t, "the result", func() bool { n, _ := col.counts(); return n == 1 })
+	col.mu.Lock()
+	r := col.results[0]
+	col.mu.Unlock()
+	require.Len(t, r.Outputs, 3, "one .chi per frame")
+	for i, o := range r.Outputs {
+		assert.FileExists(t, filepath.Join(e.dir, filepath.FromSlash(o)), "frame %d", i)
+	}
+	first, err := saxs.ReadChiFile(filepath.Join(e.dir, filepath.FromSlash(r.Outputs[0])))
+	require.NoError(t, err)
+	require.Len(t, r.Curves, 1, "one mask")
+	c := r.Curves[0]
+	require.Len(t, c.I, len(first.I))
+	compared := 0
+	for k, v := range c.I {
+		if math.IsNaN(v) || math.IsNaN(first.I[k]) {
+			assert.Equal(t, math.IsNaN(v), math.IsNaN(first.I[k]), "bin %d: empty in one frame only", k)
+			continue
+		}
+		compared++
+		assert.InEpsilon(t, 7.0/5*first.I[k], v, 1e-12, "bin %d", k)
+	}
+	assert.NotZero(t, compared)
 }

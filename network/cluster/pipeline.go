@@ -184,7 +184,8 @@ func (p *pipeline) progress(pr batch.Progress) {
 func (p *pipeline) Paths([]string) []string { return nil }
 
 // Write is part of batch.Output: it keeps the curves of the frame for its
-// result.
+// result (of a multi-frame file, those of its last frame, as plot shows
+// the latest frame).
 func (p *pipeline) Write(f *batch.Frame) error {
 	cs := make([]Curve, len(f.Result.Curves))
 	for i := range f.Result.Curves {
@@ -193,8 +194,8 @@ func (p *pipeline) Write(f *batch.Frame) error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if _, ok := p.held[f.Path]; ok {
-		p.curves[f.Path] = cs
+	if _, ok := p.held[f.Input]; ok {
+		p.curves[f.Input] = cs
 	}
 	return nil
 }

@@ -146,7 +146,8 @@ type Result struct {
 	// Outputs are the files written, relative to SERVERDIR when below it
 	// ("" for a curve not written).
 	Outputs []string `json:"outputs"`
-	// Curves are those of the frame (single-frame files only).
+	// Curves are those of the frame (of a multi-frame file, its last
+	// frame's).
 	Curves []Curve `json:"curves,omitempty"`
 	// Worker names the worker; Delivery is the delivery that succeeded.
 	Worker   string    `json:"worker"`
