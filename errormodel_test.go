@@ -66,14 +66,7 @@ func TestAzimuthalErrorMatchesPyFAI(t *testing.T) {
 	lo, hi := 0.05, 3.0
 	cal.Masks[0].Oversampling = 1
 	cal.Reduction = &Reduction{Bins: nb, Range: &[2]float64{lo, hi}, ErrorModel: ErrorAzimuthal}
-	ig, err := NewWithOptions(cal, Options{Masks: []*Mask{mask}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := ig.Integrate(img)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := integrateWith(t, cal, mask, img)
 	for _, meth := range [][]string{{"no", "csr", "cython"}, {"bbox", "csr", "cython"}} {
 		py := pyFAIRun(t, cal, mask, img, map[string]any{"npt": nb, "radial_range": []float64{lo, hi},
 			"error_model": "azimuthal", "method": meth})
@@ -140,14 +133,7 @@ func TestSigmaClipMatchesPyFAI(t *testing.T) {
 	lo, hi := 0.1, 3.0
 	cal.Masks[0].Oversampling = 1
 	cal.Reduction = &Reduction{Bins: nb, Range: &[2]float64{lo, hi}, SigmaClip: 3, ErrorModel: ErrorAzimuthal}
-	ig, err := NewWithOptions(cal, Options{Masks: []*Mask{mask}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := ig.Integrate(img)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := integrateWith(t, cal, mask, img)
 	py := pyFAIRun(t, cal, mask, img, map[string]any{"npt": nb, "radial_range": []float64{lo, hi}, "sigma_clip": 3})
 	d, n := medianRelDiff(res.Curves[0].I, column(py, 1))
 	t.Logf("sigma clip K=3: median |ΔI|/I vs pyFAI sigma_clip_ng = %.4f %% over %d bins", 100*d, n)

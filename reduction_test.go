@@ -48,6 +48,20 @@ func refSetup(t *testing.T) (*Calibration, *Mask, *Image) {
 	return cal, mask, img
 }
 
+// integrateWith integrates img with an integrator for cal and mask.
+func integrateWith(t *testing.T, cal *Calibration, mask *Mask, img *Image) *Result {
+	t.Helper()
+	ig, err := NewWithOptions(cal, Options{Masks: []*Mask{mask}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := ig.Integrate(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
 // pyFAIRun integrates img with pyFAI (testdata/pyfai_reduce.py) in the
 // geometry of cal, with the extra arguments args, and returns the lines of
 // its output split into numbers.

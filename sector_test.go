@@ -52,14 +52,7 @@ func TestSectorMatchesPyFAI(t *testing.T) {
 	for _, sec := range [][2]float64{{-60, 30}, {100, 170}} {
 		cal.Masks[0].Oversampling = 4
 		cal.Reduction = &Reduction{Bins: nb, Range: &[2]float64{lo, hi}, ChiRange: &[2]float64{sec[0], sec[1]}}
-		ig, err := NewWithOptions(cal, Options{Masks: []*Mask{mask}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := ig.Integrate(img)
-		if err != nil {
-			t.Fatal(err)
-		}
+		res := integrateWith(t, cal, mask, img)
 		// pyFAI's full pixel splitting shares a pixel between the sector and
 		// the rest as the sub-pixels do; its bbox splitting keeps every
 		// pixel that touches the sector whole.

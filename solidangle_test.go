@@ -119,14 +119,7 @@ func TestSolidAngleMatchesPyFAI(t *testing.T) {
 	cal.Masks[0].Oversampling = 3
 	cal.Masks[0].RadialBins = &RadialBins{Start: lo, Stop: hi, Count: nb}
 	cal.Reduction = &Reduction{SolidAngle: true}
-	ig, err := NewWithOptions(cal, Options{Masks: []*Mask{mask}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := ig.Integrate(img)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := integrateWith(t, cal, mask, img)
 	py := pyFAIRun(t, cal, mask, img, map[string]any{"npt": nb, "radial_range": []float64{lo, hi}, "solid_angle": true})
 	if len(py) != nb {
 		t.Fatalf("pyFAI gave %d rows, want %d", len(py), nb)

@@ -28,14 +28,7 @@ func TestUnitsMatchPyFAI(t *testing.T) {
 		if err := cal.Validate(); err != nil {
 			t.Fatal(err)
 		}
-		ig, err := NewWithOptions(cal, Options{Masks: []*Mask{mask}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := ig.Integrate(img)
-		if err != nil {
-			t.Fatal(err)
-		}
+		res := integrateWith(t, cal, mask, img)
 		c := res.Curves[0]
 		if c.Unit != tc.unit || len(c.Q) != nb {
 			t.Fatalf("%s: curve unit %q with %d bins", tc.unit, c.Unit, len(c.Q))
