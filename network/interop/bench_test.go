@@ -61,17 +61,9 @@ func BenchmarkServer400Frames(b *testing.B) {
 	b.Run("server", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			b.StopTimer()
-			serverdir := b.TempDir()
-			qdir := filepath.Join(serverdir, "data", "run1")
-			if err := os.MkdirAll(qdir, 0o755); err != nil {
-				b.Fatal(err)
-			}
-			e := newEntry(b, "Queue1", "be7c4be7c4be7c4be7c4be7c4be7c4be")
-			conf := writeNetconf(b, b.TempDir(), e)
 			out := b.TempDir()
-			srv := start(b, 10*time.Minute, server, "--netconf", conf, "-o", out, serverdir)
-			fd := start(b, 10*time.Minute, feeder, "--netconf", conf, qdir)
-			waitServer(b, conf, srv)
+			qs := startQueueSetup(b, server, feeder, b.TempDir(), "be7c4be7c4be7c4be7c4be7c4be7c4be", 10*time.Minute, "-o", out)
+			e, conf, qdir, srv, fd := qs.e, qs.conf, qs.qdir, qs.srv, qs.fd
 			b.StartTimer() // like saxsdog's run: building the operator (new) counts
 			if r, o, err := leashReply(b, conf, "new", cal); err != nil || r.Result != "new queue" {
 				b.Fatalf("saxsleash new: %v %q\n%s", err, r.Result, o)

@@ -126,14 +126,8 @@ func TestEndToEnd(t *testing.T) {
 	for _, mode := range []string{"-o", "-R"} {
 		t.Run(mode, func(t *testing.T) {
 			serverdir := t.TempDir()
-			qdir := filepath.Join(serverdir, "data", "run1")
-			if err := os.MkdirAll(qdir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			e := newEntry(t, "Queue1", "a1b2c3d4e5f60718293a4b5c6d7e8f90")
-			conf := writeNetconf(t, t.TempDir(), e)
 			var outdir string
-			args := []string{"--netconf", conf, "-t", "2"}
+			args := []string{"-t", "2"}
 			if mode == "-o" {
 				outdir = t.TempDir()
 				args = append(args, "-o", outdir)
@@ -141,9 +135,8 @@ func TestEndToEnd(t *testing.T) {
 				outdir = filepath.Join(serverdir, "data", "work")
 				args = append(args, "-R", "../work")
 			}
-			srv := start(t, 5*time.Minute, server, append(args, serverdir)...)
-			fd := start(t, 5*time.Minute, feeder, "--netconf", conf, qdir)
-			waitServer(t, conf, srv)
+			qs := startQueueSetup(t, server, feeder, serverdir, "a1b2c3d4e5f60718293a4b5c6d7e8f90", 5*time.Minute, args...)
+			conf, qdir, srv, fd := qs.conf, qs.qdir, qs.srv, qs.fd
 			cal := queueCal(t, "data", "run1")
 			if r, out, err := leashReply(t, conf, "new", cal); err != nil || r.Result != "new queue" {
 				t.Fatalf("saxsleash new: %v, result %q\n%s", err, r.Result, out)
@@ -412,17 +405,9 @@ func TestOutsideServerdirRefused(t *testing.T) {
 func TestFeederRestart(t *testing.T) {
 	server, feeder := binary(t, "saxsdogserver"), binary(t, "saxsfeeder")
 	frames := sampleFrames(t)
-	serverdir := t.TempDir()
-	qdir := filepath.Join(serverdir, "data", "run1")
-	if err := os.MkdirAll(qdir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	e := newEntry(t, "Queue1", "feedfeedfeedfeedfeedfeedfeedfeed")
-	conf := writeNetconf(t, t.TempDir(), e)
 	outdir := t.TempDir()
-	srv := start(t, 5*time.Minute, server, "--netconf", conf, "-o", outdir, serverdir)
-	fd := start(t, 5*time.Minute, feeder, "--netconf", conf, qdir)
-	waitServer(t, conf, srv)
+	qs := startQueueSetup(t, server, feeder, t.TempDir(), "feedfeedfeedfeedfeedfeedfeedfeed", 5*time.Minute, "-o", outdir)
+	conf, qdir, srv, fd := qs.conf, qs.qdir, qs.srv, qs.fd
 	if r, out, err := leashReply(t, conf, "new", queueCal(t, "data", "run1")); err != nil || r.Result != "new queue" {
 		t.Fatalf("saxsleash new: %v %q\n%s", err, r.Result, out)
 	}

@@ -379,6 +379,32 @@ func waitFor(t testing.TB, limit time.Duration, what string, cond func() bool) {
 	}
 }
 
+// queueSetup is a server and a feeder on one SERVERDIR with a new
+// one-entry configuration.
+type queueSetup struct {
+	e       entry
+	conf    string // the configuration file
+	qdir    string // SERVERDIR/data/run1, the folder the feeder watches
+	srv, fd *proc
+}
+
+// startQueueSetup makes SERVERDIR/data/run1, writes a configuration with
+// the entry Queue1 of secret, and starts the server (args before
+// serverdir) and the feeder on data/run1; it returns once the server
+// answers stat.
+func startQueueSetup(t testing.TB, server, feeder, serverdir, secret string, limit time.Duration, args ...string) queueSetup {
+	t.Helper()
+	s := queueSetup{qdir: filepath.Join(serverdir, "data", "run1"), e: newEntry(t, "Queue1", secret)}
+	if err := os.MkdirAll(s.qdir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s.conf = writeNetconf(t, t.TempDir(), s.e)
+	s.srv = start(t, limit, server, append(append([]string{"--netconf", s.conf}, args...), serverdir)...)
+	s.fd = start(t, limit, feeder, "--netconf", s.conf, s.qdir)
+	waitServer(t, s.conf, s.srv)
+	return s
+}
+
 // waitServer waits until the server of conf answers stat through saxsleash.
 func waitServer(t testing.TB, conf string, srv *proc) {
 	t.Helper()
