@@ -38,12 +38,7 @@ func num(t *testing.T, v any) float64 {
 func startSample(t *testing.T, c *Client, dir string) []string {
 	t.Helper()
 	ctx := context.Background()
-	run := filepath.Join(dir, "run1")
-	require.NoError(t, os.MkdirAll(run, 0o755))
-	arg, atts := newRequest(t, []string{"run1"})
-	r, err := c.Do(ctx, "new", arg, atts)
-	require.NoError(t, err)
-	require.Equal(t, ResultNewQueue, r.Result, string(r.Raw))
+	run := newQueue(t, c, dir, "run1")
 	frames, err := filepath.Glob(filepath.Join(sampleDir, "frames", "run1", "*.tif"))
 	require.NoError(t, err)
 	for _, f := range frames {
