@@ -35,6 +35,13 @@ func testNetConf(t *testing.T) *NetConf {
 // fresh SERVERDIR and returns it with a client; both end with the test.
 func testServer(t *testing.T, mod func(*ServerConfig)) (*Server, *Client, string) {
 	t.Helper()
+	return testServerPrep(t, mod, nil)
+}
+
+// testServerPrep is testServer with prep called on the server before it
+// serves (to replace its operator build).
+func testServerPrep(t *testing.T, mod func(*ServerConfig), prep func(*Server)) (*Server, *Client, string) {
+	t.Helper()
 	dir := t.TempDir()
 	cfg := ServerConfig{Dir: dir, NetConf: testNetConf(t), Bind: "tcp://127.0.0.1:0", Feeder: "-", Threads: 2,
 		Watch: batch.Watch{Settle: 50 * time.Millisecond, Timeout: 2 * time.Second}}
@@ -43,6 +50,9 @@ func testServer(t *testing.T, mod func(*ServerConfig)) (*Server, *Client, string
 	}
 	s, err := NewServer(cfg)
 	require.NoError(t, err)
+	if prep != nil {
+		prep(s)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	require.NoError(t, s.Listen(ctx))
 	done := make(chan error, 1)

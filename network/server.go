@@ -91,8 +91,18 @@ type Server struct {
 	rep      *RepServer
 	now      func() time.Time
 
-	mu sync.Mutex // guards q; requests are handled one at a time anyway
-	q  *queue
+	// build makes the integration operator of a new (saxs.NewContext;
+	// tests replace it to hold a build).
+	build func(context.Context, *saxs.Calibration, saxs.Options) (*saxs.Integrator, error)
+
+	// life serialises what starts and stops queues (the switch of new,
+	// abort, readdir, the end of Serve); it is never held while an
+	// operator builds.
+	life sync.Mutex
+
+	mu      sync.Mutex // guards q and pending; held only briefly
+	q       *queue
+	pending *pendingNew // the new whose operator is building, nil if none
 
 	stream streamState
 }
@@ -133,7 +143,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		return nil, errors.New("server: the verifier is for another secret")
 	}
 	return &Server{cfg: cfg, entry: e, dir: dir, verifier: v,
-		log: log.With("server", name), now: time.Now}, nil
+		log: log.With("server", name), now: time.Now, build: saxs.NewContext}, nil
 }
 
 // Listen binds the REP socket; the socket lives until ctx ends.
@@ -174,14 +184,17 @@ func (s *Server) Serve(ctx context.Context) error {
 			s.serveStream(sctx, s.cfg.Stream)
 		}()
 	}
-	err := s.rep.Serve(ctx)
+	err := s.rep.Serve(ctx) // waits for the handlers, which see ctx end
 	stopStream()
 	wg.Wait()
+	s.life.Lock()
 	s.stopQueue()
+	s.life.Unlock()
 	return err
 }
 
 // stopQueue stops the running queue, if any, and returns its last stat.
+// Callers hold s.life.
 func (s *Server) stopQueue() Obj {
 	s.mu.Lock()
 	q := s.q
@@ -246,6 +259,9 @@ func (s *Server) handle(ctx context.Context, frames [][]byte) Obj {
 	case "new":
 		return s.cmdNew(ctx, req)
 	case "abort":
+		s.life.Lock()
+		defer s.life.Unlock()
+		s.cancelPending(errAborted)
 		return NewReply(ResultAborted, Obj{"stat": stat(s.stopQueue())})
 	case "close":
 		q := s.queue()
@@ -359,7 +375,19 @@ func (s *Server) cmdNew(ctx context.Context, req *Request) Obj {
 	if err != nil {
 		return ErrorReply(ResultError, "queue folder: "+err.Error())
 	}
-	if msg := s.collision(ctx, spec.directory); msg != "" {
+	// From here on a later new (or abort) cancels this one: the
+	// collision check and the build stop, and the running queue stays.
+	bctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	p := &pendingNew{cancel: cancel}
+	s.mu.Lock()
+	if s.pending != nil {
+		s.pending.cancel(errSuperseded)
+	}
+	s.pending = p
+	s.mu.Unlock()
+	defer s.clearPending(p)
+	if msg := s.collision(bctx, spec.directory); msg != "" {
 		return ErrorReply(ResultError, msg)
 	}
 	workers := cal.Threads
@@ -370,21 +398,70 @@ func (s *Server) cmdNew(ctx context.Context, req *Request) Obj {
 		workers = runtime.NumCPU()
 	}
 	spec.masks = masks
-	spec.ig, err = saxs.NewWithOptions(cal, saxs.Options{Masks: masks, Workers: workers, CacheDir: s.cfg.CacheDir, Logger: s.log})
+	// The operator builds on this request's goroutine while the socket
+	// answers the other clients (RepServer handles requests
+	// concurrently) and the old queue goes on converting.
+	spec.ig, err = s.build(bctx, cal, saxs.Options{Masks: masks, Workers: workers, CacheDir: s.cfg.CacheDir, Logger: s.log})
+	if cause := context.Cause(bctx); cause != nil {
+		return s.cancelled(cause)
+	}
 	if err != nil {
 		return ErrorReply(ResultValueError, err.Error())
 	}
 	s.cfg.Metrics.OperatorBuilt()
 	spec.workers = workers
+	s.life.Lock()
+	defer s.life.Unlock()
+	if cause := context.Cause(bctx); cause != nil { // superseded while waiting for the switch
+		return s.cancelled(cause)
+	}
 	old := s.stopQueue()
 	if len(old) > 0 {
 		s.log.Info("previous queue stopped", "images processed", old["images processed"])
 	}
+	// The reply waits until the new folder is watched (as the original's
+	// reply came after its queue had started), so that no frame written
+	// after it is missed.
 	if err := s.start(ctx, spec, workers); err != nil {
 		return ErrorReply(ResultError, err.Error())
 	}
 	s.log.Info("new queue", "folder", spec.dir, "masks", len(masks), "workers", workers)
 	return NewReply(ResultNewQueue, Obj{"cal": calv})
+}
+
+// Why a new stops before its queue starts.
+var (
+	errSuperseded = errors.New("new: superseded by a later new before its operator was built")
+	errAborted    = errors.New("new: aborted before its operator was built")
+)
+
+// cancelled is the reply of a new that was cancelled with cause.
+func (s *Server) cancelled(cause error) Obj {
+	s.log.Info("new cancelled", "reason", cause)
+	return ErrorReply(ResultError, cause.Error())
+}
+
+// pendingNew is a new whose operator is building.
+type pendingNew struct{ cancel context.CancelCauseFunc }
+
+// clearPending forgets p as the pending new (unless a later new has
+// replaced it).
+func (s *Server) clearPending(p *pendingNew) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pending == p {
+		s.pending = nil
+	}
+}
+
+// cancelPending cancels the new whose operator is building, if any.
+func (s *Server) cancelPending(cause error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pending != nil {
+		s.pending.cancel(cause)
+		s.pending = nil
+	}
 }
 
 func (s *Server) start(ctx context.Context, spec queueSpec, workers int) error {
@@ -420,6 +497,11 @@ func statFor(req *Request, st Obj) Obj {
 func (s *Server) cmdReaddir(ctx context.Context, req *Request) Obj {
 	q := s.queue()
 	if q == nil {
+		return ErrorReply("ValueError", "Start Queue first")
+	}
+	s.life.Lock()
+	defer s.life.Unlock()
+	if s.queue() != q { // replaced or aborted meanwhile
 		return ErrorReply("ValueError", "Start Queue first")
 	}
 	spec := q.spec

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/go-zeromq/zmq4"
@@ -153,11 +154,20 @@ func RoundTrip(ctx context.Context, addr string, frames [][]byte, timeout time.D
 	}
 }
 
-// Handler answers one request (all its frames) with one reply frame.
+// Handler answers one request (all its frames) with one reply frame. A
+// RepServer calls it from several goroutines at once.
 type Handler func(ctx context.Context, frames [][]byte) []byte
 
-// RepServer is a REP socket bound to an address that answers every
-// request with its Handler, one at a time.
+// MaxConcurrentRequests bounds the requests a RepServer handles at once;
+// further requests wait in the socket until one is answered.
+const MaxConcurrentRequests = 64
+
+// RepServer answers the requests of REQ clients (the original's REP
+// socket) on a bound socket. It is a ROUTER underneath: each request is
+// handled in a goroutine of its own and answered to its sender when done,
+// so one slow request (new building an operator) does not hold up the
+// stat, get and plot of other clients. For each client the protocol is
+// REP's: one request, then one reply.
 type RepServer struct {
 	sock zmq4.Socket
 	addr net.Addr
@@ -165,7 +175,7 @@ type RepServer struct {
 	log  *slog.Logger
 }
 
-// ListenRep binds a REP socket to addr (tcp://*:port, tcp://127.0.0.1:0).
+// ListenRep binds the socket to addr (tcp://*:port, tcp://127.0.0.1:0).
 // The socket lives until ctx ends or Close is called.
 func ListenRep(ctx context.Context, addr string, h Handler, log *slog.Logger) (*RepServer, error) {
 	if log == nil {
@@ -175,7 +185,7 @@ func ListenRep(ctx context.Context, addr string, h Handler, log *slog.Logger) (*
 	if err != nil {
 		return nil, err
 	}
-	sock := zmq4.NewRep(ctx, zmq4.WithLogger(discardLogger()))
+	sock := zmq4.NewRouter(ctx, zmq4.WithLogger(discardLogger()))
 	if err := sock.Listen(gaddr); err != nil {
 		sock.Close()
 		return nil, fmt.Errorf("binding %s: %w", addr, err)
@@ -198,30 +208,64 @@ func (s *RepServer) Endpoint() string {
 // Close closes the socket, which ends Serve.
 func (s *RepServer) Close() error { return s.sock.Close() }
 
-// Serve answers requests until ctx ends or the socket is closed. A panic
-// in the handler is answered with a ServerError reply and the loop goes
-// on.
+// splitEnvelope splits a message read by the ROUTER into its envelope
+// (the peer's identity, any routing frames, and the empty delimiter a REQ
+// socket sends) and the request frames. ok is false for a message with no
+// delimiter or no request frame.
+func splitEnvelope(frames [][]byte) (envelope, body [][]byte, ok bool) {
+	for i := 1; i < len(frames); i++ {
+		if len(frames[i]) == 0 {
+			if i+1 == len(frames) {
+				return nil, nil, false
+			}
+			return frames[:i+1], frames[i+1:], true
+		}
+	}
+	return nil, nil, false
+}
+
+// Serve answers requests until ctx ends or the socket is closed, then
+// waits for the handlers still running (they see ctx end). A panic in the
+// handler is answered with a ServerError reply and the loop goes on.
 func (s *RepServer) Serve(ctx context.Context) error {
-	defer s.sock.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		s.sock.Close()
+		wg.Wait()
+	}()
+	slots := make(chan struct{}, MaxConcurrentRequests)
 	for {
 		msg, err := s.sock.Recv()
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			if errors.Is(err, context.Canceled) {
+			if ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, net.ErrClosed) {
 				return nil
 			}
 			s.log.Warn("receiving a request", "error", err)
 			continue
 		}
-		reply := s.safeHandle(ctx, msg.Frames)
-		if err := s.sock.Send(zmq4.NewMsg(reply)); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			s.log.Warn("sending a reply", "error", err)
+		env, body, ok := splitEnvelope(msg.Frames)
+		if !ok {
+			s.log.Warn("ignoring a message without a REQ envelope", "frames", len(msg.Frames))
+			continue
 		}
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return nil
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			reply := s.safeHandle(ctx, body)
+			out := make([][]byte, 0, len(env)+1)
+			out = append(append(out, env...), reply)
+			if err := s.sock.SendMulti(zmq4.NewMsgFrom(out...)); err != nil && ctx.Err() == nil {
+				s.log.Warn("sending a reply", "error", err)
+			}
+		}()
 	}
 }
 
