@@ -19,7 +19,7 @@ import (
 
 // newRequest reads a sample calibration and mask and returns the argument
 // and attachments of a 2.0 new for the queue folder dir.
-func newRequest(t *testing.T, dir []string) (Obj, [][]byte) {
+func newRequest(t testing.TB, dir []string) (Obj, [][]byte) {
 	t.Helper()
 	cal, atts, err := LoadNew(filepath.Join(sampleDir, "cal2.json"))
 	require.NoError(t, err)

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -118,4 +121,154 @@ func BenchmarkStatRoundTrip(b *testing.B) {
 			b.Fatalf("reply %q", m.Bytes())
 		}
 	}
+}
+
+// steadyFrames is the frame count of BenchmarkServerSteadyState.
+const steadyFrames = 2000
+
+// statProcessed asks the server at e for "images processed" with one
+// signed stat request (-1 on any failure).
+func statProcessed(b *testing.B, e entry) int {
+	r, err := rawRequest(b, e.Server, signedRequest("stat", "{}", e.Secret, now()))
+	if err != nil {
+		return -1
+	}
+	rep, err := parseReply(r)
+	if err != nil || rep.Result != "stat" {
+		return -1
+	}
+	s := statOf(b, rep)
+	if s.Processed == nil {
+		return -1
+	}
+	return *s.Processed
+}
+
+// BenchmarkServerSteadyState compares the server (fed by saxsfeeder) with
+// the saxsdog command on steadyFrames hard-linked sample frames, both with
+// 2 threads, side by side in one run, and separates the fixed costs from
+// the per-frame rate. It reports for saxsdog "fixed-s" (a run on an empty
+// folder: start and operator build) and "frames/s" (steadyFrames over
+// the run's time minus the fixed one); for the server "fixed-s" (the new
+// round trip: build and start of the queue) and "frames/s" (the frames
+// finished between the 10% and the 100% mark over that time, from stat
+// polled every 10 ms). Run with -benchtime=1x.
+func BenchmarkServerSteadyState(b *testing.B) {
+	server, feeder, saxsdog := binary(b, "saxsdogserver"), binary(b, "saxsfeeder"), binary(b, "saxsdog")
+	src := b.TempDir()
+	var frames []string
+	for i, f := range sampleFrames(b) {
+		p := filepath.Join(src, fmt.Sprintf("s%d.tif", i))
+		copyFile(b, f, p)
+		frames = append(frames, p)
+	}
+	link := func(dir string, n int) {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		for i := 0; i < n; i++ {
+			if err := os.Link(frames[i%len(frames)], filepath.Join(dir, fmt.Sprintf("b_%05d.tif", i))); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	cal := queueCal(b, "data", "run1")
+	const threads = "2"
+
+	b.Run("saxsdog", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			empty := filepath.Join(b.TempDir(), "data", "run1")
+			link(empty, 0)
+			t0 := time.Now()
+			if o, err := run(b, 5*time.Minute, saxsdog, "-c", cal, "--no-cache", "-S", "-t", threads, "-o", b.TempDir(), empty); err != nil {
+				b.Fatalf("saxsdog: %v\n%s", err, o)
+			}
+			fixed := time.Since(t0)
+			dir := filepath.Join(b.TempDir(), "data", "run1")
+			link(dir, steadyFrames)
+			out := b.TempDir()
+			cpu0 := childCPU()
+			t0 = time.Now()
+			if o, err := run(b, 5*time.Minute, saxsdog, "-c", cal, "--no-cache", "-S", "-t", threads, "-o", out, dir); err != nil {
+				b.Fatalf("saxsdog: %v\n%s", err, o)
+			}
+			total := time.Since(t0)
+			b.ReportMetric(childCPU()-cpu0, "saxsdog-cpu-s")
+			if n := len(chiFiles(b, out)); n != 2*steadyFrames {
+				b.Fatalf("saxsdog wrote %d .chi files, want %d", n, 2*steadyFrames)
+			}
+			b.ReportMetric(fixed.Seconds(), "fixed-s")
+			b.ReportMetric(steadyFrames/(total-fixed).Seconds(), "frames/s")
+		}
+	})
+
+	b.Run("server", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			out := b.TempDir()
+			qs := startQueueSetup(b, server, feeder, b.TempDir(), "be7c4be7c4be7c4be7c4be7c4be7c4be", 10*time.Minute, "-o", out, "-t", threads)
+			t0 := time.Now()
+			if r, o, err := leashReply(b, qs.conf, "new", cal); err != nil || r.Result != "new queue" {
+				b.Fatalf("saxsleash new: %v %q\n%s", err, r.Result, o)
+			}
+			fixed := time.Since(t0)
+			link(qs.qdir, steadyFrames)
+			var tMark time.Time
+			mark := steadyFrames / 10
+			nMark := 0
+			end := time.Now().Add(5 * time.Minute)
+			for {
+				n := statProcessed(b, qs.e)
+				if tMark.IsZero() && n >= mark {
+					tMark, nMark = time.Now(), n
+				}
+				if n >= steadyFrames {
+					break
+				}
+				if time.Now().After(end) {
+					b.Fatalf("%d of %d frames processed after 5 minutes", n, steadyFrames)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			rate := float64(steadyFrames-nMark) / time.Since(tMark).Seconds()
+			b.ReportMetric(cpuSeconds(qs.srv), "server-cpu-s")
+			b.ReportMetric(cpuSeconds(qs.fd), "feeder-cpu-s")
+			qs.srv.kill()
+			qs.fd.kill()
+			if n := len(chiFiles(b, out)); n != 2*steadyFrames {
+				b.Fatalf("the server wrote %d .chi files, want %d", n, 2*steadyFrames)
+			}
+			b.ReportMetric(fixed.Seconds(), "fixed-s")
+			b.ReportMetric(rate, "frames/s")
+		}
+	})
+}
+
+// cpuSeconds returns the user and system CPU time of a running process
+// (/proc/PID/stat, in ticks of 1/100 s), or -1 where unknown.
+func cpuSeconds(p *proc) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return -1
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:]) // after the command name
+	if len(f) < 13 {
+		return -1
+	}
+	u, err1 := strconv.Atoi(f[11])
+	st, err2 := strconv.Atoi(f[12])
+	if err1 != nil || err2 != nil {
+		return -1
+	}
+	return float64(u+st) / 100
+}
+
+// childCPU returns the user and system CPU time of the waited-for child
+// processes so far, in seconds.
+func childCPU() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru); err != nil {
+		return -1
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
