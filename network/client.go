@@ -105,12 +105,35 @@ func (c *Client) Do(ctx context.Context, cmd string, arg Obj, attachments [][]by
 		maps.Copy(nd, add)
 		arg["data"] = nd
 	}
-	req := Obj{"command": cmd, "argument": arg}
 	now := time.Now
 	if c.Now != nil {
 		now = c.Now
 	}
-	if err := Sign(req, c.Secret, now()); err != nil {
+	var last time.Time
+	for attempt := 0; ; attempt++ {
+		t := now()
+		if !t.After(last) {
+			t = last.Add(time.Microsecond)
+		}
+		last = t
+		r, err := c.roundTrip(ctx, Obj{"command": cmd, "argument": arg}, t, attachments)
+		// Two clients with one secret that send the same command at the
+		// same instant send the same bytes, and the server takes the
+		// second for a replay and rejects it unexecuted: sent again at
+		// another time it is a new request.
+		if err != nil || attempt == maxReplayRetries || r.Result != ResultAuthError || r.ErrorText() != ReasonReplayed {
+			return r, err
+		}
+	}
+}
+
+// maxReplayRetries bounds how often Do sends a request again that the
+// server rejected as a replay.
+const maxReplayRetries = 3
+
+// roundTrip signs req at t and sends it with the attachments.
+func (c *Client) roundTrip(ctx context.Context, req Obj, t time.Time, attachments [][]byte) (*Reply, error) {
+	if err := Sign(req, c.Secret, t); err != nil {
 		return nil, err
 	}
 	frame0, err := pyjson.Marshal(req)

@@ -21,25 +21,7 @@ func BenchmarkServerAnnounced(b *testing.B) {
 	require.NoError(b, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	pub, err := ListenPub(ctx, "tcp://127.0.0.1:0", nil)
-	require.NoError(b, err)
-	defer pub.Close()
-	dir := b.TempDir()
-	cfg := ServerConfig{Dir: dir, NetConf: &NetConf{Path: "bench", Entries: []Entry{{Server: "tcp://127.0.0.1:1",
-		Feeder: pub.Endpoint(), Secret: testSecret}}}, Bind: "tcp://127.0.0.1:0", Threads: 2, OutDir: b.TempDir()}
-	s, err := NewServer(cfg)
-	require.NoError(b, err)
-	require.NoError(b, s.Listen(ctx))
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx) }()
-	defer func() { cancel(); <-done }()
-	c := &Client{Addr: s.Endpoint(), Secret: testSecret, Timeout: time.Minute}
-	run := filepath.Join(dir, "run1")
-	require.NoError(b, os.MkdirAll(run, 0o755))
-	arg, atts := newRequest(b, []string{"run1"})
-	r, err := c.Do(ctx, "new", arg, atts)
-	require.NoError(b, err)
-	require.Equal(b, ResultNewQueue, r.Result, string(r.Raw))
+	s, _, pub, run := announcedServer(b, ctx)
 	// The subscriber connects in the background: announce one frame until
 	// it is converted.
 	p0 := filepath.Join(run, "warm.tif")
