@@ -156,6 +156,9 @@ type FeederConfig struct {
 	Replay      bool
 	ReplayEvery time.Duration
 	Logger      *slog.Logger
+	// Watching, when set, is called once Dir is watched: a frame
+	// completed from then on is announced (not with Replay).
+	Watching func()
 }
 
 // DefaultReplayEvery is the pause between two rounds of --replay, as in
@@ -184,6 +187,7 @@ func RunFeeder(ctx context.Context, p *Publisher, cfg FeederConfig) error {
 		ErrorLog: "-",
 		Logger:   cfg.Logger,
 		Announce: p.Publish,
+		Watching: cfg.Watching,
 	})
 	if err != nil {
 		return err

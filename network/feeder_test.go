@@ -80,17 +80,19 @@ func TestFeederAnnouncesCompleteFramesOnce(t *testing.T) {
 		assert.NoError(t, Subscribe(ctx, pub.Endpoint(), got.add, nil))
 	}()
 	connected(t, pub, &got)
+	watching := make(chan struct{})
 	go func() {
 		defer wg.Done()
 		assert.NoError(t, RunFeeder(ctx, pub, FeederConfig{Dir: dir,
-			Watch: batch.Watch{Settle: 50 * time.Millisecond, Timeout: 5 * time.Second}}))
+			Watch:    batch.Watch{Settle: 50 * time.Millisecond, Timeout: 5 * time.Second},
+			Watching: func() { close(watching) }}))
 	}()
 	defer func() {
 		cancel()
 		wg.Wait()
 		pub.Close()
 	}()
-	time.Sleep(100 * time.Millisecond) // the feeder's watch is set up
+	<-watching
 	frames, err := filepath.Glob(filepath.Join(sampleDir, "frames", "run1", "*.tif"))
 	require.NoError(t, err)
 	var want []string

@@ -44,7 +44,7 @@ func testServerPrep(t *testing.T, mod func(*ServerConfig), prep func(*Server)) (
 	t.Helper()
 	dir := t.TempDir()
 	cfg := ServerConfig{Dir: dir, NetConf: testNetConf(t), Bind: "tcp://127.0.0.1:0", Feeder: "-", Threads: 2,
-		Watch: batch.Watch{Settle: 50 * time.Millisecond, Timeout: 2 * time.Second}}
+		Watch: batch.Watch{Settle: 50 * time.Millisecond, Timeout: 10 * time.Second}}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -61,7 +61,7 @@ func testServerPrep(t *testing.T, mod func(*ServerConfig), prep func(*Server)) (
 		cancel()
 		require.NoError(t, <-done)
 	})
-	return s, &Client{Addr: s.Endpoint(), Secret: testSecret, Timeout: 5 * time.Second}, dir
+	return s, &Client{Addr: s.Endpoint(), Secret: testSecret, Timeout: time.Minute}, dir
 }
 
 // copyFile copies src to dst, creating dst's folder.
@@ -73,10 +73,11 @@ func copyFile(t *testing.T, src, dst string) {
 	require.NoError(t, os.WriteFile(dst, b, 0o644))
 }
 
-// waitFor polls cond every 20 ms until it holds or 20 s pass.
+// waitFor polls cond every 20 ms until it holds or a minute passes (a
+// generous bound: the machine may be busy).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

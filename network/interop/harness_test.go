@@ -37,6 +37,10 @@ type build struct {
 
 var built build // written once by TestMain before any test runs
 
+// leashTimeout is saxsleash's --timeout in the tests' requests to a
+// server that runs.
+const leashTimeout = "60s"
+
 // requestLimit bounds every one-shot request of the tests: dial, ZMTP
 // handshake, send and receive.
 const requestLimit = 20 * time.Second
@@ -273,10 +277,11 @@ func run(t testing.TB, limit time.Duration, path string, args ...string) (string
 	return string(out), err
 }
 
-// leash runs saxsleash with the netconf file and a 5 s answer deadline.
+// leash runs saxsleash with the netconf file and a generous answer
+// deadline (leashTimeout): a busy machine may take seconds for a new.
 func leash(t testing.TB, conf string, args ...string) (string, error) {
 	t.Helper()
-	return run(t, 60*time.Second, binary(t, "saxsleash"), append([]string{"--netconf", conf, "--timeout", "5s"}, args...)...)
+	return run(t, 2*time.Minute, binary(t, "saxsleash"), append([]string{"--netconf", conf, "--timeout", leashTimeout}, args...)...)
 }
 
 // reply is the part of a reply every test looks at.

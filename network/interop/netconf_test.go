@@ -39,7 +39,7 @@ func TestNetconfLayoutsAndEnvironment(t *testing.T) {
 	}
 	srv := start(t, 5*time.Minute, server, "--netconf", conf, "-o", t.TempDir(), t.TempDir())
 	waitServer(t, conf, srv)
-	out, err := runEnv(t, []string{"SAXSDOG_NETWORK=" + conf}, leashBin, "--timeout", "5s", "stat")
+	out, err := runEnv(t, []string{"SAXSDOG_NETWORK=" + conf}, leashBin, "--timeout", leashTimeout, "stat")
 	if err != nil || !strings.Contains(out, `"stat"`) {
 		t.Errorf("saxsleash stat with SAXSDOG_NETWORK and a 0.3.0 netconf: %v\n%s", err, out)
 	}
