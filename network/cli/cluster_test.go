@@ -140,7 +140,7 @@ func TestClusterCommands(t *testing.T) {
 	waitUntil(t, "the worker's metrics", func() bool { return wlog.find(metricsURL) != "" }, wlog)
 
 	ctx := context.Background()
-	c := &network.Client{Addr: fmt.Sprintf("tcp://127.0.0.1:%d", repPort), Secret: secret, Timeout: 5 * time.Second}
+	c := &network.Client{Addr: fmt.Sprintf("tcp://127.0.0.1:%d", repPort), Secret: secret, Timeout: time.Minute}
 	cal, atts, err := network.LoadNew("../../testdata/sample/cal2.json")
 	require.NoError(t, err)
 	cal["Directory"] = []any{"run1"}
@@ -169,12 +169,17 @@ func TestClusterCommands(t *testing.T) {
 			assert.NoError(t, err)
 		}
 	}
-	resp, err := http.Get(wlog.find(metricsURL))
-	require.NoError(t, err)
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	require.NoError(t, err)
-	assert.Contains(t, string(body), fmt.Sprintf(`saxs_frames_done_total{role="worker"} %d`, len(frames)))
+	// The worker counts a frame after the head has its result: wait for
+	// the count instead of reading it once.
+	want := fmt.Sprintf(`saxs_frames_done_total{role="worker"} %d`, len(frames))
+	waitUntil(t, "the worker's metrics to count every frame", func() bool {
+		resp, err := http.Get(wlog.find(metricsURL))
+		require.NoError(t, err)
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.NoError(t, err)
+		return strings.Contains(string(body), want)
+	}, wlog)
 
 	for _, p := range []*exec.Cmd{worker, server} {
 		require.NoError(t, p.Process.Signal(syscall.SIGTERM))
