@@ -299,8 +299,74 @@ func Calibrate(ctx context.Context, img *Image, o CalibrateOptions) (*Calibratio
 	if fit.rmsPx > 1.5 {
 		return nil, fail("fit", ErrNotConverged, "the control points are %.2f px (RMS) off the fitted rings: wrong calibrant, wavelength or pixel size?", fit.rmsPx)
 	}
+	if msg := m.inconsistency(f, pts, o.Calibrant.TwoTheta(m.lambda), peaks); msg != "" {
+		return nil, fail("fit", ErrNotConverged, "%s: wrong calibrant, wavelength, pixel size or distance?", msg)
+	}
 	res.fill(&m, f, pts, o, fit)
 	return res, nil
+}
+
+// inconsistency checks the fitted rings against the frame: the
+// calibrant's rings between the innermost and the outermost ring found
+// must mostly be found too, and the radial profile's strong peaks inside
+// the outermost ring must mostly be calibrant rings. Otherwise the fit
+// explains part of the frame with the wrong pattern (a harmonic subset
+// of the rings, a multiple of the distance); it says which.
+func (m *model) inconsistency(f *calibFrame, pts []ControlPoint, tth []float64, peaks []peak) string {
+	n := map[int]int{}
+	for _, p := range pts {
+		n[p.Ring]++
+	}
+	var found []int
+	for j, c := range n {
+		if c >= 5 {
+			found = append(found, j)
+		}
+	}
+	if len(found) == 0 {
+		return "no ring has 5 control points"
+	}
+	slices.Sort(found)
+	lo, hi := found[0], found[len(found)-1]
+	between, missing := 0, 0
+	for _, j := range m.ringsOnDetector(f, tth) {
+		if j <= lo || j >= hi {
+			continue
+		}
+		between++
+		if n[j] < 5 {
+			missing++
+		}
+	}
+	if between >= 2 && 2*missing > between {
+		return fmt.Sprintf("%d of the %d calibrant rings between the rings found show no peak", missing, between)
+	}
+	unexplained := 0
+	tmax := tth[hi]
+	for _, pk := range peaks {
+		if pk.strength < 10 {
+			continue
+		}
+		t := math.Atan(pk.r * m.px / m.d)
+		if t > tmax*1.02 {
+			continue
+		}
+		tol := (3 + 0.02*pk.r) * m.px / m.d
+		ok := false
+		for _, tj := range tth {
+			if math.Abs(tj-t) < tol {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			unexplained++
+		}
+	}
+	if unexplained >= 2 && 2*unexplained > len(found) {
+		return fmt.Sprintf("%d strong peaks of the radial profile are no ring of the fitted geometry", unexplained)
+	}
+	return ""
 }
 
 // fill sets the result from the final model and points.
@@ -911,6 +977,8 @@ type ringWindow struct {
 	nsec     int     // azimuthal sectors
 	sum      []float64
 	cnt      []int32
+	phi      []float64 // Σ azimuth of the pixels of each sector
+	nphi     []int32
 	radDeriv float64 // d(2θ)/dρ at the ring, rad per px
 }
 
@@ -949,7 +1017,8 @@ func (f *calibFrame) controlPoints(m *model, tth []float64, rings []int, winFrac
 		nsec := int(math.Round(2 * math.Pi * rho / 10))
 		nsec = max(16, min(360, nsec))
 		wins = append(wins, &ringWindow{ring: j, lo: t - half, hi: t + half, nb: nb, nsec: nsec,
-			sum: make([]float64, nb*nsec), cnt: make([]int32, nb*nsec), radDeriv: deriv})
+			sum: make([]float64, nb*nsec), cnt: make([]int32, nb*nsec), radDeriv: deriv,
+			phi: make([]float64, nsec), nphi: make([]int32, nsec)})
 	}
 	if len(wins) == 0 {
 		return nil
@@ -981,6 +1050,8 @@ func (f *calibFrame) controlPoints(m *model, tth []float64, rings []int, winFrac
 			s = min(max(s, 0), w.nsec-1)
 			w.sum[s*w.nb+b] += f.v[i]
 			w.cnt[s*w.nb+b]++
+			w.phi[s] += phi
+			w.nphi[s]++
 		}
 	}
 	var pts []ControlPoint
@@ -991,7 +1062,9 @@ func (f *calibFrame) controlPoints(m *model, tth []float64, rings []int, winFrac
 			if !ok {
 				continue
 			}
-			phi := (float64(s)+0.5)/float64(w.nsec)*2*math.Pi - math.Pi
+			// The point lies at the mean azimuth of the sector's pixels (in
+			// the valid part of a partly masked sector).
+			phi := w.phi[s] / float64(w.nphi[s])
 			rho, ok := rayRadius(&dt, phi, tp)
 			if !ok {
 				continue
