@@ -302,8 +302,46 @@ func Calibrate(ctx context.Context, img *Image, o CalibrateOptions) (*Calibratio
 	if msg := m.inconsistency(f, pts, o.Calibrant.TwoTheta(m.lambda), peaks); msg != "" {
 		return nil, fail("fit", ErrNotConverged, "%s: wrong calibrant, wavelength, pixel size or distance?", msg)
 	}
+	// Residuals that follow a smooth pattern along the rings, well above
+	// the points' scatter, are a pattern the geometry cannot fit: the
+	// wrong wavelength or calibrant at wide angles. (Noise gives a ratio
+	// near 1; the real agbeh2_1M.tif 0.36; LaB6 at 0.5 Å fitted with
+	// 0.625 Å 0.13.)
+	if eta := residualSmoothness(&m, pts, o.Calibrant.D); eta < 0.2 && fit.rmsPx > 0.1 {
+		return nil, fail("fit", ErrNotConverged, "the residuals (%.2f px RMS) follow a smooth pattern along the rings (von Neumann ratio %.2f < 0.2): wrong wavelength or calibrant?", fit.rmsPx, eta)
+	}
 	res.fill(&m, f, pts, o, fit)
 	return res, nil
+}
+
+// residualSmoothness returns von Neumann's ratio of the fit's residuals
+// taken along each ring by azimuth: Σ(r_i − r_{i−1})² / (2 Σ r_i²), about
+// 1 for residuals that are noise, much less than 1 when they follow a
+// smooth pattern the model cannot fit.
+func residualSmoothness(m *model, pts []ControlPoint, dsp []float64) float64 {
+	dt := m.detector()
+	type pr struct{ phi, r float64 }
+	by := map[int][]pr{}
+	for _, p := range pts {
+		x, y := m.xy(p.Row, p.Col)
+		t := 2 * math.Asin(math.Min(1, m.lambda/(2*dsp[p.Ring])))
+		by[p.Ring] = append(by[p.Ring], pr{math.Atan2(y, x), dt.twoTheta(x, y) - t})
+	}
+	num, den := 0.0, 0.0
+	for _, v := range by {
+		sort.Slice(v, func(i, j int) bool { return v[i].phi < v[j].phi })
+		for i := range v {
+			den += v[i].r * v[i].r
+			if i > 0 {
+				d := v[i].r - v[i-1].r
+				num += d * d
+			}
+		}
+	}
+	if den == 0 {
+		return 1
+	}
+	return num / (2 * den)
 }
 
 // inconsistency checks the fitted rings against the frame: the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"math"
 	"os"
 	"os/exec"
@@ -141,6 +142,17 @@ func TestCalibratePyFAIFrames(t *testing.T) {
 				len(res.Rings), len(res.Points), res.RMSDeg, e)
 			if e > 0.002 {
 				t.Errorf("found geometry is %.4f° off the true 2θ somewhere on the detector (limit 0.002°)", e)
+			}
+			if cal.Name == "LaB6" {
+				// At wide angles a wrong wavelength cannot fit the rings'
+				// ratios: an error, not a geometry. (For AgBh's small
+				// angles the wavelength is degenerate with the distance.)
+				res2, err := Calibrate(context.Background(), img, CalibrateOptions{Calibrant: cal, Wavelength: 1.25 * ff.Wavelength, PixelSize: ff.PixelUM})
+				if !errors.Is(err, ErrNoRings) && !errors.Is(err, ErrNotConverged) {
+					t.Errorf("wavelength 25 %% too long: %v, want ErrNoRings or ErrNotConverged (%+v)", err, res2)
+				} else {
+					t.Logf("wavelength 25 %% too long: %v", err)
+				}
 			}
 		})
 	}

@@ -95,7 +95,9 @@ func TestCalibrantsAgainstPyFAI(t *testing.T) {
 		// pyFAI's alpha_Al2O3.D lists (2,0,7), 1.3786 Å, which R-3c's
 		// c-glide forbids (h0-hl: l even), and lacks (3,0,0), 1.3742 Å,
 		// which is allowed (ICDD PDF 46-1212 has 300, not 207).
-		skip := func(d float64) bool { return tc.ours == "Al2O3" && (math.Abs(d-1.3786) < 5e-4 || math.Abs(d-1.3742) < 5e-4) }
+		skip := func(d float64) bool {
+			return tc.ours == "Al2O3" && (math.Abs(d-1.3786) < 5e-4 || math.Abs(d-1.3742) < 5e-4)
+		}
 		for _, d := range p.D {
 			if d > 1 && !has(c.D, d) && !skip(d) {
 				t.Errorf("%s: pyFAI's %g Å is not among ours", tc.ours, d)

@@ -29,9 +29,6 @@ type lmResult struct {
 	jac       []float64 // J at p, n×m row-major
 }
 
-// errSingular is returned when the normal equations cannot be solved.
-var errSingular = errors.New("singular normal equations")
-
 // jacobian fills J (n×m, row-major) by central differences at p.
 func (pr *lmProblem) jacobian(p, J, rp, rm []float64) {
 	m := len(p)
