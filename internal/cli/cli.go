@@ -1,5 +1,5 @@
 // Package cli is the command-line language shared by the saxs tools
-// (saxsdog, saxsconverter, plotchi, saxsbench, and the network tools
+// (saxsdog, saxsconverter, saxscalib, plotchi, saxsbench, and the network tools
 // saxsnetconf, saxsdogserver, saxsfeeder, saxsleash): one flag name per idea, --help printed once to stdout, --version
 // from the build information, one style of usage error, and bounded reads
 // of input files given on the command line.

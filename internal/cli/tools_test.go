@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/saxsdog/saxs/internal/bench"
+	"github.com/saxsdog/saxs/internal/calibcli"
 	"github.com/saxsdog/saxs/internal/cli"
 	"github.com/saxsdog/saxs/internal/converter"
 	"github.com/saxsdog/saxs/internal/plotchi"
@@ -35,6 +36,7 @@ var tools = []struct {
 	{"saxsleash", netcli.LeashMain},
 	{"saxsdogworker", netcli.WorkerMain},
 	{"saxsstreamsim", stream.SimMain},
+	{"saxscalib", calibcli.Main},
 }
 
 // network are the network tools.

@@ -373,3 +373,46 @@ func setNumber(o *object, key string, f float64) {
 	}
 	o.set(key, json.Number(pyFloat(f)))
 }
+
+// SetGeometry stores a whole geometry (Tilt, BeamCenter,
+// DedectorDistanceMM, Imagesize, PixelSizeMicroM) at the root of a 0.3.0
+// document or under Geometry in a 2.0 one, and the wavelength at the root.
+// Numbers that already hold the same value keep their literal text.
+func (d *Document) SetGeometry(g saxs.Geometry, wavelength float64) {
+	bc := g.BeamCenter
+	d.ApplyFit2D(Fit2DValues{BeamCenter: &bc, DetectorDistanceMM: &g.DetectorDistanceMM,
+		TiltRotDeg: &g.Tilt.TiltRotDeg, TiltAngleDeg: &g.Tilt.TiltAngleDeg, Wavelength: &wavelength})
+	geo := d.root
+	if d.gen == saxs.Nested {
+		geo = d.root.objectAt("Geometry")
+	}
+	geo.set("Imagesize", []any{json.Number(fmt.Sprint(g.Imagesize[0])), json.Number(fmt.Sprint(g.Imagesize[1]))})
+	if len(g.PixelSizeMicroM) > 0 {
+		old, _ := geo.get("PixelSizeMicroM")
+		if oa, ok := old.([]any); !ok || len(oa) == 0 || !sameNumber(oa[0], g.PixelSizeMicroM[0]) {
+			geo.set("PixelSizeMicroM", []any{json.Number(pyFloat(g.PixelSizeMicroM[0]))})
+		}
+	}
+}
+
+// sameNumber reports whether the JSON value v is the number f.
+func sameNumber(v any, f float64) bool {
+	g, ok := numberValue(v)
+	return ok && g == f
+}
+
+// SetMaskFile sets the MaskFile of every mask (the root's in a 0.3.0
+// document, each of Masks[] in a 2.0 one).
+func (d *Document) SetMaskFile(path string) {
+	if d.gen == saxs.Flat {
+		d.root.set("MaskFile", path)
+		return
+	}
+	v, _ := d.root.get("Masks")
+	ms, _ := v.([]any)
+	for _, m := range ms {
+		if o, ok := m.(*object); ok {
+			o.set("MaskFile", path)
+		}
+	}
+}
