@@ -33,7 +33,7 @@ const (
 
 var t0 = time.Date(2016, 5, 2, 10, 0, 0, 0, time.UTC)
 
-func expo(k int) float64   { return 2 + 0.5*float64(k) }
+func expo(k int) float64     { return 2 + 0.5*float64(k) }
 func startTau(k int) float64 { return 10*float64(k) + 0.125 }
 func frameName(k int) string {
 	if k == 0 {
