@@ -11,6 +11,7 @@ import (
 	"github.com/saxsdog/saxs/internal/bench"
 	"github.com/saxsdog/saxs/internal/cli"
 	"github.com/saxsdog/saxs/internal/converter"
+	"github.com/saxsdog/saxs/internal/mergecli"
 	"github.com/saxsdog/saxs/internal/plotchi"
 	"github.com/saxsdog/saxs/internal/saxsdogcli"
 	netcli "github.com/saxsdog/saxs/network/cli"
@@ -35,6 +36,7 @@ var tools = []struct {
 	{"saxsleash", netcli.LeashMain},
 	{"saxsdogworker", netcli.WorkerMain},
 	{"saxsstreamsim", stream.SimMain},
+	{"saxsmerge", mergecli.Main},
 }
 
 // network are the network tools.
