@@ -1,6 +1,7 @@
 package merge
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -80,15 +81,10 @@ func ChiParams(c *saxs.ChiFile) (p saxs.IntegralParameters, ok bool) {
 }
 
 // CollectFrames reads the header of every frame (.tif, .tiff, .cbf, .edf)
-// below frameDir and the saxsdog .chi files below chiDir (matched to the
-// frames by base name: x.tif with x.chi, x_cR0.chi, x_cR1.chi, ...),
-// giving each frame its time stamp (HeaderTime in loc), exposure and
-// integral parameters, and with curves its curves. A frame or .chi file
-// that cannot be read is returned in problems and left out (or without
-// parameters); it does not stop the others.
+// below frameDir and the saxsdog .chi files below chiDir (none if ""); see
+// CollectFramesChi.
 func CollectFrames(frameDir, chiDir string, loc *time.Location, curves bool) (frames []*Frame, problems []error, err error) {
-	type chiRef struct{ path, kind string }
-	chis := map[string][]chiRef{}
+	var chis []string
 	if chiDir != "" {
 		err := filepath.WalkDir(chiDir, func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
@@ -96,14 +92,32 @@ func CollectFrames(frameDir, chiDir string, loc *time.Location, curves bool) (fr
 				return nil
 			}
 			if d.Type().IsRegular() && strings.HasSuffix(d.Name(), ".chi") {
-				b, k := splitChi(d.Name())
-				chis[b] = append(chis[b], chiRef{path, k})
+				chis = append(chis, path)
 			}
 			return nil
 		})
 		if err != nil {
 			return nil, problems, err
 		}
+	}
+	frames, more, err := CollectFramesChi(context.Background(), frameDir, chis, loc, curves)
+	return frames, append(problems, more...), err
+}
+
+// CollectFramesChi reads the header of every frame (.tif, .tiff, .cbf,
+// .edf) below frameDir and the saxsdog .chi files chis (matched to the
+// frames by base name: x.tif with x.chi, x_cR0.chi, x_cR1.chi, ...),
+// giving each frame its time stamp (HeaderTime in loc), exposure and
+// integral parameters, and with curves its curves. A frame or .chi file
+// that cannot be read is returned in problems and left out (or without
+// parameters); it does not stop the others. It stops with ctx's error
+// when ctx ends.
+func CollectFramesChi(ctx context.Context, frameDir string, chiPaths []string, loc *time.Location, curves bool) (frames []*Frame, problems []error, err error) {
+	type chiRef struct{ path, kind string }
+	chis := map[string][]chiRef{}
+	for _, p := range chiPaths {
+		b, k := splitChi(filepath.Base(p))
+		chis[b] = append(chis[b], chiRef{p, k})
 	}
 	var paths []string
 	err = filepath.WalkDir(frameDir, func(path string, d fs.DirEntry, err error) error {
@@ -122,6 +136,9 @@ func CollectFrames(frameDir, chiDir string, loc *time.Location, curves bool) (fr
 	sort.Strings(paths)
 	var img saxs.Image
 	for _, path := range paths {
+		if err := ctx.Err(); err != nil {
+			return nil, problems, err
+		}
 		src, err := saxs.OpenFrames(path)
 		if err != nil {
 			problems = append(problems, fmt.Errorf("frame %s: %w", path, err))
@@ -150,7 +167,7 @@ func CollectFrames(frameDir, chiDir string, loc *time.Location, curves bool) (fr
 		seen := map[string]bool{}
 		for _, c := range chis[base] {
 			if seen[c.kind] {
-				problems = append(problems, fmt.Errorf("frame %s: two .chi files of kind %s below %s (%s); neither used", path, c.kind, chiDir, c.path))
+				problems = append(problems, fmt.Errorf("frame %s: two .chi files of kind %s (%s); neither used", path, c.kind, c.path))
 				delete(f.Params, c.kind)
 				delete(f.Curves, c.kind)
 				continue

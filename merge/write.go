@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/saxsdog/saxs/internal/atomicfile"
 	"github.com/saxsdog/saxs/internal/h5"
@@ -234,4 +235,53 @@ func WriteOutputs(conf *Config, t *Table, dir string) ([]string, error) {
 		}
 	}
 	return written, nil
+}
+
+// SyncPlot returns the data of the original's sync plot (getmergedata's
+// "syncplot"): "Images" maps each frame's start in Unix milliseconds to
+// {"Exposure_time [s] (Img)": exposure}, "Shutter" each shutter row with a
+// Duration > 0 to {"Duration (<name>)": duration} (empty without a shutter
+// table or Duration column), and "CalculatedTimeshift" is the shift as
+// Python's str(timedelta) writes it.
+func (t *Table) SyncPlot() map[string]any {
+	images := map[string]any{}
+	for r, s := range t.Start {
+		images[strconv.FormatInt(s.UnixMilli(), 10)] = map[string]any{ColExposure: t.Values[r][0]}
+	}
+	shutter := map[string]any{}
+	if l := t.Shutter; l != nil {
+		if c := l.column("Duration"); c >= 0 {
+			name := "Duration (" + l.Name + ")"
+			for i, ts := range l.Times {
+				if d := l.Values[c][i]; d > 0 {
+					ms := t.Ref.Add(time.Duration(math.Round(ts * 1e9))).UnixMilli()
+					shutter[strconv.FormatInt(ms, 10)] = map[string]any{name: d}
+				}
+			}
+		}
+	}
+	return map[string]any{"Images": images, "Shutter": shutter, "CalculatedTimeshift": PyTimedelta(t.Shift)}
+}
+
+// PyTimedelta formats d as Python's str(datetime.timedelta): "0:00:05",
+// "-1 day, 23:59:54.500000", "2 days, 1:00:00".
+func PyTimedelta(d time.Duration) string {
+	us := d.Microseconds()
+	days := us / 86400e6
+	rest := us % 86400e6
+	if rest < 0 {
+		rest += 86400e6
+		days--
+	}
+	s := fmt.Sprintf("%d:%02d:%02d", rest/3600e6, rest/60e6%60, rest/1e6%60)
+	if f := rest % 1e6; f != 0 {
+		s += fmt.Sprintf(".%06d", f)
+	}
+	switch days {
+	case 0:
+		return s
+	case 1, -1:
+		return fmt.Sprintf("%d day, %s", days, s)
+	}
+	return fmt.Sprintf("%d days, %s", days, s)
 }

@@ -95,6 +95,7 @@ type Server struct {
 	q  *queue
 
 	stream streamState
+	merge  mergeState // data consolidation (mergedata.go)
 }
 
 // NewServer checks cfg and prepares a Server.
@@ -177,6 +178,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	err := s.rep.Serve(ctx)
 	stopStream()
 	wg.Wait()
+	s.merge.wg.Wait()
 	s.stopQueue()
 	return err
 }
@@ -261,7 +263,11 @@ func (s *Server) handle(ctx context.Context, frames [][]byte) Obj {
 		if q == nil {
 			return NewReply(ResultStat, Obj{"stat": Obj{}})
 		}
-		return NewReply(ResultStat, Obj{"stat": stat(q.stat())})
+		st := stat(q.stat())
+		if n, ok := s.merge.mergeCount(); ok {
+			st[StatMergeCount] = n
+		}
+		return NewReply(ResultStat, Obj{"stat": st})
 	case "plot":
 		q := s.queue()
 		if q == nil {
@@ -303,10 +309,13 @@ func (s *Server) handle(ctx context.Context, frames [][]byte) Obj {
 			delete(fl, FailedList)
 		}
 		return NewReply(ResultFileslist, Obj{"fileslist": fl})
+	case "mergedata":
+		return s.cmdMergedata(ctx, req)
+	case "getmergedata":
+		return s.merge.lastResult()
 	}
 	// plotdata (in the request schema but never handled by the original;
-	// its CLI sends plot for it), mergedata and getmergedata (data
-	// consolidation) are not implemented.
+	// its CLI sends plot for it) is not implemented.
 	return ErrorReply(ResultNotImplemented, req.Command+" not implemented")
 }
 
