@@ -228,3 +228,41 @@ func (q *queue) chiOutputs() []string {
 	}
 	return out
 }
+
+// LoadMerge reads a data consolidation configuration for mergedata, as the
+// original leash sends it: the argument {"mergeconf": conf} and, for each
+// log file with a LocalPath (read relative to the working directory), an
+// attachment {"filename": LocalPath, "data": its text} (raw text, not
+// base64, as the original). The configuration is checked first.
+func LoadMerge(confPath string) (Obj, [][]byte, error) {
+	conf, err := readJSONObject(confPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	data, err := pyjson.Marshal(conf)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := merge.ParseConfig(data, confPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	var atts [][]byte
+	for _, t := range c.LogDataTables {
+		for _, f := range t.Files {
+			if f.LocalPath == "" {
+				continue
+			}
+			b, err := os.ReadFile(f.LocalPath)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s: log table %s: %w", confPath, t.Name, err)
+			}
+			a, err := pyjson.Marshal(map[string]any{"filename": f.LocalPath, "data": string(b)})
+			if err != nil {
+				return nil, nil, err
+			}
+			atts = append(atts, a)
+		}
+	}
+	return Obj{"mergeconf": conf}, atts, nil
+}

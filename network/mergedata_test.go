@@ -144,3 +144,37 @@ func TestMergedata(t *testing.T) {
 	_, err = os.Stat(filepath.Join(dir, "results", "run1merged_igor.csv"))
 	assert.NoError(t, err)
 }
+
+// TestLoadMergeAndBusy: LoadMerge attaches the LocalPath logs as raw text;
+// a mergedata while a merge runs is refused with the original's message.
+func TestLoadMergeAndBusy(t *testing.T) {
+	s, c, dir := testServer(t, nil)
+	newQueue(t, c, dir, "run1")
+	tmp := t.TempDir()
+	log := filepath.Join(tmp, "peak.log")
+	require.NoError(t, os.WriteFile(log, []byte("Time\tDuration\n1\t2\n"), 0o644))
+	conf := fmt.Sprintf(`{"TimeOffset": 0, "OutputFileBaseName": "merged", "OutputFormats": {"csv": true, "hdf": false, "exel": false, "json": false},
+		"HDFOptions": {"IncludeCHI": false, "IncludeTIF": false},
+		"LogDataTables": [{"TimeEpoch": "Unix", "TimeOffset": 0, "FirstImageCorrelation": false, "ZeroImageCorrelation": false, "Name": "Peak",
+			"Files": [{"LocalPath": %q}]}]}`, log)
+	cp := filepath.Join(tmp, "conf.json")
+	require.NoError(t, os.WriteFile(cp, []byte(conf), 0o644))
+	arg, atts, err := LoadMerge(cp)
+	require.NoError(t, err)
+	require.Len(t, atts, 1)
+	var a struct{ Filename, Data string }
+	require.NoError(t, json.Unmarshal(atts[0], &a))
+	assert.Equal(t, log, a.Filename)
+	assert.Equal(t, "Time\tDuration\n1\t2\n", a.Data)
+
+	s.merge.mu.Lock()
+	s.merge.running = true
+	s.merge.mu.Unlock()
+	r, err := c.Do(context.Background(), "mergedata", arg, atts)
+	require.NoError(t, err)
+	assert.Equal(t, ResultError, r.Result)
+	assert.Equal(t, MergeRunning, r.ErrorText())
+	s.merge.mu.Lock()
+	s.merge.running = false
+	s.merge.mu.Unlock()
+}
