@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Config is a data consolidation configuration, the original's
@@ -187,6 +188,9 @@ func (c *Config) Check(name string) error {
 	default:
 		add("FrameTime: %q is neither \"end\" nor \"start\"", c.FrameTime)
 	}
+	if _, err := c.Location(); err != nil {
+		add("TimeZone: %v", err)
+	}
 	if c.HDFOptions.IncludeTIF {
 		add("HDFOptions.IncludeTIF: images in the HDF5 file are not supported")
 	}
@@ -197,6 +201,15 @@ func (c *Config) Check(name string) error {
 		return &ConfigError{Name: name, Problems: p}
 	}
 	return nil
+}
+
+// Location returns the zone of TimeZone: the machine's for "" and
+// "Local".
+func (c *Config) Location() (*time.Location, error) {
+	if c.TimeZone == "" || c.TimeZone == "Local" {
+		return time.Local, nil
+	}
+	return time.LoadLocation(c.TimeZone)
 }
 
 // sampling returns the effective sampling mode of t.

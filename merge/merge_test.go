@@ -434,14 +434,14 @@ func TestLogBadInput(t *testing.T) {
 func TestConfigErrors(t *testing.T) {
 	_, err := ParseConfig([]byte(`{"TimeOffset":0,"LogDataTables":[{"TimeEpoch":"Dos","TimeOffset":0,"FirstImageCorrelation":true,"ZeroImageCorrelation":true,"Name":"Peak","Files":[]},
 		{"TimeEpoch":"Unix","TimeOffset":0,"FirstImageCorrelation":true,"ZeroImageCorrelation":false,"Name":"Peak","Files":[{}]}],
-		"OutputFormats":{"csv":true,"hdf":false,"exel":false,"json":false},"OutputFileBaseName":"","HDFOptions":{"IncludeCHI":false,"IncludeTIF":true}}`), "c.json")
+		"OutputFormats":{"csv":true,"hdf":false,"exel":false,"json":false},"OutputFileBaseName":"","HDFOptions":{"IncludeCHI":false,"IncludeTIF":true},"TimeZone":"Mars/Olympus"}`), "c.json")
 	var ce *ConfigError
 	if !errors.As(err, &ce) {
 		t.Fatalf("error %v is not a ConfigError", err)
 	}
 	for _, w := range []string{"LogDataTables[0].TimeEpoch", "LogDataTables[0]: FirstImageCorrelation and ZeroImageCorrelation",
 		"LogDataTables[0].Files: no file", "LogDataTables[1].Name: \"Peak\" is used by two tables", "LogDataTables[1].Files[0]",
-		"only one table", "HDFOptions.IncludeTIF", "OutputFileBaseName: empty"} {
+		"only one table", "HDFOptions.IncludeTIF", "TimeZone:", "OutputFileBaseName: empty"} {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("error %q lacks %q", err, w)
 		}

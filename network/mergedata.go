@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/saxsdog/saxs/internal/pyjson"
 	"github.com/saxsdog/saxs/merge"
@@ -174,13 +173,9 @@ func (s *Server) runMerge(ctx context.Context, conf *merge.Config, dir string, c
 		s.log.Warn("merge failed", "error", err)
 		return ErrorReply(ResultError, err.Error())
 	}
-	loc := time.Local
-	if conf.TimeZone != "" && conf.TimeZone != "Local" {
-		l, err := time.LoadLocation(conf.TimeZone)
-		if err != nil {
-			return fail(fmt.Errorf("TimeZone: %w", err))
-		}
-		loc = l
+	loc, err := conf.Location() // checked by ParseConfig
+	if err != nil {
+		return fail(err)
 	}
 	frames, problems, err := merge.CollectFramesChi(ctx, dir, chis, loc, conf.HDFOptions.IncludeCHI)
 	for _, p := range problems {

@@ -7,7 +7,6 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/saxsdog/saxs/internal/cli"
 	"github.com/saxsdog/saxs/merge"
@@ -116,9 +115,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if err := c.Check("saxsmerge"); err != nil {
 		return fail(err)
 	}
-	loc, err := time.LoadLocation(c.TimeZone)
+	loc, err := c.Location()
 	if err != nil {
-		return fail(fmt.Errorf("--time-zone: %w", err))
+		return fail(err)
 	}
 	dir := fl.Arg(0)
 	if *chiDir == "" {
