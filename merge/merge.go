@@ -67,7 +67,7 @@ const ColExposure = "Exposure_time [s] (Img)"
 // unreadable or unsorted logs, a missing zero image and a transmission
 // whose columns are missing are errors.
 func Merge(conf *Config, frames []*Frame, open Source) (*Table, error) {
-	if err := conf.Check("merge"); err != nil {
+	if err := conf.Check("configuration"); err != nil {
 		return nil, err
 	}
 	tab := &Table{}

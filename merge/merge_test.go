@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"os/exec"
@@ -492,5 +493,39 @@ func TestMergeBadLogs(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("warnings %v lack notime.tif", tab.Warnings)
+	}
+}
+
+// BenchmarkMerge: 1000 frames of 5 s exposure against a datalogger of
+// 86400 rows (one a second, a day) with 8 columns, averaged over each
+// exposure, and a shutter log of 1000 rows.
+func BenchmarkMerge(b *testing.B) {
+	var dl strings.Builder
+	dl.WriteString("Time\tIoni\tDiode\tA\tB\tC\tD\tE\tF\n")
+	for i := range 86400 {
+		fmt.Fprintf(&dl, "%d\t%d\t-1\t1\t2\t3\t4\t5\t6\n", t0.Unix()+int64(i), i)
+	}
+	var pk strings.Builder
+	pk.WriteString("Time\tDuration\tDiode_avg\tIoni_avg\n")
+	frames := make([]*Frame, 1000)
+	for k := range frames {
+		start := t0.Add(time.Duration(k) * 60 * time.Second)
+		frames[k] = &Frame{File: fmt.Sprintf("f_%05d.tif", k), Time: start.Add(5 * time.Second), Exposure: 5,
+			Params: map[string]saxs.IntegralParameters{"R0": {I0: 1, I1: 2, I2: 3}}}
+		fmt.Fprintf(&pk, "%d\t5\t1\t2\n", start.Unix()+MacEpochOffset)
+	}
+	logs := map[string]string{"dl": dl.String(), "pk": pk.String()}
+	conf := &Config{OutputFileBaseName: "m", LogDataTables: []LogTable{
+		{TimeEpoch: "Mac", Name: "Peak", FirstImageCorrelation: true, Files: []LogFile{{LocalPath: "pk"}}},
+		{TimeEpoch: "Unix", Name: "Dlogger", Files: []LogFile{{LocalPath: "dl"}}}}}
+	open := func(f LogFile) (io.ReadCloser, string, error) {
+		return io.NopCloser(strings.NewReader(logs[f.LocalPath])), f.LocalPath, nil
+	}
+	b.ResetTimer()
+	for range b.N {
+		tab, err := Merge(conf, frames, open)
+		if err != nil || len(tab.Files) != 1000 {
+			b.Fatal(err)
+		}
 	}
 }
