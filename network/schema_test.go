@@ -208,7 +208,7 @@ func TestRepliesFitTheResultSchema(t *testing.T) {
 		{"unknown command", signedFrame(t, Obj{"command": "frobnicate"}, testSecret, time.Now())},
 		{"not JSON", []byte("{nope")},
 		{"wrong signature", signedFrame(t, Obj{"command": "stat", "argument": Obj{}}, "wrong", time.Now())},
-		{"not implemented", signedFrame(t, Obj{"command": "getmergedata", "argument": Obj{}}, testSecret, time.Now())},
+		{"not implemented", signedFrame(t, Obj{"command": "plotdata", "argument": Obj{}}, testSecret, time.Now())},
 	} {
 		r := rawRequest(t, ours.Addr, tc.frame)
 		assert.True(t, Failed(r.Result), "%s: %s", tc.what, r.Raw)

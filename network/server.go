@@ -105,6 +105,7 @@ type Server struct {
 	pending *pendingNew // the new whose operator is building, nil if none
 
 	stream streamState
+	merge  mergeState // data consolidation (mergedata.go)
 }
 
 // NewServer checks cfg and prepares a Server.
@@ -187,6 +188,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	err := s.rep.Serve(ctx) // waits for the handlers, which see ctx end
 	stopStream()
 	wg.Wait()
+	s.merge.wg.Wait()
 	s.life.Lock()
 	s.stopQueue()
 	s.life.Unlock()
@@ -277,7 +279,11 @@ func (s *Server) handle(ctx context.Context, frames [][]byte) Obj {
 		if q == nil {
 			return NewReply(ResultStat, Obj{"stat": Obj{}})
 		}
-		return NewReply(ResultStat, Obj{"stat": stat(q.stat())})
+		st := stat(q.stat())
+		if n, ok := s.merge.mergeCount(); ok {
+			st[StatMergeCount] = n
+		}
+		return NewReply(ResultStat, Obj{"stat": st})
 	case "plot":
 		q := s.queue()
 		if q == nil {
@@ -319,10 +325,13 @@ func (s *Server) handle(ctx context.Context, frames [][]byte) Obj {
 			delete(fl, FailedList)
 		}
 		return NewReply(ResultFileslist, Obj{"fileslist": fl})
+	case "mergedata":
+		return s.cmdMergedata(ctx, req)
+	case "getmergedata":
+		return s.merge.lastResult()
 	}
 	// plotdata (in the request schema but never handled by the original;
-	// its CLI sends plot for it), mergedata and getmergedata (data
-	// consolidation) are not implemented.
+	// its CLI sends plot for it) is not implemented.
 	return ErrorReply(ResultNotImplemented, req.Command+" not implemented")
 }
 

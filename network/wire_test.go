@@ -64,8 +64,7 @@ func TestServerSurvivesMalformedInput(t *testing.T) {
 		{"100 MB frame", [][]byte{big}, ResultValueError},
 		{"new without calibration", [][]byte{signedFrame(t, Obj{"command": "new", "argument": Obj{}}, testSecret, time.Now())}, ResultValueError},
 		{"new with a bad calibration", [][]byte{signedFrame(t, Obj{"command": "new", "argument": Obj{"calibration": Obj{"Wavelength": "x"}}}, testSecret, time.Now())}, ResultValueError},
-		{"getmergedata", [][]byte{signedFrame(t, Obj{"command": "getmergedata", "argument": Obj{}}, testSecret, time.Now())}, ResultNotImplemented},
-		{"mergedata", [][]byte{signedFrame(t, Obj{"command": "mergedata", "argument": Obj{"mergeconf": Obj{}}}, testSecret, time.Now())}, ResultNotImplemented},
+		{"mergedata without queue", [][]byte{signedFrame(t, Obj{"command": "mergedata", "argument": Obj{"mergeconf": Obj{}}}, testSecret, time.Now())}, ResultError},
 		{"plotdata", [][]byte{signedFrame(t, Obj{"command": "plotdata", "argument": Obj{}}, testSecret, time.Now())}, ResultNotImplemented},
 	}
 	for _, tc := range cases {

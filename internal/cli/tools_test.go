@@ -12,6 +12,7 @@ import (
 	"github.com/saxsdog/saxs/internal/calibcli"
 	"github.com/saxsdog/saxs/internal/cli"
 	"github.com/saxsdog/saxs/internal/converter"
+	"github.com/saxsdog/saxs/internal/mergecli"
 	"github.com/saxsdog/saxs/internal/plotchi"
 	"github.com/saxsdog/saxs/internal/saxsdogcli"
 	netcli "github.com/saxsdog/saxs/network/cli"
@@ -37,6 +38,7 @@ var tools = []struct {
 	{"saxsdogworker", netcli.WorkerMain},
 	{"saxsstreamsim", stream.SimMain},
 	{"saxscalib", calibcli.Main},
+	{"saxsmerge", mergecli.Main},
 }
 
 // network are the network tools.

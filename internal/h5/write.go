@@ -15,9 +15,10 @@ type Node struct {
 	// Children makes the node a group (possibly empty, with Group set).
 	Children []*Node
 	Group    bool
-	// A dataset holds exactly one of Float64s, String or Int32s.
+	// A dataset holds exactly one of Float64s, String, Strings or Int32s.
 	Float64s []float64 // 1-D float64 dataset
 	String   *string   // scalar string dataset
+	Strings  []string  // 1-D dataset of fixed-length strings (as long as the longest + NUL)
 	Int32s   []int32   // 1-D int32 dataset
 }
 
@@ -166,6 +167,17 @@ func (w *writer) node(n *Node) (addr, btree, heap uint64, err error) {
 		case n.String != nil:
 			dtype = stringType(len(*n.String) + 1)
 			raw = append([]byte(*n.String), 0)
+		case n.Strings != nil:
+			size := 1
+			for _, v := range n.Strings {
+				size = max(size, len(v)+1)
+			}
+			dtype = stringType(size)
+			dims = []uint64{uint64(len(n.Strings))}
+			raw = make([]byte, size*len(n.Strings))
+			for i, v := range n.Strings {
+				copy(raw[size*i:], v)
+			}
 		case n.Int32s != nil:
 			dtype = int32Type()
 			dims = []uint64{uint64(len(n.Int32s))}

@@ -44,6 +44,9 @@ indented JSON. Commands:
                               -s/-k drop the first/last N points and -x/-y
                               set the axis scales as plotchi's options do
   listdir [PATH]              the folders and files below SERVERDIR/PATH
+  mergedata conf.json         consolidate the queue's frames with the logs of a
+                              DataConsolidationConf (LocalPath logs attached)
+  getmergedata                the result of the last mergedata
   web [--addr A] [--no-browser]  the leash as a web page (saxsleash web --help)
 
 Beyond the original, saxsleash asks (in argument.data, which original 2.0
@@ -141,7 +144,15 @@ func LeashMain(args []string, stdout, stderr io.Writer) int {
 	case "plotdata": // the original CLI sends plot for plotdata
 		cmd = "plot"
 		fallthrough
-	case "abort", "close", "readdir", "stat", "fileslist", "get", "plot":
+	case "mergedata":
+		if len(rest) != 1 {
+			return usageError(stderr, tool, errors.New("mergedata takes conf.json"))
+		}
+		var err error
+		if arg, atts, err = network.LoadMerge(rest[0]); err != nil {
+			return usageError(stderr, tool, err)
+		}
+	case "abort", "close", "readdir", "stat", "fileslist", "get", "plot", "getmergedata":
 		if len(rest) > 0 {
 			return usageError(stderr, tool, fmt.Errorf("%s takes no arguments", cmd))
 		}

@@ -296,19 +296,23 @@ func TestNew030Form(t *testing.T) {
 	sameOutputs(t, byBase(t, chiFiles(t, f.outdir)), byBase(t, chiFiles(t, ref)))
 }
 
-// plotdata, mergedata and getmergedata answer the original's clean
-// not-implemented reply, and fileslist lists the curves of the frames.
+// plotdata answers the original's clean not-implemented reply, mergedata
+// without mergeconf an Error, getmergedata before any merge Empty (the
+// original's {} has no result string), and fileslist lists the curves of the frames.
 func TestNotImplementedAndFileslist(t *testing.T) {
 	f := newFixture(t)
 	q := f.newQueue(t, "data", "run1")
-	for _, cmd := range []string{"plotdata", "mergedata", "getmergedata"} {
+	for cmd, want := range map[string]string{"plotdata": "ErrorNotimplemented", "mergedata": "Error"} {
 		b, err := rawRequest(t, f.e.Server, signedRequest(cmd, "{}", f.e.Secret, now()))
 		r, perr := parseReply(b)
 		var d struct{ Error string }
 		_ = json.Unmarshal(r.Data, &d)
-		if err != nil || perr != nil || r.Result != "ErrorNotimplemented" || d.Error == "" {
-			t.Errorf("%s: %v %q, want ErrorNotimplemented with an Error", cmd, err, b)
+		if err != nil || perr != nil || r.Result != want || d.Error == "" {
+			t.Errorf("%s: %v %q, want %s with an Error", cmd, err, b, want)
 		}
+	}
+	if b, err := rawRequest(t, f.e.Server, signedRequest("getmergedata", "{}", f.e.Secret, now())); err != nil || string(b) != `{"data": {}, "result": "Empty"}` {
+		t.Errorf("getmergedata before a merge: %v %q, want Empty", err, b)
 	}
 	frames := sampleFrames(t)
 	for i := 0; i < 3; i++ {

@@ -17,6 +17,7 @@ import (
 	"github.com/saxsdog/saxs"
 	"github.com/saxsdog/saxs/internal/converter"
 	"github.com/saxsdog/saxs/internal/pyjson"
+	"github.com/saxsdog/saxs/merge"
 	"github.com/saxsdog/saxs/network"
 )
 
@@ -33,6 +34,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /api/fit2d", s.handleFit2D)
 	m.HandleFunc("POST /api/mask", s.handleMask)
 	m.HandleFunc("POST /api/server/{n}/new", s.handleNew)
+	m.HandleFunc("POST /api/server/{n}/mergedata", s.handleMerge)
 	m.HandleFunc("POST /api/server/{n}/{cmd}", s.handleCommand)
 	m.HandleFunc("GET /api/server/{n}/events", s.handleEvents)
 	s.mux = m
@@ -421,8 +423,8 @@ func (s *Server) do(ctx context.Context, w http.ResponseWriter, n int, cmd strin
 	writeJSON(w, http.StatusOK, toReply(rep))
 }
 
-// handleCommand sends get, stat, plot, readdir, close, abort, fileslist or
-// listdir (body {"directory": [components]}).
+// handleCommand sends get, stat, plot, readdir, close, abort, fileslist,
+// getmergedata or listdir (body {"directory": [components]}).
 func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request) {
 	n, err := serverIndex(r)
 	if err != nil {
@@ -432,7 +434,7 @@ func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request) {
 	cmd := r.PathValue("cmd")
 	var arg network.Obj
 	switch cmd {
-	case "get", "stat", "plot", "readdir", "close", "abort", "fileslist":
+	case "get", "stat", "plot", "readdir", "close", "abort", "fileslist", "getmergedata":
 	case "listdir":
 		var req struct {
 			Directory []string `json:"directory"`
@@ -519,4 +521,48 @@ func (s *Server) handleNew(w http.ResponseWriter, r *http.Request) {
 		arg["directory"] = comps
 	}
 	s.do(r.Context(), w, n, "new", arg, atts)
+}
+
+// mergeRequest is the body of /api/server/{n}/mergedata: the data
+// consolidation configuration and the log files picked in the page, each
+// sent for the table file whose LocalPath is its filename.
+type mergeRequest struct {
+	MergeConf json.RawMessage `json:"mergeconf"`
+	Logs      []struct {
+		Filename string `json:"filename"`
+		Data     string `json:"data"`
+	} `json:"logs"`
+}
+
+// handleMerge checks the configuration and sends mergedata with the logs
+// attached as the original leash attaches them (raw text).
+func (s *Server) handleMerge(w http.ResponseWriter, r *http.Request) {
+	n, err := serverIndex(r)
+	if err != nil {
+		writeError(w, http.StatusNotFound, err)
+		return
+	}
+	var req mergeRequest
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	if _, err := merge.ParseConfig(req.MergeConf, "configuration"); err != nil {
+		writeError(w, http.StatusUnprocessableEntity, err)
+		return
+	}
+	conf, err := pyjson.Decode(req.MergeConf)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	var atts [][]byte
+	for _, l := range req.Logs {
+		a, err := pyjson.Marshal(map[string]any{"filename": l.Filename, "data": l.Data})
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err)
+			return
+		}
+		atts = append(atts, a)
+	}
+	s.do(r.Context(), w, n, "mergedata", network.Obj{"mergeconf": conf}, atts)
 }

@@ -152,6 +152,7 @@ function connectEvents() {
   source.addEventListener("status", e => { state.status = JSON.parse(e.data); updateStatus(); });
   source.addEventListener("stat", e => {
     state.stat = JSON.parse(e.data).stat || {};
+    if (state.stat.mergecount) showMergeResult();
     state.queueRunning = Object.keys(state.stat).length > 0;
     updateStatus();
     scheduleDraw();
@@ -822,12 +823,77 @@ async function queueCommand(cmd, title, text, label) {
   }
 }
 
+// ---------- consolidate ----------
+
+const mergeTemplate = {
+  TimeOffset: 0,
+  LogDataTables: [
+    { TimeEpoch: "Mac", TimeOffset: 0, FirstImageCorrelation: true, ZeroImageCorrelation: false, Name: "Peak", Files: [{ LocalPath: "peakinteg.log" }] },
+    { TimeEpoch: "Mac", TimeOffset: 0, FirstImageCorrelation: false, ZeroImageCorrelation: false, Name: "Dlogger", Files: [{ LocalPath: "datalogger.log" }] },
+  ],
+  OutputFormats: { csv: true, hdf: false, exel: false, json: false },
+  OutputFileBaseName: "../results/merged",
+  HDFOptions: { IncludeCHI: false, IncludeTIF: false },
+};
+state.mergeLogs = [];
+
+function mergeError(msg) {
+  $("#merge-error").textContent = msg || "";
+  $("#merge-error").hidden = !msg;
+}
+
+// The original leash's checks: correlation only with the shutter table, one kind.
+function mergeCheck(conf) {
+  for (const t of conf.LogDataTables || []) {
+    if (t.FirstImageCorrelation && t.ZeroImageCorrelation) return "Zero image and first image correlation exclude each other: choose one.";
+    if ((t.FirstImageCorrelation || t.ZeroImageCorrelation) && t.Name !== "Peak") return "Image correlation only makes sense with the Peak (shutter) table.";
+  }
+  return "";
+}
+
+async function startMerge() {
+  let conf;
+  try { conf = JSON.parse($("#merge-conf").value); } catch (e) { mergeError("Not JSON: " + e.message); return; }
+  const bad = mergeCheck(conf);
+  if (bad) { mergeError(bad); return; }
+  mergeError("");
+  try {
+    const rep = await command("mergedata", { mergeconf: conf, logs: state.mergeLogs });
+    $("#merge-result").textContent = "Merge started (" + rep.result + ").";
+    toast("Merge started", "ok");
+  } catch (e) {
+    mergeError(e.message);
+  }
+}
+
+async function showMergeResult() {
+  try {
+    const rep = await command("getmergedata");
+    const d = rep.data || {};
+    if (rep.result === "Empty") { $("#merge-result").textContent = "No merge yet."; return; }
+    const sp = d.syncplot || {};
+    const lines = ["Calculated time shift: " + sp.CalculatedTimeshift,
+      "Images: " + Object.keys(sp.Images || {}).length + ", shutter entries: " + Object.keys(sp.Shutter || {}).length];
+    for (const [k, v] of Object.entries(d.fileslist || {})) lines.push(k + ": " + v.length + " files");
+    $("#merge-result").textContent = lines.join("\n");
+  } catch (e) {
+    mergeError(e.message);
+  }
+}
+
 // ---------- wiring ----------
 
 function wire() {
   for (const b of document.querySelectorAll(".tabs button")) b.addEventListener("click", () => showTab(b.dataset.tab));
   $("#server-select").addEventListener("change", e => selectServer(Number(e.target.value)));
   $("#btn-refresh-servers").addEventListener("click", refreshServers);
+  $("#merge-conf").value = JSON.stringify(mergeTemplate, null, 2);
+  $("#btn-merge").addEventListener("click", startMerge);
+  $("#btn-merge-result").addEventListener("click", showMergeResult);
+  $("#merge-logs").addEventListener("change", async e => {
+    state.mergeLogs = await Promise.all([...e.target.files].map(async f => ({ filename: f.name, data: await f.text() })));
+    $("#merge-attached").textContent = state.mergeLogs.map(l => l.filename).join(", ");
+  });
   $("#btn-new").addEventListener("click", () => newCalibration());
   $("#btn-open").addEventListener("click", openFile);
   $("#open-file").addEventListener("change", e => { const f = e.target.files[0]; e.target.value = ""; if (f) openChosen(f); });
@@ -858,9 +924,9 @@ function wire() {
       if (k === "o") { e.preventDefault(); showTab("calibration"); openFile(); }
       else if (k === "s") { e.preventDefault(); saveFile(); }
       else if (k === "i") { e.preventDefault(); showTab("calibration"); importDialog(); }
-    } else if (e.altKey && !mod && /^[1-4]$/.test(e.key)) {
+    } else if (e.altKey && !mod && /^[1-5]$/.test(e.key)) {
       e.preventDefault();
-      showTab(["servers", "calibration", "live", "history"][Number(e.key) - 1]);
+      showTab(["servers", "calibration", "live", "history", "consolidate"][Number(e.key) - 1]);
     }
   });
   window.addEventListener("beforeunload", e => { if (state.modified) e.preventDefault(); });
