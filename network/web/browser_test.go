@@ -77,7 +77,7 @@ func waitJS(what, expr string) chromedp.Action[chromedp.Void] {
 			chromedp.WithPollingTimeout(30*time.Second))(ctx, t)
 		if err != nil {
 			// The page's messages tell why.
-			msgs, _ := chromedp.Evaluate[string](`document.getElementById('toasts').textContent + ' | ' + document.getElementById('cal-form').innerText.slice(0, 3000)`)(context.WithoutCancel(ctx), t)
+			msgs, _ := chromedp.Evaluate[string](`'tab: ' + [...document.querySelectorAll('section.tab')].filter(s => !s.hidden).map(s => s.id).join(',') + ' | ' + document.getElementById('toasts').textContent + ' | ' + document.getElementById('cal-form').innerText.slice(0, 3000)`)(context.WithoutCancel(ctx), t)
 			return fmt.Errorf("waiting for %s (%s): %w; page: %s", what, expr, err, msgs)
 		}
 		return nil
@@ -94,6 +94,31 @@ func typeInto(sel, s string) chromedp.Action[chromedp.Void] {
 
 // click clicks the first element matching a CSS selector.
 func click(sel string) chromedp.Action[chromedp.Void] { return chromedp.Click(chromedp.CSS(sel)) }
+
+// openTab clicks a tab's button until its section shows. A click computed
+// before the page's layout settles (the server list, the calibration badge
+// and banner arrive asynchronously) can land beside the button on a busy
+// machine; the tab is there when its section is visible, so the click is
+// repeated until it is (30 s at most).
+func openTab(name string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		deadline := time.Now().Add(30 * time.Second)
+		shown := fmt.Sprintf(`!document.getElementById(%s).hidden`, jsString("tab-"+name))
+		for {
+			if _, err := click(fmt.Sprintf(`.tabs [data-tab=%s]`, name))(ctx, t); err != nil {
+				return err
+			}
+			_, err := chromedp.Poll[bool](shown, chromedp.WithPollingInterval(50*time.Millisecond),
+				chromedp.WithPollingTimeout(time.Second))(ctx, t)
+			if err == nil {
+				return nil
+			}
+			if ctx.Err() != nil || time.Now().After(deadline) {
+				return fmt.Errorf("opening the %s tab: %w", name, err)
+			}
+		}
+	})
+}
 
 // eval runs JavaScript for its effect.
 func eval(expr string) chromedp.Action[chromedp.Void] { return chromedp.Evaluate[chromedp.Void](expr) }
@@ -148,10 +173,10 @@ func TestBrowserCalibrateStartWatchAbort(t *testing.T) {
 		chromedp.Navigate(w.base+"/?token="+w.Token()),
 		waitJS("the editor", `document.querySelectorAll('#cal-form .field').length > 10`),
 		waitJS("the server online", `document.getElementById('status-text').textContent === 'online, no queue'`),
-		click(`.tabs [data-tab=servers]`),
+		openTab("servers"),
 		waitJS("the server list", `document.querySelectorAll('#servers-body tr').length === 2 && document.querySelectorAll('#servers-body .dot.offline').length === 1`),
 		screenshot(t, shots, "1-servers"),
-		click(`.tabs [data-tab=calibration]`),
+		openTab("calibration"),
 	))
 
 	// Import fit2d's text (Ctrl+I opens the dialog).
@@ -220,7 +245,7 @@ func TestBrowserCalibrateStartWatchAbort(t *testing.T) {
 		waitJS("the curve", `!!state.plot && state.plot.curves.length === 1 && !!document.getElementById('curve-canvas')._map`),
 		waitJS("the failed count", `document.getElementById('c-failed').textContent === '0'`),
 		screenshot(t, shots, "4-live"),
-		click(`.tabs [data-tab=history]`),
+		openTab("history"),
 		waitJS("the history", `!!document.getElementById('h-corr')._map`),
 		screenshot(t, shots, "5-history"),
 	))
@@ -239,7 +264,7 @@ func TestBrowserCalibrateStartWatchAbort(t *testing.T) {
 	// A frame that cannot be read shows in the log of failed frames.
 	require.NoError(t, os.WriteFile(filepath.Join(b.dir, "run1", "broken_00004.tif"), []byte("not a TIFF"), 0o644))
 	require.NoError(t, chromedp.Do(ctx,
-		click(`.tabs [data-tab=live]`),
+		openTab("live"),
 		waitJS("the failed frame", `document.getElementById('c-failed').textContent === '1' && document.getElementById('failed-log').textContent.includes('broken_00004')`),
 		screenshot(t, shots, "6-live-failed-frame"),
 	))
