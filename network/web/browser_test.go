@@ -252,7 +252,7 @@ func TestBrowserCalibrateStartWatchAbort(t *testing.T) {
 	nq, err := chromedp.Run(ctx, chromedp.Evaluate[int](`state.plot.curves[0].q.length`))
 	require.NoError(t, err)
 	// The page shows the curve the server sends.
-	c := &network.Client{Addr: b.endpoint, Secret: testSecret, Timeout: 5 * time.Second}
+	c := &network.Client{Addr: b.endpoint, Secret: testSecret, Timeout: time.Minute}
 	rep, err := c.Do(context.Background(), "plot", nil, nil)
 	require.NoError(t, err)
 	graphs, _ := rep.Map()["graphs"].([]any)
@@ -305,7 +305,7 @@ func TestBrowserAdoptsServerCalibration(t *testing.T) {
 	ctx := newBrowser(t, 1440, 900)
 	b := startBackend(t)
 	require.NoError(t, os.MkdirAll(filepath.Join(b.dir, "run1"), 0o755))
-	c := &network.Client{Addr: b.endpoint, Secret: testSecret, Timeout: 5 * time.Second}
+	c := &network.Client{Addr: b.endpoint, Secret: testSecret, Timeout: time.Minute}
 	arg, atts, err := network.LoadNewFlat(filepath.Join(sampleDir, "cal.json"), filepath.Join(sampleDir, "mask.msk"), "run1")
 	require.NoError(t, err)
 	rep, err := c.Do(context.Background(), "new", arg, atts)

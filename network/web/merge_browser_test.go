@@ -27,7 +27,7 @@ func TestBrowserConsolidate(t *testing.T) {
 	b := startBackend(t)
 	run := filepath.Join(b.dir, "run1")
 	require.NoError(t, os.MkdirAll(run, 0o755))
-	c := &network.Client{Addr: b.endpoint, Secret: testSecret, Timeout: 5 * time.Second}
+	c := &network.Client{Addr: b.endpoint, Secret: testSecret, Timeout: time.Minute}
 	cal, atts, err := network.LoadNew(filepath.Join(sampleDir, "cal2.json"))
 	require.NoError(t, err)
 	cal["Directory"] = []any{"run1"}

@@ -425,7 +425,7 @@ func TestEventsStream(t *testing.T) {
 	require.Len(t, plot.Curves, 2)
 	require.Equal(t, "uniform", plot.Curves[1].Name)
 	require.Len(t, plot.Curves[1].Q, 200) // RadialBins.Count of the second mask
-	cl := &network.Client{Addr: b.endpoint, Secret: testSecret, Timeout: 5 * time.Second}
+	cl := &network.Client{Addr: b.endpoint, Secret: testSecret, Timeout: time.Minute}
 	rep, err := cl.Do(context.Background(), "plot", nil, nil)
 	require.NoError(t, err)
 	graphs, _ := rep.Map()["graphs"].([]any)
