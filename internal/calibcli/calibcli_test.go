@@ -10,47 +10,23 @@ import (
 	"testing"
 
 	"github.com/saxsdog/saxs"
+	"github.com/saxsdog/saxs/internal/testframes"
 )
 
-// Truth of the test frame: AgBh rings at 300 mm, λ 1 Å, 172 µm pixels,
-// no tilt, centre at pixel index (row 140.3, column 125.7).
+// The test frame is testframes.RingFrame.
 const (
-	rows, cols = 300, 280
-	trueRow    = 140.3
-	trueCol    = 125.7
-	trueDist   = 300.0
+	rows, cols = testframes.RingRows, testframes.RingCols
+	trueRow    = testframes.RingRow
+	trueCol    = testframes.RingCol
+	trueDist   = testframes.RingDistMM
 )
 
-// writeRingFrame writes the test frame as an int32 TIFF with a module gap
-// (-1) in columns 200..206; uniform writes a frame without rings.
+// writeRingFrame writes testframes.RingFrame as a TIFF; uniform writes a
+// frame without rings.
 func writeRingFrame(t *testing.T, dir string, uniform bool) string {
 	t.Helper()
-	agbh, _ := saxs.CalibrantByName("AgBh")
-	img := &saxs.Image{Rows: rows, Cols: cols, Counts: make([]int32, rows*cols)}
-	for r := range rows {
-		for c := range cols {
-			rho := math.Hypot(float64(r)-trueRow, float64(c)-trueCol) * 0.172
-			v := 10.0
-			if !uniform {
-				for _, tt := range agbh.TwoTheta(1) {
-					d := (rho - trueDist*math.Tan(tt)) / 0.172
-					v += 300 * math.Exp(-d*d/2)
-				}
-			}
-			img.Counts[r*cols+c] = int32(math.Round(v))
-			if c >= 200 && c < 207 {
-				img.Counts[r*cols+c] = -1
-			}
-		}
-	}
-	var b bytes.Buffer
-	if err := saxs.EncodeTIFF(&b, img); err != nil {
-		t.Fatal(err)
-	}
 	p := filepath.Join(dir, "agbh.tif")
-	if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testframes.WriteFile(t, p, testframes.RingFrameTIFF(t, uniform))
 	return p
 }
 
@@ -62,10 +38,7 @@ func run(args ...string) (int, string, string) {
 
 func checkGeometry(t *testing.T, g saxs.Geometry) {
 	t.Helper()
-	row, col := float64(g.Imagesize[0])-g.BeamCenter[0]-0.5, g.BeamCenter[1]-0.5
-	if math.Abs(row-trueRow) > 0.02 || math.Abs(col-trueCol) > 0.02 || math.Abs(g.DetectorDistanceMM-trueDist) > 0.1 || g.Tilt.TiltAngleDeg > 0.1 {
-		t.Errorf("geometry %+v: centre (%.3f, %.3f), want (%g, %g), %g mm", g, row, col, trueRow, trueCol, trueDist)
-	}
+	testframes.CheckRingGeometry(t, g)
 }
 
 // TestSaxscalib calibrates a frame drawn at a known geometry: the

@@ -2,7 +2,9 @@
 // engine (internal/batch) and of the saxsdog command (internal/saxsdogcli)
 // share: a small detector (Rows × Cols) with fit2d masks, a 0.3.0
 // calibration of it, constant frames, a folder tree of them, and a check
-// of the .chi files they give. It is imported by tests only.
+// of the .chi files they give; and a calibrant frame of known geometry
+// that the tests of saxscalib (internal/calibcli) and of the web leash's
+// Calibrate tab (network/web) share. It is imported by tests only.
 package testframes
 
 import (
