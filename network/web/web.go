@@ -30,6 +30,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/saxsdog/saxs"
 	"github.com/saxsdog/saxs/network"
 )
 
@@ -43,8 +44,9 @@ var staticFiles embed.FS
 const CookieName = "saxsleash_token"
 
 // MaxUpload bounds the body of any request (a calibration, a fit2d
-// text, a mask, or new with all masks of a calibration): a Pilatus 2M
-// mask as a 32-bit TIFF is about 10 MB, base64 adds a third.
+// text, a mask, new with all masks of a calibration, or a calibrant frame
+// with its mask): a Pilatus 2M mask or frame as a 32-bit TIFF is about
+// 10 MB, base64 adds a third.
 const MaxUpload = 64 << 20
 
 // Config configures a Server.
@@ -62,6 +64,9 @@ type Config struct {
 	Poll time.Duration
 	// MaxUpload bounds the body of a request (default MaxUpload).
 	MaxUpload int64
+	// CalibrateTimeout bounds one calibration of the Calibrate tab
+	// (default DefaultCalibrateTimeout).
+	CalibrateTimeout time.Duration
 	// Logger receives request errors; nil discards them.
 	Logger *slog.Logger
 }
@@ -80,6 +85,11 @@ type Server struct {
 
 	hubsMu sync.Mutex
 	hubs   map[int]*hub // the watches of the servers with open event streams
+
+	// calibrating holds a token while a calibration runs (one at a time).
+	calibrating chan struct{}
+	// calibrateFn is saxs.Calibrate.
+	calibrateFn calibrateFunc
 }
 
 // NewServer prepares a Server for the listener address addr
@@ -99,6 +109,9 @@ func NewServer(cfg Config, addr string) (*Server, error) {
 	}
 	if cfg.MaxUpload <= 0 {
 		cfg.MaxUpload = MaxUpload
+	}
+	if cfg.CalibrateTimeout <= 0 {
+		cfg.CalibrateTimeout = DefaultCalibrateTimeout
 	}
 	tok := cfg.Token
 	if tok == "" {
@@ -121,7 +134,7 @@ func NewServer(cfg Config, addr string) (*Server, error) {
 	}
 	_, port, _ := net.SplitHostPort(addr)
 	s := &Server{cfg: cfg, token: tok, log: log, static: sub, hosts: hosts, cookie: CookieName + "_" + port,
-		hubs: map[int]*hub{}}
+		hubs: map[int]*hub{}, calibrating: make(chan struct{}, 1), calibrateFn: saxs.Calibrate}
 	s.routes()
 	return s, nil
 }
