@@ -337,7 +337,9 @@ func decodeFrame(data []byte, name string) (*saxs.Image, saxs.FrameInfo, error) 
 		if werr != nil {
 			return nil, saxs.FrameInfo{}, werr
 		}
-		src, err = saxs.OpenFrames(f.Name())
+		if src, err = saxs.OpenFrames(f.Name()); err != nil { // named as uploaded, not by the temporary path
+			return nil, saxs.FrameInfo{}, errors.New(strings.ReplaceAll(err.Error(), f.Name(), name))
+		}
 	} else {
 		src, err = saxs.OpenFramesBytes(data, name)
 	}
