@@ -128,6 +128,7 @@ func TestRefusedWithoutTokenForeignOriginOrHost(t *testing.T) {
 		{"GET", "/", ""}, {"GET", "/app.js", ""}, {"GET", "/api/servers", ""},
 		{"POST", "/api/server/0/abort", "{}"}, {"POST", "/api/server/0/get", "{}"},
 		{"GET", "/api/server/0/events", ""}, {"POST", "/api/validate", "{}"},
+		{"GET", "/api/calibrants", ""}, {"POST", "/api/calibrate", "{}"}, {"POST", "/api/calibrate/apply", "{}"},
 	}
 	// The token with its first character changed ("0"+token[1:] was
 	// the token itself whenever it began with 0).
@@ -179,7 +180,7 @@ func TestUploadLimit(t *testing.T) {
 	st, body := do(t, c, "POST", w.base+"/api/mask", big, nil)
 	require.Equal(t, http.StatusRequestEntityTooLarge, st, body)
 	require.Contains(t, body, "larger than 1048576 bytes")
-	for _, p := range []string{"/api/validate", "/api/fit2d", "/api/server/0/new", "/api/convert/2.0"} {
+	for _, p := range []string{"/api/validate", "/api/fit2d", "/api/server/0/new", "/api/convert/2.0", "/api/calibrate", "/api/calibrate/apply"} {
 		st, body = do(t, c, "POST", w.base+p, big, nil)
 		require.Equal(t, http.StatusRequestEntityTooLarge, st, "%s: %s", p, body)
 	}
