@@ -99,6 +99,7 @@ function showTab(name) {
   for (const b of document.querySelectorAll(".tabs button")) b.setAttribute("aria-selected", b.dataset.tab === name ? "true" : "false");
   for (const s of document.querySelectorAll("section.tab")) s.hidden = s.id !== "tab-" + name;
   if (name === "live" || name === "history") scheduleDraw(true);
+  if (name === "calibrate") calibPrefill();
 }
 
 // ---------- servers ----------
@@ -881,6 +882,203 @@ async function showMergeResult() {
   }
 }
 
+// ---------- calibrate (the geometry from a calibrant frame) ----------
+
+state.calib = { calibrants: [], file: null, result: null, busy: false };
+
+async function loadCalibrants() {
+  try {
+    state.calib.calibrants = await api("/api/calibrants");
+  } catch (e) {
+    toast("Calibrants: " + e.message, "err");
+    return;
+  }
+  const sel = $("#calib-calibrant");
+  sel.replaceChildren(...state.calib.calibrants.map(c => el("option", { value: c.name, text: c.name })),
+    el("option", { value: "", text: "custom d-spacings…" }));
+  calibrantChanged();
+}
+
+function calibrantChanged() {
+  const name = $("#calib-calibrant").value;
+  const c = state.calib.calibrants.find(x => x.name === name);
+  $("#calib-custom").hidden = name !== "";
+  $("#calib-calibrant-source").textContent = c ? `${c.source}; ${c.n} spacings from ${+c.dmax.toFixed(4)} Å` : "d-spacings in Å, one per line";
+}
+
+// calibPrefill copies the wavelength and the pixel size of the
+// calibration being edited into the fields the user has not typed in, and
+// offers the editor's first mask.
+function calibPrefill() {
+  if (state.cal) {
+    const g = state.gen === "2.0" ? (state.cal.Geometry || {}) : state.cal;
+    const px = Array.isArray(g.PixelSizeMicroM) ? g.PixelSizeMicroM[0] : undefined;
+    for (const [id, v] of [["#calib-wavelength", state.cal.Wavelength], ["#calib-pixel", px]]) {
+      const i = $(id);
+      if (!i.dataset.user && typeof v === "number") i.value = String(v);
+    }
+  }
+  const m = state.masks[0];
+  const box = $("#calib-mask");
+  const has = !!(m && m.data);
+  box.disabled = !has;
+  if (!has) box.checked = false;
+  else if (box.dataset.file !== m.filename) box.checked = true; // a new mask: used unless unticked
+  box.dataset.file = has ? m.filename : "";
+  $("#calib-mask-label").textContent = has ? `use the editor's mask ${m.filename}` : "use the editor's mask (none uploaded)";
+}
+
+// calibNumber reads an optional number field: null when empty.
+function calibNumber(id, what) {
+  const t = $(id).value.trim();
+  if (t === "") return null;
+  const v = parseNumberInput(t);
+  if (typeof v !== "number" || !isFinite(v)) throw new Error(`${what}: “${t}” is not a number`);
+  return v;
+}
+
+function calibError(msg) {
+  $("#calib-error").textContent = msg || "";
+  $("#calib-error").hidden = !msg;
+}
+
+function calibBusy(on) {
+  state.calib.busy = on;
+  const b = $("#btn-calibrate");
+  b.disabled = on;
+  b.classList.toggle("busy", on);
+  b.textContent = on ? "Calibrating…" : "Run calibration";
+  $("#tab-calibrate").setAttribute("aria-busy", on ? "true" : "false");
+}
+
+async function runCalibration() {
+  if (state.calib.busy) return;
+  calibError("");
+  const f = state.calib.file;
+  if (!f) { calibError("Choose the calibrant frame first."); return; }
+  let body;
+  try {
+    body = { frame: { filename: f.name }, calibrant: $("#calib-calibrant").value,
+      wavelength: calibNumber("#calib-wavelength", "Wavelength") || 0,
+      pixelSize: calibNumber("#calib-pixel", "Pixel size") || 0,
+      distanceMM: calibNumber("#calib-distance", "Start distance") || 0,
+      refineWavelength: $("#calib-refine-wl").checked };
+    const cy = calibNumber("#calib-cy", "Start beam centre y"), cx = calibNumber("#calib-cx", "Start beam centre x");
+    if ((cy === null) !== (cx === null)) throw new Error("Start beam centre: give both y and x, or neither");
+    if (cy !== null) body.beamCenter = [cy, cx];
+    if (body.calibrant === "") {
+      body.dspacings = $("#calib-dspacings").value;
+      body.dspacingsName = state.calib.dfile || "custom d-spacings";
+      if (!body.dspacings.trim()) throw new Error("Give the d-spacings (Å, one per line) or pick a calibrant.");
+    }
+  } catch (e) {
+    calibError(e.message);
+    return;
+  }
+  calibBusy(true);
+  try {
+    body.frame.data = await fileBase64(f);
+    const m = state.masks[0];
+    if ($("#calib-mask").checked && m && m.data) body.mask = { filename: m.filename, data: m.data };
+    const r = await api("/api/calibrate", body);
+    state.calib.result = r;
+    showCalibration(r);
+    toast(`Calibrated: ${r.rings.length} rings, ${r.points} control points`, "ok");
+  } catch (e) {
+    calibError(e.message);
+  } finally {
+    calibBusy(false);
+  }
+}
+
+// fmtVal formats v with the decimals its uncertainty s asks for (two
+// significant digits of s), or d decimals without one.
+function fmtVal(v, s, d) {
+  if (v === null || v === undefined) return "–";
+  if (s > 0) d = Math.min(8, Math.max(0, 1 - Math.floor(Math.log10(s))));
+  return v.toFixed(d);
+}
+function fmtSigma(s, v) {
+  if (s === null || s === undefined) return "undefined";
+  if (s === 0) return "fixed";
+  return s.toPrecision(2);
+}
+
+function showCalibration(r) {
+  const g = r.geometry, s = r.sigma;
+  $("#calib-empty").hidden = true;
+  $("#calib-out").hidden = false;
+  $("#calib-plot").src = r.png;
+  $("#calib-summary").textContent = `${r.frame}, ${r.calibrant}: ${r.rings.length} rings, ${r.points} control points, RMS Δ2θ ${r.rmsDeg.toExponential(2)}°, ${r.seconds.toFixed(2)} s`;
+  const rows = [
+    ["Distance", g.DedectorDistanceMM, s.distanceMM, "mm", 3],
+    ["Beam centre y", g.BeamCenter[0], s.beamCenter[0], "px (from the bottom edge)", 3],
+    ["Beam centre x", g.BeamCenter[1], s.beamCenter[1], "px", 3],
+    ["Tilt", g.Tilt.TiltAngleDeg, s.tiltAngleDeg, "°", 4],
+    ["Tilt plane rotation", g.Tilt.TiltRotDeg, s.tiltRotDeg, "°", 2],
+    ["Wavelength", r.wavelength, s.wavelength, "Å", 6],
+  ];
+  $("#calib-params tbody").replaceChildren(...rows.map(([name, v, sg, unit, d]) => el("tr", { "data-param": name },
+    el("td", { text: name }), el("td", { class: "num", text: fmtVal(v, sg, d) + " " + unit }), el("td", { class: "num", text: fmtSigma(sg, v) }))));
+  $("#calib-rings tbody").replaceChildren(...r.rings.map(rg => el("tr", {},
+    el("td", { class: "num", text: String(rg.ring) }), el("td", { class: "num", text: rg.d.toFixed(4) }),
+    el("td", { class: "num", text: rg.twoThetaDeg.toFixed(4) }), el("td", { class: "num", text: String(rg.points) }),
+    el("td", { class: "num", text: rg.rmsDeg.toExponential(2) }))),
+    el("tr", { class: "total" }, el("td", { text: "all" }), el("td"), el("td"), el("td", { class: "num", text: String(r.points) }),
+      el("td", { class: "num", text: r.rmsDeg.toExponential(2) })));
+  $("#calib-notes").replaceChildren(...(r.notes || []).map(n => el("li", { text: n })));
+  $("#btn-calib-use").disabled = false;
+  $("#btn-calib-poni").disabled = false;
+}
+
+// useGeometry writes the fitted geometry into the calibration being
+// edited (the server keeps its layout and the rest of it) and opens it.
+async function useGeometry() {
+  const r = state.calib.result;
+  if (!r) return;
+  try {
+    const a = await api("/api/calibrate/apply", { calibration: state.cal, generation: state.gen, geometry: r.geometry, wavelength: r.wavelength });
+    await loadCalibration(a.calibration, state.fileName, state.masks);
+    state.modified = true;
+    updateFileLabel();
+    showTab("calibration");
+    toast(`Geometry of ${r.frame} written into ${a.start}`, "ok", 6000);
+  } catch (e) {
+    calibError("Use this geometry: " + e.message);
+  }
+}
+
+function downloadPoni() {
+  const r = state.calib.result;
+  if (!r) return;
+  const a = el("a", { href: URL.createObjectURL(new Blob([r.poni], { type: "text/plain" })), download: r.frame.replace(/\.[^.]*$/, "") + ".poni" });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+}
+
+function wireCalibrate() {
+  $("#calib-calibrant").addEventListener("change", calibrantChanged);
+  $("#calib-file").addEventListener("change", e => {
+    const f = e.target.files[0];
+    state.calib.file = f || null;
+    $("#calib-file-name").textContent = f ? `${f.name} (${(f.size / 1048576).toFixed(1)} MB)` : "none";
+    calibError("");
+  });
+  $("#calib-dfile").addEventListener("change", async e => {
+    const f = e.target.files[0];
+    if (!f) return;
+    $("#calib-dspacings").value = await f.text();
+    state.calib.dfile = f.name;
+  });
+  for (const id of ["#calib-wavelength", "#calib-pixel"]) $(id).addEventListener("input", e => { e.target.dataset.user = "1"; });
+  $("#btn-calibrate").addEventListener("click", runCalibration);
+  $("#btn-calib-use").addEventListener("click", useGeometry);
+  $("#btn-calib-poni").addEventListener("click", downloadPoni);
+  $("#calib-plot").addEventListener("click", e => e.target.classList.toggle("actual"));
+}
+
 // ---------- wiring ----------
 
 function wire() {
@@ -888,6 +1086,7 @@ function wire() {
   $("#server-select").addEventListener("change", e => selectServer(Number(e.target.value)));
   $("#btn-refresh-servers").addEventListener("click", refreshServers);
   $("#merge-conf").value = JSON.stringify(mergeTemplate, null, 2);
+  wireCalibrate();
   $("#btn-merge").addEventListener("click", startMerge);
   $("#btn-merge-result").addEventListener("click", showMergeResult);
   $("#merge-logs").addEventListener("change", async e => {
@@ -924,9 +1123,9 @@ function wire() {
       if (k === "o") { e.preventDefault(); showTab("calibration"); openFile(); }
       else if (k === "s") { e.preventDefault(); saveFile(); }
       else if (k === "i") { e.preventDefault(); showTab("calibration"); importDialog(); }
-    } else if (e.altKey && !mod && /^[1-5]$/.test(e.key)) {
+    } else if (e.altKey && !mod && /^[1-6]$/.test(e.key)) {
       e.preventDefault();
-      showTab(["servers", "calibration", "live", "history", "consolidate"][Number(e.key) - 1]);
+      showTab(["servers", "calibration", "live", "history", "consolidate", "calibrate"][Number(e.key) - 1]);
     }
   });
   window.addEventListener("beforeunload", e => { if (state.modified) e.preventDefault(); });
@@ -935,7 +1134,7 @@ function wire() {
 async function main() {
   wire();
   showTab("calibration");
-  await Promise.all([ensureSchema("2.0"), refreshServers()]);
+  await Promise.all([ensureSchema("2.0"), refreshServers(), loadCalibrants()]);
   await newCalibration("2.0", true);
   state.modified = false;
   state.pristine = true; // the defaults, untouched: the server's calibration may replace them
