@@ -1012,7 +1012,7 @@ function showCalibration(r) {
   $("#calib-summary").textContent = `${r.frame}, ${r.calibrant}: ${r.rings.length} rings, ${r.points} control points, RMS Δ2θ ${r.rmsDeg.toExponential(2)}°, ${r.seconds.toFixed(2)} s`;
   const rows = [
     ["Distance", g.DedectorDistanceMM, s.distanceMM, "mm", 3],
-    ["Beam centre y", g.BeamCenter[0], s.beamCenter[0], "px (from the bottom edge)", 3],
+    ["Beam centre y (from the bottom)", g.BeamCenter[0], s.beamCenter[0], "px", 3],
     ["Beam centre x", g.BeamCenter[1], s.beamCenter[1], "px", 3],
     ["Tilt", g.Tilt.TiltAngleDeg, s.tiltAngleDeg, "°", 4],
     ["Tilt plane rotation", g.Tilt.TiltRotDeg, s.tiltRotDeg, "°", 2],
