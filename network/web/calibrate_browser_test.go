@@ -108,7 +108,7 @@ func TestBrowserCalibrate(t *testing.T) {
 	require.NoError(t, chromedp.Do(ctx,
 		waitJS("valid", `document.getElementById('cal-valid').textContent.includes('valid 2.0')`),
 		screenshot(t, shots, "11-calibrate-used"),
-		eval(`state.modified = false`), // no "leave the page?" question
+		eval(`state.modified = false`),   // no "leave the page?" question
 		chromedp.Navigate("about:blank"), // no request of the page in flight when the server stops
 	))
 }
