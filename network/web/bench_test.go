@@ -1,9 +1,14 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
+
+	"github.com/saxsdog/saxs"
 )
 
 // BenchmarkPlotEvent turns a plot reply after 100 000 frames (an hour at
@@ -48,4 +53,41 @@ func BenchmarkPlotEvent(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkCalibrateEndpoint is one Calibrate-tab request on the real
+// Pilatus 1M frame agbeh2_1M.tif of the reference data (skipped without
+// it; $SAXS_REFERENCE or ../shared from the repository root) with its fit2d
+// mask: decoding the upload, saxs.Calibrate, the ring picture and the
+// JSON reply with it in base64.
+func BenchmarkCalibrateEndpoint(b *testing.B) {
+	dir := os.Getenv("SAXS_REFERENCE")
+	if dir == "" {
+		dir = "../../../shared/data/saxsdog-reference"
+	}
+	frame, err := os.ReadFile(filepath.Join(dir, "agbeh2_1M.tif"))
+	if err != nil {
+		b.Skipf("reference frame not found: %v", err)
+	}
+	mask, err := os.ReadFile(filepath.Join(dir, "AAA_integ.msk"))
+	if err != nil {
+		b.Skipf("reference mask not found: %v", err)
+	}
+	s := &Server{cfg: Config{CalibrateTimeout: DefaultCalibrateTimeout}, calibrateFn: saxs.Calibrate}
+	req := &calibrateRequest{Frame: uploadedFile{Filename: "agbeh2_1M.tif", Data: frame}, Calibrant: "AgBh",
+		PixelSize: 172, Mask: &uploadedFile{Filename: "AAA_integ.msk", Data: mask}}
+	var size int
+	for b.Loop() {
+		rep, err := s.calibrate(context.Background(), req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out, err := json.Marshal(rep)
+		if err != nil {
+			b.Fatal(err)
+		}
+		size = len(out)
+		b.ReportMetric(rep.Geometry.DetectorDistanceMM, "mm")
+	}
+	b.ReportMetric(float64(size)/1e6, "MB-reply")
 }
