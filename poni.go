@@ -190,11 +190,25 @@ func PoniFromFit2D(f Fit2D) *Poni {
 	return p
 }
 
+// PoniWavelength returns the wavelength in metres to write in a .poni for a
+// calibration wavelength in Å, so that pyFAI's q of every pixel equals
+// ours. saxs computes q = 4π·sin θ/(λ[Å]·AngstromStar) nm⁻¹ (the original
+// saxsdog's Ångström, AngstromStar nm), pyFAI q = 4π·sin θ/λ[m]·1e-9 nm⁻¹;
+// they agree when λ[m] = λ[Å]·AngstromStar·1e-9, which is 1.5e-5 longer
+// relative to the plain 1 Å = 1e-10 m. CalibrationWavelength is its
+// inverse; the scattering angles do not depend on either.
+func PoniWavelength(angstrom float64) float64 { return angstrom * AngstromStar * 1e-9 }
+
+// CalibrationWavelength returns the calibration wavelength in Å of a .poni
+// wavelength in metres, the inverse of PoniWavelength: a .poni that pyFAI
+// wrote gives the q values pyFAI gives.
+func CalibrationWavelength(metres float64) float64 { return metres * 1e9 / AngstromStar }
+
 // PoniFromCalibration returns the PONI geometry of a calibration
 // (through pyFAI's setFit2D with the conventions of saxs: fit2d X =
 // BeamCenter[1], fit2d Y from the first row = Imagesize[0] − BeamCenter[0],
-// tilt plane rotation = −TiltRotDeg), with its wavelength and detector
-// size.
+// tilt plane rotation = −TiltRotDeg), with its detector size and its
+// wavelength in pyFAI's metres for the same q (PoniWavelength).
 func PoniFromCalibration(c *Calibration) *Poni {
 	g := &c.Geometry
 	px := g.PixelSizeMicroM[0]
@@ -202,12 +216,13 @@ func PoniFromCalibration(c *Calibration) *Poni {
 		CenterY: float64(g.Imagesize[0]) - g.BeamCenter[0], TiltDeg: g.Tilt.TiltAngleDeg,
 		TiltPlanRotDeg: -g.Tilt.TiltRotDeg, PixelXMicroM: px, PixelYMicroM: px})
 	p.MaxShape = g.Imagesize
-	p.Wavelength = c.Wavelength * 1e-10
+	p.Wavelength = PoniWavelength(c.Wavelength)
 	return p
 }
 
-// ApplyTo sets the geometry (and the wavelength, when the file has one) of
-// c from the PONI geometry; the rest of c (masks, image size, options) is
+// ApplyTo sets the geometry (and the wavelength, when the file has one,
+// through CalibrationWavelength, so that q is pyFAI's) of c from the PONI
+// geometry; the rest of c (masks, image size, options) is
 // kept. Pixel sizes the file does not give are taken from c; the image
 // size of c gives the rows the beam centre is counted from. The result is
 // validated.
@@ -229,7 +244,7 @@ func (p *Poni) ApplyTo(c *Calibration) error {
 	g.Tilt = Tilt{TiltAngleDeg: f.TiltDeg, TiltRotDeg: -f.TiltPlanRotDeg}
 	g.PixelSizeMicroM = []float64{f.PixelXMicroM}
 	if q.Wavelength > 0 {
-		c.Wavelength = q.Wavelength * 1e10
+		c.Wavelength = CalibrationWavelength(q.Wavelength)
 	}
 	return c.Validate()
 }
@@ -246,7 +261,11 @@ func (p *Poni) Write(w io.Writer) error {
 	}
 	num := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 	var b strings.Builder
-	b.WriteString("# Nota: C-Order, 1 refers to the Y axis, 2 to the X axis \n# written by saxs\nponi_version: 2\n")
+	b.WriteString("# Nota: C-Order, 1 refers to the Y axis, 2 to the X axis \n# written by saxs\n")
+	if p.Wavelength > 0 {
+		fmt.Fprintf(&b, "# Wavelength: the calibration's λ[Å] × %s m (the original saxsdog's Ångström), so that pyFAI's q equals saxs's\n", strconv.FormatFloat(AngstromStar*1e-9, 'g', -1, 64))
+	}
+	b.WriteString("poni_version: 2\n")
 	fmt.Fprintf(&b, "Detector: %s\nDetector_config: %s\n", p.Detector, cj)
 	fmt.Fprintf(&b, "Distance: %s\nPoni1: %s\nPoni2: %s\nRot1: %s\nRot2: %s\nRot3: %s\n",
 		num(p.Dist), num(p.Poni1), num(p.Poni2), num(p.Rot1), num(p.Rot2), num(p.Rot3))

@@ -12,7 +12,7 @@ import (
 
 // readColumns reads a whitespace-separated numeric table after skip header
 // lines, independently of the package's own .chi reader.
-func readColumns(t *testing.T, path string, skip int) [][]float64 {
+func readColumns(t testing.TB, path string, skip int) [][]float64 {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -40,7 +40,7 @@ func readColumns(t *testing.T, path string, skip int) [][]float64 {
 	return rows
 }
 
-func loadShared(t *testing.T, name string) *Calibration {
+func loadShared(t testing.TB, name string) *Calibration {
 	t.Helper()
 	cal, err := LoadCalibration(sharedData(t, name))
 	if err != nil {
@@ -49,7 +49,7 @@ func loadShared(t *testing.T, name string) *Calibration {
 	return cal
 }
 
-func readShared(t *testing.T, name string) *Image {
+func readShared(t testing.TB, name string) *Image {
 	t.Helper()
 	img, err := ReadImage(sharedData(t, name))
 	if err != nil {
@@ -156,22 +156,24 @@ func TestLegacyReproducesSaxsdog(t *testing.T) {
 	}
 }
 
-// fit2dComparison integrates buf1_00000.tif on fit2d's grid and returns the
-// median and 95th percentile of |relative difference| to fit2d's curve over
-// the bins where both are non-zero.
-func fit2dComparison(t *testing.T, ov int, pol bool) (median, p95 float64) {
+// fit2dSetup is cal.json on fit2d's grid (1002 bins of 0.0067315313 nm⁻¹
+// from 0) at the given Oversampling, with fit2d's default polarization
+// factor (F 0.995) when pol is true.
+func fit2dSetup(t testing.TB, ov int, pol bool) *Calibration {
 	cal := loadShared(t, "cal.json")
-	ref := readColumns(t, sharedData(t, "fit2d"), 4)
-	img := readShared(t, "buf1_00000.tif")
 	cal.Masks[0].Oversampling = ov
 	cal.Masks[0].RadialBins = &RadialBins{Start: 0, Stop: 1002 * 0.0067315313, Count: 1002}
 	if pol {
 		cal.PolarizationCorrection = &Polarization{Fraction: 0.995, Angle: 0}
 	}
-	ig, err := New(cal)
-	if err != nil {
-		t.Fatal(err)
-	}
+	return cal
+}
+
+// fit2dDeviation integrates img (buf1_00000.tif) with ig (of fit2dSetup)
+// and returns the median and 95th percentile of |relative difference| to
+// fit2d's curve over the bins where both are non-zero.
+func fit2dDeviation(t testing.TB, ig *Integrator, img *Image) (median, p95 float64) {
+	ref := readColumns(t, sharedData(t, "fit2d"), 4)
 	r, err := ig.Integrate(img)
 	if err != nil {
 		t.Fatal(err)
@@ -192,6 +194,16 @@ func fit2dComparison(t *testing.T, ov int, pol bool) (median, p95 float64) {
 	}
 	sort.Float64s(d)
 	return d[len(d)/2], d[int(math.Ceil(0.95*float64(len(d))))-1]
+}
+
+// fit2dComparison is fit2dDeviation at an Oversampling, with or without
+// fit2d's polarization factor.
+func fit2dComparison(t *testing.T, ov int, pol bool) (median, p95 float64) {
+	ig, err := New(fit2dSetup(t, ov, pol))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fit2dDeviation(t, ig, readShared(t, "buf1_00000.tif"))
 }
 
 func TestFit2D(t *testing.T) {
