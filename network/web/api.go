@@ -306,21 +306,10 @@ func (s *Server) handleFit2D(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnprocessableEntity, err)
 		return
 	}
-	gen := saxs.Nested
-	if req.Generation != "" {
-		if gen, err = generation(req.Generation); err != nil {
-			writeError(w, http.StatusBadRequest, err)
-			return
-		}
-	}
-	var doc *converter.Document
-	start := "the calibration being edited"
-	if len(bytes.TrimSpace(req.Calibration)) > 0 && string(req.Calibration) != "null" {
-		doc, err = converter.ParseDocument(req.Calibration, "calibration")
-	}
-	if doc == nil || err != nil {
-		doc = converter.DefaultDocument(gen)
-		start = "the " + gen.String() + " schema defaults (the calibration being edited is not valid)"
+	doc, start, err := editedDocument(req.Generation, req.Calibration)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
 	}
 	doc.ApplyFit2D(v)
 	text, err := doc.Marshal()
@@ -330,6 +319,27 @@ func (s *Server) handleFit2D(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"calibration": json.RawMessage(text), "found": append([]string{}, v.Found()...),
 		"missing": append([]string{}, v.Missing()...), "start": start})
+}
+
+// editedDocument parses the calibration being edited (JSON, in the
+// generation gen: "" for 2.0) for an endpoint that writes values into it.
+// A calibration that does not parse is replaced by the generation's schema
+// defaults; start says which of the two the result starts from. Only an
+// unknown generation is an error.
+func editedDocument(gen string, cal json.RawMessage) (*converter.Document, string, error) {
+	g := saxs.Nested
+	if gen != "" {
+		var err error
+		if g, err = generation(gen); err != nil {
+			return nil, "", err
+		}
+	}
+	if len(bytes.TrimSpace(cal)) > 0 && string(cal) != "null" {
+		if doc, err := converter.ParseDocument(cal, "calibration"); err == nil && doc != nil {
+			return doc, "the calibration being edited", nil
+		}
+	}
+	return converter.DefaultDocument(g), "the " + g.String() + " schema defaults (the calibration being edited is not valid)", nil
 }
 
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {

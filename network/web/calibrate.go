@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/saxsdog/saxs"
-	"github.com/saxsdog/saxs/internal/converter"
 	"github.com/saxsdog/saxs/internal/render"
 )
 
@@ -396,22 +395,10 @@ func (s *Server) handleApplyGeometry(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	gen := saxs.Nested
-	var err error
-	if req.Generation != "" {
-		if gen, err = generation(req.Generation); err != nil {
-			writeError(w, http.StatusBadRequest, err)
-			return
-		}
-	}
-	var doc *converter.Document
-	start := "the calibration being edited"
-	if len(bytes.TrimSpace(req.Calibration)) > 0 && string(req.Calibration) != "null" {
-		doc, err = converter.ParseDocument(req.Calibration, "calibration")
-	}
-	if doc == nil || err != nil {
-		doc = converter.DefaultDocument(gen)
-		start = "the " + gen.String() + " schema defaults (the calibration being edited is not valid)"
+	doc, start, err := editedDocument(req.Generation, req.Calibration)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
 	}
 	doc.SetGeometry(g, req.Wavelength)
 	text, err := doc.Marshal()
