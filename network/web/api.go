@@ -284,13 +284,19 @@ func (s *Server) handleConvert(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"calibration": json.RawMessage(text), "notes": append([]string{}, notes...)})
 }
 
-// fit2dRequest is the body of /api/fit2d.
-type fit2dRequest struct {
-	Text        string          `json:"text"`
+// editTarget is the calibration being edited, in the body of a request
+// that writes values into it (see editedDocument).
+type editTarget struct {
 	Calibration json.RawMessage `json:"calibration"`
 	// Generation is the layout to start from when Calibration is not a
 	// valid calibration ("2.0" when empty).
 	Generation string `json:"generation"`
+}
+
+// fit2dRequest is the body of /api/fit2d.
+type fit2dRequest struct {
+	Text string `json:"text"`
+	editTarget
 }
 
 // handleFit2D reads fit2d's refined values (saxsconverter's parser) and

@@ -358,10 +358,7 @@ func decodeFrame(data []byte, name string) (*saxs.Image, saxs.FrameInfo, error) 
 
 // applyRequest is the body of /api/calibrate/apply.
 type applyRequest struct {
-	Calibration json.RawMessage `json:"calibration"`
-	// Generation is the layout to start from when Calibration is not a
-	// valid calibration ("2.0" when empty).
-	Generation string        `json:"generation"`
+	editTarget
 	Geometry   saxs.Geometry `json:"geometry"`
 	Wavelength float64       `json:"wavelength"`
 }
