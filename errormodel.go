@@ -44,7 +44,7 @@ func azimuthalSigma(co *curveOp, c *Curve, img, dark *Image, mean []float64) {
 			x -= pixelValue(dark, p)
 		}
 		if op.corr != nil {
-			x *= float64(op.corr[p])
+			x *= op.corr[p]
 		}
 		return x
 	}
@@ -122,7 +122,7 @@ func sigmaClip(co *curveOp, c *Curve, img, dark *Image, k float64, azimuthal boo
 			x -= pixelValue(dark, p)
 		}
 		if op.corr != nil {
-			x *= float64(op.corr[p])
+			x *= op.corr[p]
 		}
 		if b := op.bin[p]; b != op.none {
 			cnt := float64(op.split[p])
