@@ -115,7 +115,14 @@ type curveOp struct {
 	area          []float64 // areas of the rows
 	qStart, qStop float64
 	unit          Unit            // radial unit of q
-	red           *curveReduction // dark and background, nil when none
+	red           *curveReduction // errors, dark and background; nil for the original's reduction
+	// kernel is the operator the frames are summed with: op, or with the
+	// pyFAI estimator op without its per-pixel factors (the counts are
+	// summed as they are). den, when set, holds the bins' denominators
+	// Σ_p n[p,k]·c_p of the pyFAI estimator (nbins+1 elements); nil means
+	// the sub-pixel counts N_k.
+	kernel *Operator
+	den    []float64
 	// paramStart, paramEnd are the rows the integral parameters sum:
 	// paramStart..paramEnd-1, none when paramStart ≥ paramEnd.
 	paramStart, paramEnd int
@@ -327,7 +334,7 @@ func newCurveOp(ctx context.Context, dt *detector, mc *MaskConfig, i int, mask *
 
 // finishCurveOp derives the rows of a curve from its operator.
 func finishCurveOp(dt *detector, mc *MaskConfig, i int, op *Operator, bn binning, first int) *curveOp {
-	co := &curveOp{op: op, qStart: mc.QStart, qStop: mc.QStop, name: mc.Name, unit: bn.unit.orDefault()}
+	co := &curveOp{op: op, kernel: op, qStart: mc.QStart, qStop: mc.QStop, name: mc.Name, unit: bn.unit.orDefault()}
 	if co.name == "" {
 		co.name = fmt.Sprintf("R%d", i)
 	}
@@ -388,7 +395,8 @@ type scratch [][]sums
 type sums struct {
 	i []int64
 	f []float64
-	h []int64 // histogram of sumCountsHist (2·histFixed), when exact
+	h []int64   // histogram of sumCountsHist (2·histFixed), when exact
+	v []float64 // variance sums of the propagated errors (nbins+1)
 }
 
 // accumulators returns worker w's accumulator for curve ci, cleared, with
@@ -499,8 +507,34 @@ func (ig *Integrator) integrate(r *Result, img *Image, workers int) error {
 	return nil
 }
 
+// usePyFAIEstimator sets co up for the pyFAI estimator: the counts are
+// summed without the per-pixel factors and divided by the sums of the
+// divisors.
+func (co *curveOp) usePyFAIEstimator() {
+	if co.op.corr == nil {
+		return // the two estimators are the same
+	}
+	k := *co.op
+	k.corr = nil
+	k.code = nil
+	k.packCodes()
+	co.kernel = &k
+	co.den = binDivisors(co.op)
+}
+
+// varianceFactors returns the factors g_p of the propagated Poisson
+// variance Σ n²·g²·counts (see varianceSums): the per-pixel corrections
+// with the mean estimator, none with pyFAI's (whose denominator holds
+// them).
+func (co *curveOp) varianceFactors() []float64 {
+	if co.den != nil {
+		return nil
+	}
+	return co.op.corr
+}
+
 func (ig *Integrator) integrateCurve(co *curveOp, ci int, r *Result, img *Image, workers int) {
-	op := co.op
+	op := co.kernel
 	c := &r.Curves[ci]
 	exact := img.Counts != nil && op.corr == nil
 	main := r.accumulators(ig, 0, ci, exact)
@@ -528,26 +562,61 @@ func (ig *Integrator) integrateCurve(co *curveOp, ci int, r *Result, img *Image,
 		} else {
 			s = binSum(op, fsum, k)
 		}
-		v := s / float64(n)
-		c.I[j] = v
-		c.Sigma[j] = math.Sqrt(v / co.area[j]) // NaN for negative means
-	}
-	if co.red != nil {
-		switch {
-		case co.red.sigmaClip > 0:
-			sigmaClip(co, c, img, co.red.darkImg, co.red.sigmaClip, co.red.azimuthal, co.red.dark)
-		case co.red.azimuthal:
-			co.red.azimuthalSigma(co, c, img)
+		var v float64
+		if co.den != nil {
+			v = s / co.den[k]
+		} else {
+			v = s / float64(n)
 		}
-		co.red.apply(c, co.area, r.norm)
+		c.I[j] = v
+		c.Sigma[j] = math.Sqrt(v / co.area[j]) // the original's; NaN for negative means
+	}
+	if cr := co.red; cr != nil {
+		switch {
+		case cr.sigmaClip > 0:
+			sigmaClip(co, c, img, cr.darkImg, cr.sigmaClip, cr.azimuthal, cr.pyfai, cr.dark)
+		case cr.azimuthal:
+			cr.azimuthalSigma(co, c, img)
+		default:
+			co.poissonSigma(c, img, main)
+		}
+		cr.apply(c, r.norm)
 	}
 	c.Params = integralParameters(c.Q, c.I, co.paramStart, co.paramEnd)
+}
+
+// poissonSigma sets c.Sigma to the propagated Poisson errors of the frame
+// img (see ErrorPoisson), using s's scratch.
+func (co *curveOp) poissonSigma(c *Curve, img *Image, s *sums) {
+	op := co.op
+	if len(s.v) != op.nbins+1 {
+		s.v = make([]float64, op.nbins+1)
+	}
+	v := s.v
+	if co.red.darkVar != nil {
+		copy(v, co.red.darkVar)
+	} else {
+		clear(v)
+	}
+	addVariance(op, co.varianceFactors(), img, v)
+	for j := range c.Sigma {
+		k := co.first + j
+		n := op.count[k]
+		if n == 0 {
+			continue // empty, as c.I
+		}
+		d := float64(n)
+		if co.den != nil {
+			d = co.den[k]
+		}
+		c.Sigma[j] = math.Sqrt(v[k]) / d // NaN for a negative variance
+	}
 }
 
 // accumulateParallel splits the pixels among workers goroutines, each with
 // its own accumulator, and adds them into worker 0's.
 func (ig *Integrator) accumulateParallel(r *Result, ci int, img *Image, exact bool, workers int) {
-	op := ig.curves[ci].op
+	op := ig.curves[ci].kernel
 	npix := len(op.bin)
 	acc := make([]*sums, workers)
 	for w := range acc {
