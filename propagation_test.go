@@ -256,3 +256,35 @@ func TestEstimatorKey(t *testing.T) {
 		}
 	}
 }
+
+// Without a Reduction key (or with an empty one) σ stays the original's
+// sqrt(I/Area), bit for bit, polarization correction and splitting
+// included; an explicit ErrorModel "poisson" propagates it.
+func TestOriginalSigmaWithoutReduction(t *testing.T) {
+	cal, m := synthetic(t, 3)
+	cal.PolarizationCorrection = &Polarization{Fraction: 0.9, Angle: 10}
+	rows, cols := cal.Geometry.Imagesize[0], cal.Geometry.Imagesize[1]
+	img := patterned(rows, cols, m, 9)
+	for _, red := range []*Reduction{nil, {}, {ErrorModel: ErrorPoisson}} {
+		cal.Reduction = red
+		res, err := build(t, cal, m, Options{}).Integrate(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := res.Curves[0]
+		same := 0
+		for j, v := range c.I {
+			if math.IsNaN(v) {
+				continue
+			}
+			if c.Sigma[j] == math.Sqrt(v/c.Area[j]) {
+				same++
+			} else if red == nil || *red == (Reduction{}) {
+				t.Errorf("Reduction %+v, bin %d: σ = %.17g, want the original's sqrt(I/Area) = %.17g", red, j, c.Sigma[j], math.Sqrt(v/c.Area[j]))
+			}
+		}
+		if red != nil && red.ErrorModel != "" && same > len(c.I)/2 {
+			t.Errorf("ErrorModel poisson: σ is sqrt(I/Area) in %d of %d bins, want the propagated error", same, len(c.I))
+		}
+	}
+}
