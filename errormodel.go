@@ -103,23 +103,35 @@ func binDivisors(op *Operator) []float64 {
 	return d
 }
 
-// varianceSums adds Σ_p n[p,k]²·g_p²·img_p to dst[k] for every bin k
-// (dst has nbins+1 elements), with g_p = corr[p] (nil: 1) and n[p,k] the
-// sub-pixel counts of op: the propagated Poisson variance in sub-pixel
-// units squared.
-func varianceSums[T int32 | float64](op *Operator, corr []float64, img []T, dst []float64) {
+// varianceSums adds Σ_p n[p,k]²·g_p²·img_p to bin k of acc for every
+// bin k, with g_p = corr[p] (nil: 1) and n[p,k] the sub-pixel counts of
+// op: the propagated Poisson variance in sub-pixel units squared. acc has
+// two interleaved lanes, acc[2k] and acc[2k+1] (2·(nbins+1) elements), that
+// alternate between consecutive pixels so that a store does not wait for
+// the previous pixel's; bin k's sum is acc[2k] + acc[2k+1].
+func varianceSums[T int32 | float64](op *Operator, corr []float64, img []T, acc []float64) {
 	ov2 := float64(op.ov2)
+	acc = acc[:2*(op.nbins+1)]
 	for _, sp := range op.spans {
-		for p := int(sp.p0); p < int(sp.p1); p++ {
-			v := float64(img[p])
-			if corr != nil {
-				v *= corr[p] * corr[p]
+		a, z := int(sp.p0), int(sp.p1)
+		bins := op.bin[a:z]
+		n := len(bins)
+		split := op.split[a:z][:n]
+		im := img[a:z][:n]
+		var cr []float64
+		if corr != nil {
+			cr = corr[a:z][:n]
+		}
+		for i, b := range bins {
+			v, c := float64(im[i]), float64(split[i])
+			if cr != nil {
+				g := cr[i]
+				v *= g * g
 			}
-			c := float64(op.split[p])
-			b := int(op.bin[p])
-			dst[b] += c * c * v
 			r := ov2 - c
-			dst[b+1] += r * r * v
+			j := 2*int(b) + i&1
+			acc[j] += c * c * v
+			acc[j+2] += r * r * v
 		}
 	}
 	for i, p := range op.xpix {
@@ -128,16 +140,21 @@ func varianceSums[T int32 | float64](op *Operator, corr []float64, img []T, dst 
 			v *= corr[p] * corr[p]
 		}
 		c := float64(op.xcnt[i])
-		dst[op.xbin[i]] += c * c * v
+		acc[2*int(op.xbin[i])] += c * c * v
 	}
 }
 
-// addVariance adds the variance sums of img (see varianceSums) to dst.
-func addVariance(op *Operator, corr []float64, img *Image, dst []float64) {
+// addVariance adds the variance sums of img (see varianceSums) to dst
+// (nbins+1 elements), using acc (2·(nbins+1) elements) as scratch.
+func addVariance(op *Operator, corr []float64, img *Image, dst, acc []float64) {
+	clear(acc)
 	if img.Counts != nil {
-		varianceSums(op, corr, img.Counts, dst)
+		varianceSums(op, corr, img.Counts, acc)
 	} else {
-		varianceSums(op, corr, img.Values, dst)
+		varianceSums(op, corr, img.Values, acc)
+	}
+	for k := range dst {
+		dst[k] += acc[2*k] + acc[2*k+1]
 	}
 }
 

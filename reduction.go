@@ -335,7 +335,7 @@ func (ig *Integrator) setupReduction() error {
 			co.red.dark = r.Curves[i].I
 			co.red.darkImg = dark
 			co.red.darkVar = make([]float64, co.op.nbins+1)
-			addVariance(co.op, co.varianceFactors(), dark, co.red.darkVar)
+			addVariance(co.op, co.varianceFactors(), dark, co.red.darkVar, make([]float64, 2*(co.op.nbins+1)))
 		}
 		if ig.cake != nil {
 			ig.cake.setDark(dark)

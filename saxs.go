@@ -396,7 +396,7 @@ type sums struct {
 	i []int64
 	f []float64
 	h []int64   // histogram of sumCountsHist (2·histFixed), when exact
-	v []float64 // variance sums of the propagated errors (nbins+1)
+	v []float64 // variance sums of the propagated errors and their scratch (3·(nbins+1))
 }
 
 // accumulators returns worker w's accumulator for curve ci, cleared, with
@@ -589,16 +589,16 @@ func (ig *Integrator) integrateCurve(co *curveOp, ci int, r *Result, img *Image,
 // img (see ErrorPoisson), using s's scratch.
 func (co *curveOp) poissonSigma(c *Curve, img *Image, s *sums) {
 	op := co.op
-	if len(s.v) != op.nbins+1 {
-		s.v = make([]float64, op.nbins+1)
+	if len(s.v) != 3*(op.nbins+1) {
+		s.v = make([]float64, 3*(op.nbins+1))
 	}
-	v := s.v
+	v, acc := s.v[:op.nbins+1], s.v[op.nbins+1:]
 	if co.red.darkVar != nil {
 		copy(v, co.red.darkVar)
 	} else {
 		clear(v)
 	}
-	addVariance(op, co.varianceFactors(), img, v)
+	addVariance(op, co.varianceFactors(), img, v, acc)
 	for j := range c.Sigma {
 		k := co.first + j
 		n := op.count[k]
