@@ -526,6 +526,62 @@ func sumFloat[T int32 | float64](op *Operator, img []T, accs []float64, p0, p1 i
 	}
 }
 
+// sumFloatVar is sumFloat that also adds, in the same pass, the variance
+// sums Σ_p n[p,k]²·corr_p²·img_p of the propagated Poisson errors to vl:
+// two interleaved lanes, vl[2k] and vl[2k+1] for bin k (2·(nbins+1)
+// elements; see varianceSums), the lane alternating with the pixel as in
+// acc.
+func sumFloatVar[T int32 | float64](op *Operator, img []T, accs, vl []float64, p0, p1 int) {
+	acc := (*[accFixed]float64)(accs[:accFixed])
+	vl = vl[:2*(op.nbins+1)]
+	ov2 := float64(op.ov2)
+	for _, sp := range op.spans {
+		a, z := sp.clip(p0, p1)
+		if a >= z {
+			continue
+		}
+		bins := op.bin[a:z]
+		n := len(bins)
+		split := op.split[a:z][:n]
+		im := img[a:z][:n]
+		var corr []float64
+		if op.corr != nil {
+			corr = op.corr[a:z][:n]
+		}
+		for i, bb := range bins {
+			b, c, v := int(bb), float64(split[i]), float64(im[i])
+			w := v
+			if corr != nil {
+				g := corr[i]
+				v *= g
+				w = v * g
+			}
+			lane := i & 1
+			t := 4*b + 2*lane
+			acc[t] += v
+			acc[t+1] += c * v
+			r := ov2 - c
+			j := 2*b + lane
+			vl[j] += c * c * w
+			vl[j+2] += r * r * w
+		}
+	}
+	direct := accs[4*(op.nbins+1):]
+	x0, x1 := op.exceptions(p0, p1)
+	for i := x0; i < x1; i++ {
+		p := op.xpix[i]
+		v := float64(img[p])
+		w := v
+		if op.corr != nil {
+			v *= op.corr[p]
+			w = v * op.corr[p]
+		}
+		c := float64(op.xcnt[i])
+		direct[op.xbin[i]] += c * v
+		vl[2*int(op.xbin[i])] += c * c * w
+	}
+}
+
 // exceptions returns the range of exception entries of pixels in [p0, p1).
 func (op *Operator) exceptions(p0, p1 int) (int, int) {
 	if p0 == 0 && p1 == len(op.bin) {

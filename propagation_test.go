@@ -288,3 +288,74 @@ func TestOriginalSigmaWithoutReduction(t *testing.T) {
 		}
 	}
 }
+
+// The propagated Poisson σ is the same closed form whichever kernel sums
+// the frame: the float kernel with the fused variance lanes (per-pixel
+// corrections), the integer histogram kernel (none, or the pyFAI
+// estimator), the integer kernel without histogram (more bins than the
+// histogram holds) and the separate pass (a float frame without
+// corrections), on one goroutine and on three.
+func TestPropagatedErrorsKernels(t *testing.T) {
+	dir := t.TempDir()
+	cal, m, div := propagationSetup(t, dir)
+	rows, cols := cal.Geometry.Imagesize[0], cal.Geometry.Imagesize[1]
+	flatPath := cal.Reduction.Flat
+	rng := rand.New(rand.NewPCG(9, 10))
+	img := countsImage(rows, cols, m, func(r, c int) int32 { return poisson(rng, 60) })
+	fimg := NewImage(rows, cols)
+	for p, v := range img.Counts {
+		fimg.Values[p] = float64(v)
+	}
+	for _, tc := range []struct {
+		name string
+		red  Reduction
+		pol  bool
+		img  *Image
+	}{
+		{"float kernel, corrections", Reduction{SolidAngle: true, Flat: flatPath}, true, img},
+		{"float frame, corrections", Reduction{SolidAngle: true, Flat: flatPath}, true, fimg},
+		{"histogram kernel, pyfai", Reduction{SolidAngle: true, Flat: flatPath, Estimator: EstimatorPyFAI}, true, img},
+		{"histogram kernel, no correction", Reduction{ErrorModel: ErrorPoisson}, false, img},
+		{"integer kernel, 5000 bins", Reduction{Bins: 5000}, false, img},
+		{"float frame, no correction", Reduction{ErrorModel: ErrorPoisson}, false, fimg},
+	} {
+		cal.Reduction = &tc.red
+		cal.PolarizationCorrection = nil
+		c := func(int) float64 { return 1 }
+		if tc.pol {
+			cal.PolarizationCorrection = &Polarization{Fraction: 0.9, Angle: 10}
+			c = func(p int) float64 { return div[p] }
+		}
+		ig := build(t, cal, m, Options{})
+		op := ig.Operator(0)
+		cnt := func(p int) float64 { return pixelValue(tc.img, p) }
+		sA, _ := binSums(op, func(int) float64 { return 1 })
+		sAc, _ := binSums(op, c)
+		_, sA2v := binSums(op, cnt)
+		_, sA2vc := binSums(op, func(p int) float64 { return cnt(p) / (c(p) * c(p)) })
+		for _, workers := range []int{1, 3} {
+			res := ig.NewResult()
+			if err := ig.IntegrateParallelTo(res, tc.img, workers); err != nil {
+				t.Fatal(err)
+			}
+			cv := res.Curves[0]
+			_, nb := op.Dims()
+			first, worst, n := nb-len(cv.I), 0.0, 0
+			for j := range cv.I {
+				k := first + j
+				if sA[k] == 0 {
+					continue
+				}
+				want := math.Sqrt(sA2vc[k]) / sA[k]
+				if tc.red.Estimator == EstimatorPyFAI {
+					want = math.Sqrt(sA2v[k]) / sAc[k]
+				}
+				n++
+				worst = max(worst, relErr(cv.Sigma[j], want))
+			}
+			if n < 20 || !(worst <= 1e-12) {
+				t.Errorf("%s, %d workers: largest |Δσ|/σ %.3g over %d bins, want ≤ 1e-12", tc.name, workers, worst, n)
+			}
+		}
+	}
+}

@@ -393,10 +393,11 @@ type scratch [][]sums
 // integration, floating-point sums otherwise; each allocated when first
 // needed.
 type sums struct {
-	i []int64
-	f []float64
-	h []int64   // histogram of sumCountsHist (2·histFixed), when exact
-	v []float64 // variance sums of the propagated errors and their scratch (3·(nbins+1))
+	i  []int64
+	f  []float64
+	h  []int64   // histogram of sumCountsHist (2·histFixed), when exact
+	v  []float64 // variance sums of the propagated errors and their scratch (3·(nbins+1))
+	vl []float64 // variance lanes of the fused float kernel (2·(nbins+1))
 }
 
 // accumulators returns worker w's accumulator for curve ci, cleared, with
@@ -537,12 +538,19 @@ func (ig *Integrator) integrateCurve(co *curveOp, ci int, r *Result, img *Image,
 	op := co.kernel
 	c := &r.Curves[ci]
 	exact := img.Counts != nil && op.corr == nil
+	// The propagated Poisson errors need the variance sums: in the same
+	// pass as the float kernel, or from the histogram of the exact one.
+	variance := co.red != nil && !co.red.azimuthal && co.red.sigmaClip == 0
+	fused := variance && !exact
 	main := r.accumulators(ig, 0, ci, exact)
 	npix := len(op.bin)
+	if fused {
+		main.varLanes(op)
+	}
 	if workers <= 1 {
-		accumulate(op, img, exact, main, 0, npix)
+		accumulate(op, img, exact, fused, main, 0, npix)
 	} else {
-		ig.accumulateParallel(r, ci, img, exact, workers)
+		ig.accumulateParallel(r, ci, img, exact, fused, workers)
 	}
 	isum, fsum := main.i, main.f
 	empty := math.NaN()
@@ -578,7 +586,7 @@ func (ig *Integrator) integrateCurve(co *curveOp, ci int, r *Result, img *Image,
 		case cr.azimuthal:
 			cr.azimuthalSigma(co, c, img)
 		default:
-			co.poissonSigma(c, img, main)
+			co.poissonSigma(c, img, r, ci, max(workers, 1), exact)
 		}
 		cr.apply(c, r.norm)
 	}
@@ -586,19 +594,55 @@ func (ig *Integrator) integrateCurve(co *curveOp, ci int, r *Result, img *Image,
 }
 
 // poissonSigma sets c.Sigma to the propagated Poisson errors of the frame
-// img (see ErrorPoisson), using s's scratch.
-func (co *curveOp) poissonSigma(c *Curve, img *Image, s *sums) {
-	op := co.op
-	if len(s.v) != 3*(op.nbins+1) {
-		s.v = make([]float64, 3*(op.nbins+1))
+// img (see ErrorPoisson) from the variance sums of the integration just
+// done into r's accumulators of curve ci by workers workers: the lanes of
+// the fused float kernel, or (exact) the histograms of the integer kernel,
+// or else a pass of varianceSums.
+func (co *curveOp) poissonSigma(c *Curve, img *Image, r *Result, ci, workers int, exact bool) {
+	op := co.kernel
+	nb := op.nbins + 1
+	ws := (*r.work)[:min(workers, len(*r.work))]
+	main := &ws[0][ci]
+	if len(main.v) != 3*nb {
+		main.v = make([]float64, 3*nb)
 	}
-	v, acc := s.v[:op.nbins+1], s.v[op.nbins+1:]
+	v, acc := main.v[:nb], main.v[nb:]
 	if co.red.darkVar != nil {
 		copy(v, co.red.darkVar)
 	} else {
 		clear(v)
 	}
-	addVariance(op, co.varianceFactors(), img, v, acc)
+	switch {
+	case !exact: // the fused kernel filled the lanes
+		for w := range ws {
+			vl := ws[w][ci].vl
+			for k := range v {
+				v[k] += vl[2*k] + vl[2*k+1]
+			}
+		}
+	case op.code != nil: // the histogram kernel: n² from each (bin, split) cell
+		sh, ov2 := op.histShift(), int64(op.ov2)
+		for b := range op.nbins {
+			var lo, hi int64
+			for cnt := range int64(op.ov2) + 1 {
+				var h int64
+				for w := range ws {
+					hw := ws[w][ci].h
+					h += hw[b<<sh+int(cnt)] + hw[histFixed+b<<sh+int(cnt)]
+				}
+				lo += cnt * cnt * h
+				hi += (ov2 - cnt) * (ov2 - cnt) * h
+			}
+			v[b] += float64(lo)
+			v[b+1] += float64(hi)
+		}
+		for i, p := range op.xpix {
+			n := float64(op.xcnt[i])
+			v[op.xbin[i]] += n * n * float64(img.Counts[p])
+		}
+	default:
+		addVariance(op, op.corr, img, v, acc)
+	}
 	for j := range c.Sigma {
 		k := co.first + j
 		n := op.count[k]
@@ -613,21 +657,33 @@ func (co *curveOp) poissonSigma(c *Curve, img *Image, s *sums) {
 	}
 }
 
+// varLanes makes s.vl the cleared variance lanes of the fused float kernel
+// (see sumFloatVar) for op.
+func (s *sums) varLanes(op *Operator) {
+	if len(s.vl) != 2*(op.nbins+1) {
+		s.vl = make([]float64, 2*(op.nbins+1))
+	}
+	clear(s.vl)
+}
+
 // accumulateParallel splits the pixels among workers goroutines, each with
 // its own accumulator, and adds them into worker 0's.
-func (ig *Integrator) accumulateParallel(r *Result, ci int, img *Image, exact bool, workers int) {
+func (ig *Integrator) accumulateParallel(r *Result, ci int, img *Image, exact, fused bool, workers int) {
 	op := ig.curves[ci].kernel
 	npix := len(op.bin)
 	acc := make([]*sums, workers)
 	for w := range acc {
 		acc[w] = r.accumulators(ig, w, ci, exact)
+		if fused {
+			acc[w].varLanes(op)
+		}
 	}
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			accumulate(op, img, exact, acc[w], npix*w/workers, npix*(w+1)/workers)
+			accumulate(op, img, exact, fused, acc[w], npix*w/workers, npix*(w+1)/workers)
 		}()
 	}
 	wg.Wait()
@@ -645,11 +701,16 @@ func (ig *Integrator) accumulateParallel(r *Result, ci int, img *Image, exact bo
 }
 
 // accumulate sums the pixels [p0, p1) of img into the bins: exactly in
-// integers when exact, otherwise in floating point.
-func accumulate(op *Operator, img *Image, exact bool, s *sums, p0, p1 int) {
+// integers when exact, otherwise in floating point, with the variance sums
+// of the propagated errors in the same pass when fused.
+func accumulate(op *Operator, img *Image, exact, fused bool, s *sums, p0, p1 int) {
 	switch {
 	case exact:
 		op.sumCounts(img.Counts, s.i, s.h, p0, p1)
+	case fused && img.Counts != nil:
+		sumFloatVar(op, img.Counts, s.f, s.vl, p0, p1)
+	case fused:
+		sumFloatVar(op, img.Values, s.f, s.vl, p0, p1)
 	case img.Counts != nil:
 		sumFloat(op, img.Counts, s.f, p0, p1)
 	default:
