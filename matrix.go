@@ -544,19 +544,12 @@ func sumFloatVar[T int32 | float64](op *Operator, img []T, accs, vl []float64, p
 		n := len(bins)
 		split := op.split[a:z][:n]
 		im := img[a:z][:n]
-		var corr []float64
-		if op.corr != nil {
-			corr = op.corr[a:z][:n]
-		}
-		for i, bb := range bins {
-			b, c, v := int(bb), float64(split[i]), float64(im[i])
-			w := v
-			if corr != nil {
-				g := corr[i]
-				v *= g
-				w = v * g
-			}
-			lane := i & 1
+		// Pixel i adds v = g·img to T, c·v to U and c²·g·v, (ov²−c)²·g·v
+		// to the variance lanes of its bins b and b+1 (g = corr, or 1).
+		add := func(i, lane int, g float64) {
+			b, c := int(bins[i]), float64(split[i])
+			v := float64(im[i]) * g
+			w := v * g
 			t := 4*b + 2*lane
 			acc[t] += v
 			acc[t+1] += c * v
@@ -564,6 +557,25 @@ func sumFloatVar[T int32 | float64](op *Operator, img []T, accs, vl []float64, p
 			j := 2*b + lane
 			vl[j] += c * c * w
 			vl[j+2] += r * r * w
+		}
+		i := 0
+		if op.corr == nil {
+			for ; i+lanes <= n; i += lanes {
+				add(i, 0, 1)
+				add(i+1, 1, 1)
+			}
+			if i < n {
+				add(i, 0, 1)
+			}
+			continue
+		}
+		corr := op.corr[a:z][:n]
+		for ; i+lanes <= n; i += lanes {
+			add(i, 0, corr[i])
+			add(i+1, 1, corr[i+1])
+		}
+		if i < n {
+			add(i, 0, corr[i])
 		}
 	}
 	direct := accs[4*(op.nbins+1):]
