@@ -93,7 +93,7 @@ func buildCake(ctx context.Context, cal *Calibration, dt *detector, m *Mask, cor
 // where the bin is empty).
 func (op *Operator) means(img *Image) []float64 {
 	s := &sums{f: make([]float64, op.accLen())}
-	accumulate(op, img, false, s, 0, len(op.bin))
+	accumulate(op, img, false, false, s, 0, len(op.bin))
 	out := make([]float64, op.nbins)
 	for k := range out {
 		if n := op.count[k]; n > 0 {
