@@ -12,7 +12,7 @@ import (
 
 // readColumns reads a whitespace-separated numeric table after skip header
 // lines, independently of the package's own .chi reader.
-func readColumns(t *testing.T, path string, skip int) [][]float64 {
+func readColumns(t testing.TB, path string, skip int) [][]float64 {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -40,7 +40,7 @@ func readColumns(t *testing.T, path string, skip int) [][]float64 {
 	return rows
 }
 
-func loadShared(t *testing.T, name string) *Calibration {
+func loadShared(t testing.TB, name string) *Calibration {
 	t.Helper()
 	cal, err := LoadCalibration(sharedData(t, name))
 	if err != nil {
@@ -49,7 +49,7 @@ func loadShared(t *testing.T, name string) *Calibration {
 	return cal
 }
 
-func readShared(t *testing.T, name string) *Image {
+func readShared(t testing.TB, name string) *Image {
 	t.Helper()
 	img, err := ReadImage(sharedData(t, name))
 	if err != nil {
