@@ -121,7 +121,7 @@ func TestPoniAgainstPyFAI(t *testing.T) {
 	theirs := filepath.Join(dir, "pyfai.poni")
 	runPoniPy(t, map[string]any{"mode": "write", "path": theirs, "dist": g.DetectorDistanceMM, "cx": g.BeamCenter[1],
 		"cy": float64(g.Imagesize[0]) - g.BeamCenter[0], "tilt": g.Tilt.TiltAngleDeg, "rot": -g.Tilt.TiltRotDeg,
-		"pixel": g.PixelSizeMicroM[0], "wavelength": cal.Wavelength * 1e-10})
+		"pixel": g.PixelSizeMicroM[0], "wavelength": cal.Wavelength * AngstromStar * 1e-9})
 	p, err := ReadPoniFile(theirs)
 	if err != nil {
 		t.Fatal(err)
@@ -164,7 +164,7 @@ func TestPoniAgainstPyFAI(t *testing.T) {
 	read.Geometry.DetectorDistanceMM = f.DirectDist
 	read.Geometry.BeamCenter = [2]float64{float64(g.Imagesize[0]) - f.CenterY, f.CenterX}
 	read.Geometry.Tilt = Tilt{TiltAngleDeg: f.Tilt, TiltRotDeg: -f.TiltPlanRotation}
-	read.Wavelength = f.Wavelength * 1e10
+	read.Wavelength = f.Wavelength / (AngstromStar * 1e-9)
 	checkGeometry(t, "our .poni in pyFAI", read, cal)
 	if math.Abs(f.Pixel1-172e-6) > 1e-18 || math.Abs(f.Pixel2-172e-6) > 1e-18 {
 		t.Errorf("pyFAI reads pixels %g × %g m", f.Pixel1, f.Pixel2)
