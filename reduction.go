@@ -39,10 +39,13 @@ type Reduction struct {
 	Range *[2]float64 `json:"Range,omitempty" jsonschema:"description=Radial range [LO HI] of every curve in Unit (saxsdog --range LO:HI)"`
 	// ChiRange, when set, restricts every curve to the sector of
 	// azimuths FROM ≤ χ < TO in degrees (FROM > TO wraps through 180°),
-	// pyFAI's convention: χ is the angle at the beam centre from the
-	// direction of increasing column (right on the image as stored, row 0
-	// at the top) towards increasing row (down), in (−180°, 180°];
-	// sub-pixels are binned by their own χ.
+	// pyFAI's χ: the angle around the beam axis, from the direction of
+	// increasing column (right on the image as stored, row 0 at the top)
+	// towards increasing row (down), in (−180°, 180°]; sub-pixels are binned
+	// by their own χ. Untilted this is the angle on the detector at the beam
+	// centre; tilted, it is pyFAI's chi (chiArray) of the calibration's
+	// PONI geometry (PoniFromCalibration), which differs from the angle on
+	// the detector plane (see the README's section on χ).
 	ChiRange *[2]float64 `json:"ChiRange,omitempty" jsonschema:"description=Sector [FROM TO] of azimuths chi in degrees (pyFAI convention: 0 along increasing column and +90 along increasing row) (saxsdog --chi-range FROM:TO)"`
 	// Cake, when set, is [NQ, NCHI]: also integrate each frame into a 2-D
 	// cake of NQ radial bins (in Unit, on Range or from 0 to the largest
