@@ -100,10 +100,10 @@ func TestChiIsPyFAIChi(t *testing.T) {
 	}
 }
 
-// tiltedFrame is a smooth frame with rings and a strong variation around
+// tiltedChiFrame is a smooth frame with rings and a strong variation around
 // them (so that which pixels a sector holds matters), and its mask (a beam
 // stop and a gap row).
-func tiltedFrame(cal *Calibration) (*Image, *Mask) {
+func tiltedChiFrame(cal *Calibration) (*Image, *Mask) {
 	rows, cols := cal.Geometry.Imagesize[0], cal.Geometry.Imagesize[1]
 	img := &Image{Rows: rows, Cols: cols, Values: make([]float64, rows*cols)}
 	m := &Mask{Rows: rows, Cols: cols, Masked: make([]bool, rows*cols)}
@@ -136,7 +136,7 @@ func TestTiltedSectorsAndCakeMatchPyFAI(t *testing.T) {
 	for _, rot := range []float64{-30, 120} {
 		for _, ov := range []int{1, 6} {
 			cal := tiltedCal(t, 10, rot, ov)
-			img, mask := tiltedFrame(cal)
+			img, mask := tiltedChiFrame(cal)
 			method, lim := full, 5e-4
 			if ov == 1 {
 				method, lim = []string{"no", "histogram", "cython"}, 1e-7
