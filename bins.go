@@ -102,7 +102,7 @@ func newBinningReduction(dt *detector, m *MaskConfig, legacy bool, ys, xs []floa
 // label returns the bin of the point (x, y), or -1 when it lies outside the
 // bins.
 func (bn *binning) label(dt *detector, x, y float64) int {
-	if bn.hasChi && !bn.inSector(x, y) {
+	if bn.hasChi && !bn.inSector(dt, x, y) {
 		return -1
 	}
 	switch bn.rule {
@@ -144,9 +144,10 @@ func (bn *binning) coord(dt *detector, x, y float64) float64 {
 	return dt.radial(bn.unit, x, y)
 }
 
-// inSector reports whether the point (x, y) lies in the binning's sector.
-func (bn *binning) inSector(x, y float64) bool {
-	chi := math.Atan2(y, x)
+// inSector reports whether the point (x, y) lies in the binning's sector
+// (by its azimuth χ around the beam, see detector.chi).
+func (bn *binning) inSector(dt *detector, x, y float64) bool {
+	chi := dt.chi(x, y)
 	if bn.chiLo <= bn.chiHi {
 		return chi >= bn.chiLo && chi < bn.chiHi
 	}

@@ -18,7 +18,7 @@ import (
 
 // cacheVersion changes whenever the operator, its file layout or anything
 // that goes into building it changes, so that no stale file is loaded.
-const cacheVersion = "saxs-operator-v1"
+const cacheVersion = "saxs-operator-v2"
 
 // cacheMagic starts every operator cache file.
 var cacheMagic = [8]byte{'S', 'A', 'X', 'S', 'O', 'P', '0', '1'}
@@ -140,7 +140,7 @@ func saveOperator(path, key string, op *Operator, first int) error {
 	var buf bytes.Buffer
 	buf.Write(cacheMagic[:])
 	_ = binary.Write(&buf, binary.LittleEndian, &hdr)
-	for _, a := range [][]byte{u16bytes(op.bin), op.split, f32bytes(op.corr), i32bytes(op.xpix),
+	for _, a := range [][]byte{u16bytes(op.bin), op.split, f64bytes(op.corr), i32bytes(op.xpix),
 		u16bytes(op.xbin), op.xcnt, i64bytes(op.count)} {
 		buf.Write(a)
 	}
@@ -189,7 +189,7 @@ func loadOperator(path, key string) (*Operator, int, error) {
 	if hdr.HasCorr != 0 {
 		ncorr = npix
 	}
-	want := hsize + 2*npix + npix + 4*ncorr + 4*nx + 2*nx + nx + 8*int(hdr.NBins)
+	want := hsize + 2*npix + npix + 8*ncorr + 4*nx + 2*nx + nx + 8*int(hdr.NBins)
 	if len(body) != want {
 		return bad("size %d, want %d", len(body), want)
 	}
@@ -200,8 +200,8 @@ func loadOperator(path, key string) (*Operator, int, error) {
 	copy(u16bytes(op.bin), take(2*npix))
 	op.split = bytes.Clone(take(npix))
 	if ncorr > 0 {
-		op.corr = make([]float32, ncorr)
-		copy(f32bytes(op.corr), take(4*ncorr))
+		op.corr = make([]float64, ncorr)
+		copy(f64bytes(op.corr), take(8*ncorr))
 	}
 	op.xpix = make([]int32, nx)
 	copy(i32bytes(op.xpix), take(4*nx))
@@ -248,11 +248,11 @@ func i32bytes(s []int32) []byte {
 	return unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), 4*len(s))
 }
 
-func f32bytes(s []float32) []byte {
+func f64bytes(s []float64) []byte {
 	if len(s) == 0 {
 		return nil
 	}
-	return unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), 4*len(s))
+	return unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), 8*len(s))
 }
 
 func i64bytes(s []int64) []byte {

@@ -13,8 +13,8 @@ import (
 type CakeResult struct {
 	// Radial holds the centres of the radial bins, in Unit.
 	Radial []float64
-	// Chi holds the centres of the χ bins in degrees (pyFAI's convention,
-	// see Reduction.ChiRange).
+	// Chi holds the centres of the χ bins in degrees (pyFAI's χ around
+	// the beam axis, see Reduction.ChiRange).
 	Chi []float64
 	// Unit is the unit of Radial.
 	Unit Unit
@@ -63,7 +63,7 @@ func buildCake(ctx context.Context, cal *Calibration, dt *detector, m *Mask, cor
 				if !(qf >= 0 && qf < float64(nq)) {
 					continue
 				}
-				c := math.Atan2(y, x)
+				c := dt.chi(x, y)
 				if c < clo {
 					c += 2 * math.Pi
 				}
@@ -93,7 +93,7 @@ func buildCake(ctx context.Context, cal *Calibration, dt *detector, m *Mask, cor
 // where the bin is empty).
 func (op *Operator) means(img *Image) []float64 {
 	s := &sums{f: make([]float64, op.accLen())}
-	accumulate(op, img, false, s, 0, len(op.bin))
+	accumulate(op, img, false, false, s, 0, len(op.bin))
 	out := make([]float64, op.nbins)
 	for k := range out {
 		if n := op.count[k]; n > 0 {

@@ -140,4 +140,16 @@ func TestSigmaClipMatchesPyFAI(t *testing.T) {
 	if n < nb/2 || !(d <= 1e-3) {
 		t.Errorf("median relative difference of the clipped I vs pyFAI %.4g %% over %d bins, want ≤ 0.1 %%", 100*d, n)
 	}
+	// With the solid-angle and polarization corrections, pyFAI's estimator
+	// and weights: its clipped means and azimuthal errors.
+	cal.PolarizationCorrection = &Polarization{Fraction: 0.95}
+	cal.Reduction = &Reduction{Bins: nb, Range: &[2]float64{lo, hi}, SigmaClip: 3, ErrorModel: ErrorAzimuthal, SolidAngle: true, Estimator: EstimatorPyFAI}
+	res = integrateWith(t, cal, mask, img)
+	py = pyFAIRun(t, cal, mask, img, map[string]any{"npt": nb, "radial_range": []float64{lo, hi}, "sigma_clip": 3, "solid_angle": true})
+	d, n = medianRelDiff(res.Curves[0].I, column(py, 1))
+	ds, _ := medianRelDiff(res.Curves[0].Sigma, column(py, 2))
+	t.Logf("sigma clip K=3, solid angle and polarization, pyfai estimator: median |ΔI|/I vs pyFAI = %.4f %%, |Δσ|/σ %.4f %% over %d bins", 100*d, 100*ds, n)
+	if n < nb/2 || !(d <= 1e-3) || !(ds <= 0.01) {
+		t.Errorf("clipped with corrections: median relative difference vs pyFAI: I %.4g %%, σ %.4g %% over %d bins, want ≤ 0.1 %% and 1 %%", 100*d, 100*ds, n)
+	}
 }

@@ -164,3 +164,77 @@ func TestKernelCodesFromCache(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkKernelCorr times the floating-point kernels with a per-pixel
+// correction factor (the polarization correction) on the Pilatus frame at
+// oversampling 3, in one binary for interleaved comparisons: "f64" is
+// sumFloat with the float64 factors the operator keeps, "f32" the same loop
+// with the factors rounded to float32 (as stored before issue 18), "f64+var"
+// sumFloatVar, which also sums the propagated variance in the same pass,
+// and "f64,var-pass" sumFloat followed by a separate varianceSums pass.
+func BenchmarkKernelCorr(b *testing.B) {
+	cal, img := benchSetup(b)
+	cal.PolarizationCorrection = &Polarization{Fraction: 0.995, Angle: 0}
+	ig, err := New(cal)
+	if err != nil {
+		b.Fatal(err)
+	}
+	op := ig.Operator(0)
+	np, _ := op.Dims()
+	acc := make([]float64, op.accLen())
+	vl := make([]float64, 2*(op.nbins+1))
+	c32 := make([]float32, len(op.corr))
+	for i, v := range op.corr {
+		c32[i] = float32(v)
+	}
+	for _, v := range []string{"f64", "f32", "f64+var", "f64,var-pass"} {
+		b.Run(v, func(b *testing.B) {
+			b.SetBytes(int64(4 * np))
+			b.ReportAllocs()
+			for b.Loop() {
+				clear(acc[:op.accUsed()])
+				switch v {
+				case "f64":
+					sumFloat(op, img.Counts, acc, 0, np)
+				case "f32":
+					sumFloat32Corr(op, c32, img.Counts, acc)
+				case "f64+var":
+					clear(vl)
+					sumFloatVar(op, img.Counts, acc, vl, 0, np)
+				case "f64,var-pass":
+					clear(vl)
+					sumFloat(op, img.Counts, acc, 0, np)
+					varianceSums(op, op.corr, img.Counts, vl)
+				}
+			}
+		})
+	}
+}
+
+// sumFloat32Corr is sumFloat's loop over the compact form with float32
+// factors, for BenchmarkKernelCorr.
+func sumFloat32Corr(op *Operator, c32 []float32, img []int32, accs []float64) {
+	acc := (*[accFixed]float64)(accs[:accFixed])
+	for _, sp := range op.spans {
+		a, z := int(sp.p0), int(sp.p1)
+		bins := op.bin[a:z]
+		n := len(bins)
+		split := op.split[a:z][:n]
+		im := img[a:z][:n]
+		corr := c32[a:z][:n]
+		i := 0
+		for ; i+lanes <= n; i += lanes {
+			b0, c0, v0 := int(bins[i])*4, float64(split[i]), float64(im[i])*float64(corr[i])
+			b1, c1, v1 := int(bins[i+1])*4+2, float64(split[i+1]), float64(im[i+1])*float64(corr[i+1])
+			acc[b0] += v0
+			acc[b0+1] += c0 * v0
+			acc[b1] += v1
+			acc[b1+1] += c1 * v1
+		}
+		if i < n {
+			b, c, v := int(bins[i])*4, float64(split[i]), float64(im[i])*float64(corr[i])
+			acc[b] += v
+			acc[b+1] += c * v
+		}
+	}
+}

@@ -16,6 +16,7 @@ func TestNormalisation(t *testing.T) {
 	rows, cols := cal.Geometry.Imagesize[0], cal.Geometry.Imagesize[1]
 	frame := patterned(rows, cols, m, 5)
 	frame.Description = "# Pilatus3 1M\r\n# Exposure_time 4.0000000 s\r\n# Exposure_period 10.0 s\r\n# Transmission 0.5\r\n"
+	cal.Reduction = &Reduction{ErrorModel: ErrorPoisson} // the propagated errors, nothing else
 	plain, err := build(t, cal, m, Options{}).Integrate(frame)
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/big"
 	"os"
 	"strconv"
 	"strings"
@@ -31,8 +32,57 @@ type Poni struct {
 	Poni1, Poni2 float64
 	// Rot1, Rot2, Rot3 are pyFAI's detector rotations in radians.
 	Rot1, Rot2, Rot3 float64
-	// Wavelength is in metres, 0 when absent.
+	// Wavelength is pyFAI's wavelength in metres, 0 when absent. It is
+	// the wavelength that gives pyFAI's q for saxs's: λ[Å] ·
+	// AngstromStar · 1e-9 m (see PoniWavelength), not λ[Å] · 1e-10.
 	Wavelength float64
+
+	// angstrom is the wavelength in Å that the file's decimal stands for
+	// (exactly, so that a written file reads back to the calibration's
+	// wavelength bit for bit), valid while Wavelength == angstromOf.
+	angstrom, angstromOf float64
+}
+
+// poniAngstrom is 1 Å in metres in saxs's q: AngstromStar nm, the
+// original saxsdog's constant, as an exact decimal.
+var poniAngstrom, _, _ = big.ParseFloat("1.00001495e-10", 10, 256, big.ToNearestEven)
+
+// PoniWavelength returns the wavelength in metres that a .poni holds for
+// a wavelength lambda in Å: lambda · 1.00001495e-10 m (AngstromStar nm,
+// the original saxsdog's Ångström), correctly rounded. With it, pyFAI's q
+// (which uses the exact Ångström) equals saxs's q. ApplyTo converts
+// back, exactly for the files Write writes.
+func PoniWavelength(lambda float64) float64 {
+	m, _ := new(big.Float).SetPrec(256).Mul(big.NewFloat(lambda), poniAngstrom).Float64()
+	return m
+}
+
+// poniAngstromOf returns the wavelength in Å that the decimal text, a
+// .poni wavelength in metres, stands for: text / 1.00001495e-10, correctly
+// rounded (0 when text is not a positive finite number).
+func poniAngstromOf(text string) float64 {
+	f, _, err := big.ParseFloat(text, 10, 256, big.ToNearestEven)
+	if err != nil || f.Sign() <= 0 || f.IsInf() {
+		return 0
+	}
+	a, _ := new(big.Float).SetPrec(256).Quo(f, poniAngstrom).Float64()
+	return a
+}
+
+// poniWavelengthText returns the shortest decimal of the wavelength in
+// metres for lambda Å that reads back (poniAngstromOf) to lambda exactly
+// and that pyFAI reads (as a float64) as PoniWavelength(lambda).
+func poniWavelengthText(lambda float64) string {
+	exact := new(big.Float).SetPrec(256).Mul(big.NewFloat(lambda), poniAngstrom)
+	m, _ := exact.Float64()
+	var t string
+	for digits := 1; digits <= 40; digits++ {
+		t = exact.Text('g', digits)
+		if f, err := strconv.ParseFloat(t, 64); err == nil && f == m && poniAngstromOf(t) == lambda {
+			break
+		}
+	}
+	return t
 }
 
 // ParsePoni reads a .poni file (versions 1 and 2: "Key: value" lines,
@@ -98,7 +148,9 @@ func ParsePoni(data []byte, name string) (*Poni, error) {
 		case "rot3":
 			err = num(&p.Rot3)
 		case "wavelength":
-			err = num(&p.Wavelength)
+			if err = num(&p.Wavelength); err == nil {
+				p.angstrom, p.angstromOf = poniAngstromOf(v), p.Wavelength
+			}
 		}
 		if err != nil {
 			return nil, err
@@ -190,25 +242,12 @@ func PoniFromFit2D(f Fit2D) *Poni {
 	return p
 }
 
-// PoniWavelength returns the wavelength in metres to write in a .poni for a
-// calibration wavelength in Å, so that pyFAI's q of every pixel equals
-// ours. saxs computes q = 4π·sin θ/(λ[Å]·AngstromStar) nm⁻¹ (the original
-// saxsdog's Ångström, AngstromStar nm), pyFAI q = 4π·sin θ/λ[m]·1e-9 nm⁻¹;
-// they agree when λ[m] = λ[Å]·AngstromStar·1e-9, which is 1.5e-5 longer
-// relative to the plain 1 Å = 1e-10 m. CalibrationWavelength is its
-// inverse; the scattering angles do not depend on either.
-func PoniWavelength(angstrom float64) float64 { return angstrom * AngstromStar * 1e-9 }
-
-// CalibrationWavelength returns the calibration wavelength in Å of a .poni
-// wavelength in metres, the inverse of PoniWavelength: a .poni that pyFAI
-// wrote gives the q values pyFAI gives.
-func CalibrationWavelength(metres float64) float64 { return metres * 1e9 / AngstromStar }
-
 // PoniFromCalibration returns the PONI geometry of a calibration
 // (through pyFAI's setFit2D with the conventions of saxs: fit2d X =
 // BeamCenter[1], fit2d Y from the first row = Imagesize[0] − BeamCenter[0],
-// tilt plane rotation = −TiltRotDeg), with its detector size and its
-// wavelength in pyFAI's metres for the same q (PoniWavelength).
+// tilt plane rotation = −TiltRotDeg), with its wavelength and detector
+// size. The wavelength is PoniWavelength's, so that pyFAI's q of a pixel
+// equals saxs's (Q).
 func PoniFromCalibration(c *Calibration) *Poni {
 	g := &c.Geometry
 	px := g.PixelSizeMicroM[0]
@@ -216,16 +255,19 @@ func PoniFromCalibration(c *Calibration) *Poni {
 		CenterY: float64(g.Imagesize[0]) - g.BeamCenter[0], TiltDeg: g.Tilt.TiltAngleDeg,
 		TiltPlanRotDeg: -g.Tilt.TiltRotDeg, PixelXMicroM: px, PixelYMicroM: px})
 	p.MaxShape = g.Imagesize
-	p.Wavelength = PoniWavelength(c.Wavelength)
+	if c.Wavelength > 0 {
+		p.Wavelength = PoniWavelength(c.Wavelength)
+		p.angstrom, p.angstromOf = c.Wavelength, p.Wavelength
+	}
 	return p
 }
 
-// ApplyTo sets the geometry (and the wavelength, when the file has one,
-// through CalibrationWavelength, so that q is pyFAI's) of c from the PONI
-// geometry; the rest of c (masks, image size, options) is
+// ApplyTo sets the geometry (and the wavelength, when the file has one) of
+// c from the PONI geometry; the rest of c (masks, image size, options) is
 // kept. Pixel sizes the file does not give are taken from c; the image
 // size of c gives the rows the beam centre is counted from. The result is
-// validated.
+// validated. The wavelength in Å is the file's over 1.00001495e-10 m (see
+// PoniWavelength): the one whose q is pyFAI's.
 func (p *Poni) ApplyTo(c *Calibration) error {
 	q := *p
 	g := &c.Geometry
@@ -244,12 +286,27 @@ func (p *Poni) ApplyTo(c *Calibration) error {
 	g.Tilt = Tilt{TiltAngleDeg: f.TiltDeg, TiltRotDeg: -f.TiltPlanRotDeg}
 	g.PixelSizeMicroM = []float64{f.PixelXMicroM}
 	if q.Wavelength > 0 {
-		c.Wavelength = CalibrationWavelength(q.Wavelength)
+		c.Wavelength = q.WavelengthAngstrom()
 	}
 	return c.Validate()
 }
 
-// Write writes p as a version 2 .poni file, as pyFAI writes it.
+// WavelengthAngstrom returns the wavelength in Å whose q in saxs is
+// pyFAI's q with Wavelength (Wavelength / 1.00001495e-10 m, exactly the
+// calibration's for a file Write wrote from PoniFromCalibration), or 0.
+func (p *Poni) WavelengthAngstrom() float64 {
+	if !(p.Wavelength > 0) {
+		return 0
+	}
+	if p.angstromOf == p.Wavelength && p.angstrom > 0 {
+		return p.angstrom
+	}
+	a, _ := new(big.Float).SetPrec(256).Quo(big.NewFloat(p.Wavelength), poniAngstrom).Float64()
+	return a
+}
+
+// Write writes p as a version 2 .poni file, as pyFAI writes it, with a
+// comment line on the convention of the wavelength (see PoniWavelength).
 func (p *Poni) Write(w io.Writer) error {
 	cfg := map[string]any{"pixel1": p.Pixel1, "pixel2": p.Pixel2, "max_shape": nil}
 	if p.MaxShape != [2]int{} {
@@ -261,16 +318,17 @@ func (p *Poni) Write(w io.Writer) error {
 	}
 	num := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 	var b strings.Builder
-	b.WriteString("# Nota: C-Order, 1 refers to the Y axis, 2 to the X axis \n# written by saxs\n")
-	if p.Wavelength > 0 {
-		fmt.Fprintf(&b, "# Wavelength: the calibration's λ[Å] × %s m (the original saxsdog's Ångström), so that pyFAI's q equals saxs's\n", strconv.FormatFloat(AngstromStar*1e-9, 'g', -1, 64))
-	}
-	b.WriteString("poni_version: 2\n")
+	b.WriteString("# Nota: C-Order, 1 refers to the Y axis, 2 to the X axis \n# written by saxs\nponi_version: 2\n")
 	fmt.Fprintf(&b, "Detector: %s\nDetector_config: %s\n", p.Detector, cj)
 	fmt.Fprintf(&b, "Distance: %s\nPoni1: %s\nPoni2: %s\nRot1: %s\nRot2: %s\nRot3: %s\n",
 		num(p.Dist), num(p.Poni1), num(p.Poni2), num(p.Rot1), num(p.Rot2), num(p.Rot3))
 	if p.Wavelength > 0 {
-		fmt.Fprintf(&b, "Wavelength: %s\n", num(p.Wavelength))
+		wl := num(p.Wavelength)
+		if p.angstromOf == p.Wavelength && p.angstrom > 0 {
+			wl = poniWavelengthText(p.angstrom)
+		}
+		b.WriteString("# Wavelength is saxs's lambda [A] * 1.00001495e-10 m (the original saxsdog's Angstrom), so that pyFAI's q equals saxs's\n")
+		fmt.Fprintf(&b, "Wavelength: %s\n", wl)
 	}
 	_, err = io.WriteString(w, b.String())
 	return err

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -38,10 +39,13 @@ type Reduction struct {
 	Range *[2]float64 `json:"Range,omitempty" jsonschema:"description=Radial range [LO HI] of every curve in Unit (saxsdog --range LO:HI)"`
 	// ChiRange, when set, restricts every curve to the sector of
 	// azimuths FROM ≤ χ < TO in degrees (FROM > TO wraps through 180°),
-	// pyFAI's convention: χ is the angle at the beam centre from the
-	// direction of increasing column (right on the image as stored, row 0
-	// at the top) towards increasing row (down), in (−180°, 180°];
-	// sub-pixels are binned by their own χ.
+	// pyFAI's χ: the angle around the beam axis, from the direction of
+	// increasing column (right on the image as stored, row 0 at the top)
+	// towards increasing row (down), in (−180°, 180°]; sub-pixels are binned
+	// by their own χ. Untilted this is the angle on the detector at the beam
+	// centre; tilted, it is pyFAI's chi (chiArray) of the calibration's
+	// PONI geometry (PoniFromCalibration), which differs from the angle on
+	// the detector plane (see the README's section on χ).
 	ChiRange *[2]float64 `json:"ChiRange,omitempty" jsonschema:"description=Sector [FROM TO] of azimuths chi in degrees (pyFAI convention: 0 along increasing column and +90 along increasing row) (saxsdog --chi-range FROM:TO)"`
 	// Cake, when set, is [NQ, NCHI]: also integrate each frame into a 2-D
 	// cake of NQ radial bins (in Unit, on Range or from 0 to the largest
@@ -52,7 +56,12 @@ type Reduction struct {
 	// ErrorModel is how the errors of the curves are computed: "poisson"
 	// (the default, the original's) or "azimuthal" (pyFAI's: from the
 	// spread of the pixels in each ring); see ErrorPoisson, ErrorAzimuthal.
-	ErrorModel string `json:"ErrorModel,omitempty" jsonschema:"enum=poisson,enum=azimuthal,default=poisson,description=Error model of the curves: poisson (the original) or azimuthal (pyFAI: spread of the pixels in each ring) (saxsdog --error-model)"`
+	ErrorModel string `json:"ErrorModel,omitempty" jsonschema:"enum=poisson,enum=azimuthal,default=poisson,description=Error model of the curves: poisson (propagated through the corrections) or azimuthal (pyFAI: spread of the pixels in each ring) (saxsdog --error-model)"`
+	// Estimator is how the mean of a ring is estimated: "mean" (the
+	// default, the original's average of the corrected pixels) or "pyfai"
+	// (pyFAI's sum of the counts over the sum of the correction divisors);
+	// see EstimatorMean, EstimatorPyFAI. The cake always uses the mean.
+	Estimator string `json:"Estimator,omitempty" jsonschema:"enum=mean,enum=pyfai,default=mean,description=Estimator of the ring means: mean (the original: average of the corrected pixels) or pyfai (sum of counts over sum of correction factors) (saxsdog --estimator)"`
 	// SigmaClip, when positive, averages each ring with sigma clipping:
 	// pixels farther than SigmaClip standard deviations from the ring's
 	// mean are dropped, up to 5 rounds (pyFAI's sigma_clip).
@@ -129,6 +138,9 @@ func (r *Reduction) validate(bad func(path, format string, args ...any), finite 
 	if err := checkErrorModel(r.ErrorModel); err != nil {
 		bad("/Reduction/ErrorModel", "%v", err)
 	}
+	if err := checkEstimator(r.Estimator); err != nil {
+		bad("/Reduction/Estimator", "%v", err)
+	}
 	if r.Bins < 0 || r.Bins > MaxBins {
 		bad("/Reduction/Bins", "bin count must be between 0 (none) and %d, got %d", MaxBins, r.Bins)
 	}
@@ -194,6 +206,16 @@ func (r *Reduction) clone() *Reduction {
 	return &v
 }
 
+// propagated reports whether the errors are propagated from the pixels
+// (see ErrorPoisson): whenever r holds any option. A nil or empty
+// Reduction keeps the original's σ = sqrt(I/Area).
+func (r *Reduction) propagated() bool {
+	return r != nil && !reflect.ValueOf(*r).IsZero()
+}
+
+// pyfai reports whether the pyFAI estimator is chosen.
+func (r *Reduction) pyfai() bool { return r != nil && r.Estimator == EstimatorPyFAI }
+
 // solidAngle reports whether the solid-angle correction is on.
 func (r *Reduction) solidAngle() bool { return r != nil && r.SolidAngle }
 
@@ -205,22 +227,24 @@ func (c *Calibration) path(p string) string {
 	return filepath.Join(c.dir, p)
 }
 
-// curveReduction is what a curve's rows need beyond the operator: the dark
-// and background curves, per row (nil when off).
+// curveReduction is what a curve's rows need beyond the operator: the
+// error model, the dark and background curves, per row (nil when off).
 type curveReduction struct {
 	sigmaClip float64   // K of the sigma clipping, 0 for none
 	azimuthal bool      // the azimuthal error model
-	darkImg   *Image    // the dark frame, kept for the azimuthal errors
+	pyfai     bool      // the pyFAI estimator
+	darkImg   *Image    // the dark frame, kept for the errors from the pixels
 	dark      []float64 // D_j: the dark frame integrated like a frame
+	darkVar   []float64 // the dark's variance sums per bin (see varianceSums), nil without a dark
 	bkg       []float64 // B_j: the background curve
 	bkgSigma  []float64 // σ_B,j
 	scale     float64   // of the background
 }
 
-// apply turns the corrected means v_j in c.I into the reduced curve:
-// I = (v − D)/norm − scale·B, σ² = (v + D)/Area/norm² + scale²·σ_B².
-// norm 0 means 1.
-func (cr *curveReduction) apply(c *Curve, area []float64, norm float64) {
+// apply turns the corrected means v_j in c.I, with the errors σ_j already
+// propagated from the pixels in c.Sigma, into the reduced curve:
+// I = (v − D)/norm − scale·B, σ² = (σ/norm)² + scale²·σ_B². norm 0 means 1.
+func (cr *curveReduction) apply(c *Curve, norm float64) {
 	if norm == 0 {
 		norm = 1
 	}
@@ -230,12 +254,7 @@ func (cr *curveReduction) apply(c *Curve, area []float64, norm float64) {
 			d = cr.dark[j]
 		}
 		i := (v - d) / norm
-		var s float64
-		if cr.azimuthal || cr.sigmaClip > 0 { // computed from the pixels
-			s = c.Sigma[j] / norm
-		} else {
-			s = math.Sqrt((v+d)/area[j]) / norm
-		}
+		s := c.Sigma[j] / norm
 		if cr.bkg != nil {
 			i -= cr.scale * cr.bkg[j]
 			s = math.Hypot(s, cr.scale*cr.bkgSigma[j])
@@ -269,37 +288,38 @@ func pixelValue(img *Image, p int) float64 {
 // The operators (with the flat folded in) must be built.
 func (ig *Integrator) setupReduction() error {
 	red := ig.cal.Reduction
-	if red == nil {
-		return nil
+	if !red.propagated() {
+		return nil // the original's reduction
 	}
 	norm, err := newNormaliser(ig.cal)
 	if err != nil {
 		return err
 	}
-	azimuthal := red.ErrorModel == ErrorAzimuthal
+	for _, co := range ig.curves {
+		co.red = &curveReduction{pyfai: red.pyfai()}
+		if co.red.pyfai {
+			co.usePyFAIEstimator()
+		}
+	}
+	if red.ErrorModel == ErrorAzimuthal {
+		// The dark and background curves keep Poisson errors.
+		defer func() {
+			for _, co := range ig.curves {
+				co.red.azimuthal = true
+			}
+		}()
+	}
 	if red.SigmaClip > 0 {
+		// The dark and background are integrated without clipping.
 		defer func() {
 			for _, co := range ig.curves {
 				co.red.sigmaClip = red.SigmaClip
 			}
 		}()
 	}
-	if norm != nil || azimuthal || red.SigmaClip > 0 || red.Dark != "" || red.Background != nil {
-		for _, co := range ig.curves {
-			co.red = &curveReduction{}
-		}
-	}
 	if norm != nil {
 		// The dark and the background are not normalised.
 		defer func() { ig.norm = norm }()
-	}
-	// The azimuthal errors of the dark and background curves are not used.
-	if azimuthal {
-		defer func() {
-			for _, co := range ig.curves {
-				co.red.azimuthal = true
-			}
-		}()
 	}
 	if red.Dark == "" && red.Background == nil {
 		return nil
@@ -316,9 +336,9 @@ func (ig *Integrator) setupReduction() error {
 		}
 		for i, co := range ig.curves {
 			co.red.dark = r.Curves[i].I
-			if azimuthal || red.SigmaClip > 0 {
-				co.red.darkImg = dark
-			}
+			co.red.darkImg = dark
+			co.red.darkVar = make([]float64, co.op.nbins+1)
+			addVariance(co.op, co.varianceFactors(), dark, co.red.darkVar, make([]float64, 2*(co.op.nbins+1)))
 		}
 		if ig.cake != nil {
 			ig.cake.setDark(dark)

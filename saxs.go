@@ -115,7 +115,14 @@ type curveOp struct {
 	area          []float64 // areas of the rows
 	qStart, qStop float64
 	unit          Unit            // radial unit of q
-	red           *curveReduction // dark and background, nil when none
+	red           *curveReduction // errors, dark and background; nil for the original's reduction
+	// kernel is the operator the frames are summed with: op, or with the
+	// pyFAI estimator op without its per-pixel factors (the counts are
+	// summed as they are). den, when set, holds the bins' denominators
+	// Σ_p n[p,k]·c_p of the pyFAI estimator (nbins+1 elements); nil means
+	// the sub-pixel counts N_k.
+	kernel *Operator
+	den    []float64
 	// paramStart, paramEnd are the rows the integral parameters sum:
 	// paramStart..paramEnd-1, none when paramStart ≥ paramEnd.
 	paramStart, paramEnd int
@@ -327,7 +334,7 @@ func newCurveOp(ctx context.Context, dt *detector, mc *MaskConfig, i int, mask *
 
 // finishCurveOp derives the rows of a curve from its operator.
 func finishCurveOp(dt *detector, mc *MaskConfig, i int, op *Operator, bn binning, first int) *curveOp {
-	co := &curveOp{op: op, qStart: mc.QStart, qStop: mc.QStop, name: mc.Name, unit: bn.unit.orDefault()}
+	co := &curveOp{op: op, kernel: op, qStart: mc.QStart, qStop: mc.QStop, name: mc.Name, unit: bn.unit.orDefault()}
 	if co.name == "" {
 		co.name = fmt.Sprintf("R%d", i)
 	}
@@ -386,9 +393,11 @@ type scratch [][]sums
 // integration, floating-point sums otherwise; each allocated when first
 // needed.
 type sums struct {
-	i []int64
-	f []float64
-	h []int64 // histogram of sumCountsHist (2·histFixed), when exact
+	i  []int64
+	f  []float64
+	h  []int64   // histogram of sumCountsHist (2·histFixed), when exact
+	v  []float64 // variance sums of the propagated errors and their scratch (3·(nbins+1))
+	vl []float64 // variance lanes of the fused float kernel (2·(nbins+1))
 }
 
 // accumulators returns worker w's accumulator for curve ci, cleared, with
@@ -499,16 +508,49 @@ func (ig *Integrator) integrate(r *Result, img *Image, workers int) error {
 	return nil
 }
 
+// usePyFAIEstimator sets co up for the pyFAI estimator: the counts are
+// summed without the per-pixel factors and divided by the sums of the
+// divisors.
+func (co *curveOp) usePyFAIEstimator() {
+	if co.op.corr == nil {
+		return // the two estimators are the same
+	}
+	k := *co.op
+	k.corr = nil
+	k.code = nil
+	k.packCodes()
+	co.kernel = &k
+	co.den = binDivisors(co.op)
+}
+
+// varianceFactors returns the factors g_p of the propagated Poisson
+// variance Σ n²·g²·counts (see varianceSums): the per-pixel corrections
+// with the mean estimator, none with pyFAI's (whose denominator holds
+// them).
+func (co *curveOp) varianceFactors() []float64 {
+	if co.den != nil {
+		return nil
+	}
+	return co.op.corr
+}
+
 func (ig *Integrator) integrateCurve(co *curveOp, ci int, r *Result, img *Image, workers int) {
-	op := co.op
+	op := co.kernel
 	c := &r.Curves[ci]
 	exact := img.Counts != nil && op.corr == nil
+	// The propagated Poisson errors need the variance sums: in the same
+	// pass as the float kernel, or from the histogram of the exact one.
+	variance := co.red != nil && !co.red.azimuthal && co.red.sigmaClip == 0
+	fused := variance && !exact
 	main := r.accumulators(ig, 0, ci, exact)
 	npix := len(op.bin)
+	if fused {
+		main.varLanes(op)
+	}
 	if workers <= 1 {
-		accumulate(op, img, exact, main, 0, npix)
+		accumulate(op, img, exact, fused, main, 0, npix)
 	} else {
-		ig.accumulateParallel(r, ci, img, exact, workers)
+		ig.accumulateParallel(r, ci, img, exact, fused, workers)
 	}
 	isum, fsum := main.i, main.f
 	empty := math.NaN()
@@ -528,37 +570,120 @@ func (ig *Integrator) integrateCurve(co *curveOp, ci int, r *Result, img *Image,
 		} else {
 			s = binSum(op, fsum, k)
 		}
-		v := s / float64(n)
-		c.I[j] = v
-		c.Sigma[j] = math.Sqrt(v / co.area[j]) // NaN for negative means
-	}
-	if co.red != nil {
-		switch {
-		case co.red.sigmaClip > 0:
-			sigmaClip(co, c, img, co.red.darkImg, co.red.sigmaClip, co.red.azimuthal, co.red.dark)
-		case co.red.azimuthal:
-			co.red.azimuthalSigma(co, c, img)
+		var v float64
+		if co.den != nil {
+			v = s / co.den[k]
+		} else {
+			v = s / float64(n)
 		}
-		co.red.apply(c, co.area, r.norm)
+		c.I[j] = v
+		c.Sigma[j] = math.Sqrt(v / co.area[j]) // the original's; NaN for negative means
+	}
+	if cr := co.red; cr != nil {
+		switch {
+		case cr.sigmaClip > 0:
+			sigmaClip(co, c, img, cr.darkImg, cr.sigmaClip, cr.azimuthal, cr.pyfai, cr.dark)
+		case cr.azimuthal:
+			cr.azimuthalSigma(co, c, img)
+		default:
+			co.poissonSigma(c, img, r, ci, max(workers, 1), exact)
+		}
+		cr.apply(c, r.norm)
 	}
 	c.Params = integralParameters(c.Q, c.I, co.paramStart, co.paramEnd)
 }
 
+// poissonSigma sets c.Sigma to the propagated Poisson errors of the frame
+// img (see ErrorPoisson) from the variance sums of the integration just
+// done into r's accumulators of curve ci by workers workers: the lanes of
+// the fused float kernel, or (exact) the histograms of the integer kernel,
+// or else a pass of varianceSums.
+func (co *curveOp) poissonSigma(c *Curve, img *Image, r *Result, ci, workers int, exact bool) {
+	op := co.kernel
+	nb := op.nbins + 1
+	ws := (*r.work)[:min(workers, len(*r.work))]
+	main := &ws[0][ci]
+	if len(main.v) != 3*nb {
+		main.v = make([]float64, 3*nb)
+	}
+	v, acc := main.v[:nb], main.v[nb:]
+	if co.red.darkVar != nil {
+		copy(v, co.red.darkVar)
+	} else {
+		clear(v)
+	}
+	switch {
+	case !exact: // the fused kernel filled the lanes
+		for w := range ws {
+			vl := ws[w][ci].vl
+			for k := range v {
+				v[k] += vl[2*k] + vl[2*k+1]
+			}
+		}
+	case op.code != nil: // the histogram kernel: n² from each (bin, split) cell
+		sh, ov2 := op.histShift(), int64(op.ov2)
+		for b := range op.nbins {
+			var lo, hi int64
+			for cnt := range int64(op.ov2) + 1 {
+				var h int64
+				for w := range ws {
+					hw := ws[w][ci].h
+					h += hw[b<<sh+int(cnt)] + hw[histFixed+b<<sh+int(cnt)]
+				}
+				lo += cnt * cnt * h
+				hi += (ov2 - cnt) * (ov2 - cnt) * h
+			}
+			v[b] += float64(lo)
+			v[b+1] += float64(hi)
+		}
+		for i, p := range op.xpix {
+			n := float64(op.xcnt[i])
+			v[op.xbin[i]] += n * n * float64(img.Counts[p])
+		}
+	default:
+		addVariance(op, op.corr, img, v, acc)
+	}
+	for j := range c.Sigma {
+		k := co.first + j
+		n := op.count[k]
+		if n == 0 {
+			continue // empty, as c.I
+		}
+		d := float64(n)
+		if co.den != nil {
+			d = co.den[k]
+		}
+		c.Sigma[j] = math.Sqrt(v[k]) / d // NaN for a negative variance
+	}
+}
+
+// varLanes makes s.vl the cleared variance lanes of the fused float kernel
+// (see sumFloatVar) for op.
+func (s *sums) varLanes(op *Operator) {
+	if len(s.vl) != 2*(op.nbins+1) {
+		s.vl = make([]float64, 2*(op.nbins+1))
+	}
+	clear(s.vl)
+}
+
 // accumulateParallel splits the pixels among workers goroutines, each with
 // its own accumulator, and adds them into worker 0's.
-func (ig *Integrator) accumulateParallel(r *Result, ci int, img *Image, exact bool, workers int) {
-	op := ig.curves[ci].op
+func (ig *Integrator) accumulateParallel(r *Result, ci int, img *Image, exact, fused bool, workers int) {
+	op := ig.curves[ci].kernel
 	npix := len(op.bin)
 	acc := make([]*sums, workers)
 	for w := range acc {
 		acc[w] = r.accumulators(ig, w, ci, exact)
+		if fused {
+			acc[w].varLanes(op)
+		}
 	}
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			accumulate(op, img, exact, acc[w], npix*w/workers, npix*(w+1)/workers)
+			accumulate(op, img, exact, fused, acc[w], npix*w/workers, npix*(w+1)/workers)
 		}()
 	}
 	wg.Wait()
@@ -576,11 +701,16 @@ func (ig *Integrator) accumulateParallel(r *Result, ci int, img *Image, exact bo
 }
 
 // accumulate sums the pixels [p0, p1) of img into the bins: exactly in
-// integers when exact, otherwise in floating point.
-func accumulate(op *Operator, img *Image, exact bool, s *sums, p0, p1 int) {
+// integers when exact, otherwise in floating point, with the variance sums
+// of the propagated errors in the same pass when fused.
+func accumulate(op *Operator, img *Image, exact, fused bool, s *sums, p0, p1 int) {
 	switch {
 	case exact:
 		op.sumCounts(img.Counts, s.i, s.h, p0, p1)
+	case fused && img.Counts != nil:
+		sumFloatVar(op, img.Counts, s.f, s.vl, p0, p1)
+	case fused:
+		sumFloatVar(op, img.Values, s.f, s.vl, p0, p1)
 	case img.Counts != nil:
 		sumFloat(op, img.Counts, s.f, p0, p1)
 	default:

@@ -19,6 +19,8 @@ ai = AzimuthalIntegrator()
 ai.setFit2D(a["dist"], centerX=a["cx"], centerY=a["cy"], tilt=a["tilt"],
             tiltPlanRotation=a["rot"], pixelX=a["pixel"], pixelY=a["pixel"])
 ai.wavelength = a["wavelength"]
+if a.get("chi_disc_at_zero"):
+    ai.setChiDiscAtZero()  # chi in [0, 2pi): sectors through 180 degrees
 data = np.fromfile(a["frame"], dtype="<f8").reshape(rows, cols)
 mask = np.fromfile(a["mask"], dtype=np.uint8).reshape(rows, cols)
 kw = dict(mask=mask, unit=a.get("unit", "q_nm^-1"), correctSolidAngle=a.get("solid_angle", False),

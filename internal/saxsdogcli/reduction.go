@@ -30,6 +30,7 @@ type reduction struct {
 	chiRange   string // FROM:TO
 	cake       string // NQxNCHI
 	errorModel string
+	estimator  string
 	sigmaClip  float64
 	poni       string
 }
@@ -45,7 +46,8 @@ func addReductionFlags(fs *pflag.FlagSet, r *reduction) {
 	fs.StringVar(&r.normalise, "normalise", "", "divide every curve by the frame's exposure time, monitor or transmission (from its header or the calibration's constants), or by monitor × transmission from a CSV table `exposure|monitor|transmission|TABLE.csv` (frame name, monitor, transmission) (Reduction.Normalise)")
 	fs.StringVar(&r.chiRange, "chi-range", "", "integrate only the sector `FROM:TO` of azimuths χ in degrees, pyFAI's convention: 0 along increasing column, +90 along increasing row (down the image as stored) (Reduction.ChiRange)")
 	fs.StringVar(&r.cake, "cake", "", "also write each frame's 2-D cake I(radial, χ) of the first mask with `NQxNCHI` bins as a float32 TIFF next to its .chi file (x.chi gives x_cake.tif; rows χ, columns radial) (Reduction.Cake)")
-	fs.StringVar(&r.errorModel, "error-model", "poisson", "error of the curves `poisson|azimuthal`: the original's Poisson error, or pyFAI's azimuthal one from the spread of the pixels in each ring (Reduction.ErrorModel)")
+	fs.StringVar(&r.errorModel, "error-model", "poisson", "error of the curves `poisson|azimuthal`: the Poisson error propagated through the corrections, or pyFAI's azimuthal one from the spread of the pixels in each ring (Reduction.ErrorModel; without any reduction option or key, the original's Poisson error)")
+	fs.StringVar(&r.estimator, "estimator", "mean", "estimator of the ring means `mean|pyfai`: the original's average of the corrected pixels, or pyFAI's sum of the counts over the sum of the correction factors (Reduction.Estimator)")
 	fs.Float64Var(&r.sigmaClip, "sigma-clip", 0, "average each ring with sigma clipping: drop pixels farther than `K` standard deviations from its mean, up to 5 rounds (Reduction.SigmaClip)")
 	fs.StringVar(&r.poni, "poni", "", "take the geometry (distance, beam centre, tilt, pixel size, wavelength) from the pyFAI calibration `FILE`.poni; -c supplies the masks, image size and the rest (Reduction.Poni)")
 	fs.BoolVar(&r.solidAngle, "solid-angle", false, "divide each pixel by its solid angle relative to normal incidence, as pyFAI's correctSolidAngle (calibration key Reduction.SolidAngle; default off, as the original)")
@@ -126,10 +128,10 @@ func (r *reduction) apply(changed func(string) bool, cal *saxs.Calibration) erro
 		red.ChiRange = &[2]float64{lo, hi}
 	}
 	if changed("error-model") {
-		red.ErrorModel = r.errorModel
-		if r.errorModel == saxs.ErrorPoisson {
-			red.ErrorModel = ""
-		}
+		red.ErrorModel = r.errorModel // explicit, even "poisson": the errors are propagated
+	}
+	if changed("estimator") {
+		red.Estimator = r.estimator
 	}
 	if changed("sigma-clip") {
 		red.SigmaClip = r.sigmaClip

@@ -15,7 +15,7 @@ func TestReductionFlags(t *testing.T) {
 	dir := t.TempDir()
 	flatCal(t, dir)
 	writeTree(t, filepath.Join(dir, "data"))
-	code, stdout, stderr := runMain(t, dir, "--unit", "2th_deg", "--bins", "17", "--range", "0.5:3.5", "--solid-angle", "--chi-range", "-90:90", "--error-model", "azimuthal", "--sigma-clip", "4", "-o", "out2", "data")
+	code, stdout, stderr := runMain(t, dir, "--unit", "2th_deg", "--bins", "17", "--range", "0.5:3.5", "--solid-angle", "--chi-range", "-90:90", "--error-model", "azimuthal", "--estimator", "pyfai", "--sigma-clip", "4", "-o", "out2", "data")
 	if code != ExitOK {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
@@ -40,7 +40,7 @@ func TestReductionFlags(t *testing.T) {
 	if !strings.Contains(lines[2], "2theta [deg]") {
 		t.Errorf("column labels %s", lines[2])
 	}
-	if !strings.Contains(lines[0], `"Reduction": {"Bins": 17, "ChiRange": [-90, 90], "ErrorModel": "azimuthal", "Range": [0.5, 3.5], "SigmaClip": 4, "SolidAngle": true, "Unit": "2th_deg"}`) {
+	if !strings.Contains(lines[0], `"Reduction": {"Bins": 17, "ChiRange": [-90, 90], "ErrorModel": "azimuthal", "Estimator": "pyfai", "Range": [0.5, 3.5], "SigmaClip": 4, "SolidAngle": true, "Unit": "2th_deg"}`) {
 		t.Errorf("header %s", lines[0])
 	}
 	for _, args := range [][]string{
@@ -50,6 +50,7 @@ func TestReductionFlags(t *testing.T) {
 		{"--range", "3:1", "data"},
 		{"--chi-range", "10", "data"},
 		{"--error-model", "gaussian", "data"},
+		{"--estimator", "median", "data"},
 		{"--sigma-clip", "-1", "data"},
 		{"--chi-range", "10:10", "data"},
 	} {
