@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"math"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -156,54 +155,18 @@ func TestLegacyReproducesSaxsdog(t *testing.T) {
 	}
 }
 
-// fit2dSetup is cal.json on fit2d's grid (1002 bins of 0.0067315313 nm⁻¹
-// from 0) at the given Oversampling, with fit2d's default polarization
-// factor (F 0.995) when pol is true.
-func fit2dSetup(t testing.TB, ov int, pol bool) *Calibration {
-	cal := loadShared(t, "cal.json")
-	cal.Masks[0].Oversampling = ov
-	cal.Masks[0].RadialBins = &RadialBins{Start: 0, Stop: 1002 * 0.0067315313, Count: 1002}
-	if pol {
-		cal.PolarizationCorrection = &Polarization{Fraction: 0.995, Angle: 0}
-	}
-	return cal
-}
-
-// fit2dDeviation integrates img (buf1_00000.tif) with ig (of fit2dSetup)
-// and returns the median and 95th percentile of |relative difference| to
-// fit2d's curve over the bins where both are non-zero.
-func fit2dDeviation(t testing.TB, ig *Integrator, img *Image) (median, p95 float64) {
-	ref := readColumns(t, sharedData(t, "fit2d"), 4)
-	r, err := ig.Integrate(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := r.Curves[0]
-	if c.Len() != len(ref) {
-		t.Fatalf("rows = %d, want %d", c.Len(), len(ref))
-	}
-	var d []float64
-	for j, row := range ref {
-		if relDiff(c.Q[j], row[0]) > 1e-6 {
-			t.Fatalf("row %d: q = %g, fit2d %g", j, c.Q[j], row[0])
-		}
-		if row[1] == 0 || math.IsNaN(c.I[j]) || c.I[j] == 0 {
-			continue
-		}
-		d = append(d, math.Abs(c.I[j]-row[1])/math.Abs(row[1]))
-	}
-	sort.Float64s(d)
-	return d[len(d)/2], d[int(math.Ceil(0.95*float64(len(d))))-1]
-}
-
-// fit2dComparison is fit2dDeviation at an Oversampling, with or without
-// fit2d's polarization factor.
+// fit2dComparison integrates buf1_00000.tif on fit2d's grid at an
+// Oversampling, with or without fit2d's polarization factor, and returns
+// the median and 95th percentile of |relative difference| to fit2d's curve
+// (fit2dCase.deviation).
 func fit2dComparison(t *testing.T, ov int, pol bool) (median, p95 float64) {
-	ig, err := New(fit2dSetup(t, ov, pol))
-	if err != nil {
-		t.Fatal(err)
+	fc := newFit2DCase(t)
+	if !pol {
+		fc.cal.PolarizationCorrection = nil
 	}
-	return fit2dDeviation(t, ig, readShared(t, "buf1_00000.tif"))
+	ig, _ := fc.build(t, ov)
+	median, p95, _ = fc.deviation(t, ig)
+	return median, p95
 }
 
 func TestFit2D(t *testing.T) {
