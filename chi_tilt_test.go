@@ -1,10 +1,8 @@
 package saxs
 
 import (
-	"bytes"
 	"encoding/json"
 	"math"
-	"os/exec"
 	"testing"
 )
 
@@ -65,14 +63,7 @@ func TestChiIsPyFAIChi(t *testing.T) {
 		in, _ := json.Marshal(map[string]any{"dist": geo.DetectorDistanceMM, "cx": geo.BeamCenter[1],
 			"cy": float64(rows) - geo.BeamCenter[0], "tilt": geo.Tilt.TiltAngleDeg, "rot": -geo.Tilt.TiltRotDeg,
 			"pixel": geo.PixelSizeMicroM[0], "d1": d1, "d2": d2, "rows": rows, "cols": cols})
-		cmd := exec.Command(pythonPath, "-c", chiPy)
-		cmd.Stdin = bytes.NewReader(in)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("pyFAI: %v\n%s", err, stderr.String())
-		}
+		out := runPyFAI(t, in, "-c", chiPy)
 		var py struct{ Numpy, Cython, Array []float64 }
 		if err := json.Unmarshal(out, &py); err != nil {
 			t.Fatal(err)

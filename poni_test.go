@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 )
@@ -99,14 +98,7 @@ else:
 func runPoniPy(t *testing.T, args map[string]any) []byte {
 	t.Helper()
 	in, _ := json.Marshal(args)
-	cmd := exec.Command(pythonPath, "-c", poniPy)
-	cmd.Stdin = bytes.NewReader(in)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("pyFAI: %v\n%s", err, stderr.String())
-	}
+	out := runPyFAI(t, in, "-c", poniPy)
 	return out
 }
 

@@ -7,7 +7,6 @@ import (
 	"math/big"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -107,14 +106,7 @@ print(json.dumps({"q": [float(v) for v in ai.qFunction(d1, d2)], "wavelength": a
 			}
 		}
 		in, _ := json.Marshal(map[string]any{"path": path, "d1": d1, "d2": d2})
-		cmd := exec.Command(pythonPath, "-c", py)
-		cmd.Stdin = bytes.NewReader(in)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("pyFAI: %v\n%s", err, stderr.String())
-		}
+		out := runPyFAI(t, in, "-c", py)
 		var res struct {
 			Q          []float64
 			Wavelength float64

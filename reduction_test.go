@@ -62,6 +62,21 @@ func integrateWith(t *testing.T, cal *Calibration, mask *Mask, img *Image) *Resu
 	return res
 }
 
+// runPyFAI runs /usr/bin/python3 (with pyFAI) with args and stdin and returns its
+// standard output; a failure ends the test with Python's standard error.
+func runPyFAI(t testing.TB, stdin []byte, args ...string) []byte {
+	t.Helper()
+	cmd := exec.Command(pythonPath, args...)
+	cmd.Stdin = bytes.NewReader(stdin)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("pyFAI: %v\n%s", err, stderr.String())
+	}
+	return out
+}
+
 // pyFAIRun integrates img with pyFAI (testdata/pyfai_reduce.py) in the
 // geometry of cal, with the extra arguments args, and returns the lines of
 // its output split into numbers.
@@ -111,14 +126,7 @@ func pyFAIRun(t *testing.T, cal *Calibration, mask *Mask, img *Image, args map[s
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(pythonPath, filepath.Join("testdata", "pyfai_reduce.py"))
-	cmd.Stdin = bytes.NewReader(in)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("pyFAI: %v\n%s", err, stderr.String())
-	}
+	out := runPyFAI(t, in, filepath.Join("testdata", "pyfai_reduce.py"))
 	var rowsOut [][]float64
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(nil, 1<<24)
