@@ -66,6 +66,25 @@ func TestCakeMatchesPyFAI(t *testing.T) {
 	lo, hi := 0.2, 3.0
 	cal.Masks[0].Oversampling = 4
 	cal.Reduction = &Reduction{Range: &[2]float64{lo, hi}, Cake: &[2]int{nq, nchi}}
+	res, py := cakeAndPyFAI(t, cal, mask, img, []string{"full", "csr", "cython"})
+	dq, _ := medianRelDiff(res.Radial, py[0])
+	dchi, _ := medianRelDiff(res.Chi, py[1])
+	if dq > 1e-6 || dchi > 1e-6 {
+		t.Errorf("bin centres differ from pyFAI's: radial %g, χ %g", dq, dchi)
+	}
+	d, n := cakeVsPyFAI(res, py)
+	t.Logf("cake %d×%d: median |ΔI|/I vs pyFAI = %.4f %% over %d cells", nq, nchi, 100*d, n)
+	if n < nq*nchi/3 || !(d <= 1e-3) {
+		t.Errorf("median relative difference of the cake vs pyFAI %.4g %% over %d cells, want ≤ 0.1 %%", 100*d, n)
+	}
+}
+
+// cakeAndPyFAI computes the cake of cal.Reduction (Cake, Range, full
+// circle) with our integrator and with pyFAI's integrate2d and the given
+// method; pyFAI's lines are its radial centres, its χ centres and the
+// intensity row by row.
+func cakeAndPyFAI(t *testing.T, cal *Calibration, mask *Mask, img *Image, method []string) (*CakeResult, [][]float64) {
+	t.Helper()
 	ig, err := NewWithOptions(cal, Options{Masks: []*Mask{mask}})
 	if err != nil {
 		t.Fatal(err)
@@ -74,29 +93,27 @@ func TestCakeMatchesPyFAI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	py := pyFAIRun(t, cal, mask, img, map[string]any{"npt": nq, "npt_azim": nchi, "radial_range": []float64{lo, hi},
-		"azimuth_range": []float64{-180, 180}, "method": []string{"full", "csr", "cython"}})
+	red := cal.Reduction
+	nq, nchi := red.Cake[0], red.Cake[1]
+	py := pyFAIRun(t, cal, mask, img, map[string]any{"npt": nq, "npt_azim": nchi, "radial_range": red.Range[:],
+		"azimuth_range": []float64{-180, 180}, "method": method})
 	if len(py) != 2+nchi {
 		t.Fatalf("pyFAI gave %d lines", len(py))
 	}
-	dq, _ := medianRelDiff(res.Radial, py[0])
-	dchi, _ := medianRelDiff(res.Chi, py[1])
-	if dq > 1e-6 || dchi > 1e-6 {
-		t.Errorf("bin centres differ from pyFAI's: radial %g, χ %g", dq, dchi)
-	}
+	return res, py
+}
+
+// cakeVsPyFAI returns the median |ΔI|/I of our cake against pyFAI's over
+// the cells pyFAI fills, and how many there were.
+func cakeVsPyFAI(res *CakeResult, py [][]float64) (float64, int) {
+	nchi, nq := res.I.Rows, res.I.Cols
 	var ours, theirs []float64
 	for c := range nchi {
 		for q := range nq {
-			v, w := res.I.Values[c*nq+q], py[2+c][q]
-			if w == 0 { // pyFAI's empty cells
-				continue
+			if w := py[2+c][q]; w != 0 { // pyFAI's empty cells are 0
+				ours, theirs = append(ours, res.I.Values[c*nq+q]), append(theirs, w)
 			}
-			ours, theirs = append(ours, v), append(theirs, w)
 		}
 	}
-	d, n := medianRelDiff(ours, theirs)
-	t.Logf("cake %d×%d: median |ΔI|/I vs pyFAI = %.4f %% over %d cells", nq, nchi, 100*d, n)
-	if n < nq*nchi/3 || !(d <= 1e-3) {
-		t.Errorf("median relative difference of the cake vs pyFAI %.4g %% over %d cells, want ≤ 0.1 %%", 100*d, n)
-	}
+	return medianRelDiff(ours, theirs)
 }

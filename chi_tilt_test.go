@@ -158,28 +158,8 @@ func TestTiltedSectorsAndCakeMatchPyFAI(t *testing.T) {
 			}
 			const nq, nchi = 60, 36
 			cal.Reduction = &Reduction{Range: &[2]float64{lo, hi}, Cake: &[2]int{nq, nchi}}
-			ig, err := NewWithOptions(cal, Options{Masks: []*Mask{mask}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			res, err := ig.Cake(img)
-			if err != nil {
-				t.Fatal(err)
-			}
-			py := pyFAIRun(t, cal, mask, img, map[string]any{"npt": nq, "npt_azim": nchi, "radial_range": []float64{lo, hi},
-				"azimuth_range": []float64{-180, 180}, "method": full})
-			if len(py) != 2+nchi {
-				t.Fatalf("pyFAI gave %d lines", len(py))
-			}
-			var ours, theirs []float64
-			for c := range nchi {
-				for q := range nq {
-					if w := py[2+c][q]; w != 0 {
-						ours, theirs = append(ours, res.I.Values[c*nq+q]), append(theirs, w)
-					}
-				}
-			}
-			d, n := medianRelDiff(ours, theirs)
+			res, py := cakeAndPyFAI(t, cal, mask, img, full)
+			d, n := cakeVsPyFAI(res, py)
 			t.Logf("rotation %g°, Oversampling %d, cake %d×%d: median |ΔI|/I vs pyFAI full = %.4f %% over %d cells", rot, ov, nq, nchi, 100*d, n)
 			// 0.002 % measured; the in-plane χ gave 0.05-0.06 %.
 			if n < nq*nchi/3 || !(d <= 1e-4) {
