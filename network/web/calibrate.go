@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"path"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -151,18 +150,9 @@ func problem(status int, stage string, format string, a ...any) *calibrateProble
 // saxs.Calibrate, one calibration at a time, bounded by the request and
 // CalibrateTimeout. Refusals are JSON errors with the stage that failed
 // ("request", "frame", "mask", "options", "centre", "rings", "fit",
-// "time"); a panic is a 500 with the message, not a broken connection.
+// "time"); a panic is a 500 with the message (ServeHTTP), not a broken
+// connection.
 func (s *Server) handleCalibrate(w http.ResponseWriter, r *http.Request) {
-	defer func() {
-		if p := recover(); p != nil {
-			if p == http.ErrAbortHandler {
-				panic(p)
-			}
-			s.log.Error("calibrate: panic", "panic", p, "stack", string(debug.Stack()))
-			writeJSON(w, http.StatusInternalServerError, map[string]any{"stage": "internal",
-				"error": fmt.Sprintf("the calibration failed with an internal error (a bug, please report it): %v", p)})
-		}
-	}()
 	var req calibrateRequest
 	if !decodeBody(w, r, &req) {
 		return

@@ -25,6 +25,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -237,7 +238,25 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Body != nil {
 		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxUpload)
 	}
+	defer s.recoverHandler(w, r)
 	s.mux.ServeHTTP(w, r)
+}
+
+// recoverHandler answers a handler's panic with a JSON 500 that names it
+// (stage "internal"), logged with its stack, so that one bad request never
+// stops the server or leaves the page with a broken connection.
+// http.ErrAbortHandler keeps its meaning.
+func (s *Server) recoverHandler(w http.ResponseWriter, r *http.Request) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	if p == http.ErrAbortHandler {
+		panic(p)
+	}
+	s.log.Error("handler panic", "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
+	writeJSON(w, http.StatusInternalServerError, map[string]any{"stage": "internal",
+		"error": fmt.Sprintf("%s failed with an internal error (a bug, please report it): %v", r.URL.Path, p)})
 }
 
 // sameOrigin reports whether origin is this server as the browser sees it.
