@@ -17,6 +17,7 @@ import (
 
 	"github.com/saxsdog/saxs/internal/filelist"
 	"github.com/saxsdog/saxs/internal/testframes"
+	"github.com/saxsdog/saxs/network/cluster"
 )
 
 // forkRequest is newRequest with the py3 fork's root keys set (nil
@@ -263,4 +264,127 @@ func TestServerWithoutForkKeys(t *testing.T) {
 		assert.True(t, s.mtime.After(before[p].mtime), "%s not rewritten", p)
 		assert.True(t, bytes.Equal(s.data, before[p].data), "%s: other bytes", p)
 	}
+}
+
+// startInProcessWorker runs a cluster worker on SERVERDIR dir in this
+// process until the test ends.
+func startInProcessWorker(t *testing.T, url, dir string) {
+	t.Helper()
+	nc, err := cluster.Connect(cluster.ConnectOptions{URL: url})
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	w, err := cluster.NewWorker(nc, cluster.WorkerConfig{ServerDir: dir, Threads: 2, RetryDelay: 20 * time.Millisecond})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		assert.NoError(t, <-done)
+	})
+}
+
+// In the cluster the head writes the live list from the workers' results,
+// once per frame: a result delivered twice (a worker that published it and
+// died before its acknowledgement, so that the job went again) is listed
+// once. The workers skip frames whose outputs exist with OverwriteFiles
+// false (untouched, counted as skipped, not listed) and convert them again
+// with true.
+func TestClusterOverwriteFilesAndLiveList(t *testing.T) {
+	head, url := clusterHead(t, cluster.Settings{AckWait: 5 * time.Second, MaxDeliver: 3})
+	_, c, dir := testServer(t, func(cfg *ServerConfig) { cfg.Cluster = head })
+	ctx := context.Background()
+	startInProcessWorker(t, url, dir)
+	setup := filepath.Join(dir, "exp", "setup1")
+	require.NoError(t, os.MkdirAll(setup, 0o755))
+	work := filepath.Join(dir, "exp", "work")
+	list := filepath.Join(dir, "exp", "results", "filelist_setup1.txt")
+	qRange := func(string) (float64, float64) { return 0.2, 2.0 }
+	stat := func() *Reply {
+		r, err := c.Do(ctx, "stat", nil, nil)
+		require.NoError(t, err)
+		return r
+	}
+	src, err := filepath.Glob(filepath.Join(sampleDir, "frames", "*", "*.tif"))
+	require.NoError(t, err)
+	require.NotEmpty(t, src)
+
+	arg, atts := forkRequest(t, []string{"exp", "setup1"}, map[string]any{"Live-Filelisting": true})
+	r, err := c.Do(ctx, "new", arg, atts)
+	require.NoError(t, err)
+	require.Equal(t, ResultNewQueue, r.Result, string(r.Raw))
+	var frames []string
+	for _, f := range src {
+		p := filepath.Join(setup, filepath.Base(filepath.Dir(f))+"_"+filepath.Base(f))
+		copyFile(t, f, p)
+		frames = append(frames, p)
+	}
+	waitFor(t, "all frames converted", func() bool { return statNumber(t, stat(), "images processed") == len(frames) })
+
+	// Every result once more on its subject, as a job delivered again
+	// after its result was published; then one more frame, whose result
+	// comes after them in the ordered results consumer.
+	js := head.JetStream()
+	rs, err := js.Stream(ctx, cluster.ResultsStream)
+	require.NoError(t, err)
+	info, err := rs.Info(ctx)
+	require.NoError(t, err)
+	dups := 0
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
+		m, err := rs.GetMsg(ctx, seq)
+		if err != nil || !strings.HasPrefix(m.Subject, cluster.ResultsPrefix) {
+			continue
+		}
+		_, err = js.Publish(ctx, m.Subject, m.Data)
+		require.NoError(t, err)
+		dups++
+	}
+	require.Equal(t, len(frames), dups, "one result per frame to deliver again")
+	extra := filepath.Join(setup, "late_00001.tif")
+	copyFile(t, src[0], extra)
+	frames = append(frames, extra)
+	waitFor(t, "the late frame converted", func() bool { return statNumber(t, stat(), "images processed") == len(frames) })
+	chis := globChi(t, work)
+	require.Len(t, chis, 2*len(frames))
+	testframes.CheckLiveList(t, list, chis, qRange)
+	listed, err := os.ReadFile(list)
+	require.NoError(t, err)
+
+	// OverwriteFiles false: the workers skip every frame of readdir.
+	ageFiles(t, frames, chis)
+	before := fileStates(t, chis)
+	arg, atts = forkRequest(t, []string{"exp", "setup1"}, map[string]any{"Live-Filelisting": true, "OverwriteFiles": false})
+	r, err = c.Do(ctx, "new", arg, atts)
+	require.NoError(t, err)
+	require.Equal(t, ResultNewQueue, r.Result, string(r.Raw))
+	_, err = c.Do(ctx, "readdir", nil, nil)
+	require.NoError(t, err)
+	waitFor(t, "all frames skipped", func() bool { return statNumber(t, stat(), StatSkipped) == len(frames) })
+	st := stat()
+	assert.Zero(t, statNumber(t, st, "images processed"))
+	assert.Zero(t, statNumber(t, st, "queue length"))
+	for p, s := range fileStates(t, chis) {
+		assert.True(t, bytes.Equal(s.data, before[p].data) && s.mtime.Equal(before[p].mtime), "%s touched although OverwriteFiles is false", p)
+	}
+	now, err := os.ReadFile(list)
+	require.NoError(t, err)
+	assert.Equal(t, string(listed), string(now), "skipped frames listed")
+	r, err = c.Do(ctx, "fileslist", nil, nil)
+	require.NoError(t, err)
+	fl := r.Map()["fileslist"].(map[string]any)
+	assert.Empty(t, fl["Failed"], "a skipped frame is no failure")
+
+	// OverwriteFiles true: converted again.
+	require.NoError(t, os.Remove(list))
+	arg, atts = forkRequest(t, []string{"exp", "setup1"}, map[string]any{"Live-Filelisting": true, "OverwriteFiles": true})
+	r, err = c.Do(ctx, "new", arg, atts)
+	require.NoError(t, err)
+	require.Equal(t, ResultNewQueue, r.Result, string(r.Raw))
+	_, err = c.Do(ctx, "readdir", nil, nil)
+	require.NoError(t, err)
+	waitFor(t, "all frames converted again", func() bool { return statNumber(t, stat(), "images processed") == len(frames) })
+	for p, s := range fileStates(t, chis) {
+		assert.True(t, s.mtime.After(before[p].mtime), "%s not rewritten with OverwriteFiles true", p)
+	}
+	testframes.CheckLiveList(t, list, chis, qRange)
 }
