@@ -251,3 +251,27 @@ func wantSummary(t *testing.T, stdout string, converted, skipped, failed int) {
 		t.Errorf("summary without %q:\n%s", want, stdout)
 	}
 }
+
+// A live file list that cannot be written (its results folder is a file)
+// is logged once and stops nothing: every frame is converted.
+func TestLiveListUnwritable(t *testing.T) {
+	sample, err := filepath.Abs(sampleDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	_, frames := forkSetup(t, dir)
+	writeFile(t, filepath.Join(dir, "exp", "results"), []byte("not a folder"))
+	forkCal(t, sample, dir, 2, map[string]any{"Live-Filelisting": true})
+	code, stdout, stderr := runMain(t, dir, "-R", "../work", "exp/setup1")
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	wantSummary(t, stdout, len(frames), 0, 0)
+	if n := strings.Count(stderr, "live file list not written"); n != 1 {
+		t.Errorf("%d warnings about the list, want 1:\n%s", n, stderr)
+	}
+	if got := len(chiFiles(t, filepath.Join(dir, "exp", "work"))); got != 2*len(frames) {
+		t.Errorf("%d .chi files, want %d", got, 2*len(frames))
+	}
+}
