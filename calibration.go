@@ -90,6 +90,18 @@ type Calibration struct {
 	// GISAXSmode suppresses writing the first radial curve (server option of
 	// the original; GISAXS slices are not implemented).
 	GISAXSmode bool `json:"GISAXSmode,omitempty"`
+	// OverwriteFiles is the Python 3 fork's root key: false skips a frame
+	// whose outputs all exist (as saxsdog --resume does: complete and not
+	// older than the frame) instead of converting it again. nil (absent)
+	// means true, the original's behaviour; see [Calibration.Overwrite].
+	OverwriteFiles *bool `json:"OverwriteFiles,omitempty" jsonschema:"default=true,description=false: skip a frame whose outputs all exist instead of writing them again"`
+	// LiveFilelisting is the Python 3 fork's root key "Live-Filelisting":
+	// true appends a line "path, I0, I1, I2" per .chi file written to
+	// results/filelist_<folder>.txt beside the data folder. nil (absent)
+	// means false, unlike the fork (true): the original 2.0 never wrote
+	// such a file, so a 2.0 calibration writes nothing new unless asked;
+	// see [Calibration.LiveFileList].
+	LiveFilelisting *bool `json:"Live-Filelisting,omitempty" jsonschema:"default=false,description=true: append a line (path\\, I0\\, I1\\, I2) per .chi file written to results/filelist_<folder>.txt"`
 
 	gen    Generation
 	file   string       // the file it was loaded from ("" when parsed from bytes)
@@ -146,8 +158,26 @@ func (c *Calibration) clone() *Calibration {
 		d.PolarizationCorrection = &v
 	}
 	d.Reduction = c.Reduction.clone()
+	d.OverwriteFiles = cloneBool(c.OverwriteFiles)
+	d.LiveFilelisting = cloneBool(c.LiveFilelisting)
 	return &d
 }
+
+func cloneBool(b *bool) *bool {
+	if b == nil {
+		return nil
+	}
+	v := *b
+	return &v
+}
+
+// Overwrite reports whether frames whose outputs exist are converted
+// again: OverwriteFiles, true when absent.
+func (c *Calibration) Overwrite() bool { return c.OverwriteFiles == nil || *c.OverwriteFiles }
+
+// LiveFileList reports whether the live file list is written:
+// Live-Filelisting, false when absent (see LiveFilelisting).
+func (c *Calibration) LiveFileList() bool { return c.LiveFilelisting != nil && *c.LiveFilelisting }
 
 // values returns a deep copy of the exported fields of c.
 func (c *Calibration) values() *Calibration {

@@ -131,7 +131,7 @@ func TestCalibrationErrors(t *testing.T) {
 		{"missing flat field", edit(t, flatJSON, func(m map[string]any) { delete(m, "Wavelength") }),
 			[]string{"cal.json: /: missing property 'Wavelength'"}},
 		{"unknown key", edit(t, nestedJSON, func(m map[string]any) { m["Oversampling"] = 3 }),
-			[]string{"cal.json: /: unknown key 'Oversampling'; allowed: Directory, GISAXSmode, Geometry, Masks, PolarizationCorrection, Reduction, Threads, Title, Wavelength"}},
+			[]string{"cal.json: /: unknown key 'Oversampling'; allowed: Directory, GISAXSmode, Geometry, Live-Filelisting, Masks, OverwriteFiles, PolarizationCorrection, Reduction, Threads, Title, Wavelength"}},
 		{"unknown flat key", edit(t, flatJSON, func(m map[string]any) { m["Directory"] = []string{"."} }),
 			[]string{"cal.json: /: unknown key 'Directory'; allowed: BeamCenter, DedectorDistanceMM, Imagesize"}},
 		{"unknown nested key", edit(t, nestedJSON, func(m map[string]any) {
@@ -149,6 +149,14 @@ func TestCalibrationErrors(t *testing.T) {
 		}), []string{"cal.json: /Masks/1/RadialBins: need 0 <= Start < Stop, got Start 2, Stop 1"}},
 		{"bad fraction", edit(t, nestedJSON, func(m map[string]any) { obj(m, "PolarizationCorrection")["Fraction"] = 1.5 }),
 			[]string{"cal.json: /PolarizationCorrection/Fraction: must be at most 1, got 1.5"}},
+		{"overwrite not a bool", edit(t, nestedJSON, func(m map[string]any) { m["OverwriteFiles"] = "no" }),
+			[]string{"cal.json: /OverwriteFiles: got string, want boolean"}},
+		{"live list not a bool", edit(t, nestedJSON, func(m map[string]any) { m["Live-Filelisting"] = 1 }),
+			[]string{"cal.json: /Live-Filelisting: got number, want boolean"}},
+		{"fork keys in a flat file", edit(t, flatJSON, func(m map[string]any) { m["OverwriteFiles"] = false }),
+			[]string{"cal.json: /: unknown key 'OverwriteFiles'; allowed: BeamCenter"}},
+		{"misspelt live list", edit(t, nestedJSON, func(m map[string]any) { m["LiveFilelisting"] = true }),
+			[]string{"cal.json: /: unknown key 'LiveFilelisting'; allowed: Directory, GISAXSmode, Geometry, Live-Filelisting, Masks, OverwriteFiles,"}},
 		{"syntax", []byte("{\n  \"Title\": \"x\",\n  oops\n}"), []string{"cal.json: /: invalid JSON at line 3"}},
 		{"not an object", []byte("[1, 2]"), []string{"cal.json: /: a calibration must be a JSON object"}},
 		{"two errors", edit(t, nestedJSON, func(m map[string]any) {
@@ -235,5 +243,67 @@ func TestCalibrationJSON(t *testing.T) {
 	m, ok := c.JSON().(map[string]any)
 	if !ok || m["Title"] != "test" || m["MaskFile"] != "AAA_integ.msk" {
 		t.Errorf("JSON() = %v", c.JSON())
+	}
+}
+
+// The Python 3 fork's root keys OverwriteFiles and Live-Filelisting:
+// absent, OverwriteFiles is true (the original converts every frame) and
+// Live-Filelisting false (the original 2.0 wrote no list); given, their
+// values; a copy does not share them; the .chi header keeps the file's
+// bytes either way.
+func TestForkOutputKeys(t *testing.T) {
+	cases := []struct {
+		name            string
+		set             map[string]any
+		overwrite, list bool
+	}{
+		{"absent", nil, true, false},
+		{"fork defaults", map[string]any{"OverwriteFiles": true, "Live-Filelisting": true}, true, true},
+		{"no overwrite", map[string]any{"OverwriteFiles": false}, false, false},
+		{"list off", map[string]any{"OverwriteFiles": false, "Live-Filelisting": false}, false, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			data := edit(t, nestedJSON, func(m map[string]any) {
+				for k, v := range tc.set {
+					m[k] = v
+				}
+			})
+			c, err := ParseCalibration(data, "cal.json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Overwrite() != tc.overwrite || c.LiveFileList() != tc.list {
+				t.Errorf("Overwrite() = %v, LiveFileList() = %v, want %v, %v", c.Overwrite(), c.LiveFileList(), tc.overwrite, tc.list)
+			}
+			j := c.JSON().(map[string]any)
+			for _, k := range []string{"OverwriteFiles", "Live-Filelisting"} {
+				want, given := tc.set[k]
+				if got, ok := j[k]; ok != given || got != want {
+					t.Errorf("JSON()[%q] = %v (present %v), want %v (present %v)", k, got, ok, want, given)
+				}
+			}
+			d := c.clone()
+			if c.OverwriteFiles != nil && d.OverwriteFiles == c.OverwriteFiles {
+				t.Error("clone shares OverwriteFiles")
+			}
+			if c.LiveFilelisting != nil && d.LiveFilelisting == c.LiveFilelisting {
+				t.Error("clone shares LiveFilelisting")
+			}
+			if !c.unchanged() {
+				t.Error("a parsed calibration reads as changed")
+			}
+		})
+	}
+	// Set in code, the keys are encoded under the fork's names.
+	c, err := ParseCalibration([]byte(nestedJSON), "cal.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, tr := false, true
+	c.OverwriteFiles, c.LiveFilelisting = &f, &tr
+	j := c.JSON().(map[string]any)
+	if j["OverwriteFiles"] != false || j["Live-Filelisting"] != true {
+		t.Errorf("JSON() of changed calibration: OverwriteFiles %v, Live-Filelisting %v", j["OverwriteFiles"], j["Live-Filelisting"])
 	}
 }

@@ -63,6 +63,29 @@ func ExampleParseCalibration_error() {
 	// cal.json: /Masks/0: unknown key 'Binning'; allowed: MaskFile, Name, Oversampling, PixelPerRadialElement, RadialBins, qStart, qStop
 }
 
+// The Python 3 fork's output keys at the root of a 2.0 calibration:
+// OverwriteFiles (absent: true) and Live-Filelisting (absent: false, as the
+// original 2.0 wrote no list); a misspelt key is refused with the allowed
+// ones.
+func ExampleCalibration_Overwrite() {
+	geometry := `"Geometry": {"Tilt": {"TiltRotDeg": 0, "TiltAngleDeg": 0}, "BeamCenter": [10, 10],
+		"DedectorDistanceMM": 100, "Imagesize": [20, 20], "PixelSizeMicroM": [172]},
+		"Wavelength": 1.54, "Masks": [{"MaskFile": "m.msk", "Oversampling": 2, "PixelPerRadialElement": 1,
+		"qStart": 0, "qStop": 1}]`
+	for _, keys := range []string{``, `"OverwriteFiles": false, "Live-Filelisting": true,`, `"Overwrite": false,`} {
+		cal, err := saxs.ParseCalibration([]byte(`{`+keys+geometry+`}`), "cal.json")
+		if err != nil {
+			fmt.Println(err)
+			continue
+		}
+		fmt.Printf("overwrite %v, live file list %v\n", cal.Overwrite(), cal.LiveFileList())
+	}
+	// Output:
+	// overwrite true, live file list false
+	// overwrite false, live file list true
+	// cal.json: /: unknown key 'Overwrite'; allowed: Directory, GISAXSmode, Geometry, Live-Filelisting, Masks, OverwriteFiles, PolarizationCorrection, Reduction, Threads, Title, Wavelength
+}
+
 // Integrate many frames without allocating: reuse one image, one reader and
 // one result.
 func ExampleIntegrator_IntegrateTo() {

@@ -37,7 +37,7 @@ type Client struct {
 func additions(cmd string) Obj {
 	switch cmd {
 	case "stat", "plot", "close", "readdir", "abort":
-		return Obj{FramesPerSecKey: true}
+		return Obj{FramesPerSecKey: true, SkippedKey: true}
 	case "fileslist":
 		return Obj{FailedKey: true}
 	case "get":

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/saxsdog/saxs/internal/batch"
+	"github.com/saxsdog/saxs/internal/filelist"
 	"github.com/saxsdog/saxs/network/cluster"
 )
 
@@ -33,6 +34,12 @@ func (q *queue) clusterConfig(ctx context.Context, cfg *batch.Config, o queueOpt
 		return fmt.Errorf("cluster: %w", err)
 	}
 	q.hq = hq
+	if cfg.LiveFileList { // the head lists the frames once, from their results
+		q.list = filelist.New(filelist.PathFor(q.spec.dir), q.log)
+	}
+	// The workers decide on OverwriteFiles (they see the outputs); the
+	// head announces every frame.
+	cfg.Resume, cfg.LiveFileList = false, false
 	cfg.Integrator, cfg.Outputs, cfg.Dat, cfg.NXcanSAS = nil, nil, false, false
 	cfg.Progress = q.clusterProgress
 	cfg.Announce = func(path string) error {
@@ -47,6 +54,7 @@ func (q *queue) stopCluster() {
 	if q.hq == nil {
 		return
 	}
+	defer q.stopList()
 	ctx, cancel := context.WithTimeout(context.Background(), clusterStopTimeout)
 	defer cancel()
 	if err := q.hq.Stop(ctx); err != nil {
@@ -68,12 +76,23 @@ func (q *queue) clusterProgress(p batch.Progress) {
 	}
 }
 
-// clusterResult records the result of a job (each job once); the head's
-// metrics count the frames the workers convert.
+// clusterResult records the result of a job (each job once: the head
+// queue drops a result of a job it has seen, so a frame delivered again
+// is listed once); the head's metrics count the frames the workers
+// convert.
 func (q *queue) clusterResult(r cluster.Result) {
 	path := filepath.Join(q.serverDir, filepath.FromSlash(r.Frame))
+	if r.Skipped {
+		q.mu.Lock()
+		q.skippedLocked(path, r.Outputs)
+		q.mu.Unlock()
+		return
+	}
 	if len(r.Curves) > 0 {
 		q.record(path, r.Curves)
+	}
+	if q.list != nil {
+		q.list.Append(q.listEntries(r)...)
 	}
 	q.metrics.FrameDone()
 	q.mu.Lock()
@@ -82,12 +101,41 @@ func (q *queue) clusterResult(r cluster.Result) {
 	now := time.Now()
 	q.history = append(q.history, now)
 	q.pruneHistory(now)
+	q.addFilesLocked(r.Outputs)
+}
+
+// listEntries returns the live file list lines of a result: one per
+// output, with its parameters (from Params; from the curves of a worker
+// that sends no Params, for a frame of one curve set).
+func (q *queue) listEntries(r cluster.Result) []filelist.Entry {
+	var out []filelist.Entry
 	for i, o := range r.Outputs {
 		if o == "" {
 			continue
 		}
-		key := fmt.Sprintf("Radial%d", i)
-		q.files[key] = append(q.files[key], o)
+		var p cluster.Params
+		switch {
+		case i < len(r.Params):
+			p = r.Params[i]
+		case len(r.Params) == 0 && len(r.Curves) == len(r.Outputs):
+			c := r.Curves[i]
+			p = cluster.Params{I0: c.I0, I1: c.I1, I2: c.I2}
+		default:
+			continue
+		}
+		file := filepath.FromSlash(o)
+		if !filepath.IsAbs(file) {
+			file = filepath.Join(q.serverDir, file)
+		}
+		out = append(out, filelist.Entry{Path: file, I0: float64(p.I0), I1: float64(p.I1), I2: float64(p.I2)})
+	}
+	return out
+}
+
+// stopList closes the head's live file list.
+func (q *queue) stopList() {
+	if q.list != nil {
+		_ = q.list.Close()
 	}
 }
 

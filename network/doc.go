@@ -63,6 +63,10 @@
 //	                                              "frames per sec": the frames
 //	                                              converted in the last
 //	                                              HistoryWindow, per second
+//	"argument": {"data": {"SkippedFrames": true}} stat objects get "images
+//	                                              skipped": the frames whose
+//	                                              outputs existed (calibration
+//	                                              OverwriteFiles false)
 //	"argument": {"data": {"FailedFrames": true}}  fileslist gets "Failed": the
 //	                                              frames given up, with why
 //	"argument": {"data": {"Attachments": true}}   get about a queue started with
@@ -70,7 +74,7 @@
 //	                                              "attachments" beside the 0.3.0
 //	                                              "directory" and "mask"
 //
-// (FramesPerSecKey, FailedKey, AttachmentsKey.) A request without them,
+// (FramesPerSecKey, SkippedKey, FailedKey, AttachmentsKey.) A request without them,
 // as an original client sends, gets the original's members only: a stat
 // object has "images processed", "queue length", "time" and "start time".
 // Our [Client] asks for all of them unless Client.Plain (saxsleash

@@ -13,6 +13,7 @@ import (
 
 	"github.com/saxsdog/saxs"
 	"github.com/saxsdog/saxs/internal/batch"
+	"github.com/saxsdog/saxs/internal/filelist"
 	"github.com/saxsdog/saxs/network/cluster"
 	"github.com/saxsdog/saxs/network/metrics"
 )
@@ -64,6 +65,7 @@ type queue struct {
 	start     time.Time
 	found     int
 	processed int
+	skipped   int // outputs existed (OverwriteFiles false)
 	failed    []string
 	history   []time.Time
 	params    map[string]*paramSeries
@@ -79,7 +81,8 @@ type queue struct {
 	streamCache         streamIgs
 	streamFailures      int // stream frames failed (q.mu)
 
-	hq *cluster.HeadQueue // cluster mode: the jobs and results of the queue
+	hq   *cluster.HeadQueue // cluster mode: the jobs and results of the queue
+	list *filelist.List     // cluster mode with Live-Filelisting: the head's list
 }
 
 // queueOptions are the server settings a queue needs.
@@ -130,6 +133,12 @@ func startQueue(parent context.Context, spec queueSpec, o queueOptions) (*queue,
 	if o.metrics != nil {
 		cfg.Observe = o.metrics.ObserveStage
 	}
+	// The py3 fork's calibration keys: OverwriteFiles false skips the
+	// frames whose outputs exist (the test of saxsdog --resume);
+	// Live-Filelisting lists the .chi files in results/ beside the queue
+	// folder (in the cluster the head writes it, clusterResult).
+	cfg.Resume = !spec.cal.Overwrite()
+	cfg.LiveFileList = spec.cal.LiveFileList()
 	cfg.Masks = spec.masks // combined with a detector pixel mask
 	cfg.IntegratorOptions = saxs.Options{Workers: o.workers, CacheDir: o.cacheDir, Logger: o.log}
 	if o.outDir != "" {
@@ -213,11 +222,38 @@ func (q *queue) progress(p batch.Progress) {
 	switch p.File.Status {
 	case batch.Converted:
 		q.convertedLocked(p.File.Outputs)
+	case batch.Skipped:
+		q.skippedLocked(p.File.Path, p.File.Outputs)
 	case batch.Failed:
 		q.metrics.FrameFailed()
 		msg := batch.Failure{Path: p.File.Path, Err: p.File.Err}.String()
 		q.failed = append(q.failed, msg)
 		q.log.Warn("frame failed", "error", msg)
+	}
+}
+
+// skippedLocked records a frame skipped because its outputs exist: they
+// are listed by fileslist, as the original's fork listed them. outputs
+// are absolute or, from a worker, relative to the server folder. Callers
+// hold q.mu.
+func (q *queue) skippedLocked(path string, outputs []string) {
+	q.skipped++
+	q.log.Info("frame skipped: its outputs exist (OverwriteFiles is false)", "file", path)
+	q.addFilesLocked(outputs)
+}
+
+// addFilesLocked adds the .chi files of a frame to the fileslist. Callers
+// hold q.mu.
+func (q *queue) addFilesLocked(outputs []string) {
+	for i, o := range outputs {
+		if o == "" {
+			continue
+		}
+		if filepath.IsAbs(o) {
+			o = q.rel(o)
+		}
+		key := fmt.Sprintf("Radial%d", i)
+		q.files[key] = append(q.files[key], o)
 	}
 }
 
@@ -229,13 +265,7 @@ func (q *queue) convertedLocked(outputs []string) {
 	now := time.Now()
 	q.history = append(q.history, now)
 	q.pruneHistory(now)
-	for i, o := range outputs {
-		if o == "" {
-			continue
-		}
-		key := fmt.Sprintf("Radial%d", i)
-		q.files[key] = append(q.files[key], q.rel(o))
-	}
+	q.addFilesLocked(outputs)
 }
 
 // streamDir is the folder of a queue's stream frames: where the batch run
@@ -363,12 +393,15 @@ func (q *queue) statLocked(now time.Time) Obj {
 		"time":             unixSeconds(now),
 		"start time":       unixSeconds(q.start),
 		StatFramesPerSec:   float64(len(q.history)) / HistoryWindow.Seconds(),
+		StatSkipped:        q.skipped,
 	}
 }
 
 // queueLengthLocked returns the frames found and not yet finished.
 // Callers hold q.mu.
-func (q *queue) queueLengthLocked() int { return max(0, q.found-q.processed-len(q.failed)) }
+func (q *queue) queueLengthLocked() int {
+	return max(0, q.found-q.processed-q.skipped-len(q.failed))
+}
 
 func unixSeconds(t time.Time) float64 { return float64(t.UnixMicro()) / 1e6 }
 

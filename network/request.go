@@ -35,6 +35,9 @@ const (
 	// FailedKey asks for the "Failed" list (the frames given up as
 	// unreadable) in the fileslist reply's fileslist object.
 	FailedKey = "FailedFrames"
+	// SkippedKey asks for "images skipped" (StatSkipped) in the stat
+	// objects, as FramesPerSecKey does for its member.
+	SkippedKey = "SkippedFrames"
 	// AttachmentsKey asks for "attachments" in the get reply of a queue
 	// started with the 0.3.0 form of new, whose 0.3.0 reply has the mask
 	// in data.mask only (a 2.0 queue's get always has "attachments").
@@ -45,6 +48,12 @@ const (
 // converted per second over the last HistoryWindow (sent on request:
 // FramesPerSecKey).
 const StatFramesPerSec = "frames per sec"
+
+// StatSkipped is the member of a stat object that counts the frames
+// skipped because their outputs exist (the calibration's OverwriteFiles
+// false); sent on request (SkippedKey). Skipped frames are neither
+// processed nor failed, and not in the queue length.
+const StatSkipped = "images skipped"
 
 // FailedList is the member of a fileslist object that lists the frames
 // given up (sent on request: FailedKey).

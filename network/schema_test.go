@@ -120,8 +120,8 @@ func checkSchema(t *testing.T, what string, r *Reply, allowed []string) {
 // TestRepliesFitTheResultSchema drives a server as an original 2.0 client
 // does (requests without our argument.data members) through every command
 // and checks each reply against the 2.0 result schema; stat has exactly
-// the 2.0 keys. Our client, which asks for them, gets "frames per sec" and
-// the Failed list.
+// the 2.0 keys. Our client, which asks for them, gets "frames per sec",
+// "images skipped" and the Failed list.
 func TestRepliesFitTheResultSchema(t *testing.T) {
 	_, ours, dir := testServer(t, nil)
 	plain := &Client{Addr: ours.Addr, Secret: testSecret, Timeout: ours.Timeout, Plain: true}
@@ -176,7 +176,8 @@ func TestRepliesFitTheResultSchema(t *testing.T) {
 	// Our client asks for the additions and gets them.
 	r = do(ours, "stat", nil)
 	st := r.Map()["stat"].(map[string]any)
-	assert.Equal(t, []string{"frames per sec", "images processed", "queue length", "start time", "time"}, sortedKeys(st))
+	assert.Equal(t, []string{"frames per sec", "images processed", StatSkipped, "queue length", "start time", "time"}, sortedKeys(st))
+	assert.Zero(t, num(t, st[StatSkipped]), "no frame skipped without OverwriteFiles false")
 	assert.Equal(t, float64(n)/HistoryWindow.Seconds(), num(t, st[StatFramesPerSec]), "the frames of the last HistoryWindow per second")
 	r = do(ours, "plot", nil)
 	assert.Contains(t, r.Map()["stat"], StatFramesPerSec)

@@ -507,10 +507,14 @@ func (s *Server) start(ctx context.Context, spec queueSpec, workers int) error {
 }
 
 // statFor returns the stat object st as the request asked for it: the 2.0
-// keys, and StatFramesPerSec only on request (FramesPerSecKey).
+// keys, StatFramesPerSec and StatSkipped only on request (FramesPerSecKey,
+// SkippedKey).
 func statFor(req *Request, st Obj) Obj {
 	if !req.Wants(FramesPerSecKey) {
 		delete(st, StatFramesPerSec)
+	}
+	if !req.Wants(SkippedKey) {
+		delete(st, StatSkipped)
 	}
 	return st
 }

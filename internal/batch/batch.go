@@ -108,7 +108,9 @@ type Config struct {
 	RelPath string
 
 	// Resume skips a frame when all its outputs exist, are complete and
-	// are at least as new as the frame.
+	// are at least as new as the frame. A calibration's OverwriteFiles
+	// false (saxs.Calibration.Overwrite) asks for the same: its callers
+	// set Resume for it.
 	Resume bool
 	// Workers is the number of frames converted at once; 0 means
 	// runtime.NumCPU().
@@ -155,6 +157,15 @@ type Config struct {
 	// calibration mask); its Masks are set by the run, Workers defaults
 	// to Workers. With CacheDir set the built operators are kept.
 	IntegratorOptions saxs.Options
+	// LiveFileList appends a line "path, I0, I1, I2" per .chi file of
+	// each converted frame to the live file list of the frame's root
+	// folder (internal/filelist: filepath.Dir(root)/results/
+	// filelist_<base name of root>.txt; the frame's folder for a root that
+	// is a frame, or a frame of a Source outside the roots), after its
+	// other outputs are written. Skipped and failed frames are not listed.
+	// A list that cannot be written is logged once and fails no frame.
+	// The calibration's Live-Filelisting (saxs.Calibration.LiveFileList).
+	LiveFileList bool
 	// Masks are the calibration's masks, one per curve, combined with a
 	// detector pixel mask; nil means reading them from the calibration's
 	// MaskFile paths (the saxsdog server passes the masks it received).
@@ -393,8 +404,9 @@ type Converter struct {
 	roots   []root
 	errLog  string
 	watch   Watch    // with defaults, when cfg.Watch is set
-	outputs []Output // the SVG, PNG and .dat outputs, then cfg.Outputs
+	outputs []Output // the SVG, PNG and .dat outputs, then cfg.Outputs, then the live file list
 	frames  frameState
+	lists   fileLists // cfg.LiveFileList
 }
 
 // root is one input of a run.
@@ -498,6 +510,9 @@ func NewContext(ctx context.Context, cfg Config) (*Converter, error) {
 		c.outputs = append(c.outputs, datOutput{cal})
 	}
 	c.outputs = append(c.outputs, cfg.Outputs...)
+	if cfg.LiveFileList {
+		c.outputs = append(c.outputs, listOutput{c})
+	}
 	return c, nil
 }
 
@@ -725,6 +740,7 @@ func (c *Converter) Run(ctx context.Context) (Summary, error) {
 	close(jobs)
 	workers.Wait()
 
+	c.lists.close()
 	s := r.summary()
 	var errs []error
 	if err := ctx.Err(); err != nil {

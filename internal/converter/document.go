@@ -143,7 +143,7 @@ func (d *Document) Calibration(name string) ([]byte, *saxs.Calibration, error) {
 //
 // 2.0 to 0.3.0 is the reverse. It needs exactly one mask; keys the flat
 // schema does not have (Directory, qStart, qStop, Name, Threads,
-// GISAXSmode, ...) are dropped, with a note for each one that held more
+// GISAXSmode, OverwriteFiles, Live-Filelisting, ...) are dropped, with a note for each one that held more
 // than its default.
 func (d *Document) Convert(g saxs.Generation) (*Document, []string, error) {
 	return d.convert(g, true)
@@ -254,8 +254,8 @@ func nestedToFlat(nested *object) (*object, []string, error) {
 			switch v := m.val.(type) {
 			case []any: // Directory ["."]
 				trivial = m.key == "Directory" && len(v) == 1 && v[0] == "."
-			case bool: // GISAXSmode false
-				trivial = !v
+			case bool: // GISAXSmode and Live-Filelisting false, OverwriteFiles true
+				trivial = v == (m.key == "OverwriteFiles")
 			case json.Number: // Threads 0
 				f, _ := numberValue(v)
 				trivial = f == 0

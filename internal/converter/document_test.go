@@ -3,6 +3,7 @@ package converter
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"reflect"
 	"strings"
@@ -285,5 +286,35 @@ func TestApplyFit2DKeepsLiterals(t *testing.T) {
 	}
 	if cal.Geometry.BeamCenter != [2]float64{808.37, 387.772} || cal.Title != "x" {
 		t.Errorf("calibration %+v", cal)
+	}
+}
+
+// The fork's OverwriteFiles and Live-Filelisting have no place in the
+// 0.3.0 schema: dropped silently at their defaults (true, false), with a
+// note otherwise.
+func TestNestedToFlatForkKeys(t *testing.T) {
+	base := `{"Geometry": {"Tilt": {"TiltAngleDeg": 0, "TiltRotDeg": 0}, "BeamCenter": [1, 2], "DedectorDistanceMM": 500,
+		"Imagesize": [10, 20], "PixelSizeMicroM": [75]}, "Wavelength": 1, %s
+		"Masks": [{"MaskFile": "m.msk", "Oversampling": 1, "PixelPerRadialElement": 1, "qStart": 0, "qStop": 0}]}`
+	for _, tc := range []struct {
+		keys  string
+		notes []string
+	}{
+		{`"OverwriteFiles": true, "Live-Filelisting": false,`, nil},
+		{`"OverwriteFiles": false, "Live-Filelisting": true,`, []string{"OverwriteFiles = false", "Live-Filelisting = true"}},
+	} {
+		_, notes, err := mustParse(t, []byte(fmt.Sprintf(base, tc.keys)), "fork").Convert(saxs.Flat)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(notes) != len(tc.notes) {
+			t.Errorf("%s: notes %q, want %d", tc.keys, notes, len(tc.notes))
+			continue
+		}
+		for _, want := range tc.notes {
+			if !strings.Contains(strings.Join(notes, "\n"), want) {
+				t.Errorf("%s: notes %q, want one on %s", tc.keys, notes, want)
+			}
+		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"strings"
@@ -161,6 +162,12 @@ Interrupted runs: a run that is killed may leave temporary files named
 .<output>.tmp<digits> next to its outputs; the next run removes those older
 than itself from the folders it writes to.
 
+Calibration keys of the Python 3 fork (2.0 schema, at the root):
+"OverwriteFiles": false skips frames whose outputs exist, as --resume does;
+"Live-Filelisting": true appends "path, I0, I1, I2" per .chi file written to
+results/filelist_<name>.txt in the folder above each DIRECTORY <name> (paths
+relative to that folder). Without the keys nothing changes.
+
 Operator cache: the integration operators built from a calibration are kept
 in the cache folder and loaded by the next run with the same calibration
 and masks (--no-cache switches this off).
@@ -243,6 +250,15 @@ func (o *options) config() batch.Config {
 	}
 }
 
+// liveListFolder returns the folder whose live file list holds the frames
+// of the input d: d itself, or the folder of a single frame.
+func liveListFolder(d string) string {
+	if fi, err := os.Stat(d); err == nil && !fi.IsDir() {
+		return filepath.Dir(d)
+	}
+	return d
+}
+
 // watchConfig returns the watch settings, nil without --watch.
 func (o *options) watchConfig() *batch.Watch {
 	if !o.watch {
@@ -310,6 +326,17 @@ func mainContext(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	cfg := o.config()
 	cfg.Logger = logger
 	cfg.Calibration = cal // the mask of the -p pictures
+	// The py3 fork's calibration keys: OverwriteFiles false is --resume,
+	// Live-Filelisting writes the list of each DIRECTORY.
+	if !cal.Overwrite() && !cfg.Resume {
+		cfg.Resume = true
+		logger.Info("OverwriteFiles is false: frames whose outputs exist are skipped, as with --resume")
+	}
+	if cfg.LiveFileList = cal.LiveFileList(); cfg.LiveFileList {
+		for _, d := range o.dirs {
+			logger.Info("live file list", "directory", d, "list", batch.LiveFileListPath(liveListFolder(d)))
+		}
+	}
 	if cfg.Integrator, err = buildIntegrator(ctx, cal, o, logger); err != nil {
 		return failedSetup(ctx, stdout, stderr, err)
 	}

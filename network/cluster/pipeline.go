@@ -41,6 +41,7 @@ type pipeline struct {
 	mu     sync.Mutex
 	held   map[string][]*held
 	curves map[string][]Curve
+	params map[string]map[string]Params // frame file -> .chi file -> its curve's parameters
 }
 
 // startPipeline loads version of the calibration key, builds (or loads
@@ -82,8 +83,13 @@ func (w *Worker) startPipeline(ctx context.Context, kv jetstream.KeyValue, key s
 	pctx, cancel := context.WithCancel(context.Background()) // not ctx: in-flight frames are finished
 	p := &pipeline{w: w, key: key, version: version, spec: spec, root: root,
 		jobs: make(chan string, cap(w.slots)), results: make(chan batch.FileResult, 2*cap(w.slots)),
-		cancel: cancel, done: make(chan struct{}), held: map[string][]*held{}, curves: map[string][]Curve{}}
+		cancel: cancel, done: make(chan struct{}), held: map[string][]*held{}, curves: map[string][]Curve{},
+		params: map[string]map[string]Params{}}
 	cfg := batch.Config{
+		// OverwriteFiles false: a frame whose outputs exist is skipped
+		// (the test of saxsdog --resume) and reported so. The live file
+		// list is the head's.
+		Resume:     !cal.Overwrite(),
 		Integrator: ig, Roots: []string{root}, Workers: w.cfg.Threads, NoWalk: true, ErrorLog: "-",
 		Dat: spec.Dat, NXcanSAS: spec.NXcanSAS, Outputs: []batch.Output{p}, Masks: masks,
 		IntegratorOptions: opt, Logger: w.log, Progress: p.progress,
@@ -196,19 +202,30 @@ func (p *pipeline) Write(f *batch.Frame) error {
 	defer p.mu.Unlock()
 	if _, ok := p.held[f.Input]; ok {
 		p.curves[f.Input] = cs
+		m := p.params[f.Input]
+		if m == nil {
+			m = map[string]Params{}
+			p.params[f.Input] = m
+		}
+		for k, chi := range f.ChiPaths {
+			if chi != "" && k < len(cs) {
+				m[chi] = Params{I0: cs[k].I0, I1: cs[k].I1, I2: cs[k].I2}
+			}
+		}
 	}
 	return nil
 }
 
 func clone(x []float64) []float64 { return append([]float64(nil), x...) }
 
-// take removes and returns the oldest job held for path.
-func (p *pipeline) take(path string) (*held, []Curve) {
+// take removes and returns the oldest job held for path, with the curves
+// and parameters its run recorded.
+func (p *pipeline) take(path string) (*held, []Curve, map[string]Params) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	l := p.held[path]
 	if len(l) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	h := l[0]
 	if len(l) == 1 {
@@ -216,19 +233,20 @@ func (p *pipeline) take(path string) (*held, []Curve) {
 	} else {
 		p.held[path] = l[1:]
 	}
-	c := p.curves[path]
+	c, pr := p.curves[path], p.params[path]
 	delete(p.curves, path)
-	return h, c
+	delete(p.params, path)
+	return h, c, pr
 }
 
 // finish answers the job of a frame: result and ack, or failure.
 func (p *pipeline) finish(fr batch.FileResult) {
-	h, curves := p.take(fr.Path)
+	h, curves, params := p.take(fr.Path)
 	if h == nil {
 		return
 	}
 	w := p.w
-	if fr.Status != batch.Converted {
+	if fr.Status != batch.Converted && fr.Status != batch.Skipped {
 		err := fr.Err
 		if err == nil {
 			err = fmt.Errorf("%s: %s", fr.Path, fr.Status)
@@ -238,13 +256,24 @@ func (p *pipeline) finish(fr batch.FileResult) {
 	}
 	defer w.release()
 	outs := make([]string, len(fr.Outputs))
+	var prs []Params
+	if fr.Status == batch.Converted {
+		prs = make([]Params, len(fr.Outputs))
+	}
 	for i, o := range fr.Outputs {
 		if o != "" {
 			outs[i] = w.rel(o)
+			if prs != nil {
+				prs[i] = params[o]
+			}
 		}
 	}
-	r := Result{Job: h.job.ID, Queue: h.job.Queue, Frame: h.job.Frame, Outputs: outs, Curves: curves,
-		Worker: w.cfg.Name, Delivery: h.delivered, Written: time.Now()}
+	r := Result{Job: h.job.ID, Queue: h.job.Queue, Frame: h.job.Frame, Outputs: outs, Curves: curves, Params: prs,
+		Skipped: fr.Status == batch.Skipped, Worker: w.cfg.Name, Delivery: h.delivered, Written: time.Now()}
+	if r.Skipped {
+		r.Curves = nil
+		w.log.Info("frame skipped: its outputs exist (OverwriteFiles is false)", "frame", h.job.Frame)
+	}
 	data, err := json.Marshal(r)
 	if err != nil {
 		w.log.Error("result", "error", err)
@@ -261,8 +290,10 @@ func (p *pipeline) finish(fr batch.FileResult) {
 	if err := h.msg.DoubleAck(ctx); err != nil {
 		w.log.Warn("ack", "frame", h.job.Frame, "error", err)
 	}
-	w.obs.FrameDone()
-	w.obs.ObserveJobLatency(time.Since(h.job.Announced))
+	if !r.Skipped { // a frame skipped is no frame converted
+		w.obs.FrameDone()
+		w.obs.ObserveJobLatency(time.Since(h.job.Announced))
+	}
 }
 
 // heartbeat tells JetStream that the jobs held are being worked on.

@@ -135,6 +135,13 @@ type Curve struct {
 	I2 Float `json:"I2"`
 }
 
+// Params are the integral parameters of one curve (spec §3.3).
+type Params struct {
+	I0 Float `json:"I0"`
+	I1 Float `json:"I1"`
+	I2 Float `json:"I2"`
+}
+
 // Result is the outcome of a job: the JSON of a message on
 // saxs.results.<queue id>.
 type Result struct {
@@ -149,6 +156,15 @@ type Result struct {
 	// Curves are those of the frame (of a multi-frame file, its last
 	// frame's).
 	Curves []Curve `json:"curves,omitempty"`
+	// Params are the integral parameters of the curve of each of Outputs
+	// (of every frame of a multi-frame file), zero for a curve not
+	// written; the head lists them in the live file list. Empty from a
+	// worker that predates them.
+	Params []Params `json:"params,omitempty"`
+	// Skipped tells that the frame was not converted because its outputs
+	// exist (the calibration's OverwriteFiles false); Outputs lists them,
+	// Curves and Params are empty.
+	Skipped bool `json:"skipped,omitempty"`
 	// Worker names the worker; Delivery is the delivery that succeeded.
 	Worker   string    `json:"worker"`
 	Delivery uint64    `json:"delivery"`
