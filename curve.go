@@ -27,7 +27,8 @@ type Curve struct {
 	// Shared with the Integrator: read only.
 	Area []float64
 	// Unit is the unit of Q ("" means UnitQnm, q in nm⁻¹); see
-	// Reduction.Unit.
+	// Reduction.Unit. A Phi-mode curve (MaskConfig.PhiMode) has
+	// UnitChiDeg: Q holds the χ bin centres in degrees.
 	Unit Unit
 	// Params are the integral parameters over [qStart, qStop] of the mask
 	// (a copy: the caller's to modify).
