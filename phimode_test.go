@@ -1,0 +1,236 @@
+package saxs
+
+import (
+	"bytes"
+	"errors"
+	"math"
+	"strings"
+	"testing"
+)
+
+// phiCal is an untilted 240 × 260 detector with the beam near its middle
+// and a Phi-mode mask over the band of radii r0..r1 pixels (q computed
+// here from the radius, independently of the package's geometry).
+func phiCal(t *testing.T, nchi int, r0, r1 float64) (*Calibration, *Mask) {
+	t.Helper()
+	const rows, cols, d, px, lambda = 240, 260, 800.0, 0.172, 1.54
+	q := func(r float64) float64 { return 4 * math.Pi * math.Sin(math.Atan(r*px/d)/2) / (lambda * AngstromStar) }
+	cal := &Calibration{
+		Geometry: Geometry{BeamCenter: [2]float64{117.3, 131.6}, DetectorDistanceMM: d,
+			Imagesize: [2]int{rows, cols}, PixelSizeMicroM: []float64{px * 1000}},
+		Wavelength: lambda,
+		Masks: []MaskConfig{{MaskFile: "none.msk", Oversampling: 4, PixelPerRadialElement: 1,
+			QStart: q(r0), QStop: q(r1), PhiMode: true, PhiBins: nchi}},
+	}
+	if err := cal.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return cal, &Mask{Rows: rows, Cols: cols, Masked: make([]bool, rows*cols)}
+}
+
+// A frame equal to 100 + 50·cos 2χ (χ at each pixel centre: the angle
+// from increasing column towards increasing row, as pyFAI's untilted χ)
+// comes back as the bin averages of that function, 100 + 50·cos 2χ_k ·
+// sin Δ/Δ for bins of width Δ centred at χ_k, with χ_k in degrees in the
+// first column and the Poisson errors of the mean.
+func TestPhiModeKnownFunction(t *testing.T) {
+	const nchi = 36
+	cal, m := phiCal(t, nchi, 40, 100)
+	g := &cal.Geometry
+	rows, cols := g.Imagesize[0], g.Imagesize[1]
+	cy, cx := float64(rows)-g.BeamCenter[0], g.BeamCenter[1] // beam in row-down pixel-edge coordinates
+	img := &Image{Rows: rows, Cols: cols, Values: make([]float64, rows*cols)}
+	for r := range rows {
+		for c := range cols {
+			chi := math.Atan2(float64(r)+0.5-cy, float64(c)+0.5-cx)
+			img.Values[r*cols+c] = 100 + 50*math.Cos(2*chi)
+		}
+	}
+	ig := build(t, cal, m, Options{})
+	res, err := ig.Integrate(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := res.Curves[0]
+	if c.Unit != UnitChiDeg || c.Len() != nchi {
+		t.Fatalf("curve unit %q, %d rows; want chi_deg, %d", c.Unit, c.Len(), nchi)
+	}
+	delta := 2 * math.Pi / nchi
+	worst := 0.0
+	for k := range nchi {
+		chiK := -180 + (float64(k)+0.5)*360/nchi
+		if math.Abs(c.Q[k]-chiK) > 1e-9 {
+			t.Errorf("bin %d centre %g°, want %g°", k, c.Q[k], chiK)
+		}
+		want := 100 + 50*math.Cos(2*chiK*math.Pi/180)*math.Sin(delta)/delta
+		worst = max(worst, math.Abs(c.I[k]-want)/want)
+		// The original's Poisson error of a bin mean: sqrt(I/Area).
+		if s := math.Sqrt(c.I[k] / c.Area[k]); math.Abs(c.Sigma[k]-s) > 1e-12*s {
+			t.Errorf("bin %d: σ %g, want sqrt(I/Area) = %g", k, c.Sigma[k], s)
+		}
+	}
+	t.Logf("I(χ) of 100+50·cos2χ over %d bins: largest |ΔI|/I vs the bin averages %.3g", nchi, worst)
+	if worst > 2e-3 {
+		t.Errorf("largest relative difference from the bin averages %.3g, want ≤ 2e-3", worst)
+	}
+	// Every pixel of the band is counted once: the bins' areas add up to
+	// the band's pixel area π(r1²−r0²) (to the sub-pixel discretisation).
+	area := 0.0
+	for _, a := range c.Area {
+		area += a
+	}
+	if want := math.Pi * (100*100 - 40*40); math.Abs(area-want) > 1e-3*want {
+		t.Errorf("band area %g pixels, want %g", area, want)
+	}
+	if !math.IsNaN(c.Params.I0) || !math.IsNaN(c.Params.I2) {
+		t.Errorf("integral parameters of I(χ) %+v, want NaN", c.Params)
+	}
+	if w := ig.Warnings(); len(w) != 0 {
+		t.Errorf("warnings %q", w)
+	}
+
+	// The propagated Poisson error (any Reduction option): a constant
+	// count n gives the error of the weighted mean Σ A_pk·n_p / Σ A_pk of
+	// independent Poisson pixels, sqrt(n·Σ A_pk²)/Σ A_pk, A_pk the fraction
+	// of pixel p in bin k.
+	cal.Reduction = &Reduction{ErrorModel: ErrorPoisson}
+	flat := &Image{Rows: rows, Cols: cols, Counts: make([]int32, rows*cols)}
+	for p := range flat.Counts {
+		flat.Counts[p] = 400
+	}
+	ig = build(t, cal, m, Options{})
+	res, err = ig.Integrate(flat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = res.Curves[0]
+	op := ig.Operator(0)
+	for k := range nchi {
+		if math.Abs(c.I[k]-400) > 1e-9 {
+			t.Errorf("constant 400: bin %d holds %g", k, c.I[k])
+		}
+		s1, s2 := 0.0, 0.0
+		for p := range rows * cols {
+			a := op.At(p, k)
+			s1, s2 = s1+a, s2+a*a
+		}
+		if s := math.Sqrt(400*s2) / s1; math.Abs(c.Sigma[k]-s) > 1e-9*s {
+			t.Errorf("constant 400: bin %d σ %g, want sqrt(n·ΣA²)/ΣA = %g", k, c.Sigma[k], s)
+		}
+	}
+}
+
+// The writers say that the first column is χ in degrees: the .chi column
+// label, the .dat column name and NXcanSAS's Phi axis in deg.
+func TestPhiModeWriters(t *testing.T) {
+	cal, m := phiCal(t, 8, 30, 60)
+	img := &Image{Rows: m.Rows, Cols: m.Cols, Counts: make([]int32, m.Rows*m.Cols)}
+	for p := range img.Counts {
+		img.Counts[p] = 7
+	}
+	res, err := build(t, cal, m, Options{}).Integrate(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &res.Curves[0]
+	var chi, dat bytes.Buffer
+	if err := WriteChi(&chi, cal, c); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(chi.String(), "\n")
+	if lines[2] != `["Azimuthal Angle  chi [deg]", "Intensity (Count/Pixel)", "Error Margin"]` {
+		t.Errorf(".chi line 3 %s", lines[2])
+	}
+	if !strings.HasPrefix(lines[4], " -1.575000000000000000e+02 7.0") {
+		t.Errorf(".chi first row %q, want χ -157.5°", lines[4])
+	}
+	if !strings.Contains(lines[0], `"Phi-mode": true, "PhiBins": 8`) {
+		t.Errorf(".chi header %s", lines[0])
+	}
+	if err := WriteDat(&dat, cal, c, ""); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(dat.String(), "\n#                chi_deg                        I                    sigma\n") {
+		t.Errorf(".dat header:\n%s", dat.String())
+	}
+	h5, err := EncodeNXcanSAS(cal, "phi", []*Curve{c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"Phi_indices", "deg"} {
+		if !bytes.Contains(h5, []byte(s)) {
+			t.Errorf("NXcanSAS file lacks %q", s)
+		}
+	}
+	if bytes.Contains(h5, []byte("Q_indices")) || bytes.Contains(h5, []byte("1/nm")) {
+		t.Errorf("NXcanSAS file of I(χ) has a Q axis")
+	}
+}
+
+// A band of no pixels, an empty or inverted band and bad bin counts are
+// refused naming the field.
+func TestPhiModeErrors(t *testing.T) {
+	cal, m := phiCal(t, 8, 30, 60)
+	q30, q60 := cal.Masks[0].QStart, cal.Masks[0].QStop
+	for _, c := range []struct {
+		name string
+		edit func(*MaskConfig)
+		want string
+	}{
+		{"inverted band", func(mc *MaskConfig) { mc.QStart, mc.QStop = q60, q30 }, "/Masks/0/qStop: Phi-mode needs a band qStart < qStop"},
+		{"empty band", func(mc *MaskConfig) { mc.QStop = mc.QStart }, "/Masks/0/qStop: Phi-mode needs a band qStart < qStop"},
+		{"negative bins", func(mc *MaskConfig) { mc.PhiBins = -1 }, "/Masks/0/PhiBins: azimuthal bin count must be between 0"},
+		{"too many bins", func(mc *MaskConfig) { mc.PhiBins = MaxBins + 1 }, "/Masks/0/PhiBins"},
+		{"bins without Phi-mode", func(mc *MaskConfig) { mc.PhiMode = false }, `/Masks/0/PhiBins: PhiBins needs "Phi-mode": true`},
+		{"with RadialBins", func(mc *MaskConfig) { mc.RadialBins = &RadialBins{Start: 0.1, Stop: 1, Count: 10} }, "/Masks/0/RadialBins: RadialBins and Phi-mode"},
+	} {
+		d := cal.clone()
+		c.edit(&d.Masks[0])
+		err := d.Validate()
+		var ce *CalibrationError
+		if err == nil || !errors.As(err, &ce) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
+	}
+	// Beyond the detector: refused by New before the operator is built.
+	d := cal.clone()
+	d.Masks[0].QStart, d.Masks[0].QStop = 50, 60
+	if _, err := NewWithOptions(d, Options{Masks: []*Mask{m}}); err == nil || !strings.Contains(err.Error(), "/Masks/0/qStart: Phi-mode band qStart 50 to qStop 60 q_nm^-1 starts beyond") {
+		t.Errorf("band beyond the detector: %v", err)
+	}
+	// On the detector but all masked.
+	masked := &Mask{Rows: m.Rows, Cols: m.Cols, Masked: make([]bool, len(m.Masked))}
+	for p := range masked.Masked {
+		masked.Masked[p] = true
+	}
+	if _, err := NewWithOptions(cal, Options{Masks: []*Mask{masked}}); err == nil || !strings.Contains(err.Error(), "/Masks/0/qStart: Phi-mode band") || !strings.Contains(err.Error(), "holds no unmasked pixel") {
+		t.Errorf("masked band: %v", err)
+	}
+}
+
+// The fork's keys in a 2.0 calibration file: "Phi-mode" (and PhiBins)
+// are read, written back in the header, and the default bin count comes
+// from PixelPerRadialElement.
+func TestPhiModeKeys(t *testing.T) {
+	data := []byte(`{"Geometry": {"Tilt": {"TiltRotDeg": 0, "TiltAngleDeg": 0}, "BeamCenter": [50, 50],
+		"DedectorDistanceMM": 500, "Imagesize": [100, 100], "PixelSizeMicroM": [172]}, "Wavelength": 1.54,
+		"Masks": [{"MaskFile": "m.msk", "Oversampling": 2, "PixelPerRadialElement": 2, "qStart": 0.1, "qStop": 0.3, "Phi-mode": true}]}`)
+	cal, err := ParseCalibration(data, "fork.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cal.Masks[0].PhiMode || cal.Masks[0].PhiBins != 0 {
+		t.Fatalf("mask %+v", cal.Masks[0])
+	}
+	m := &Mask{Rows: 100, Cols: 100, Masked: make([]bool, 100*100)}
+	ig := build(t, cal, m, Options{})
+	// The largest distance from the beam is the corner's, 50√2 pixels of
+	// 0.172 mm: ceil(2·12.16/2) = 13 bins.
+	if n := len(ig.curves[0].q); n != int(math.Ceil(2*50*math.Sqrt2*0.172/2)) {
+		t.Errorf("%d bins by the fork's rule", n)
+	}
+	if _, err := ParseCalibration(bytes.Replace(data, []byte(`"Phi-mode": true`), []byte(`"Phi-mode": 1`), 1), "fork.json"); err == nil ||
+		!strings.Contains(err.Error(), "/Masks/0/Phi-mode") {
+		t.Errorf("Phi-mode 1: %v", err)
+	}
+}
