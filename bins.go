@@ -35,7 +35,7 @@ type binning struct {
 	inv   float64 // ruleRange: Count/span; rulePhi: n/span
 	// bandLo, bandHi are rulePhi's radial band [qStart, qStop) in unit.
 	bandLo, bandHi float64
-	unit  Unit    // radial unit of ruleQ and ruleRange ("" or UnitQnm: q in nm⁻¹)
+	unit           Unit // radial unit of ruleQ and ruleRange ("" or UnitQnm: q in nm⁻¹)
 	// sector: only points with chiLo ≤ χ < chiHi (radians, in (−π, π];
 	// chiLo > chiHi wraps through ±π) are binned, when hasChi.
 	hasChi       bool
