@@ -33,9 +33,9 @@ type binning struct {
 	start float64 // ruleRange: lower edge, nm⁻¹; rulePhi: lower edge of χ, radians
 	span  float64 // ruleRange: Stop - Start, nm⁻¹; rulePhi: width of the χ range, radians
 	inv   float64 // ruleRange: Count/span; rulePhi: n/span
+	unit  Unit    // radial unit of ruleQ, ruleRange and rulePhi's band ("" or UnitQnm: q in nm⁻¹)
 	// bandLo, bandHi are rulePhi's radial band [qStart, qStop) in unit.
 	bandLo, bandHi float64
-	unit           Unit // radial unit of ruleQ and ruleRange ("" or UnitQnm: q in nm⁻¹)
 	// sector: only points with chiLo ≤ χ < chiHi (radians, in (−π, π];
 	// chiLo > chiHi wraps through ±π) are binned, when hasChi.
 	hasChi       bool
