@@ -34,13 +34,14 @@ if a.get("azimuth_range"):
     kw["azimuth_range"] = tuple(a["azimuth_range"])
 if a.get("integrate_radial"):
     # I(chi) over the band radial_range: integrate_radial's intensity, and
-    # the Poisson sigma its way (sums over the band of integrate2d_ng's
-    # sum_variance, over the sum of its normalisation).
+    # the Poisson sigma of integrate2d_ng with the band as one radial bin
+    # (integrate_radial gives none; summing the variances of its npt_rad
+    # radial bins would count a pixel split between them as independent
+    # parts).
     unit = kw.pop("unit")
-    npt_rad = a.get("npt_rad", 100)
-    r = ai.integrate_radial(data, a["npt"], npt_rad=npt_rad, radial_unit=unit, unit="chi_deg", **kw)
-    r2 = ai.integrate2d_ng(data, npt_rad, a["npt"], unit=unit, error_model="poisson", **kw)
-    sig = np.sqrt(r2.sum_variance.sum(axis=-1)) / r2.sum_normalization.sum(axis=-1)
+    r = ai.integrate_radial(data, a["npt"], npt_rad=a.get("npt_rad", 100), radial_unit=unit, unit="chi_deg", **kw)
+    r2 = ai.integrate2d_ng(data, 1, a["npt"], unit=unit, error_model="poisson", **kw)
+    sig = np.sqrt(r2.sum_variance[:, 0]) / r2.sum_normalization[:, 0]
     for c, i, s in zip(r.radial, r.intensity, sig):
         print(repr(float(c)), repr(float(i)), repr(float(s)))
     sys.exit(0)
