@@ -60,7 +60,7 @@ func ExampleParseCalibration_error() {
 	fmt.Println(err)
 	// Output:
 	// cal.json: /Geometry/Tilt: missing property 'TiltAngleDeg'
-	// cal.json: /Masks/0: unknown key 'Binning'; allowed: MaskFile, Name, Oversampling, PixelPerRadialElement, RadialBins, qStart, qStop
+	// cal.json: /Masks/0: unknown key 'Binning'; allowed: MaskFile, Name, Oversampling, Phi-mode, PhiBins, PixelPerRadialElement, RadialBins, qStart, qStop
 }
 
 // Integrate many frames without allocating: reuse one image, one reader and
