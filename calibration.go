@@ -285,14 +285,18 @@ func (c *Calibration) SetDir(dir string) { c.dir = dir }
 // file's content as it was loaded, numbers in the form they were written,
 // as long as no field has been changed since; otherwise, and for a
 // calibration built in code, the encoding of the current field values (in
-// the 0.3.0 layout for a 0.3.0 calibration with one mask). The result is
-// the caller's to modify.
+// the 0.3.0 layout for a 0.3.0 calibration with one mask, unless that mask
+// has Phi-mode or a qStart or qStop, which only the 2.0 layout holds). The
+// result is the caller's to modify.
 func (c *Calibration) JSON() any {
 	if c.unchanged() {
 		return cloneJSON(c.raw)
 	}
 	var v any = c
-	if c.gen == Flat && len(c.Masks) == 1 {
+	if c.gen == Flat && len(c.Masks) == 1 && !c.Masks[0].PhiMode && c.Masks[0].QStart == 0 && c.Masks[0].QStop == 0 {
+		// (the 0.3.0 layout has no Phi-mode and no qStart, qStop: a 0.3.0
+		// calibration given them, by saxsdog --azimuthal or --q-band, is
+		// written in the 2.0 layout)
 		v = c.flat()
 	}
 	b, err := json.Marshal(v)
