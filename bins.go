@@ -34,8 +34,10 @@ type binning struct {
 	span  float64 // ruleRange: Stop - Start, nm⁻¹; rulePhi: width of the χ range, radians
 	inv   float64 // ruleRange: Count/span; rulePhi: n/span
 	unit  Unit    // radial unit of ruleQ, ruleRange and rulePhi's band ("" or UnitQnm: q in nm⁻¹)
-	// bandLo, bandHi are rulePhi's radial band [qStart, qStop) in unit.
+	// bandLo, bandHi are rulePhi's radial band [qStart, qStop) in unit;
+	// degLo, degSpan its χ range in degrees, for the bin centres.
 	bandLo, bandHi float64
+	degLo, degSpan float64
 	// sector: only points with chiLo ≤ χ < chiHi (radians, in (−π, π];
 	// chiLo > chiHi wraps through ±π) are binned, when hasChi.
 	hasChi       bool
@@ -127,17 +129,21 @@ func newPhiBinning(m *MaskConfig, u Unit, maxQ, maxR float64, red *Reduction) (b
 		}
 		n = int(nf)
 	}
-	lo, span := -math.Pi, 2*math.Pi
+	lo, span := -180.0, 360.0 // degrees
 	if red != nil && red.ChiRange != nil {
-		lo = chiRadians(red.ChiRange[0])
-		hi := chiRadians(red.ChiRange[1])
+		lo = chiDegrees(red.ChiRange[0])
+		if lo == 180 { // the same bins, centres from −180° on
+			lo = -180
+		}
+		hi := chiDegrees(red.ChiRange[1])
 		if hi <= lo {
-			hi += 2 * math.Pi
+			hi += 360
 		}
 		span = hi - lo
 	}
-	return binning{rule: rulePhi, n: n, start: lo, span: span, inv: float64(n) / span, unit: u,
-		bandLo: m.QStart, bandHi: m.QStop}, nil
+	rlo, rspan := lo*math.Pi/180, span*math.Pi/180
+	return binning{rule: rulePhi, n: n, start: rlo, span: rspan, inv: float64(n) / rspan, unit: u,
+		bandLo: m.QStart, bandHi: m.QStop, degLo: lo, degSpan: span}, nil
 }
 
 // label returns the bin of the point (x, y), or -1 when it lies outside the
@@ -182,7 +188,7 @@ func (bn *binning) centre(dt *detector, k int) float64 {
 	case ruleRange:
 		return bn.start + (float64(k)+0.5)*bn.span/float64(bn.n)
 	case rulePhi:
-		return (bn.start + (float64(k)+0.5)*bn.span/float64(bn.n)) * 180 / math.Pi
+		return bn.degLo + (float64(k)+0.5)*bn.degSpan/float64(bn.n)
 	}
 	return (float64(k) + 0.5) / bn.scale
 }
@@ -217,7 +223,10 @@ func (bn binning) withSector(red *Reduction) binning {
 }
 
 // chiRadians converts χ in degrees to radians in (−π, π].
-func chiRadians(deg float64) float64 {
+func chiRadians(deg float64) float64 { return chiDegrees(deg) * math.Pi / 180 }
+
+// chiDegrees returns the angle deg in (−180, 180].
+func chiDegrees(deg float64) float64 {
 	d := math.Mod(deg, 360)
 	switch {
 	case d > 180:
@@ -225,5 +234,5 @@ func chiRadians(deg float64) float64 {
 	case d <= -180:
 		d += 360
 	}
-	return d * math.Pi / 180
+	return d
 }

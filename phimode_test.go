@@ -279,3 +279,36 @@ func TestPhiModeMatchesPyFAI(t *testing.T) {
 		}
 	}
 }
+
+// With Reduction.ChiRange the χ bins span the sector (through ±180° when
+// FROM > TO); −180:180 is the full circle.
+func TestPhiModeChiRange(t *testing.T) {
+	for _, tc := range []struct {
+		rng      [2]float64
+		first, w float64
+	}{{[2]float64{-180, 180}, -180, 360}, {[2]float64{-30, 60}, -30, 90}, {[2]float64{150, -150}, 150, 60}} {
+		cal, m := phiCal(t, 6, 30, 60)
+		cal.Reduction = &Reduction{ChiRange: &tc.rng}
+		img := &Image{Rows: m.Rows, Cols: m.Cols, Counts: make([]int32, m.Rows*m.Cols)}
+		for p := range img.Counts {
+			img.Counts[p] = 5
+		}
+		res, err := build(t, cal, m, Options{}).Integrate(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := res.Curves[0]
+		for k := range 6 {
+			if want := tc.first + (float64(k)+0.5)*tc.w/6; math.Abs(c.Q[k]-want) > 1e-12 || math.Abs(c.I[k]-5) > 1e-12 {
+				t.Errorf("ChiRange %v, bin %d: χ %g° I %g, want %g° and 5", tc.rng, k, c.Q[k], c.I[k], want)
+			}
+		}
+		area := 0.0
+		for _, a := range c.Area {
+			area += a
+		}
+		if want := math.Pi * (60*60 - 30*30) * tc.w / 360; math.Abs(area-want) > 2e-3*want {
+			t.Errorf("ChiRange %v: area %g pixels, want %g", tc.rng, area, want)
+		}
+	}
+}
