@@ -2,6 +2,7 @@ package saxs
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"math"
 	"strings"
@@ -310,5 +311,65 @@ func TestPhiModeChiRange(t *testing.T) {
 		if want := math.Pi * (60*60 - 30*30) * tc.w / 360; math.Abs(area-want) > 2e-3*want {
 			t.Errorf("ChiRange %v: area %g pixels, want %g", tc.rng, area, want)
 		}
+	}
+}
+
+// pyFAI's chi of every pixel centre (chiArray), row by row, of the fit2d
+// geometry given (as pyFAIRun sets it up).
+const chiArrayPy = `
+import json, sys
+from pyFAI.azimuthalIntegrator import AzimuthalIntegrator
+a = json.load(sys.stdin)
+ai = AzimuthalIntegrator()
+ai.setFit2D(a["dist"], centerX=a["cx"], centerY=a["cy"], tilt=a["tilt"], tiltPlanRotation=a["rot"],
+            pixelX=a["pixel"], pixelY=a["pixel"])
+print(json.dumps([float(v) for v in ai.chiArray((a["rows"], a["cols"])).ravel()]))
+`
+
+// On a detector tilted by 10°, a frame equal to 100 + 50·cos 2χ with χ
+// pyFAI's chi of each pixel centre (chiArray) comes back as the bin
+// averages of the function: the χ of Phi-mode is pyFAI's around the beam
+// axis, not the angle on the detector plane.
+func TestPhiModeTiltedKnownFunction(t *testing.T) {
+	needPyFAI(t)
+	const nchi = 24
+	cal := tiltedCal(t, 10, -30, 3)
+	cal.Masks[0].PhiMode, cal.Masks[0].PhiBins = true, nchi
+	cal.Masks[0].QStart, cal.Masks[0].QStop = 3, 8
+	g := &cal.Geometry
+	rows, cols := g.Imagesize[0], g.Imagesize[1]
+	in, _ := json.Marshal(map[string]any{"dist": g.DetectorDistanceMM, "cx": g.BeamCenter[1],
+		"cy": float64(rows) - g.BeamCenter[0], "tilt": g.Tilt.TiltAngleDeg, "rot": -g.Tilt.TiltRotDeg,
+		"pixel": g.PixelSizeMicroM[0], "rows": rows, "cols": cols})
+	var chi []float64
+	if err := json.Unmarshal(runPyFAI(t, in, "-c", chiArrayPy), &chi); err != nil {
+		t.Fatal(err)
+	}
+	if len(chi) != rows*cols {
+		t.Fatalf("pyFAI gave %d values", len(chi))
+	}
+	img := &Image{Rows: rows, Cols: cols, Values: make([]float64, rows*cols)}
+	for p, c := range chi {
+		img.Values[p] = 100 + 50*math.Cos(2*c)
+	}
+	m := &Mask{Rows: rows, Cols: cols, Masked: make([]bool, rows*cols)}
+	res, err := build(t, cal, m, Options{}).Integrate(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := res.Curves[0]
+	delta := 2 * math.Pi / nchi
+	worst, filled := 0.0, 0
+	for k := range nchi {
+		if math.IsNaN(c.I[k]) {
+			continue
+		}
+		filled++
+		want := 100 + 50*math.Cos(2*c.Q[k]*math.Pi/180)*math.Sin(delta)/delta
+		worst = max(worst, math.Abs(c.I[k]-want)/want)
+	}
+	t.Logf("10° tilt, I(χ) of 100+50·cos2χ_pyFAI over %d of %d bins: largest |ΔI|/I vs the bin averages %.3g", filled, nchi, worst)
+	if filled < nchi/2 || worst > 2e-3 {
+		t.Errorf("%d bins filled, largest relative difference %.3g; want ≥ %d and ≤ 2e-3", filled, worst, nchi/2)
 	}
 }
