@@ -19,6 +19,10 @@ const (
 	// ruleLegacy is the earliest saxsdog: bins uniform in 2θ with the same
 	// width rule, centres (k+0.5)/scale converted to q.
 	ruleLegacy
+	// rulePhi is Phi-mode (MaskConfig.PhiMode): n bins uniform in the
+	// azimuth χ on [chiLo, chiLo+span) for the sub-pixels whose radial
+	// coordinate lies in the band [start, stop) (the mask's qStart, qStop).
+	rulePhi
 )
 
 // binning maps sub-pixel points to bin labels 0..n-1.
@@ -26,10 +30,14 @@ type binning struct {
 	rule  binRule
 	n     int     // number of labels
 	scale float64 // labels per nm⁻¹ (ruleQ), per radian (ruleLegacy)
-	start float64 // ruleRange: lower edge, nm⁻¹
-	span  float64 // ruleRange: Stop - Start, nm⁻¹
-	inv   float64 // ruleRange: Count/span
-	unit  Unit    // radial unit of ruleQ and ruleRange ("" or UnitQnm: q in nm⁻¹)
+	start float64 // ruleRange: lower edge, nm⁻¹; rulePhi: lower edge of χ, radians
+	span  float64 // ruleRange: Stop - Start, nm⁻¹; rulePhi: width of the χ range, radians
+	inv   float64 // ruleRange: Count/span; rulePhi: n/span
+	unit  Unit    // radial unit of ruleQ, ruleRange and rulePhi's band ("" or UnitQnm: q in nm⁻¹)
+	// bandLo, bandHi are rulePhi's radial band [qStart, qStop) in unit;
+	// degLo, degSpan its χ range in degrees, for the bin centres.
+	bandLo, bandHi float64
+	degLo, degSpan float64
 	// sector: only points with chiLo ≤ χ < chiHi (radians, in (−π, π];
 	// chiLo > chiHi wraps through ±π) are binned, when hasChi.
 	hasChi       bool
@@ -56,6 +64,9 @@ func newBinningReduction(dt *detector, m *MaskConfig, legacy bool, ys, xs []floa
 	maxQ := maxOnPerimeter(ys, xs, func(x, y float64) float64 { return dt.radial(u, x, y) })
 	if !(maxQ > 0 && maxQ < math.MaxFloat64 && maxR > 0 && maxR < math.MaxFloat64) {
 		return binning{}, &binError{Msg: fmt.Sprintf("the detector reaches no usable q (largest q %g nm⁻¹, largest radius %g mm)", maxQ, maxR)}
+	}
+	if m.PhiMode {
+		return newPhiBinning(m, u, maxQ, maxR, red)
 	}
 	rb := m.RadialBins
 	if red != nil && (red.Bins > 0 || red.Range != nil) {
@@ -99,6 +110,42 @@ func newBinningReduction(dt *detector, m *MaskConfig, legacy bool, ys, xs []floa
 	return binning{rule: rule, scale: scale, n: int(nf) + 1, unit: u}, nil
 }
 
+// newPhiBinning sets up the χ bins of the Phi-mode mask m: PhiBins (or
+// the fork's ceil(2·maxR/PixelPerRadialElement), maxR in mm) bins over
+// the full circle or Reduction.ChiRange, for the band [qStart, qStop) in
+// unit u, which must reach the detector (maxQ, its largest value in u).
+// Reduction.Bins and Range do not apply: they are radial.
+func newPhiBinning(m *MaskConfig, u Unit, maxQ, maxR float64, red *Reduction) (binning, *binError) {
+	if m.QStart >= maxQ {
+		return binning{}, &binError{Field: "qStart",
+			Msg: fmt.Sprintf("Phi-mode band qStart %g to qStop %g %s starts beyond the largest value on the detector, %.6g %s: no pixel falls in the band", m.QStart, m.QStop, u, maxQ, u)}
+	}
+	n := m.PhiBins
+	if n == 0 {
+		nf := math.Ceil(2 * maxR / m.PixelPerRadialElement)
+		if !(nf >= 1 && nf <= MaxBins) {
+			return binning{}, &binError{Field: "PixelPerRadialElement",
+				Msg: fmt.Sprintf("%g pixels per radial element give %.4g azimuthal bins in Phi-mode, not 1 to %d: set PhiBins", m.PixelPerRadialElement, nf, MaxBins)}
+		}
+		n = int(nf)
+	}
+	lo, span := -180.0, 360.0 // degrees
+	if red != nil && red.ChiRange != nil {
+		lo = chiDegrees(red.ChiRange[0])
+		if lo == 180 { // the same bins, centres from −180° on
+			lo = -180
+		}
+		hi := chiDegrees(red.ChiRange[1])
+		if hi <= lo {
+			hi += 360
+		}
+		span = hi - lo
+	}
+	rlo, rspan := lo*math.Pi/180, span*math.Pi/180
+	return binning{rule: rulePhi, n: n, start: rlo, span: rspan, inv: float64(n) / rspan, unit: u,
+		bandLo: m.QStart, bandHi: m.QStop, degLo: lo, degSpan: span}, nil
+}
+
 // label returns the bin of the point (x, y), or -1 when it lies outside the
 // bins.
 func (bn *binning) label(dt *detector, x, y float64) int {
@@ -106,6 +153,15 @@ func (bn *binning) label(dt *detector, x, y float64) int {
 		return -1
 	}
 	switch bn.rule {
+	case rulePhi:
+		if v := bn.coord(dt, x, y); !(v >= bn.bandLo && v < bn.bandHi) {
+			return -1
+		}
+		c := dt.chi(x, y)
+		if c < bn.start {
+			c += 2 * math.Pi
+		}
+		return bn.clip((c - bn.start) * bn.inv)
 	case ruleLegacy:
 		return bn.clip(dt.twoTheta(x, y) * bn.scale)
 	case ruleRange:
@@ -124,13 +180,15 @@ func (bn *binning) clip(v float64) int {
 }
 
 // centre returns the radial coordinate (q in nm⁻¹, or in the binning's
-// unit) at the centre of bin k.
+// unit) at the centre of bin k; in Phi-mode, χ in degrees.
 func (bn *binning) centre(dt *detector, k int) float64 {
 	switch bn.rule {
 	case ruleLegacy:
 		return dt.qOfTwoTheta((float64(k) + 0.5) / bn.scale)
 	case ruleRange:
 		return bn.start + (float64(k)+0.5)*bn.span/float64(bn.n)
+	case rulePhi:
+		return bn.degLo + (float64(k)+0.5)*bn.degSpan/float64(bn.n)
 	}
 	return (float64(k) + 0.5) / bn.scale
 }
@@ -156,7 +214,7 @@ func (bn *binning) inSector(dt *detector, x, y float64) bool {
 
 // withSector restricts the binning to the sector of the reduction options.
 func (bn binning) withSector(red *Reduction) binning {
-	if red == nil || red.ChiRange == nil {
+	if red == nil || red.ChiRange == nil || bn.rule == rulePhi { // rulePhi bins on the sector itself
 		return bn
 	}
 	bn.hasChi = true
@@ -165,7 +223,10 @@ func (bn binning) withSector(red *Reduction) binning {
 }
 
 // chiRadians converts χ in degrees to radians in (−π, π].
-func chiRadians(deg float64) float64 {
+func chiRadians(deg float64) float64 { return chiDegrees(deg) * math.Pi / 180 }
+
+// chiDegrees returns the angle deg in (−180, 180].
+func chiDegrees(deg float64) float64 {
 	d := math.Mod(deg, 360)
 	switch {
 	case d > 180:
@@ -173,5 +234,5 @@ func chiRadians(deg float64) float64 {
 	case d <= -180:
 		d += 360
 	}
-	return d * math.Pi / 180
+	return d
 }

@@ -83,6 +83,12 @@ func cacheKey(cal *Calibration, mc *MaskConfig, mask *Mask, legacy bool, flat *I
 		f(r.ChiRange[0])
 		f(r.ChiRange[1])
 	}
+	if mc.PhiMode { // only when set, so that the keys of earlier operators stay valid
+		io.WriteString(h, "Phi-mode")
+		i(mc.PhiBins)
+		f(mc.QStart)
+		f(mc.QStop)
+	}
 	if flat != nil {
 		io.WriteString(h, "Flat")
 		for p := range flat.Len() {

@@ -236,6 +236,19 @@ type MaskConfig struct {
 	// RadialBins, when set, replaces the original bin rule by Count bins
 	// uniform in q from Start to Stop (an extension of this package).
 	RadialBins *RadialBins `json:"RadialBins,omitempty"`
+	// PhiMode (the Python 3 fork's key "Phi-mode") makes the curve the
+	// azimuthal profile I(χ) of the band qStart ≤ q < qStop (in the
+	// radial unit, see Reduction.Unit) instead of I(q): the sub-pixels of
+	// the band are binned by their azimuth χ around the beam axis (pyFAI's
+	// chi, see Reduction.ChiRange), PhiBins bins uniform over the full
+	// circle (−180° to 180°) or over Reduction.ChiRange; the curve's first
+	// column is χ in degrees (Unit UnitChiDeg) and its integral parameters
+	// are NaN. This is pyFAI's integrate_radial.
+	PhiMode bool `json:"Phi-mode,omitempty" jsonschema:"default=false,description=Azimuthal profile I(chi) of the band qStart to qStop instead of I(q) (pyFAI integrate_radial; saxsdog --azimuthal NCHI --q-band LO:HI)"`
+	// PhiBins is the number of χ bins in Phi-mode; 0 takes the fork's
+	// rule: ceil(2·r/PixelPerRadialElement) bins with r the largest
+	// distance in mm of a pixel from the beam centre.
+	PhiBins int `json:"PhiBins,omitempty" jsonschema:"minimum=0,maximum=65000,description=Number of azimuthal bins in Phi-mode (0: from PixelPerRadialElement as the Python 3 fork)"`
 }
 
 // RadialBins are Count bins uniform in q between Start and Stop (nm⁻¹); bin
@@ -302,14 +315,18 @@ func (c *Calibration) SetDir(dir string) { c.dir = dir }
 // file's content as it was loaded, numbers in the form they were written,
 // as long as no field has been changed since; otherwise, and for a
 // calibration built in code, the encoding of the current field values (in
-// the 0.3.0 layout for a 0.3.0 calibration with one mask). The result is
-// the caller's to modify.
+// the 0.3.0 layout for a 0.3.0 calibration with one mask, unless that mask
+// has Phi-mode or a qStart or qStop, which only the 2.0 layout holds). The
+// result is the caller's to modify.
 func (c *Calibration) JSON() any {
 	if c.unchanged() {
 		return cloneJSON(c.raw)
 	}
 	var v any = c
-	if c.gen == Flat && len(c.Masks) == 1 {
+	if c.gen == Flat && len(c.Masks) == 1 && !c.Masks[0].PhiMode && c.Masks[0].QStart == 0 && c.Masks[0].QStop == 0 {
+		// (the 0.3.0 layout has no Phi-mode and no qStart, qStop: a 0.3.0
+		// calibration given them, by saxsdog --azimuthal or --q-band, is
+		// written in the 2.0 layout)
 		v = c.flat()
 	}
 	b, err := json.Marshal(v)
@@ -559,6 +576,17 @@ func (c *Calibration) validate(name string) error {
 		}
 		if finite(p+"/qStart", m.QStart) && finite(p+"/qStop", m.QStop) && (m.QStart < 0 || m.QStop < 0) {
 			bad(p, "qStart and qStop must not be negative")
+		} else if m.PhiMode && !(m.QStop > m.QStart) {
+			bad(p+"/qStop", "Phi-mode needs a band qStart < qStop, got qStart %g, qStop %g", m.QStart, m.QStop)
+		}
+		switch {
+		case m.PhiBins < 0 || m.PhiBins > MaxBins:
+			bad(p+"/PhiBins", "azimuthal bin count must be between 0 (from PixelPerRadialElement) and %d, got %d", MaxBins, m.PhiBins)
+		case m.PhiBins > 0 && !m.PhiMode:
+			bad(p+"/PhiBins", "PhiBins needs \"Phi-mode\": true")
+		}
+		if m.PhiMode && m.RadialBins != nil {
+			bad(p+"/RadialBins", "RadialBins and Phi-mode exclude each other (Phi-mode bins in χ over the band qStart to qStop)")
 		}
 	}
 	if pc := c.PolarizationCorrection; pc != nil {

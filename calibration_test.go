@@ -157,6 +157,22 @@ func TestCalibrationErrors(t *testing.T) {
 			[]string{"cal.json: /: unknown key 'OverwriteFiles'; allowed: BeamCenter"}},
 		{"misspelt live list", edit(t, nestedJSON, func(m map[string]any) { m["LiveFilelisting"] = true }),
 			[]string{"cal.json: /: unknown key 'LiveFilelisting'; allowed: Directory, GISAXSmode, Geometry, Live-Filelisting, Masks, OverwriteFiles,"}},
+		{"unknown mask key", edit(t, nestedJSON, func(m map[string]any) { m["Masks"].([]any)[0].(map[string]any)["PhiMode"] = true }),
+			[]string{"cal.json: /Masks/0: unknown key 'PhiMode'; allowed: MaskFile, Name, Oversampling, Phi-mode, PhiBins, PixelPerRadialElement, RadialBins, qStart, qStop"}},
+		{"Phi-mode not a bool", edit(t, nestedJSON, func(m map[string]any) { m["Masks"].([]any)[0].(map[string]any)["Phi-mode"] = "yes" }),
+			[]string{"cal.json: /Masks/0/Phi-mode: got string, want boolean"}},
+		{"Phi-mode without a band", edit(t, nestedJSON, func(m map[string]any) {
+			mc := m["Masks"].([]any)[0].(map[string]any)
+			mc["Phi-mode"], mc["qStart"], mc["qStop"] = true, 2, 1
+		}), []string{"cal.json: /Masks/0/qStop: Phi-mode needs a band qStart < qStop, got qStart 2, qStop 1"}},
+		{"negative PhiBins", edit(t, nestedJSON, func(m map[string]any) {
+			mc := m["Masks"].([]any)[0].(map[string]any)
+			mc["Phi-mode"], mc["PhiBins"] = true, -3
+		}), []string{"cal.json: /Masks/0/PhiBins: must be at least 0, got -3"}},
+		{"PhiBins without Phi-mode", edit(t, nestedJSON, func(m map[string]any) { m["Masks"].([]any)[0].(map[string]any)["PhiBins"] = 36 }),
+			[]string{`cal.json: /Masks/0/PhiBins: PhiBins needs "Phi-mode": true`}},
+		{"Phi-mode in a 0.3.0 file", edit(t, flatJSON, func(m map[string]any) { m["Phi-mode"] = true }),
+			[]string{"cal.json: /: unknown key 'Phi-mode'"}},
 		{"syntax", []byte("{\n  \"Title\": \"x\",\n  oops\n}"), []string{"cal.json: /: invalid JSON at line 3"}},
 		{"not an object", []byte("[1, 2]"), []string{"cal.json: /: a calibration must be a JSON object"}},
 		{"two errors", edit(t, nestedJSON, func(m map[string]any) {

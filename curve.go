@@ -27,7 +27,8 @@ type Curve struct {
 	// Shared with the Integrator: read only.
 	Area []float64
 	// Unit is the unit of Q ("" means UnitQnm, q in nm⁻¹); see
-	// Reduction.Unit.
+	// Reduction.Unit. A Phi-mode curve (MaskConfig.PhiMode) has
+	// UnitChiDeg: Q holds the χ bin centres in degrees.
 	Unit Unit
 	// Params are the integral parameters over [qStart, qStop] of the mask
 	// (a copy: the caller's to modify).
@@ -39,7 +40,8 @@ type Curve struct {
 // each a sum over bins times the bin width. NaN bins are skipped. When the
 // range holds no bin (qStart = qStop = 0, the defaults, among others) all
 // three are NaN, where the original wrote 0; [Integrator.Warnings] says so
-// once.
+// once. A Phi-mode curve I(χ) (MaskConfig.PhiMode) has none: they are NaN
+// (the Python 3 fork wrote 0), without a warning.
 type IntegralParameters struct {
 	I0, I1, I2 float64
 }

@@ -15,8 +15,9 @@ import (
 // calibration (distance and wavelength in metres as pyFAI writes them,
 // beam centre, pixel size, tilt, polarization, mask and bins, then the
 // whole calibration as JSON on one line), the input file as "# --> source"
-// when source is not empty, the column names "q_nm^-1 I sigma", then one
-// row per bin with q [nm⁻¹], I and sigma in exponent form with the
+// when source is not empty, the column names "q_nm^-1 I sigma" ("chi_deg
+// I sigma" for a Phi-mode curve, whose first column is χ in degrees), then
+// one row per bin with q [nm⁻¹], I and sigma in exponent form with the
 // shortest digits that read back to the same float64 (so the numbers equal
 // the .chi's %.18e ones). Empty bins hold "nan". Scripts written for pyFAI output read it, e.g. with
 // numpy.loadtxt(path) (unpack=True gives q, I, sigma).
@@ -89,7 +90,11 @@ func appendDat(buf []byte, cal *Calibration, c *Curve, source string) ([]byte, e
 	if source != "" {
 		line("--> %s", source)
 	}
-	buf = append(buf, "#                q_nm^-1                        I                    sigma\n"...)
+	if c.Unit == UnitChiDeg { // a Phi-mode curve: χ in degrees
+		buf = fmt.Appendf(buf, "#%23s %24s %24s\n", "chi_deg", "I", "sigma")
+	} else {
+		buf = append(buf, "#                q_nm^-1                        I                    sigma\n"...)
+	}
 	for k := 0; k < n; k++ {
 		buf = appendDatFloat(buf, c.Q[k])
 		buf = append(buf, ' ')

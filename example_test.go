@@ -60,7 +60,7 @@ func ExampleParseCalibration_error() {
 	fmt.Println(err)
 	// Output:
 	// cal.json: /Geometry/Tilt: missing property 'TiltAngleDeg'
-	// cal.json: /Masks/0: unknown key 'Binning'; allowed: MaskFile, Name, Oversampling, PixelPerRadialElement, RadialBins, qStart, qStop
+	// cal.json: /Masks/0: unknown key 'Binning'; allowed: MaskFile, Name, Oversampling, Phi-mode, PhiBins, PixelPerRadialElement, RadialBins, qStart, qStop
 }
 
 // The Python 3 fork's output keys at the root of a 2.0 calibration:

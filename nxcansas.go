@@ -23,7 +23,9 @@ const MaxNXcanSASCurves = h5.MaxMembers - 8
 // curve's index) and name (the curve's mask name). The calibration, when
 // not nil, is stored as JSON in the SASnote "sasnote01" (dataset data,
 // type application/json). The root's and the entry's "default" attributes
-// point at the first curve, so NeXus viewers plot it.
+// point at the first curve, so NeXus viewers plot it. A Phi-mode curve
+// (Unit UnitChiDeg) has the dataset Phi (units deg, the azimuth χ)
+// instead of Q, with I_axes="Phi" and Phi_indices=0.
 //
 // The layout follows the NXcanSAS definition and SasView's loader
 // conventions; strings are fixed-length UTF-8, which h5py reads as bytes.
@@ -51,15 +53,19 @@ func EncodeNXcanSAS(cal *Calibration, title string, curves []*Curve) ([]byte, er
 		if len(c.I) != n || len(c.Sigma) != n {
 			return nil, fmt.Errorf("nxcansas: curve %d (%q) has %d q values, %d intensities and %d errors", k, c.Name, n, len(c.I), len(c.Sigma))
 		}
+		axis, units := "Q", "1/nm"
+		if c.Unit == UnitChiDeg { // a Phi-mode curve I(χ)
+			axis, units = "Phi", "deg"
+		}
 		entry.Children = append(entry.Children, &h5.Node{
 			Name: fmt.Sprintf("sasdata%05d", k+1),
 			Attrs: []h5.Attr{
 				{Name: "NX_class", Str: "NXdata"}, {Name: "canSAS_class", Str: "SASdata"},
-				{Name: "signal", Str: "I"}, {Name: "I_axes", Str: "Q"}, {Name: "Q_indices", Int: 0, IsInt: true},
+				{Name: "signal", Str: "I"}, {Name: "I_axes", Str: axis}, {Name: axis + "_indices", Int: 0, IsInt: true},
 				{Name: "frame", Int: int32(k), IsInt: true}, {Name: "name", Str: c.Name},
 			},
 			Children: []*h5.Node{
-				{Name: "Q", Float64s: c.Q, Attrs: []h5.Attr{{Name: "units", Str: "1/nm"}}},
+				{Name: axis, Float64s: c.Q, Attrs: []h5.Attr{{Name: "units", Str: units}}},
 				{Name: "I", Float64s: c.I, Attrs: []h5.Attr{{Name: "units", Str: "arbitrary"}, {Name: "uncertainties", Str: "Idev"}}},
 				{Name: "Idev", Float64s: c.Sigma, Attrs: []h5.Attr{{Name: "units", Str: "arbitrary"}}},
 			},

@@ -274,7 +274,11 @@ func NewContext(ctx context.Context, cal *Calibration, opt Options) (*Integrator
 				return nil, err
 			}
 		}
-		if co.paramStart >= co.paramEnd {
+		if mc.PhiMode {
+			if err := phiBandFilled(cal, i, co); err != nil {
+				return nil, err
+			}
+		} else if co.paramStart >= co.paramEnd {
 			qlo, qhi := math.NaN(), math.NaN()
 			if len(co.q) > 0 {
 				qlo, qhi = co.q[0], co.q[len(co.q)-1]
@@ -296,6 +300,19 @@ func NewContext(ctx context.Context, cal *Calibration, opt Options) (*Integrator
 // 0 among others), whose integral parameters I0, I1 and I2 are then NaN in
 // every result and .chi file. The slice is the caller's.
 func (ig *Integrator) Warnings() []string { return slices.Clone(ig.warnings) }
+
+// phiBandFilled checks that the band of the Phi-mode mask i holds an
+// unmasked sub-pixel (in the χ range).
+func phiBandFilled(cal *Calibration, i int, co *curveOp) error {
+	for k := range co.op.nbins {
+		if co.op.count[k] > 0 {
+			return nil
+		}
+	}
+	mc := &cal.Masks[i]
+	return &CalibrationError{File: cal.name(), Path: cal.maskPointer(i) + "/qStart",
+		Msg: fmt.Sprintf("Phi-mode band qStart %g to qStop %g %s holds no unmasked pixel of the detector (mask %s)", mc.QStart, mc.QStop, cal.Reduction.unit(), mc.MaskFile)}
+}
 
 // newCurveOp builds the operator of one mask, or completes a cached one
 // (op with its first row label).
@@ -335,6 +352,9 @@ func newCurveOp(ctx context.Context, dt *detector, mc *MaskConfig, i int, mask *
 // finishCurveOp derives the rows of a curve from its operator.
 func finishCurveOp(dt *detector, mc *MaskConfig, i int, op *Operator, bn binning, first int) *curveOp {
 	co := &curveOp{op: op, kernel: op, qStart: mc.QStart, qStop: mc.QStop, name: mc.Name, unit: bn.unit.orDefault()}
+	if bn.rule == rulePhi {
+		co.unit = UnitChiDeg
+	}
 	if co.name == "" {
 		co.name = fmt.Sprintf("R%d", i)
 	}
@@ -342,12 +362,15 @@ func finishCurveOp(dt *detector, mc *MaskConfig, i int, op *Operator, bn binning
 	// included, as in the original) to the largest; with RadialBins, over
 	// all the requested bins.
 	co.first, co.last = first, bn.n-1
-	if bn.rule == ruleRange || first > co.last {
+	if bn.rule == ruleRange || bn.rule == rulePhi || first > co.last {
 		co.first = 0
 	}
 	for k := co.first; k <= co.last; k++ {
 		co.q = append(co.q, bn.centre(dt, k))
 		co.area = append(co.area, op.Area(k))
+	}
+	if bn.rule == rulePhi { // no integral parameters of I(χ): they stay NaN
+		return co
 	}
 	co.paramStart, co.paramEnd = paramRange(co.q, co.qStart, co.qStop)
 	return co

@@ -24,6 +24,11 @@ const (
 	UnitRmm Unit = "r_mm"
 )
 
+// UnitChiDeg is the unit of the first column of a Phi-mode curve
+// (MaskConfig.PhiMode): the azimuth χ in degrees, pyFAI's chi_deg. It is
+// not a radial unit: Reduction.Unit does not take it.
+const UnitChiDeg Unit = "chi_deg"
+
 // Units lists the radial units.
 var Units = []Unit{UnitQnm, UnitQA, UnitTwoThetaDeg, UnitRmm}
 
@@ -59,6 +64,8 @@ func (u Unit) chiLabel() string {
 		return "Scattering Angle  2theta [deg]"
 	case UnitRmm:
 		return "Radius  r [mm]"
+	case UnitChiDeg:
+		return "Azimuthal Angle  chi [deg]"
 	}
 	return "Scattering Vector  q [$nm^{-1}$]"
 }

@@ -3,7 +3,8 @@
 Reads one JSON object of arguments on stdin, integrates a raw float64 frame
 with pyFAI and prints the result as text rows: integrate1d gives
 "radial intensity sigma"; integrate2d gives the intensity row by row
-(one chi bin per row), after a line "radial..." and a line "chi...".
+(one chi bin per row), after a line "radial..." and a line "chi...";
+integrate_radial gives "chi intensity sigma".
 The geometry comes from fit2d values through setFit2D, as the saxs
 calibration holds them.
 """
@@ -31,6 +32,19 @@ if a.get("radial_range"):
     kw["radial_range"] = tuple(a["radial_range"])
 if a.get("azimuth_range"):
     kw["azimuth_range"] = tuple(a["azimuth_range"])
+if a.get("integrate_radial"):
+    # I(chi) over the band radial_range: integrate_radial's intensity, and
+    # the Poisson sigma of integrate2d_ng with the band as one radial bin
+    # (integrate_radial gives none; summing the variances of its npt_rad
+    # radial bins would count a pixel split between them as independent
+    # parts).
+    unit = kw.pop("unit")
+    r = ai.integrate_radial(data, a["npt"], npt_rad=a.get("npt_rad", 100), radial_unit=unit, unit="chi_deg", **kw)
+    r2 = ai.integrate2d_ng(data, 1, a["npt"], unit=unit, error_model="poisson", **kw)
+    sig = np.sqrt(r2.sum_variance[:, 0]) / r2.sum_normalization[:, 0]
+    for c, i, s in zip(r.radial, r.intensity, sig):
+        print(repr(float(c)), repr(float(i)), repr(float(s)))
+    sys.exit(0)
 if a.get("npt_azim"):
     r = ai.integrate2d(data, a["npt"], a["npt_azim"], **kw)
     print(" ".join(repr(float(v)) for v in r.radial))

@@ -29,6 +29,7 @@ const (
 // Axis labels and legend entries of the curve figure.
 const (
 	XLabel       = "q [nm⁻¹]"
+	ChiLabel     = "χ [deg]" // the x axis of a Phi-mode curve I(χ)
 	YLabel       = "Intensity [counts/pixel]"
 	CurveLabel   = "curve"
 	StdDevLabel  = "std. deviation"
@@ -77,6 +78,9 @@ func CurvePlot(c *saxs.ErrorCurve, title string) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = cleanText(title)
 	p.X.Label.Text = XLabel
+	if c.Unit == saxs.UnitChiDeg {
+		p.X.Label.Text = ChiLabel
+	}
 	p.Y.Label.Text = YLabel
 	p.Y.Scale = plotchi.LogScale{}
 	p.Y.Tick.Marker = plotchi.LogTicks{}

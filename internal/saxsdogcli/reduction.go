@@ -3,6 +3,7 @@ package saxsdogcli
 import (
 	"fmt"
 	"io"
+	"math"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -33,6 +34,8 @@ type reduction struct {
 	estimator  string
 	sigmaClip  float64
 	poni       string
+	azimuthal  int    // NCHI of Phi-mode
+	qBand      string // LO:HI
 }
 
 // addReductionFlags defines the reduction flags on fs, filling r.
@@ -50,6 +53,8 @@ func addReductionFlags(fs *pflag.FlagSet, r *reduction) {
 	fs.StringVar(&r.estimator, "estimator", "mean", "estimator of the ring means `mean|pyfai`: the original's average of the corrected pixels, or pyFAI's sum of the counts over the sum of the correction factors (Reduction.Estimator)")
 	fs.Float64Var(&r.sigmaClip, "sigma-clip", 0, "average each ring with sigma clipping: drop pixels farther than `K` standard deviations from its mean, up to 5 rounds (Reduction.SigmaClip)")
 	fs.StringVar(&r.poni, "poni", "", "take the geometry (distance, beam centre, tilt, pixel size, wavelength) from the pyFAI calibration `FILE`.poni; -c supplies the masks, image size and the rest (Reduction.Poni)")
+	fs.IntVar(&r.azimuthal, "azimuthal", 0, "write every mask's azimuthal profile I(χ) of the q band (--q-band, or the masks' qStart:qStop) with `NCHI` bins over the full circle or --chi-range instead of I(q); the first column is χ in degrees, pyFAI's integrate_radial (Masks[].Phi-mode, PhiBins)")
+	fs.StringVar(&r.qBand, "q-band", "", "the band `LO:HI` of --azimuthal in the radial unit: sets every mask's qStart and qStop, which are also the range of the integral parameters I0, I1, I2")
 	fs.BoolVar(&r.solidAngle, "solid-angle", false, "divide each pixel by its solid angle relative to normal incidence, as pyFAI's correctSolidAngle (calibration key Reduction.SolidAngle; default off, as the original)")
 }
 
@@ -152,11 +157,44 @@ func (r *reduction) apply(changed func(string) bool, cal *saxs.Calibration) erro
 		}
 		red.Range = &[2]float64{lo, hi}
 	}
+	if err := r.applyPhiMode(changed, cal); err != nil {
+		return err
+	}
 	if !reflect.DeepEqual(*red, saxs.Reduction{}) || cal.Reduction != nil {
 		cal.Reduction = red
 	}
 	if err := cal.Validate(); err != nil {
 		return fmt.Errorf("reduction options: %w", err)
+	}
+	return nil
+}
+
+// applyPhiMode sets the masks' band (--q-band) and Phi-mode (--azimuthal).
+func (r *reduction) applyPhiMode(changed func(string) bool, cal *saxs.Calibration) error {
+	if changed("q-band") {
+		lo, hi, err := parsePair(r.qBand, ":")
+		if err != nil {
+			return fmt.Errorf("--q-band %q: %w", r.qBand, err)
+		}
+		if !(lo >= 0 && hi > lo) || math.IsInf(hi, 0) {
+			return fmt.Errorf("--q-band %q: need 0 <= LO < HI", r.qBand)
+		}
+		for i := range cal.Masks {
+			cal.Masks[i].QStart, cal.Masks[i].QStop = lo, hi
+		}
+	}
+	if !changed("azimuthal") {
+		return nil
+	}
+	if r.azimuthal < 1 || r.azimuthal > saxs.MaxBins {
+		return fmt.Errorf("--azimuthal: NCHI must be between 1 and %d, not %d", saxs.MaxBins, r.azimuthal)
+	}
+	for i := range cal.Masks {
+		m := &cal.Masks[i]
+		if !(m.QStop > m.QStart) {
+			return fmt.Errorf("--azimuthal needs a q band: give --q-band LO:HI (mask %d of the calibration has qStart %g, qStop %g)", i, m.QStart, m.QStop)
+		}
+		m.PhiMode, m.PhiBins, m.RadialBins = true, r.azimuthal, nil
 	}
 	return nil
 }

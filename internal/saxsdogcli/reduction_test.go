@@ -1,8 +1,10 @@
 package saxsdogcli
 
 import (
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -185,5 +187,90 @@ func TestPoniFlag(t *testing.T) {
 	}
 	if code, _, stderr := runMain(t, dir, "--poni", "missing.poni", "data"); code != ExitUsage || !strings.Contains(stderr, "Poni") {
 		t.Errorf("missing .poni: exit %d, %s", code, stderr)
+	}
+}
+
+// --azimuthal NCHI --q-band LO:HI writes each mask's I(χ) over the band:
+// NCHI rows of χ in degrees, the constant of a constant frame, labelled
+// as χ in the .chi, .dat and NXcanSAS outputs, with the keys in the
+// header; bad values are refused naming the flag.
+func TestAzimuthalFlags(t *testing.T) {
+	dir := t.TempDir()
+	flatCal(t, dir)
+	writeTree(t, filepath.Join(dir, "data"))
+	code, stdout, stderr := runMain(t, dir, "--azimuthal", "12", "--q-band", "0.5:1.5", "--format", "chi,dat,nxcansas", "-o", "az", "data")
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	p := filepath.Join(dir, "az", treeChi["a/b/x.tif"])
+	f, err := saxs.ReadChiFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Len() != 12 {
+		t.Fatalf("%d rows, want 12", f.Len())
+	}
+	for k, chi := range f.Q {
+		if want := -180 + (float64(k)+0.5)*30; math.Abs(chi-want) > 1e-12 {
+			t.Errorf("row %d: χ %g°, want %g°", k, chi, want)
+		}
+	}
+	checkChi(t, p, float64(tree["a/b/x.tif"]))
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitN(string(data), "\n", 4)
+	if !strings.Contains(lines[2], "Azimuthal Angle  chi [deg]") {
+		t.Errorf("column labels %s", lines[2])
+	}
+	if !strings.Contains(lines[0], `"Phi-mode": true, "PhiBins": 12`) || !strings.Contains(lines[0], `"qStart": 0.5, "qStop": 1.5`) {
+		t.Errorf("header %s", lines[0])
+	}
+	dat := strings.TrimSuffix(p, ".chi") + ".dat"
+	if b, err := os.ReadFile(dat); err != nil || !strings.Contains(string(b), "chi_deg") {
+		t.Errorf("%s: %v\n%.600s", dat, err, b)
+	}
+	for _, args := range [][]string{
+		{"--azimuthal", "0", "--q-band", "0.5:1.5", "data"},
+		{"--azimuthal", "-3", "--q-band", "0.5:1.5", "data"},
+		{"--azimuthal", "8", "data"}, // the 0.3.0 calibration has no band
+		{"--q-band", "1.5:0.5", "--azimuthal", "8", "data"},
+		{"--q-band", "1.5:1.5", "--azimuthal", "8", "data"},
+		{"--q-band", "1", "--azimuthal", "8", "data"},
+	} {
+		code, _, stderr := runMain(t, dir, args...)
+		flag := args[0][2:]
+		if args[0] == "--azimuthal" && len(args) == 2 {
+			flag = "q-band"
+		}
+		if code != ExitUsage || !strings.Contains(stderr, "--"+flag) {
+			t.Errorf("%q: exit %d, %s", args, code, stderr)
+		}
+	}
+	// A band beyond the detector: refused, naming the band.
+	if code, _, stderr := runMain(t, dir, "--azimuthal", "8", "--q-band", "500:600", "data"); code == ExitOK || !strings.Contains(stderr, "Phi-mode band qStart 500 to qStop 600") {
+		t.Errorf("band beyond the detector: exit %d, %s", code, stderr)
+	}
+
+	// NXcanSAS, read with h5py: the axis is Phi in degrees, the .chi's χ.
+	out := runPython(t, []string{"h5py"}, `
+import sys, h5py
+with h5py.File(sys.argv[1], "r") as f:
+    d = f["sasentry01/sasdata00001"]
+    a = d.attrs["I_axes"]
+    print(a.decode() if isinstance(a, bytes) else a)
+    u = d["Phi"].attrs["units"]
+    print(u.decode() if isinstance(u, bytes) else u)
+    print(" ".join(repr(float(v)) for v in d["Phi"][()]))
+`, strings.TrimSuffix(p, ".chi")+".nxcansas.h5")
+	got := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(got) != 3 || got[0] != "Phi" || got[1] != "deg" {
+		t.Fatalf("h5py reads %q", got)
+	}
+	for k, s := range strings.Fields(got[2]) {
+		if v, err := strconv.ParseFloat(s, 64); err != nil || v != f.Q[k] {
+			t.Errorf("NXcanSAS Phi[%d] = %s, the .chi has %g", k, s, f.Q[k])
+		}
 	}
 }
