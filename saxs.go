@@ -102,6 +102,7 @@ type Integrator struct {
 	norm     *normaliser // nil without normalisation
 	cake     *cakeOp     // nil without Reduction.Cake
 	curves   []*curveOp
+	slices   []*sliceOp // one per calibration slice
 	pool     sync.Pool // *scratch for Integrate
 }
 
@@ -198,6 +199,7 @@ func NewContext(ctx context.Context, cal *Calibration, opt Options) (*Integrator
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	var masks []*Mask // the mask of each curve, as used (the slices use them too)
 	// Check every mask's bins before the slow part.
 	bins := make([]binning, len(cal.Masks))
 	for i := range cal.Masks {
@@ -269,6 +271,7 @@ func NewContext(ctx context.Context, cal *Calibration, opt Options) (*Integrator
 			}
 		}
 		ig.curves = append(ig.curves, co)
+		masks = append(masks, mask)
 		if i == 0 {
 			if err := ig.setupCake(ctx, &dt, mask, correction, workers); err != nil {
 				return nil, err
@@ -286,6 +289,9 @@ func NewContext(ctx context.Context, cal *Calibration, opt Options) (*Integrator
 	}
 	if err := ig.setupReduction(); err != nil {
 		return nil, err
+	}
+	for i := range cal.Slices {
+		ig.slices = append(ig.slices, newSliceOp(cal, i, masks, func(w string) { ig.warnings = append(ig.warnings, w) }))
 	}
 	return ig, nil
 }
@@ -382,6 +388,11 @@ type Result struct {
 	// caller must not replace or resize the slice, nor the I and Sigma
 	// slices of its curves, before integrating into it again.
 	Curves []Curve
+	// Slices holds one curve per GISAXS slice of the calibration, in its
+	// order (Q is the q_y or q_z grid, Area the unmasked pixels of each
+	// bin, Params zero), under the same rules as Curves; a slice that is
+	// not computed (see Integrator.SliceErrors) has no rows.
+	Slices []Curve
 	work   *scratch // accumulators, allocated on first use
 	norm   float64  // normalisation of the integration in progress, 0 for none
 }
@@ -434,6 +445,13 @@ func (ig *Integrator) NewResult() *Result {
 	for i, co := range ig.curves {
 		n := len(co.q)
 		r.Curves[i] = Curve{Name: co.name, Q: co.q, Area: co.area, I: make([]float64, n), Sigma: make([]float64, n), Unit: co.unit}
+	}
+	if len(ig.slices) > 0 {
+		r.Slices = make([]Curve, len(ig.slices))
+		for i, so := range ig.slices {
+			n := len(so.q)
+			r.Slices[i] = Curve{Name: so.name, Q: so.q, Area: so.area, I: make([]float64, n), Sigma: make([]float64, n)}
+		}
 	}
 	return r
 }
@@ -499,11 +517,17 @@ func (ig *Integrator) integrate(r *Result, img *Image, workers int) error {
 	if err := img.check(g.Imagesize[0], g.Imagesize[1]); err != nil {
 		return err
 	}
-	if r == nil || len(r.Curves) != len(ig.curves) || (r.work != nil && len(*r.work) > 0 && len((*r.work)[0]) != len(ig.curves)) {
+	if r == nil || len(r.Curves) != len(ig.curves) || len(r.Slices) != len(ig.slices) ||
+		(r.work != nil && len(*r.work) > 0 && len((*r.work)[0]) != len(ig.curves)) {
 		return fmt.Errorf("saxs: result was not made by this integrator's NewResult")
 	}
 	for i, co := range ig.curves {
 		ig.integrateCurve(co, i, r, img, workers)
+	}
+	for i, so := range ig.slices {
+		if so.err == nil {
+			so.integrate(img, &r.Slices[i])
+		}
 	}
 	return nil
 }
