@@ -103,7 +103,7 @@ type Integrator struct {
 	cake     *cakeOp     // nil without Reduction.Cake
 	curves   []*curveOp
 	slices   []*sliceOp // one per calibration slice
-	pool     sync.Pool // *scratch for Integrate
+	pool     sync.Pool  // *scratch for Integrate
 }
 
 // curveOp is the operator of one mask and what it takes to turn its sums
