@@ -373,10 +373,16 @@ func (ig *Integrator) SliceErrors() []error {
 	return out
 }
 
-// SliceLabels returns the column labels of slice i's .chi file: the grid
-// (q_y or q_z), the intensity and the error, as the original names them.
-func (ig *Integrator) SliceLabels(i int) [3]string {
-	if ig.cal.Slices[i].Plane == PlaneVertical {
+// SliceLabels returns the column labels of slice i's .chi file (see
+// SliceColumnLabels).
+func (ig *Integrator) SliceLabels(i int) [3]string { return SliceColumnLabels(ig.cal.Slices[i].Plane) }
+
+// SliceColumnLabels returns the column labels of a slice of the plane
+// ("InPlane" or "Vertical"): the grid (q_y or q_z), the intensity and the
+// error, as the original names them in the .chi header and the server's
+// plot reply.
+func SliceColumnLabels(plane string) [3]string {
+	if plane == PlaneVertical {
 		return [3]string{"GISAXS Scattering Vector $q_{z} [nm^{-1}]$", "Intensity (Count/Pixel)", "Error Margin"}
 	}
 	return [3]string{"GISAXS Scattering Vector  $ q_{y} [nm^{-1}]$", "Intensity (Count/Pixel)", "Error Margin"}

@@ -73,7 +73,7 @@ func (q *queue) clusterProgress(p batch.Progress) {
 func (q *queue) clusterResult(r cluster.Result) {
 	path := filepath.Join(q.serverDir, filepath.FromSlash(r.Frame))
 	if len(r.Curves) > 0 {
-		q.record(path, r.Curves)
+		q.record(path, r.Curves, r.Slices)
 	}
 	q.metrics.FrameDone()
 	q.mu.Lock()
@@ -82,11 +82,15 @@ func (q *queue) clusterResult(r cluster.Result) {
 	now := time.Now()
 	q.history = append(q.history, now)
 	q.pruneHistory(now)
+	nm := len(maskConfs(q.spec.calJSON))
 	for i, o := range r.Outputs {
 		if o == "" {
 			continue
 		}
 		key := fmt.Sprintf("Radial%d", i)
+		if i >= nm {
+			key = fmt.Sprintf("Slice%d", i) // as the file's _cS<i>
+		}
 		q.files[key] = append(q.files[key], o)
 	}
 }

@@ -40,8 +40,11 @@ type pipeline struct {
 
 	mu     sync.Mutex
 	held   map[string][]*held
-	curves map[string][]Curve
+	curves map[string]frameCurves
 }
+
+// frameCurves are the curves and slices of a frame, for its result.
+type frameCurves struct{ curves, slices []Curve }
 
 // startPipeline loads version of the calibration key, builds (or loads
 // from the cache) its integrator and starts the run.
@@ -82,7 +85,7 @@ func (w *Worker) startPipeline(ctx context.Context, kv jetstream.KeyValue, key s
 	pctx, cancel := context.WithCancel(context.Background()) // not ctx: in-flight frames are finished
 	p := &pipeline{w: w, key: key, version: version, spec: spec, root: root,
 		jobs: make(chan string, cap(w.slots)), results: make(chan batch.FileResult, 2*cap(w.slots)),
-		cancel: cancel, done: make(chan struct{}), held: map[string][]*held{}, curves: map[string][]Curve{}}
+		cancel: cancel, done: make(chan struct{}), held: map[string][]*held{}, curves: map[string]frameCurves{}}
 	cfg := batch.Config{
 		Integrator: ig, Roots: []string{root}, Workers: w.cfg.Threads, NoWalk: true, ErrorLog: "-",
 		Dat: spec.Dat, NXcanSAS: spec.NXcanSAS, Outputs: []batch.Output{p}, Masks: masks,
@@ -187,28 +190,37 @@ func (p *pipeline) Paths([]string) []string { return nil }
 // result (of a multi-frame file, those of its last frame, as plot shows
 // the latest frame).
 func (p *pipeline) Write(f *batch.Frame) error {
-	cs := make([]Curve, len(f.Result.Curves))
-	for i := range f.Result.Curves {
-		c := &f.Result.Curves[i]
-		cs[i] = Curve{Q: clone(c.Q), I: clone(c.I), Sigma: clone(c.Sigma), I0: Float(c.Params.I0), I1: Float(c.Params.I1), I2: Float(c.Params.I2)}
-	}
+	fc := frameCurves{curves: Curves(f.Result.Curves), slices: Curves(f.Result.Slices)}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if _, ok := p.held[f.Input]; ok {
-		p.curves[f.Input] = cs
+		p.curves[f.Input] = fc
 	}
 	return nil
+}
+
+// Curves returns copies of cs as result curves (nil for none).
+func Curves(cs []saxs.Curve) []Curve {
+	if len(cs) == 0 {
+		return nil
+	}
+	out := make([]Curve, len(cs))
+	for i := range cs {
+		c := &cs[i]
+		out[i] = Curve{Q: clone(c.Q), I: clone(c.I), Sigma: clone(c.Sigma), I0: Float(c.Params.I0), I1: Float(c.Params.I1), I2: Float(c.Params.I2)}
+	}
+	return out
 }
 
 func clone(x []float64) []float64 { return append([]float64(nil), x...) }
 
 // take removes and returns the oldest job held for path.
-func (p *pipeline) take(path string) (*held, []Curve) {
+func (p *pipeline) take(path string) (*held, frameCurves) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	l := p.held[path]
 	if len(l) == 0 {
-		return nil, nil
+		return nil, frameCurves{}
 	}
 	h := l[0]
 	if len(l) == 1 {
@@ -243,7 +255,7 @@ func (p *pipeline) finish(fr batch.FileResult) {
 			outs[i] = w.rel(o)
 		}
 	}
-	r := Result{Job: h.job.ID, Queue: h.job.Queue, Frame: h.job.Frame, Outputs: outs, Curves: curves,
+	r := Result{Job: h.job.ID, Queue: h.job.Queue, Frame: h.job.Frame, Outputs: outs, Curves: curves.curves, Slices: curves.slices,
 		Worker: w.cfg.Name, Delivery: h.delivered, Written: time.Now()}
 	data, err := json.Marshal(r)
 	if err != nil {

@@ -149,6 +149,10 @@ type Result struct {
 	// Curves are those of the frame (of a multi-frame file, its last
 	// frame's).
 	Curves []Curve `json:"curves,omitempty"`
+	// Slices are the GISAXS slices of the same frame, one per calibration
+	// slice (without rows for a slice that is not computed); I0, I1 and I2
+	// are 0.
+	Slices []Curve `json:"slices,omitempty"`
 	// Worker names the worker; Delivery is the delivery that succeeded.
 	Worker   string    `json:"worker"`
 	Delivery uint64    `json:"delivery"`
