@@ -3,6 +3,7 @@ package network
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -17,6 +18,7 @@ import (
 	"github.com/saxsdog/saxs/internal/batch"
 	"github.com/saxsdog/saxs/internal/pyjson"
 	"github.com/saxsdog/saxs/network/cluster"
+	"github.com/saxsdog/saxs/network/stream"
 )
 
 // gisaxsRequest returns the new of the bundled GISAXS calibration (two
@@ -192,4 +194,57 @@ func TestGISAXSBadSlicesServerGoesOn(t *testing.T) {
 		assert.NotRegexp(t, `_cS[45]\.chi$`, n)
 	}
 	assert.Len(t, graphs, 4, "no graph for the slices not computed")
+}
+
+// The stream path writes the same slices as saxsdog for the same frames.
+func TestGISAXSSlicesStream(t *testing.T) {
+	imgs, paths := streamFrames(t)
+	push, addr := pushSocket(t)
+	s, c, dir := testServer(t, func(cfg *ServerConfig) { cfg.Stream = addr })
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "run1"), 0o755))
+	arg, atts := gisaxsRequest(t)
+	r, err := c.Do(context.Background(), "new", arg, atts)
+	require.NoError(t, err)
+	require.Equal(t, ResultNewQueue, r.Result, string(r.Raw))
+
+	// The reference: saxsdog on the frames as f<i>.tif.
+	ref := t.TempDir()
+	for i, f := range paths {
+		copyFile(t, f, filepath.Join(ref, "run", fmt.Sprintf("f%d.tif", i)))
+	}
+	text, err := pyjson.Marshal(arg["calibration"])
+	require.NoError(t, err)
+	copyFile(t, filepath.Join(sampleDir, "mask.msk"), filepath.Join(ref, "sample", "mask.msk"))
+	require.NoError(t, os.MkdirAll(filepath.Join(ref, "gisaxs"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(ref, "gisaxs", "cal.json"), text, 0o644))
+	cal, err := saxs.LoadCalibration(filepath.Join(ref, "gisaxs", "cal.json"))
+	require.NoError(t, err)
+	_, err = batch.Run(context.Background(), batch.Config{Calibration: cal, Roots: []string{filepath.Join(ref, "run")}, RelPath: "../work", ErrorLog: "-"})
+	require.NoError(t, err)
+
+	n := len(imgs)
+	series := stream.Series{Version: stream.V2, ID: 77, NImages: int64(n), Rows: imgs[0].Rows, Cols: imgs[0].Cols, ElemSize: 4, Encoding: stream.EncBSLZ4}
+	_, err = stream.Send(context.Background(), push, stream.SendOptions{Series: series, Frames: imgs, Rate: 200})
+	require.NoError(t, err)
+	waitFor(t, "all frames integrated", func() bool { return s.StreamStats().Integrated == int64(n) })
+	for i := range n {
+		for _, suffix := range []string{"_cR1.chi", "_cS2.chi", "_cS3.chi"} {
+			want, err := os.ReadFile(filepath.Join(ref, "work", fmt.Sprintf("f%d%s", i, suffix)))
+			require.NoError(t, err)
+			got, err := os.ReadFile(filepath.Join(dir, "work", StreamName(series.ID, int64(i))+suffix))
+			require.NoError(t, err)
+			assert.True(t, bytes.Equal(want, got), "frame %d %s differs from saxsdog's", i, suffix)
+		}
+		_, err := os.Stat(filepath.Join(dir, "work", StreamName(series.ID, int64(i))+"_cR0.chi"))
+		assert.True(t, os.IsNotExist(err), "GISAXSmode: no _cR0")
+	}
+	r, err = c.Do(context.Background(), "fileslist", nil, nil)
+	require.NoError(t, err)
+	fl := r.Map()["fileslist"].(map[string]any)
+	assert.Len(t, fl["Slice3"], n)
+	r, err = c.Do(context.Background(), "plot", nil, nil)
+	require.NoError(t, err)
+	graphs, _ := r.Map()["graphs"].([]any)
+	require.Len(t, graphs, 4)
+	assert.Equal(t, "Slice", graphs[2].(map[string]any)["kind"])
 }
