@@ -260,9 +260,30 @@ function drawLive() {
   });
   Chart.draw($("#curve-canvas"), { series, logY: $("#logy").checked, view: state.view, legend: true,
     xLabel: "q [nm⁻¹]", yLabel: "I [counts / pixel]", empty: state.queueRunning ? "waiting for the first frame…" : "no queue running" });
+  drawSlices(p, band);
   const rate = p && p.rate ? p.rate : [];
   Chart.draw($("#rate-canvas"), { series: [{ x: rate.map((_, i) => i - rate.length + 1), y: rate, color: "#2a9d54" }],
     bars: true, integerX: true, xLabel: "seconds ago", yLabel: "frames/s", empty: "no frames yet" });
+}
+
+// drawSlices draws the GISAXS slices of the latest frame in their own chart
+// beside the radial curves; the panel is hidden without slices.
+function drawSlices(p, band) {
+  const slices = p && p.slices ? p.slices : [];
+  $("#slice-panel").hidden = slices.length === 0;
+  if (slices.length === 0) return;
+  const series = slices.map((c, k) => {
+    const s = { x: c.q, y: c.i, label: c.name, color: Chart.COLORS[(k + 3) % Chart.COLORS.length] };
+    if (c.sigma && band) {
+      s.lo = c.i.map((v, j) => v === null || c.sigma[j] === null ? null : v - c.sigma[j]);
+      s.hi = c.i.map((v, j) => v === null || c.sigma[j] === null ? null : v + c.sigma[j]);
+    }
+    return s;
+  });
+  const labels = [...new Set(slices.map(c => (c.xlabel || "").includes("q_{z}") ? "q_z" : "q_y"))];
+  $("#slice-axis").textContent = labels.join(", ") + " [nm⁻¹]";
+  Chart.draw($("#slice-canvas"), { series, logY: $("#logy").checked, legend: true,
+    xLabel: labels.join(" / ") + " [nm⁻¹]", yLabel: "I [counts / pixel]", empty: "no slice" });
 }
 
 function drawHistory() {
