@@ -89,8 +89,8 @@ type Plot struct {
 	// Slices are the GISAXS slices of the frame (the graphs of kind
 	// "Slice"), shown in a chart of their own; none without slices.
 	Slices []Curve           `json:"slices,omitempty"`
-	Rate     []int             `json:"rate"`
-	Params   map[string]Params `json:"params"`
+	Rate   []int             `json:"rate"`
+	Params map[string]Params `json:"params"`
 }
 
 // Files is the "files" event: the number of files written per curve and
