@@ -248,6 +248,8 @@ function fitHeight(elem, n, below, min, prop) {
 function drawLive() {
   if (window.innerWidth > 1100) fitHeight($(".live"), 1, 16, 420, "minHeight");
   const p = state.plot;
+  // shown or hidden before drawing: the radial chart's height depends on it
+  $("#slice-panel").hidden = !(p && p.slices && p.slices.length);
   const series = [];
   const band = $("#band").checked;
   if (p) p.curves.forEach((c, k) => {
@@ -270,7 +272,6 @@ function drawLive() {
 // beside the radial curves; the panel is hidden without slices.
 function drawSlices(p, band) {
   const slices = p && p.slices ? p.slices : [];
-  $("#slice-panel").hidden = slices.length === 0;
   if (slices.length === 0) return;
   const series = slices.map((c, k) => {
     const s = { x: c.q, y: c.i, label: c.name, color: Chart.COLORS[(k + 3) % Chart.COLORS.length] };
