@@ -297,10 +297,12 @@ func NewContext(ctx context.Context, cal *Calibration, opt Options) (*Integrator
 }
 
 // Warnings returns what a user should be told once per run about the
-// integrator's calibration, one sentence per problem: for now, each mask
-// whose [qStart, qStop] range holds no bin of its curve (the defaults 0 and
-// 0 among others), whose integral parameters I0, I1 and I2 are then NaN in
-// every result and .chi file. The slice is the caller's.
+// integrator's calibration, one sentence per problem: each mask whose
+// [qStart, qStop] range holds no bin of its curve (the defaults 0 and 0
+// among others), whose integral parameters I0, I1 and I2 are then NaN in
+// every result and .chi file; each GISAXS slice that is not computed (see
+// SliceErrors), naming its field; each slice band clipped to the detector.
+// The slice is the caller's.
 func (ig *Integrator) Warnings() []string { return slices.Clone(ig.warnings) }
 
 // newCurveOp builds the operator of one mask, or completes a cached one
