@@ -51,4 +51,15 @@ func TestBrowserShowsSlices(t *testing.T) {
 	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`state.plot.slices[1].q.length`))
 	require.NoError(t, err)
 	require.Equal(t, 128, n, "the y slice: one point per detector row")
+
+	// The calibration editor shows the server's slices, with their files.
+	require.NoError(t, chromedp.Do(ctx,
+		openTab("calibration"),
+		eval(`(() => { const b = document.getElementById('banner-load'); if (b && !document.getElementById('banner').hidden) b.click(); })()`),
+		waitJS("the slices in the editor", `document.querySelectorAll('[data-path="/Slices"] .mask-card').length === 2`),
+		waitJS("their names", `document.querySelector('[data-path="/Slices/1"] h3').textContent === 'Slice 1 · S3'`),
+		waitJS("the direction choice", `document.querySelector('[data-path="/Slices/1/Direction"] select').value === 'y'`),
+		waitJS("a valid calibration", `document.getElementById('cal-valid').textContent.includes('valid 2.0')`),
+		screenshot(t, shots, "9-calibration-slices"),
+	))
 }

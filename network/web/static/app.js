@@ -472,7 +472,7 @@ function arrayOfObjects(key, sch, path) {
   const box = el("fieldset", { class: "group", "data-path": ptr(path) });
   box.append(el("div", { class: "g-head" }, el("h3", { text: key }),
     el("span", { class: "spacer" }),
-    el("button", { class: "small", type: "button", text: "+ Add mask", id: key === "Masks" ? "btn-add-mask" : undefined,
+    el("button", { class: "small", type: "button", text: key === "Slices" ? "+ Add slice" : "+ Add mask", id: key === "Masks" ? "btn-add-mask" : undefined,
       onclick: () => {
         const item = defaultFor(sch.items);
         if (arr.length) for (const k of Object.keys(arr[arr.length - 1])) if (k !== "MaskFile" && k !== "Name") item[k] = structuredClone(arr[arr.length - 1][k]);
@@ -483,7 +483,9 @@ function arrayOfObjects(key, sch, path) {
   arr.forEach((_, i) => {
     const card = el("div", { class: "mask-card", "data-path": ptr([...path, i]) });
     card.append(el("div", { class: "g-head" },
-      el("span", { class: "legend-sw", style: null }), el("h3", { text: `${key === "Masks" ? "Mask" : key} ${i} · R${i}` }),
+      el("span", { class: "legend-sw", style: null }), el("h3", { text: key === "Slices"
+        ? `Slice ${i} · S${((state.cal && state.cal.Masks) || []).length + i}` // its file is _cS<masks + i>
+        : `${key === "Masks" ? "Mask" : key} ${i} · R${i}` }),
       el("span", { class: "spacer" }),
       arr.length > (sch.minItems || 0) ? el("button", { class: "small", type: "button", text: "Remove",
         onclick: () => { arr.splice(i, 1); if (key === "Masks") state.masks.splice(i, 1); changed(); render(); } }) : null));
