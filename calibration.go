@@ -87,9 +87,12 @@ type Calibration struct {
 	Reduction *Reduction `json:"Reduction,omitempty" jsonschema:"description=Reduction options beyond the original's (pyFAI-style); absent: the original's reduction"`
 	// Threads is the server's worker count (0: the server's default).
 	Threads int `json:"Threads,omitempty" jsonschema:"minimum=0,description=Server worker count"`
-	// GISAXSmode suppresses writing the first radial curve (server option of
-	// the original; GISAXS slices are not implemented).
-	GISAXSmode bool `json:"GISAXSmode,omitempty"`
+	// Slices are the GISAXS slices (see SliceConfig): one more curve and
+	// .chi file each.
+	Slices []SliceConfig `json:"Slices,omitempty" jsonschema:"description=GISAXS slices: pixel-band averages on q_y / q_z grids"`
+	// GISAXSmode computes the first radial curve (for the integral
+	// parameters and the server's history) but does not write it.
+	GISAXSmode bool `json:"GISAXSmode,omitempty" jsonschema:"description=Compute the first radial curve but do not write it"`
 	// OverwriteFiles is the Python 3 fork's root key: false skips a frame
 	// whose outputs all exist (as saxsdog --resume does: complete and not
 	// older than the frame) instead of converting it again. nil (absent)
@@ -147,6 +150,7 @@ func (c *Calibration) clone() *Calibration {
 	d.Geometry.PixelSizeMicroM = slices.Clone(c.Geometry.PixelSizeMicroM)
 	d.Directory = slices.Clone(c.Directory)
 	d.Masks = slices.Clone(c.Masks)
+	d.Slices = slices.Clone(c.Slices)
 	for i := range d.Masks {
 		if rb := d.Masks[i].RadialBins; rb != nil {
 			v := *rb
@@ -439,12 +443,18 @@ func ParseCalibration(data []byte, name string) (*Calibration, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: calibration schema: %w", name, err)
 	}
-	if err := sch.Validate(raw); err != nil {
+	// The original schema's default of Slices[].CutPosition is the string
+	// "0": a string holding an integer is read as that integer.
+	checked := raw
+	if gen == Nested {
+		checked, _ = legacySliceNumbers(raw)
+	}
+	if err := sch.Validate(checked); err != nil {
 		return nil, validationErrors(name, gen, err)
 	}
 	// Numbers such as 1043.0 are integers for the schema (and were allowed
 	// by 0.3.0); rewrite them so that encoding/json decodes them into ints.
-	norm, err := json.Marshal(integralNumbers(raw))
+	norm, err := json.Marshal(integralNumbers(checked))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -589,6 +599,7 @@ func (c *Calibration) validate(name string) error {
 			bad(p+"/RadialBins", "RadialBins and Phi-mode exclude each other (Phi-mode bins in χ over the band qStart to qStop)")
 		}
 	}
+	c.validateSlices(bad, finite)
 	if pc := c.PolarizationCorrection; pc != nil {
 		if finite("/PolarizationCorrection/Fraction", pc.Fraction) && (pc.Fraction < 0 || pc.Fraction > 1) {
 			bad("/PolarizationCorrection/Fraction", "fraction must be between 0 and 1, got %g", pc.Fraction)

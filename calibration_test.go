@@ -131,7 +131,7 @@ func TestCalibrationErrors(t *testing.T) {
 		{"missing flat field", edit(t, flatJSON, func(m map[string]any) { delete(m, "Wavelength") }),
 			[]string{"cal.json: /: missing property 'Wavelength'"}},
 		{"unknown key", edit(t, nestedJSON, func(m map[string]any) { m["Oversampling"] = 3 }),
-			[]string{"cal.json: /: unknown key 'Oversampling'; allowed: Directory, GISAXSmode, Geometry, Live-Filelisting, Masks, OverwriteFiles, PolarizationCorrection, Reduction, Threads, Title, Wavelength"}},
+			[]string{"cal.json: /: unknown key 'Oversampling'; allowed: Directory, GISAXSmode, Geometry, Live-Filelisting, Masks, OverwriteFiles, PolarizationCorrection, Reduction, Slices, Threads, Title, Wavelength"}},
 		{"unknown flat key", edit(t, flatJSON, func(m map[string]any) { m["Directory"] = []string{"."} }),
 			[]string{"cal.json: /: unknown key 'Directory'; allowed: BeamCenter, DedectorDistanceMM, Imagesize"}},
 		{"unknown nested key", edit(t, nestedJSON, func(m map[string]any) {

@@ -455,12 +455,16 @@ func trimLeftSpace(b []byte) []byte {
 	return b
 }
 
-// ChiPaths returns the .chi file names that IntegrateChi writes for path:
-// path itself for a single curve, otherwise <base>_cR<i>.chi for curve i
-// (the original's naming), base being path without its extension. With
-// GISAXSmode the first curve is not written and its entry is "".
+// ChiPaths returns the .chi file names that IntegrateChi writes for the
+// radial curves of path: path itself for a single curve without slices,
+// otherwise <base>_cR<i>.chi for curve i (the original's naming), base
+// being path without its extension. With GISAXSmode the first curve is not
+// written and its entry is "". The slices' files are named by SlicePaths.
 func (ig *Integrator) ChiPaths(path string) []string {
-	if len(ig.curves) == 1 {
+	if len(ig.curves) == 1 && len(ig.slices) == 0 {
+		if ig.cal.GISAXSmode {
+			return []string{""}
+		}
 		return []string{path}
 	}
 	base := strings.TrimSuffix(path, filepath.Ext(path))
@@ -474,8 +478,14 @@ func (ig *Integrator) ChiPaths(path string) []string {
 	return out
 }
 
-// IntegrateChi integrates an image and writes its curves as .chi files
-// (see ChiPaths for the names), each atomically.
+// OutputPaths returns ChiPaths(path) followed by SlicePaths(path): every
+// .chi file WriteChi writes for path ("" for one not written).
+func (ig *Integrator) OutputPaths(path string) []string {
+	return append(ig.ChiPaths(path), ig.SlicePaths(path)...)
+}
+
+// IntegrateChi integrates an image and writes its curves and slices as
+// .chi files (see ChiPaths and SlicePaths for the names), each atomically.
 func (ig *Integrator) IntegrateChi(img *Image, path string) error {
 	r, err := ig.Integrate(img)
 	if err != nil {
@@ -484,7 +494,8 @@ func (ig *Integrator) IntegrateChi(img *Image, path string) error {
 	return ig.WriteChi(r, path)
 }
 
-// WriteChi writes the curves of r as .chi files named by ChiPaths(path).
+// WriteChi writes the curves of r as .chi files named by ChiPaths(path),
+// and its slices as files named by SlicePaths(path).
 func (ig *Integrator) WriteChi(r *Result, path string) error {
 	for i, p := range ig.ChiPaths(path) {
 		if p == "" {
@@ -494,5 +505,11 @@ func (ig *Integrator) WriteChi(r *Result, path string) error {
 			return err
 		}
 	}
-	return nil
+	if len(ig.slices) == 0 {
+		return nil
+	}
+	if r == nil || len(r.Slices) != len(ig.slices) {
+		return fmt.Errorf("saxs: result was not made by this integrator's NewResult")
+	}
+	return ig.writeSliceChis(r, ig.SlicePaths(path))
 }

@@ -102,7 +102,8 @@ type Integrator struct {
 	norm     *normaliser // nil without normalisation
 	cake     *cakeOp     // nil without Reduction.Cake
 	curves   []*curveOp
-	pool     sync.Pool // *scratch for Integrate
+	slices   []*sliceOp // one per calibration slice
+	pool     sync.Pool  // *scratch for Integrate
 }
 
 // curveOp is the operator of one mask and what it takes to turn its sums
@@ -198,6 +199,7 @@ func NewContext(ctx context.Context, cal *Calibration, opt Options) (*Integrator
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	var masks []*Mask // the mask of each curve, as used (the slices use them too)
 	// Check every mask's bins before the slow part.
 	bins := make([]binning, len(cal.Masks))
 	for i := range cal.Masks {
@@ -269,6 +271,7 @@ func NewContext(ctx context.Context, cal *Calibration, opt Options) (*Integrator
 			}
 		}
 		ig.curves = append(ig.curves, co)
+		masks = append(masks, mask)
 		if i == 0 {
 			if err := ig.setupCake(ctx, &dt, mask, correction, workers); err != nil {
 				return nil, err
@@ -291,14 +294,19 @@ func NewContext(ctx context.Context, cal *Calibration, opt Options) (*Integrator
 	if err := ig.setupReduction(); err != nil {
 		return nil, err
 	}
+	for i := range cal.Slices {
+		ig.slices = append(ig.slices, newSliceOp(cal, i, masks, func(w string) { ig.warnings = append(ig.warnings, w) }))
+	}
 	return ig, nil
 }
 
 // Warnings returns what a user should be told once per run about the
-// integrator's calibration, one sentence per problem: for now, each mask
-// whose [qStart, qStop] range holds no bin of its curve (the defaults 0 and
-// 0 among others), whose integral parameters I0, I1 and I2 are then NaN in
-// every result and .chi file. The slice is the caller's.
+// integrator's calibration, one sentence per problem: each mask whose
+// [qStart, qStop] range holds no bin of its curve (the defaults 0 and 0
+// among others), whose integral parameters I0, I1 and I2 are then NaN in
+// every result and .chi file; each GISAXS slice that is not computed (see
+// SliceErrors), naming its field; each slice band clipped to the detector.
+// The slice is the caller's.
 func (ig *Integrator) Warnings() []string { return slices.Clone(ig.warnings) }
 
 // phiBandFilled checks that the band of the Phi-mode mask i holds an
@@ -405,6 +413,11 @@ type Result struct {
 	// caller must not replace or resize the slice, nor the I and Sigma
 	// slices of its curves, before integrating into it again.
 	Curves []Curve
+	// Slices holds one curve per GISAXS slice of the calibration, in its
+	// order (Q is the q_y or q_z grid, Area the unmasked pixels of each
+	// bin, Params zero), under the same rules as Curves; a slice that is
+	// not computed (see Integrator.SliceErrors) has no rows.
+	Slices []Curve
 	work   *scratch // accumulators, allocated on first use
 	norm   float64  // normalisation of the integration in progress, 0 for none
 }
@@ -457,6 +470,13 @@ func (ig *Integrator) NewResult() *Result {
 	for i, co := range ig.curves {
 		n := len(co.q)
 		r.Curves[i] = Curve{Name: co.name, Q: co.q, Area: co.area, I: make([]float64, n), Sigma: make([]float64, n), Unit: co.unit}
+	}
+	if len(ig.slices) > 0 {
+		r.Slices = make([]Curve, len(ig.slices))
+		for i, so := range ig.slices {
+			n := len(so.q)
+			r.Slices[i] = Curve{Name: so.name, Q: so.q, Area: so.area, I: make([]float64, n), Sigma: make([]float64, n)}
+		}
 	}
 	return r
 }
@@ -522,11 +542,17 @@ func (ig *Integrator) integrate(r *Result, img *Image, workers int) error {
 	if err := img.check(g.Imagesize[0], g.Imagesize[1]); err != nil {
 		return err
 	}
-	if r == nil || len(r.Curves) != len(ig.curves) || (r.work != nil && len(*r.work) > 0 && len((*r.work)[0]) != len(ig.curves)) {
+	if r == nil || len(r.Curves) != len(ig.curves) || len(r.Slices) != len(ig.slices) ||
+		(r.work != nil && len(*r.work) > 0 && len((*r.work)[0]) != len(ig.curves)) {
 		return fmt.Errorf("saxs: result was not made by this integrator's NewResult")
 	}
 	for i, co := range ig.curves {
 		ig.integrateCurve(co, i, r, img, workers)
+	}
+	for i, so := range ig.slices {
+		if so.err == nil {
+			so.integrate(img, &r.Slices[i])
+		}
 	}
 	return nil
 }

@@ -89,7 +89,7 @@ func (q *queue) clusterResult(r cluster.Result) {
 		return
 	}
 	if len(r.Curves) > 0 {
-		q.record(path, r.Curves)
+		q.record(path, r.Curves, r.Slices)
 	}
 	if q.list != nil {
 		q.list.Append(q.listEntries(r)...)
@@ -116,7 +116,9 @@ func (q *queue) listEntries(r cluster.Result) []filelist.Entry {
 		var p cluster.Params
 		switch {
 		case i < len(r.Params):
-			p = r.Params[i]
+			if p = r.Params[i]; p.Slice {
+				continue
+			}
 		case len(r.Params) == 0 && len(r.Curves) == len(r.Outputs):
 			c := r.Curves[i]
 			p = cluster.Params{I0: c.I0, I1: c.I1, I2: c.I2}

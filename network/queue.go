@@ -245,6 +245,7 @@ func (q *queue) skippedLocked(path string, outputs []string) {
 // addFilesLocked adds the .chi files of a frame to the fileslist. Callers
 // hold q.mu.
 func (q *queue) addFilesLocked(outputs []string) {
+	nm := len(maskConfs(q.spec.calJSON)) // outputs from nm on are the slices
 	for i, o := range outputs {
 		if o == "" {
 			continue
@@ -253,6 +254,9 @@ func (q *queue) addFilesLocked(outputs []string) {
 			o = q.rel(o)
 		}
 		key := fmt.Sprintf("Radial%d", i)
+		if i >= nm {
+			key = fmt.Sprintf("Slice%d", i) // as the file's _cS<i>
+		}
 		q.files[key] = append(q.files[key], o)
 	}
 }
@@ -307,22 +311,19 @@ func (q *queue) Paths([]string) []string { return nil }
 // Write is part of batch.Output: it keeps the curves of the latest frame
 // and the integral parameters.
 func (q *queue) Write(f *batch.Frame) error {
-	curves := make([]cluster.Curve, len(f.Result.Curves))
-	for i := range f.Result.Curves {
-		c := &f.Result.Curves[i]
-		curves[i] = cluster.Curve{Q: clone(c.Q), I: clone(c.I), Sigma: clone(c.Sigma), I0: cluster.Float(c.Params.I0), I1: cluster.Float(c.Params.I1), I2: cluster.Float(c.Params.I2)}
-	}
-	q.record(f.Path, curves)
+	q.record(f.Path, cluster.Curves(f.Result.Curves), cluster.Curves(f.Result.Slices))
 	return nil
 }
 
-// record keeps the curves of the frame at path as the latest and adds
-// their integral parameters to the history. The curves become the
-// queue's.
-func (q *queue) record(path string, curves []cluster.Curve) {
+// record keeps the curves and GISAXS slices of the frame at path as the
+// latest and adds the curves' integral parameters to the history. The
+// curves become the queue's. A slice graph (kind "Slice", as the
+// original's) carries its configuration as "slice"; a slice that is not
+// computed (no rows) has none.
+func (q *queue) record(path string, curves, slices []cluster.Curve) {
 	cal := q.spec.calJSON
 	masks := maskConfs(cal)
-	graphs := make([]any, len(curves))
+	graphs := make([]any, len(curves), len(curves)+len(slices))
 	base := strings.TrimSuffix(path, filepath.Ext(path))
 	for i := range curves {
 		c := &curves[i]
@@ -338,6 +339,23 @@ func (q *queue) record(path string, curves []cluster.Curve) {
 			g["mask"] = masks[i]
 		}
 		graphs[i] = g
+	}
+	confs := sliceConfs(cal)
+	for i := range slices {
+		c := &slices[i]
+		if len(c.Q) == 0 || i >= len(confs) {
+			continue
+		}
+		plane, _ := confs[i].(map[string]any)["Plane"].(string)
+		labels := saxs.SliceColumnLabels(plane)
+		graphs = append(graphs, Obj{
+			"kind":         "Slice",
+			"conf":         cal,
+			"columnLabels": []any{labels[0], labels[1], labels[2]},
+			"array":        []any{[]float64(c.Q), []float64(c.I), []float64(c.Sigma)},
+			"slice":        confs[i],
+			"Image":        q.rel(path),
+		})
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -363,6 +381,19 @@ func (q *queue) record(path string, curves []cluster.Curve) {
 }
 
 func clone(x []float64) []float64 { return append([]float64(nil), x...) }
+
+// sliceConfs returns the Slices list of a 2.0 calibration as sent, each a
+// JSON object (nil when there is none).
+func sliceConfs(cal any) []any {
+	m, _ := cal.(map[string]any)
+	l, _ := m["Slices"].([]any)
+	for _, s := range l {
+		if _, ok := s.(map[string]any); !ok {
+			return nil
+		}
+	}
+	return l
+}
 
 // maskConfs returns the Masks list of a 2.0 calibration as sent, or the
 // flat calibration itself as the single mask.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -286,7 +287,7 @@ func (q *queue) streamFrame(ctx context.Context, w *streamWorker, h *stream.Head
 	}
 	chis := w.ig.ChiPaths(base + ".chi")
 	q.mu.Lock()
-	q.convertedLocked(chis)
+	q.convertedLocked(append(slices.Clone(chis), w.ig.SlicePaths(base+".chi")...)) // the slices' files too
 	q.mu.Unlock()
 	return q.Write(&batch.Frame{Path: base, ChiPaths: chis, Image: &w.img, Result: w.res, Source: name})
 }

@@ -1,5 +1,5 @@
 // Command saxsdog integrates folders of SAXS detector frames (TIFF) into
-// .chi files, one per calibration mask.
+// .chi files, one per calibration mask (and one per GISAXS slice).
 //
 // Usage:
 //

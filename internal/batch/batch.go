@@ -41,6 +41,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -582,14 +583,14 @@ func (c *Converter) ErrorLogPath() string { return c.errLog }
 
 // OutputPaths returns the .chi files of the frame at path (without the
 // pictures and the extra Outputs), named as described in Config. With
-// several masks there is one per mask; an entry is "" for a curve that is
-// not written.
+// several masks there is one per mask, then one per GISAXS slice; an entry
+// is "" for a curve that is not written.
 func (c *Converter) OutputPaths(path string) ([]string, error) {
 	base, err := c.chiPath(path, -1)
 	if err != nil {
 		return nil, err
 	}
-	return c.chiPaths(base), nil
+	return append(c.chiPaths(base), c.slicePaths(base)...), nil
 }
 
 // chiPaths returns the .chi files for base, none when announcing only.
@@ -598,6 +599,14 @@ func (c *Converter) chiPaths(base string) []string {
 		return nil
 	}
 	return c.ig.ChiPaths(base)
+}
+
+// slicePaths returns the .chi files of the GISAXS slices for base.
+func (c *Converter) slicePaths(base string) []string {
+	if c.ig == nil {
+		return nil
+	}
+	return c.ig.SlicePaths(base)
 }
 
 // Run converts the frames of the walk and of the Sources, and returns the
@@ -795,9 +804,19 @@ type job struct {
 	path string
 	base string   // the .chi path handed to ChiPaths/WriteChi
 	outs []string // ChiPaths(base)
+	sls  []string // SlicePaths(base): the slices' .chi files
 	more []string // paths of the extra Outputs
 
 	tracked bool // watch mode: read failures go back to the tracker
+}
+
+// outputs returns the .chi files of the job: the curves', then the
+// slices'.
+func (j *job) outputs() []string {
+	if len(j.sls) == 0 {
+		return j.outs
+	}
+	return append(slices.Clone(j.outs), j.sls...)
 }
 
 // run is the state of one Run.
@@ -850,11 +869,11 @@ func (r *run) prepare(path string, rootIdx int) (job, bool) {
 		r.finish(FileResult{Path: path, Status: Failed, Err: err})
 		return job{}, false
 	}
-	j := job{path: path, base: base, outs: c.chiPaths(base)}
+	j := job{path: path, base: base, outs: c.chiPaths(base), sls: c.slicePaths(base)}
 	j.more = append(c.extraPaths(j.outs), c.fileOutputs(base)...)
-	r.cleanOutputDirs(j.outs, j.more)
+	r.cleanOutputDirs(j.outs, j.sls, j.more)
 	r.mu.Lock()
-	for _, list := range [][]string{j.outs, j.more} {
+	for _, list := range [][]string{j.outs, j.sls, j.more} {
 		for _, o := range list {
 			if o == "" {
 				continue
@@ -867,7 +886,7 @@ func (r *run) prepare(path string, rootIdx int) (job, bool) {
 			}
 		}
 	}
-	for _, list := range [][]string{j.outs, j.more} {
+	for _, list := range [][]string{j.outs, j.sls, j.more} {
 		for _, o := range list {
 			if o != "" {
 				r.claims[o] = path
@@ -1011,12 +1030,12 @@ func (c *Converter) worker(ctx context.Context, r *run, jobs <-chan job) {
 // read, which may mean that it is still being written; a frame of the
 // wrong size was read whole and is not retried.
 func (c *Converter) convert(ctx context.Context, j job, rd *saxs.ImageReader, img *saxs.Image, res *saxs.Result) (fr FileResult, readFailed bool) {
-	fr = FileResult{Path: j.path, Outputs: j.outs, Status: Failed}
-	if c.cfg.Resume && upToDate(j.path, j.outs, j.more) {
+	fr = FileResult{Path: j.path, Outputs: j.outputs(), Status: Failed}
+	if c.cfg.Resume && upToDate(j.path, fr.Outputs, j.more) {
 		fr.Status = Skipped
 		return fr, false
 	}
-	if err := makeDirs(j.outs, j.more); err != nil {
+	if err := makeDirs(j.outs, j.sls, j.more); err != nil {
 		fr.Err = fmt.Errorf("%s: %w", j.path, err)
 		return fr, false
 	}

@@ -313,11 +313,13 @@ func (c *Converter) convertFrames(ctx context.Context, j job, img *saxs.Image, r
 	for i := range n {
 		if n == 1 {
 			chis[i], mores[i] = j.outs, j.more
+			allChi = append(allChi, j.outputs()...)
 		} else {
-			chis[i] = c.ig.ChiPaths(saxs.FramePath(j.base, i, n))
+			fp := saxs.FramePath(j.base, i, n)
+			chis[i] = c.ig.ChiPaths(fp)
 			mores[i] = c.extraPaths(chis[i])
+			allChi = append(allChi, c.ig.OutputPaths(fp)...)
 		}
-		allChi = append(allChi, chis[i]...)
 		allMore = append(allMore, mores[i]...)
 	}
 	files := c.fileOutputs(j.base)

@@ -201,7 +201,7 @@ func (c *Converter) outputsUpToDate(path string) bool {
 	if outs == nil {
 		return false
 	}
-	return upToDate(path, outs, c.extraPaths(outs))
+	return upToDate(path, append(outs, c.slicePaths(base)...), c.extraPaths(outs))
 }
 
 // scanTree walks the folder dir (not following symbolic links to folders,

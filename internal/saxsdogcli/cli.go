@@ -111,7 +111,8 @@ func usageText(fs *pflag.FlagSet) string {
 	return fmt.Sprintf(`Usage: saxsdog [options] DIRECTORY...
 
 Integrates every detector frame below the DIRECTORYs into a .chi file per
-calibration mask: TIFF (*.tif, *.tiff), CBF (*.cbf), EDF (*.edf) and
+calibration mask (and per GISAXS slice, x_cS<n>.chi, when the 2.0
+calibration has Slices): TIFF (*.tif, *.tiff), CBF (*.cbf), EDF (*.edf) and
 HDF5/NeXus (*.h5, *.nxs: Eiger master files; their *_data_NNNNNN.h5 data
 files are read through the master's links, not on their own). A file of
 several frames gives one .chi per frame, x_00000.chi, x_00001.chi, ...

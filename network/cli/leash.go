@@ -289,7 +289,8 @@ func saveAttachments(r *network.Reply, dir string, stderr io.Writer) error {
 	return nil
 }
 
-// CurvesFromPlot returns the curves of a plot reply (graphs[].array).
+// CurvesFromPlot returns the curves of a plot reply (graphs[].array):
+// R<i> for a radial graph, S<i> for a GISAXS slice (kind "Slice").
 func CurvesFromPlot(r *network.Reply) ([]saxs.ErrorCurve, string, error) {
 	name, _ := r.Map()["filename"].(string)
 	graphs, _ := r.Map()["graphs"].([]any)
@@ -312,6 +313,9 @@ func CurvesFromPlot(r *network.Reply) ([]saxs.ErrorCurve, string, error) {
 			}
 		}
 		c := saxs.ErrorCurve{Curve: saxs.Curve{Name: fmt.Sprintf("R%d", i), Q: cols[0], I: cols[1]}}
+		if kind, _ := gm["kind"].(string); kind == "Slice" {
+			c.Name = fmt.Sprintf("S%d", i) // a GISAXS slice, on its q_y or q_z grid
+		}
 		if len(cols) > 2 && len(cols[2]) == len(cols[0]) {
 			c.Sigma = cols[2]
 		}

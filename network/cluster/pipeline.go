@@ -40,9 +40,12 @@ type pipeline struct {
 
 	mu     sync.Mutex
 	held   map[string][]*held
-	curves map[string][]Curve
+	curves map[string]frameCurves
 	params map[string]map[string]Params // frame file -> .chi file -> its curve's parameters
 }
+
+// frameCurves are the curves and slices of a frame, for its result.
+type frameCurves struct{ curves, slices []Curve }
 
 // startPipeline loads version of the calibration key, builds (or loads
 // from the cache) its integrator and starts the run.
@@ -83,7 +86,7 @@ func (w *Worker) startPipeline(ctx context.Context, kv jetstream.KeyValue, key s
 	pctx, cancel := context.WithCancel(context.Background()) // not ctx: in-flight frames are finished
 	p := &pipeline{w: w, key: key, version: version, spec: spec, root: root,
 		jobs: make(chan string, cap(w.slots)), results: make(chan batch.FileResult, 2*cap(w.slots)),
-		cancel: cancel, done: make(chan struct{}), held: map[string][]*held{}, curves: map[string][]Curve{},
+		cancel: cancel, done: make(chan struct{}), held: map[string][]*held{}, curves: map[string]frameCurves{},
 		params: map[string]map[string]Params{}}
 	cfg := batch.Config{
 		// OverwriteFiles false: a frame whose outputs exist is skipped
@@ -193,39 +196,53 @@ func (p *pipeline) Paths([]string) []string { return nil }
 // result (of a multi-frame file, those of its last frame, as plot shows
 // the latest frame).
 func (p *pipeline) Write(f *batch.Frame) error {
-	cs := make([]Curve, len(f.Result.Curves))
-	for i := range f.Result.Curves {
-		c := &f.Result.Curves[i]
-		cs[i] = Curve{Q: clone(c.Q), I: clone(c.I), Sigma: clone(c.Sigma), I0: Float(c.Params.I0), I1: Float(c.Params.I1), I2: Float(c.Params.I2)}
-	}
+	fc := frameCurves{curves: Curves(f.Result.Curves), slices: Curves(f.Result.Slices)}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if _, ok := p.held[f.Input]; ok {
-		p.curves[f.Input] = cs
+		p.curves[f.Input] = fc
 		m := p.params[f.Input]
 		if m == nil {
 			m = map[string]Params{}
 			p.params[f.Input] = m
 		}
+		cs := fc.curves // the radial curves come first in ChiPaths; slices have no parameters
 		for k, chi := range f.ChiPaths {
-			if chi != "" && k < len(cs) {
+			switch {
+			case chi == "":
+			case k < len(cs):
 				m[chi] = Params{I0: cs[k].I0, I1: cs[k].I1, I2: cs[k].I2}
+			default:
+				m[chi] = Params{Slice: true}
 			}
 		}
 	}
 	return nil
 }
 
+// Curves returns copies of cs as result curves (nil for none).
+func Curves(cs []saxs.Curve) []Curve {
+	if len(cs) == 0 {
+		return nil
+	}
+	out := make([]Curve, len(cs))
+	for i := range cs {
+		c := &cs[i]
+		out[i] = Curve{Q: clone(c.Q), I: clone(c.I), Sigma: clone(c.Sigma), I0: Float(c.Params.I0), I1: Float(c.Params.I1), I2: Float(c.Params.I2)}
+	}
+	return out
+}
+
 func clone(x []float64) []float64 { return append([]float64(nil), x...) }
 
 // take removes and returns the oldest job held for path, with the curves
 // and parameters its run recorded.
-func (p *pipeline) take(path string) (*held, []Curve, map[string]Params) {
+func (p *pipeline) take(path string) (*held, frameCurves, map[string]Params) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	l := p.held[path]
 	if len(l) == 0 {
-		return nil, nil, nil
+		return nil, frameCurves{}, nil
 	}
 	h := l[0]
 	if len(l) == 1 {
@@ -268,10 +285,10 @@ func (p *pipeline) finish(fr batch.FileResult) {
 			}
 		}
 	}
-	r := Result{Job: h.job.ID, Queue: h.job.Queue, Frame: h.job.Frame, Outputs: outs, Curves: curves, Params: prs,
-		Skipped: fr.Status == batch.Skipped, Worker: w.cfg.Name, Delivery: h.delivered, Written: time.Now()}
+	r := Result{Job: h.job.ID, Queue: h.job.Queue, Frame: h.job.Frame, Outputs: outs, Curves: curves.curves, Slices: curves.slices,
+		Params: prs, Skipped: fr.Status == batch.Skipped, Worker: w.cfg.Name, Delivery: h.delivered, Written: time.Now()}
 	if r.Skipped {
-		r.Curves = nil
+		r.Curves, r.Slices = nil, nil
 		w.log.Info("frame skipped: its outputs exist (OverwriteFiles is false)", "frame", h.job.Frame)
 	}
 	data, err := json.Marshal(r)

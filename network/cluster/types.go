@@ -140,6 +140,9 @@ type Params struct {
 	I0 Float `json:"I0"`
 	I1 Float `json:"I1"`
 	I2 Float `json:"I2"`
+	// Slice marks the output of a GISAXS slice, which has no integral
+	// parameters and is not listed in the live file list.
+	Slice bool `json:"slice,omitempty"`
 }
 
 // Result is the outcome of a job: the JSON of a message on
@@ -165,6 +168,10 @@ type Result struct {
 	// exist (the calibration's OverwriteFiles false); Outputs lists them,
 	// Curves and Params are empty.
 	Skipped bool `json:"skipped,omitempty"`
+	// Slices are the GISAXS slices of the same frame, one per calibration
+	// slice (without rows for a slice that is not computed); I0, I1 and I2
+	// are 0.
+	Slices []Curve `json:"slices,omitempty"`
 	// Worker names the worker; Delivery is the delivery that succeeded.
 	Worker   string    `json:"worker"`
 	Delivery uint64    `json:"delivery"`

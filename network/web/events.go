@@ -65,6 +65,9 @@ type Curve struct {
 	Q     Floats `json:"q"`
 	I     Floats `json:"i"`
 	Sigma Floats `json:"sigma,omitempty"`
+	// XLabel is the label of the x axis of a slice (q_y or q_z), from the
+	// graph's columnLabels; empty for a radial curve.
+	XLabel string `json:"xlabel,omitempty"`
 }
 
 // Params is the integral-parameter series of one curve (the latest
@@ -81,10 +84,13 @@ type Params struct {
 // (frames finished per second over the last RateWindow seconds, oldest
 // first) and the integral parameters per curve.
 type Plot struct {
-	Filename string            `json:"filename"`
-	Curves   []Curve           `json:"curves"`
-	Rate     []int             `json:"rate"`
-	Params   map[string]Params `json:"params"`
+	Filename string  `json:"filename"`
+	Curves   []Curve `json:"curves"`
+	// Slices are the GISAXS slices of the frame (the graphs of kind
+	// "Slice"), shown in a chart of their own; none without slices.
+	Slices []Curve           `json:"slices,omitempty"`
+	Rate   []int             `json:"rate"`
+	Params map[string]Params `json:"params"`
 }
 
 // Files is the "files" event: the number of files written per curve and
@@ -309,6 +315,10 @@ func compactPlot(d map[string]any, now float64) Plot {
 	for i, g := range graphs {
 		gm, _ := g.(map[string]any)
 		arr, _ := gm["array"].([]any)
+		if kind, _ := gm["kind"].(string); kind == "Slice" {
+			p.Slices = append(p.Slices, sliceCurve(gm, arr))
+			continue
+		}
 		c := Curve{Name: fmt.Sprintf("R%d", i)}
 		if mk, ok := gm["mask"].(map[string]any); ok {
 			if nm, ok := mk["Name"].(string); ok && nm != "" {
@@ -352,6 +362,27 @@ func compactPlot(d map[string]any, now float64) Plot {
 		p.Params[k] = ps
 	}
 	return p
+}
+
+// sliceCurve turns a graph of kind "Slice" into a Curve named after its
+// configuration ("x InPlane @ 90 ± 3").
+func sliceCurve(gm map[string]any, arr []any) Curve {
+	c := Curve{Name: "slice"}
+	if sc, ok := gm["slice"].(map[string]any); ok {
+		dir, _ := sc["Direction"].(string)
+		plane, _ := sc["Plane"].(string)
+		c.Name = fmt.Sprintf("%s %s @ %v ± %v", dir, plane, sc["CutPosition"], sc["CutMargin"])
+	}
+	if labels, ok := gm["columnLabels"].([]any); ok && len(labels) > 0 {
+		c.XLabel, _ = labels[0].(string)
+	}
+	if len(arr) >= 2 {
+		c.Q, c.I = numbers(arr[0]), numbers(arr[1])
+		if len(arr) > 2 {
+			c.Sigma = numbers(arr[2])
+		}
+	}
+	return c
 }
 
 // tailAny returns the elements of a JSON list from index from on.

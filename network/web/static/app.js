@@ -248,6 +248,8 @@ function fitHeight(elem, n, below, min, prop) {
 function drawLive() {
   if (window.innerWidth > 1100) fitHeight($(".live"), 1, 16, 420, "minHeight");
   const p = state.plot;
+  // shown or hidden before drawing: the radial chart's height depends on it
+  $("#slice-panel").hidden = !(p && p.slices && p.slices.length);
   const series = [];
   const band = $("#band").checked;
   if (p) p.curves.forEach((c, k) => {
@@ -260,9 +262,29 @@ function drawLive() {
   });
   Chart.draw($("#curve-canvas"), { series, logY: $("#logy").checked, view: state.view, legend: true,
     xLabel: "q [nm⁻¹]", yLabel: "I [counts / pixel]", empty: state.queueRunning ? "waiting for the first frame…" : "no queue running" });
+  drawSlices(p, band);
   const rate = p && p.rate ? p.rate : [];
   Chart.draw($("#rate-canvas"), { series: [{ x: rate.map((_, i) => i - rate.length + 1), y: rate, color: "#2a9d54" }],
     bars: true, integerX: true, xLabel: "seconds ago", yLabel: "frames/s", empty: "no frames yet" });
+}
+
+// drawSlices draws the GISAXS slices of the latest frame in their own chart
+// beside the radial curves; the panel is hidden without slices.
+function drawSlices(p, band) {
+  const slices = p && p.slices ? p.slices : [];
+  if (slices.length === 0) return;
+  const series = slices.map((c, k) => {
+    const s = { x: c.q, y: c.i, label: c.name, color: Chart.COLORS[(k + 3) % Chart.COLORS.length] };
+    if (c.sigma && band) {
+      s.lo = c.i.map((v, j) => v === null || c.sigma[j] === null ? null : v - c.sigma[j]);
+      s.hi = c.i.map((v, j) => v === null || c.sigma[j] === null ? null : v + c.sigma[j]);
+    }
+    return s;
+  });
+  const labels = [...new Set(slices.map(c => (c.xlabel || "").includes("q_{z}") ? "q_z" : "q_y"))];
+  $("#slice-axis").textContent = labels.join(", ") + " [nm⁻¹]";
+  Chart.draw($("#slice-canvas"), { series, logY: $("#logy").checked, legend: true,
+    xLabel: labels.join(" / ") + " [nm⁻¹]", yLabel: "I [counts / pixel]", empty: "no slice" });
 }
 
 function drawHistory() {
@@ -450,7 +472,7 @@ function arrayOfObjects(key, sch, path) {
   const box = el("fieldset", { class: "group", "data-path": ptr(path) });
   box.append(el("div", { class: "g-head" }, el("h3", { text: key }),
     el("span", { class: "spacer" }),
-    el("button", { class: "small", type: "button", text: "+ Add mask", id: key === "Masks" ? "btn-add-mask" : undefined,
+    el("button", { class: "small", type: "button", text: key === "Slices" ? "+ Add slice" : "+ Add mask", id: key === "Masks" ? "btn-add-mask" : undefined,
       onclick: () => {
         const item = defaultFor(sch.items);
         if (arr.length) for (const k of Object.keys(arr[arr.length - 1])) if (k !== "MaskFile" && k !== "Name") item[k] = structuredClone(arr[arr.length - 1][k]);
@@ -461,7 +483,9 @@ function arrayOfObjects(key, sch, path) {
   arr.forEach((_, i) => {
     const card = el("div", { class: "mask-card", "data-path": ptr([...path, i]) });
     card.append(el("div", { class: "g-head" },
-      el("span", { class: "legend-sw", style: null }), el("h3", { text: `${key === "Masks" ? "Mask" : key} ${i} · R${i}` }),
+      el("span", { class: "legend-sw", style: null }), el("h3", { text: key === "Slices"
+        ? `Slice ${i} · S${((state.cal && state.cal.Masks) || []).length + i}` // its file is _cS<masks + i>
+        : `${key === "Masks" ? "Mask" : key} ${i} · R${i}` }),
       el("span", { class: "spacer" }),
       arr.length > (sch.minItems || 0) ? el("button", { class: "small", type: "button", text: "Remove",
         onclick: () => { arr.splice(i, 1); if (key === "Masks") state.masks.splice(i, 1); changed(); render(); } }) : null));
