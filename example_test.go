@@ -83,7 +83,7 @@ func ExampleCalibration_Overwrite() {
 	// Output:
 	// overwrite true, live file list false
 	// overwrite false, live file list true
-	// cal.json: /: unknown key 'Overwrite'; allowed: Directory, GISAXSmode, Geometry, Live-Filelisting, Masks, OverwriteFiles, PolarizationCorrection, Reduction, Threads, Title, Wavelength
+	// cal.json: /: unknown key 'Overwrite'; allowed: Directory, GISAXSmode, Geometry, Live-Filelisting, Masks, OverwriteFiles, PolarizationCorrection, Reduction, Slices, Threads, Title, Wavelength
 }
 
 // Integrate many frames without allocating: reuse one image, one reader and
