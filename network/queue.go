@@ -3,10 +3,10 @@ package network
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -68,8 +68,11 @@ type queue struct {
 	history   []time.Time
 	params    map[string]*paramSeries
 	files     map[string][]string
-	latest    Obj // the plot payload of the latest frame, nil before the first
-	runErr    error
+	// The latest frame: its path and curves (the queue's own), from which
+	// plot builds its payload; latestCurves is nil before the first.
+	latestPath   string
+	latestCurves []cluster.Curve
+	runErr       error
 
 	// Stream frames (streamserver.go): written to streamDir, with .dat
 	// and NXcanSAS files as the queue's batch run writes them.
@@ -233,7 +236,7 @@ func (q *queue) convertedLocked(outputs []string) {
 		if o == "" {
 			continue
 		}
-		key := fmt.Sprintf("Radial%d", i)
+		key := curveKey("Radial", i)
 		q.files[key] = append(q.files[key], q.rel(o))
 	}
 }
@@ -288,40 +291,23 @@ func (q *queue) Write(f *batch.Frame) error {
 
 // record keeps the curves of the frame at path as the latest and adds
 // their integral parameters to the history. The curves become the
-// queue's.
+// queue's. The plot payload is built only when plot asks for it, not
+// per frame.
 func (q *queue) record(path string, curves []cluster.Curve) {
-	cal := q.spec.calJSON
-	masks := maskConfs(cal)
-	graphs := make([]any, len(curves))
-	base := strings.TrimSuffix(path, filepath.Ext(path))
-	for i := range curves {
-		c := &curves[i]
-		g := Obj{
-			"kind":         "Radial",
-			"conf":         cal,
-			"columnLabels": []any{"Scattering Vector  q [$nm^{-1}$]", "Intensity (Count/Pixel)", "Error Margin"},
-			"array":        []any{[]float64(c.Q), []float64(c.I), []float64(c.Sigma)},
-			"Integparam":   Obj{"I0": float64(c.I0), "I1": float64(c.I1), "I2": float64(c.I2)},
-			"Image":        q.rel(path),
-		}
-		if i < len(masks) {
-			g["mask"] = masks[i]
-		}
-		graphs[i] = g
-	}
+	file := q.rel(strings.TrimSuffix(path, filepath.Ext(path)))
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.latest = Obj{"filename": q.rel(base), "graphs": graphs}
+	q.latestPath, q.latestCurves = path, curves
 	for i := range curves {
 		c := &curves[i]
-		key := fmt.Sprintf("R%d", i)
+		key := curveKey("R", i)
 		ps := q.params[key]
 		if ps == nil {
 			ps = &paramSeries{}
 			q.params[key] = ps
 		}
 		ps.Time = append(ps.Time, "")
-		ps.File = append(ps.File, q.rel(base))
+		ps.File = append(ps.File, file)
 		ps.I0 = append(ps.I0, float64(c.I0))
 		ps.I1 = append(ps.I1, float64(c.I1))
 		ps.I2 = append(ps.I2, float64(c.I2))
@@ -330,6 +316,35 @@ func (q *queue) record(path string, curves []cluster.Curve) {
 			ps.I0, ps.I1, ps.I2 = ps.I0[n:], ps.I1[n:], ps.I2[n:]
 		}
 	}
+}
+
+// curveKey returns prefix followed by the curve index i ("R0", "Radial1").
+func curveKey(prefix string, i int) string { return prefix + strconv.Itoa(i) }
+
+// latestPayload returns the plot payload of the frame at path with the
+// given curves: its filename and one graph per curve.
+func (q *queue) latestPayload(path string, curves []cluster.Curve) Obj {
+	cal := q.spec.calJSON
+	masks := maskConfs(cal)
+	graphs := make([]any, len(curves))
+	base := strings.TrimSuffix(path, filepath.Ext(path))
+	image := q.rel(path)
+	for i := range curves {
+		c := &curves[i]
+		g := Obj{
+			"kind":         "Radial",
+			"conf":         cal,
+			"columnLabels": []any{"Scattering Vector  q [$nm^{-1}$]", "Intensity (Count/Pixel)", "Error Margin"},
+			"array":        []any{[]float64(c.Q), []float64(c.I), []float64(c.Sigma)},
+			"Integparam":   Obj{"I0": float64(c.I0), "I1": float64(c.I1), "I2": float64(c.I2)},
+			"Image":        image,
+		}
+		if i < len(masks) {
+			g["mask"] = masks[i]
+		}
+		graphs[i] = g
+	}
+	return Obj{"filename": q.rel(base), "graphs": graphs}
 }
 
 func clone(x []float64) []float64 { return append([]float64(nil), x...) }
@@ -379,13 +394,10 @@ func (q *queue) plot() Obj {
 	defer q.mu.Unlock()
 	now := time.Now()
 	st := q.statLocked(now)
-	if q.latest == nil {
+	if q.latestCurves == nil {
 		return nil
 	}
-	out := Obj{}
-	for k, v := range q.latest {
-		out[k] = v
-	}
+	out := q.latestPayload(q.latestPath, q.latestCurves)
 	out["stat"] = st
 	hist := make([]float64, len(q.history))
 	for i, t := range q.history {

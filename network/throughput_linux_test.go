@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"sync"
@@ -273,7 +274,8 @@ func runCal(b *testing.B, dir string) string {
 //     build), the server's new round trip (operator build, queue start).
 //
 // The .chi files of the first pair are compared byte for byte. Run with
-// -benchtime 3x (three pairs); add -cpuprofile to profile both paths.
+// -benchtime 3x (three pairs); add -cpuprofile to profile both paths
+// (the samples are labelled side=batch and side=server).
 func BenchmarkServerVsBatch(b *testing.B) {
 	n := vsFrames(b)
 	src := benchSources(b, b.TempDir())
@@ -282,8 +284,15 @@ func BenchmarkServerVsBatch(b *testing.B) {
 	var ratios []float64
 	for i := range b.N {
 		bout, sout := b.TempDir(), b.TempDir()
-		br := batchRound(b, cal, src, n, bout)
-		sr := serverRound(b, src, n, sout)
+		// The labels tell the rounds apart in a profile (go tool pprof
+		// -tagfocus side=server): goroutines inherit them.
+		var br, sr round
+		pprof.Do(context.Background(), pprof.Labels("side", "batch"), func(context.Context) {
+			br = batchRound(b, cal, src, n, bout)
+		})
+		pprof.Do(context.Background(), pprof.Labels("side", "server"), func(context.Context) {
+			sr = serverRound(b, src, n, sout)
+		})
 		bat, srv = append(bat, br), append(srv, sr)
 		ratios = append(ratios, sr.rate/br.rate)
 		b.Logf("pair %d: batch %.0f frames/s %.1f µs CPU/frame fixed %.1f ms; server %.0f frames/s %.1f µs CPU/frame fixed %.1f ms; ratio %.3f",

@@ -782,6 +782,11 @@ type job struct {
 	more []string // paths of the extra Outputs
 
 	tracked bool // watch mode: read failures go back to the tracker
+
+	// statted tells that the worker has just called statFrame on path,
+	// with the error statErr, so that the read need not do it again.
+	statted bool
+	statErr error
 }
 
 // run is the state of one Run.
@@ -973,7 +978,10 @@ func (c *Converter) worker(ctx context.Context, r *run, jobs <-chan job) {
 		}
 		var st stamp
 		if j.tracked {
-			st, _ = statFrame(j.path) // before reading: a later change is seen as one
+			// Before reading: a later change is seen as one. The read
+			// below trusts this stat (no second one per frame).
+			st, j.statErr = statFrame(j.path)
+			j.statted = true
 		}
 		fr, readFailed := c.convert(ctx, j, &rd, img, res)
 		if j.tracked {
@@ -1008,7 +1016,7 @@ func (c *Converter) convert(ctx context.Context, j job, rd *saxs.ImageReader, im
 		return c.convertFrames(ctx, j, img, res) // CBF, EDF, HDF5: see frames.go
 	}
 	clk := c.clock()
-	if err := readFrame(ctx, rd, j.path, img); err != nil {
+	if err := readJobFrame(ctx, rd, j, img); err != nil {
 		fr.Err = err
 		var nf *notFrameError
 		if errors.As(err, &nf) {
@@ -1065,6 +1073,19 @@ func (c *Converter) writeOutputs(path string, f *Frame) error {
 		}
 	}
 	return nil
+}
+
+// readJobFrame is readFrame for job j, without its stat when the worker
+// has just made it (j.statted).
+func readJobFrame(ctx context.Context, rd *saxs.ImageReader, j job, img *saxs.Image) error {
+	if !j.statted {
+		return readFrame(ctx, rd, j.path, img)
+	}
+	var nf *notFrameError
+	if errors.As(j.statErr, &nf) {
+		return nf
+	}
+	return rd.ReadFile(j.path, img)
 }
 
 // readFrame reads the frame at path into img with the worker's reader. ctx
