@@ -39,24 +39,50 @@ const vsThreads = 2
 
 // round is what one round of BenchmarkServerVsBatch measured.
 type round struct {
-	fixed, fixedCPU time.Duration // the fixed part: wall and CPU time
-	rate            float64       // frames/s from the 10% to the 100% mark
-	cpuPerFrame     time.Duration // CPU time of the rest over the frames
+	fixed       time.Duration // the fixed part: wall time
+	fixedCPU    cpuTime       // and CPU time
+	rate        float64       // frames/s from the 10% to the 100% mark
+	cpuPerFrame cpuTime       // CPU time of the rest over the frames
+}
+
+// cpuTime is a process's user and system CPU time.
+type cpuTime struct{ user, sys time.Duration }
+
+func (c cpuTime) sub(d cpuTime) cpuTime { return cpuTime{c.user - d.user, c.sys - d.sys} }
+
+func (c cpuTime) total() time.Duration { return c.user + c.sys }
+
+func (c cpuTime) per(n int) cpuTime {
+	return cpuTime{c.user / time.Duration(n), c.sys / time.Duration(n)}
 }
 
 // processCPU returns the user and system CPU time of this process.
-func processCPU(b *testing.B) time.Duration {
+func processCPU(b *testing.B) cpuTime {
 	var ru syscall.Rusage
 	require.NoError(b, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return cpuTime{time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano())}
 }
 
 // threadCPU returns the CPU time of the calling OS thread (the caller has
 // locked its goroutine to it).
-func threadCPU(b *testing.B) time.Duration {
+func threadCPU(b *testing.B) cpuTime {
 	var ru syscall.Rusage
 	require.NoError(b, syscall.Getrusage(syscall.RUSAGE_THREAD, &ru))
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return cpuTime{time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano())}
+}
+
+// benchDir returns a new folder for frames and outputs: below
+// SAXS_BENCH_DIR when set (/dev/shm takes the disk's noise out of the
+// comparison), else the benchmark's temporary folder.
+func benchDir(b *testing.B) string {
+	base := os.Getenv("SAXS_BENCH_DIR")
+	if base == "" {
+		return b.TempDir()
+	}
+	d, err := os.MkdirTemp(base, "saxsbench")
+	require.NoError(b, err)
+	b.Cleanup(func() { os.RemoveAll(d) })
+	return d
 }
 
 // marks records when a count first reaches the 10% mark and the end.
@@ -131,22 +157,22 @@ func linkN(b *testing.B, src []string, dir string, n int) {
 // batchRound runs the saxsdog command (in this process) once on an empty
 // folder, the fixed part, and once on n frames.
 func batchRound(b *testing.B, cal string, src []string, n int, out string) round {
-	root := b.TempDir()
+	root := benchDir(b)
 	empty := filepath.Join(root, "empty", "run1")
 	require.NoError(b, os.MkdirAll(empty, 0o755))
 	args := func(out, dir string) []string {
 		return []string{"-c", cal, "--no-cache", "-S", "-t", strconv.Itoa(vsThreads), "-o", out, dir}
 	}
 	cpu0, t0 := processCPU(b), time.Now()
-	require.Equal(b, 0, saxsdogcli.Main(args(b.TempDir(), empty), io.Discard, io.Discard))
-	r := round{fixed: time.Since(t0), fixedCPU: processCPU(b) - cpu0}
+	require.Equal(b, 0, saxsdogcli.Main(args(benchDir(b), empty), io.Discard, io.Discard))
+	r := round{fixed: time.Since(t0), fixedCPU: processCPU(b).sub(cpu0)}
 
 	dir := filepath.Join(root, "data", "run1")
 	linkN(b, src, dir, n)
 	m := &marks{n: n}
 	cpu0 = processCPU(b)
 	require.Equal(b, 0, saxsdogcli.Main(args(out, dir), io.Discard, progressWriter{m}))
-	r.cpuPerFrame = (processCPU(b) - cpu0 - r.fixedCPU) / time.Duration(n)
+	r.cpuPerFrame = processCPU(b).sub(cpu0).sub(r.fixedCPU).per(n)
 	r.rate = m.rate(b)
 	return r
 }
@@ -160,7 +186,7 @@ func serverRound(b *testing.B, src []string, n int, out string) round {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	dir := b.TempDir()
+	dir := benchDir(b)
 	run := filepath.Join(dir, "run1")
 	require.NoError(b, os.MkdirAll(run, 0o755))
 
@@ -169,9 +195,9 @@ func serverRound(b *testing.B, src []string, n int, out string) round {
 	defer pub.Close()
 	watching := make(chan struct{})
 	feederDone := make(chan error, 1)
-	go func() {
+	go pprof.Do(ctx, pprof.Labels("side", "feeder"), func(ctx context.Context) {
 		feederDone <- RunFeeder(ctx, pub, FeederConfig{Dir: run, Logger: log, Watching: func() { close(watching) }})
-	}()
+	})
 	<-watching
 
 	s, err := NewServer(ServerConfig{Dir: dir, NetConf: &NetConf{Path: "bench", Entries: []Entry{{Server: "tcp://127.0.0.1:1",
@@ -188,20 +214,20 @@ func serverRound(b *testing.B, src []string, n int, out string) round {
 	rep, err := c.Do(ctx, "new", arg, atts)
 	require.NoError(b, err)
 	require.Equal(b, ResultNewQueue, rep.Result, string(rep.Raw))
-	r := round{fixed: time.Since(t0), fixedCPU: processCPU(b) - cpu0}
+	r := round{fixed: time.Since(t0), fixedCPU: processCPU(b).sub(cpu0)}
 	// Give the queue's subscriber time to connect to the feeder (outside
 	// the measurement), so that every frame is also announced.
 	time.Sleep(300 * time.Millisecond)
 
 	m := &marks{n: n}
-	linkCPU := make(chan time.Duration, 1)
+	linkCPU := make(chan cpuTime, 1)
 	cpu0 = processCPU(b)
 	go func() {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
 		c0 := threadCPU(b)
 		linkN(b, src, run, n)
-		linkCPU <- threadCPU(b) - c0
+		linkCPU <- threadCPU(b).sub(c0)
 	}()
 	deadline := time.Now().Add(5 * time.Minute)
 	for {
@@ -215,7 +241,7 @@ func serverRound(b *testing.B, src []string, n int, out string) round {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	r.cpuPerFrame = (processCPU(b) - cpu0 - <-linkCPU) / time.Duration(n)
+	r.cpuPerFrame = processCPU(b).sub(cpu0).sub(<-linkCPU).per(n)
 	r.rate = m.rate(b)
 	stop()
 	require.NoError(b, <-served)
@@ -268,22 +294,25 @@ func runCal(b *testing.B, dir string) string {
 //   - frames/s of each (from the 10% to the 100% mark: saxsdog's progress
 //     lines, the queue's images processed) and their ratio server/batch
 //     (the median of the ratios of the pairs);
-//   - CPU µs per frame (getrusage of the process, without the fixed part
-//     and without the benchmark's own links);
+//   - CPU µs per frame, and its user part (getrusage of the process,
+//     without the fixed part and without the benchmark's own links);
 //   - the fixed costs in ms: saxsdog on an empty folder (start, operator
 //     build), the server's new round trip (operator build, queue start).
 //
-// The .chi files of the first pair are compared byte for byte. Run with
+// The frames and outputs go below SAXS_BENCH_DIR when set (/dev/shm: no
+// disk, whose cost both sides share and which varies most on a shared
+// machine). The .chi files of the first pair are compared byte for byte. Run with
 // -benchtime 3x (three pairs); add -cpuprofile to profile both paths
-// (the samples are labelled side=batch and side=server).
+// (the samples are labelled side=batch, side=server and, for the server's
+// feeder, side=feeder).
 func BenchmarkServerVsBatch(b *testing.B) {
 	n := vsFrames(b)
-	src := benchSources(b, b.TempDir())
+	src := benchSources(b, benchDir(b))
 	cal := runCal(b, "run1")
 	var bat, srv []round
 	var ratios []float64
 	for i := range b.N {
-		bout, sout := b.TempDir(), b.TempDir()
+		bout, sout := benchDir(b), benchDir(b)
 		// The labels tell the rounds apart in a profile (go tool pprof
 		// -tagfocus side=server): goroutines inherit them.
 		var br, sr round
@@ -295,8 +324,9 @@ func BenchmarkServerVsBatch(b *testing.B) {
 		})
 		bat, srv = append(bat, br), append(srv, sr)
 		ratios = append(ratios, sr.rate/br.rate)
-		b.Logf("pair %d: batch %.0f frames/s %.1f µs CPU/frame fixed %.1f ms; server %.0f frames/s %.1f µs CPU/frame fixed %.1f ms; ratio %.3f",
-			i, br.rate, us(br.cpuPerFrame), ms(br.fixed), sr.rate, us(sr.cpuPerFrame), ms(sr.fixed), sr.rate/br.rate)
+		b.Logf("pair %d: batch %.0f frames/s, CPU/frame %.1f µs (user %.1f), fixed %.1f ms; server %.0f frames/s, CPU/frame %.1f µs (user %.1f), fixed %.1f ms; ratio %.3f",
+			i, br.rate, us(br.cpuPerFrame.total()), us(br.cpuPerFrame.user), ms(br.fixed),
+			sr.rate, us(sr.cpuPerFrame.total()), us(sr.cpuPerFrame.user), ms(sr.fixed), sr.rate/br.rate)
 		if i == 0 {
 			bc, sc := chiByName(b, bout), chiByName(b, sout)
 			require.Len(b, bc, 2*n)
@@ -316,14 +346,17 @@ func BenchmarkServerVsBatch(b *testing.B) {
 		return median(v)
 	}
 	rate := func(r round) float64 { return r.rate }
-	cpu := func(r round) float64 { return us(r.cpuPerFrame) }
+	cpu := func(r round) float64 { return us(r.cpuPerFrame.total()) }
+	user := func(r round) float64 { return us(r.cpuPerFrame.user) }
 	fixed := func(r round) float64 { return ms(r.fixed) }
-	fixedCPU := func(r round) float64 { return ms(r.fixedCPU) }
+	fixedCPU := func(r round) float64 { return ms(r.fixedCPU.total()) }
 	b.ReportMetric(med(rate, bat), "batch-frames/s")
 	b.ReportMetric(med(rate, srv), "server-frames/s")
 	b.ReportMetric(median(ratios), "ratio")
 	b.ReportMetric(med(cpu, bat), "batch-cpu-µs/frame")
 	b.ReportMetric(med(cpu, srv), "server-cpu-µs/frame")
+	b.ReportMetric(med(user, bat), "batch-user-µs/frame")
+	b.ReportMetric(med(user, srv), "server-user-µs/frame")
 	b.ReportMetric(med(fixed, bat), "batch-fixed-ms")
 	b.ReportMetric(med(fixed, srv), "server-fixed-ms")
 	b.ReportMetric(med(fixedCPU, bat), "batch-fixed-cpu-ms")

@@ -783,9 +783,11 @@ type job struct {
 
 	tracked bool // watch mode: read failures go back to the tracker
 
-	// statted tells that the worker has just called statFrame on path,
-	// with the error statErr, so that the read need not do it again.
+	// statted tells that path has just been stat'ed, with the result
+	// stamp or the error statErr (the tracker's last check, or the
+	// worker's stat), so that the read need not do it again.
 	statted bool
+	stamp   stamp
 	statErr error
 }
 
@@ -976,8 +978,8 @@ func (c *Converter) worker(ctx context.Context, r *run, jobs <-chan job) {
 			default:
 			}
 		}
-		var st stamp
-		if j.tracked {
+		st := j.stamp
+		if j.tracked && !j.statted {
 			// Before reading: a later change is seen as one. The read
 			// below trusts this stat (no second one per frame).
 			st, j.statErr = statFrame(j.path)

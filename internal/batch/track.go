@@ -318,9 +318,10 @@ func minTime(a, b time.Time) time.Time {
 	return a
 }
 
-// nextReady returns the next stable frame for the workers and marks it
-// busy; it waits until there is one or ctx is done.
-func (t *tracker) nextReady(ctx context.Context) (string, bool) {
+// nextReady returns the next stable frame for the workers, with the stamp
+// of the check that found it stable, and marks it busy; it waits until
+// there is one or ctx is done.
+func (t *tracker) nextReady(ctx context.Context) (string, stamp, bool) {
 	for {
 		t.mu.Lock()
 		for len(t.ready) > 0 {
@@ -337,14 +338,15 @@ func (t *tracker) nextReady(ctx context.Context) (string, bool) {
 			}
 			e.state = stateBusy
 			e.seq++
+			st := e.stamp
 			t.mu.Unlock()
-			return e.path, true
+			return e.path, st, true
 		}
 		t.ready = nil
 		t.mu.Unlock()
 		select {
 		case <-ctx.Done():
-			return "", false
+			return "", stamp{}, false
 		case <-t.readyWake:
 		}
 	}

@@ -162,7 +162,7 @@ func (w *watcher) run(ctx context.Context, send func(job) error) error {
 // feed hands the stable frames to the workers.
 func (w *watcher) feed(ctx context.Context, send func(job) error) {
 	for {
-		path, ok := w.t.nextReady(ctx)
+		path, st, ok := w.t.nextReady(ctx)
 		if !ok {
 			return
 		}
@@ -172,7 +172,10 @@ func (w *watcher) feed(ctx context.Context, send func(job) error) {
 			w.t.jobDone(path, st)
 			continue
 		}
-		j.tracked = true
+		// The stamp of the check that found the frame stable stands for
+		// the stat before its read: a change since then comes with an
+		// event (or a poll), which makes the tracker check it again.
+		j.tracked, j.statted, j.stamp = true, true, st
 		if send(j) != nil {
 			return
 		}

@@ -495,7 +495,7 @@ func TestTrackerRescan(t *testing.T) {
 	if e := tr.files[done]; e == nil || e.state != stateDone {
 		t.Errorf("done.tif: %+v", e)
 	}
-	path, ok := tr.nextReady(context.Background())
+	path, _, ok := tr.nextReady(context.Background())
 	if !ok || path != fresh || tr.files[fresh].state != stateBusy {
 		t.Fatalf("nextReady %q %v", path, ok)
 	}
