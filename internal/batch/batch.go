@@ -782,6 +782,7 @@ type job struct {
 	more []string // paths of the extra Outputs
 
 	tracked bool // watch mode: read failures go back to the tracker
+	rescan  bool // watch mode: found by a rescan or announced, not by an event
 
 	// statted tells that path has just been stat'ed, with the result
 	// stamp or the error statErr (the tracker's last check, or the
@@ -972,7 +973,7 @@ func (c *Converter) worker(ctx context.Context, r *run, jobs <-chan job) {
 			select {
 			case next, open = <-jobs:
 				haveNext = open
-				if haveNext {
+				if haveNext && !c.inPageCache(next) {
 					prefetch(next.path)
 				}
 			default:
@@ -999,6 +1000,15 @@ func (c *Converter) worker(ctx context.Context, r *run, jobs <-chan job) {
 		}
 		r.finish(fr)
 	}
+}
+
+// inPageCache reports whether the frame of j was written on this machine
+// moments ago, so that it is in the page cache and a prefetch would only
+// cost system calls: a frame of watch mode found by file-system events
+// (which see local writers only). Frames of the walk, of a poll (network
+// file systems, remote writers) and of a rescan are prefetched.
+func (c *Converter) inPageCache(j job) bool {
+	return j.tracked && c.watch.Poll == 0 && !j.rescan
 }
 
 // convert converts one frame. readFailed tells that the frame could not be
