@@ -81,36 +81,24 @@ func realDir(dir string) (string, error) {
 	return p, nil
 }
 
-// feederPath turns a path announced by a feeder (relative to the server
-// folder, or absolute) into an absolute clean path, resolving the
-// symbolic links of its folder when it exists.
-func feederPath(serverDir, p string) string {
-	if !filepath.IsAbs(p) {
-		p = filepath.Join(serverDir, p)
-	}
-	p = filepath.Clean(p)
-	if d, err := filepath.EvalSymlinks(filepath.Dir(p)); err == nil {
-		p = filepath.Join(d, filepath.Base(p))
-	}
-	return p
-}
-
 // dirCacheTTL is how long a dirCache trusts a folder's resolved path.
 const dirCacheTTL = time.Second
 
-// dirCache is feederPath with the resolution of the last folder kept for
-// dirCacheTTL: a feeder announces the frames of one folder in a row, and
-// resolving its symbolic links costs an lstat per path component. A link
-// retargeted meanwhile is seen within dirCacheTTL; a folder that cannot be
-// resolved is not kept. Not safe for
-// concurrent use.
+// dirCache resolves announced paths (feederPath), keeping the resolution
+// of the last folder for dirCacheTTL: a feeder announces the frames of one
+// folder in a row, and resolving its symbolic links costs an lstat per
+// path component. A link retargeted meanwhile is seen within dirCacheTTL;
+// a folder that cannot be resolved is not kept. Not safe for concurrent
+// use.
 type dirCache struct {
 	dir, resolved string
 	ok            bool // dir, resolved and at hold a resolution
 	at            time.Time
 }
 
-// feederPath is the package's feederPath, caching the folder's resolution.
+// feederPath turns a path announced by a feeder (relative to the server
+// folder, or absolute) into an absolute clean path, resolving the
+// symbolic links of its folder when it exists (as of now).
 func (c *dirCache) feederPath(serverDir, p string, now time.Time) string {
 	if !filepath.IsAbs(p) {
 		p = filepath.Join(serverDir, p)
