@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // ErrOutside is returned for a path that leaves the server folder.
@@ -80,18 +81,39 @@ func realDir(dir string) (string, error) {
 	return p, nil
 }
 
+// dirCacheTTL is how long a dirCache trusts a folder's resolved path.
+const dirCacheTTL = time.Second
+
+// dirCache resolves announced paths (feederPath), keeping the resolution
+// of the last folder for dirCacheTTL: a feeder announces the frames of one
+// folder in a row, and resolving its symbolic links costs an lstat per
+// path component. A link retargeted meanwhile is seen within dirCacheTTL;
+// a folder that cannot be resolved is not kept. Not safe for concurrent
+// use.
+type dirCache struct {
+	dir, resolved string
+	ok            bool // dir, resolved and at hold a resolution
+	at            time.Time
+}
+
 // feederPath turns a path announced by a feeder (relative to the server
 // folder, or absolute) into an absolute clean path, resolving the
-// symbolic links of its folder when it exists.
-func feederPath(serverDir, p string) string {
+// symbolic links of its folder when it exists (as of now).
+func (c *dirCache) feederPath(serverDir, p string, now time.Time) string {
 	if !filepath.IsAbs(p) {
 		p = filepath.Join(serverDir, p)
 	}
 	p = filepath.Clean(p)
-	if d, err := filepath.EvalSymlinks(filepath.Dir(p)); err == nil {
-		p = filepath.Join(d, filepath.Base(p))
+	dir := filepath.Dir(p)
+	if !c.ok || dir != c.dir || now.Sub(c.at) >= dirCacheTTL || now.Before(c.at) {
+		d, err := filepath.EvalSymlinks(dir)
+		if err != nil { // not kept: the folder may appear at once
+			c.ok = false
+			return p
+		}
+		c.dir, c.resolved, c.ok, c.at = dir, d, true, now
 	}
-	return p
+	return filepath.Join(c.resolved, filepath.Base(p))
 }
 
 // isFrameName reports whether name ends in .tif or .tiff (any case).

@@ -3,10 +3,10 @@ package network
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -70,8 +70,12 @@ type queue struct {
 	history   []time.Time
 	params    map[string]*paramSeries
 	files     map[string][]string
-	latest    Obj // the plot payload of the latest frame, nil before the first
-	runErr    error
+	// The latest frame: its path and curves (the queue's own), from which
+	// plot builds its payload; latestCurves is nil before the first.
+	latestPath   string
+	latestCurves []cluster.Curve
+	latestSlices []cluster.Curve
+	runErr       error
 
 	// Stream frames (streamserver.go): written to streamDir, with .dat
 	// and NXcanSAS files as the queue's batch run writes them.
@@ -253,9 +257,9 @@ func (q *queue) addFilesLocked(outputs []string) {
 		if filepath.IsAbs(o) {
 			o = q.rel(o)
 		}
-		key := fmt.Sprintf("Radial%d", i)
+		key := curveKey("Radial", i)
 		if i >= nm {
-			key = fmt.Sprintf("Slice%d", i) // as the file's _cS<i>
+			key = curveKey("Slice", i) // as the file's _cS<i>
 		}
 		q.files[key] = append(q.files[key], o)
 	}
@@ -317,14 +321,47 @@ func (q *queue) Write(f *batch.Frame) error {
 
 // record keeps the curves and GISAXS slices of the frame at path as the
 // latest and adds the curves' integral parameters to the history. The
-// curves become the queue's. A slice graph (kind "Slice", as the
-// original's) carries its configuration as "slice"; a slice that is not
-// computed (no rows) has none.
+// curves become the queue's. The plot payload is built only when plot
+// asks for it, not per frame.
 func (q *queue) record(path string, curves, slices []cluster.Curve) {
+	file := q.rel(strings.TrimSuffix(path, filepath.Ext(path)))
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.latestPath, q.latestCurves, q.latestSlices = path, curves, slices
+	for i := range curves {
+		c := &curves[i]
+		key := curveKey("R", i)
+		ps := q.params[key]
+		if ps == nil {
+			ps = &paramSeries{}
+			q.params[key] = ps
+		}
+		ps.Time = append(ps.Time, "")
+		ps.File = append(ps.File, file)
+		ps.I0 = append(ps.I0, float64(c.I0))
+		ps.I1 = append(ps.I1, float64(c.I1))
+		ps.I2 = append(ps.I2, float64(c.I2))
+		if n := len(ps.I0) - MaxParamHistory; n > 0 {
+			ps.Time, ps.File = ps.Time[n:], ps.File[n:]
+			ps.I0, ps.I1, ps.I2 = ps.I0[n:], ps.I1[n:], ps.I2[n:]
+		}
+	}
+}
+
+// curveKey returns prefix followed by the curve index i ("R0", "Radial1").
+func curveKey(prefix string, i int) string { return prefix + strconv.Itoa(i) }
+
+// latestPayload returns the plot payload of the frame at path with the
+// given curves and slices: its filename and one graph per curve and per
+// computed slice. A slice graph (kind "Slice", as the original's) carries
+// its configuration as "slice"; a slice that is not computed (no rows)
+// has none.
+func (q *queue) latestPayload(path string, curves, slices []cluster.Curve) Obj {
 	cal := q.spec.calJSON
 	masks := maskConfs(cal)
 	graphs := make([]any, len(curves), len(curves)+len(slices))
 	base := strings.TrimSuffix(path, filepath.Ext(path))
+	image := q.rel(path)
 	for i := range curves {
 		c := &curves[i]
 		g := Obj{
@@ -333,7 +370,7 @@ func (q *queue) record(path string, curves, slices []cluster.Curve) {
 			"columnLabels": []any{"Scattering Vector  q [$nm^{-1}$]", "Intensity (Count/Pixel)", "Error Margin"},
 			"array":        []any{[]float64(c.Q), []float64(c.I), []float64(c.Sigma)},
 			"Integparam":   Obj{"I0": float64(c.I0), "I1": float64(c.I1), "I2": float64(c.I2)},
-			"Image":        q.rel(path),
+			"Image":        image,
 		}
 		if i < len(masks) {
 			g["mask"] = masks[i]
@@ -354,30 +391,10 @@ func (q *queue) record(path string, curves, slices []cluster.Curve) {
 			"columnLabels": []any{labels[0], labels[1], labels[2]},
 			"array":        []any{[]float64(c.Q), []float64(c.I), []float64(c.Sigma)},
 			"slice":        confs[i],
-			"Image":        q.rel(path),
+			"Image":        image,
 		})
 	}
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.latest = Obj{"filename": q.rel(base), "graphs": graphs}
-	for i := range curves {
-		c := &curves[i]
-		key := fmt.Sprintf("R%d", i)
-		ps := q.params[key]
-		if ps == nil {
-			ps = &paramSeries{}
-			q.params[key] = ps
-		}
-		ps.Time = append(ps.Time, "")
-		ps.File = append(ps.File, q.rel(base))
-		ps.I0 = append(ps.I0, float64(c.I0))
-		ps.I1 = append(ps.I1, float64(c.I1))
-		ps.I2 = append(ps.I2, float64(c.I2))
-		if n := len(ps.I0) - MaxParamHistory; n > 0 {
-			ps.Time, ps.File = ps.Time[n:], ps.File[n:]
-			ps.I0, ps.I1, ps.I2 = ps.I0[n:], ps.I1[n:], ps.I2[n:]
-		}
-	}
+	return Obj{"filename": q.rel(base), "graphs": graphs}
 }
 
 func clone(x []float64) []float64 { return append([]float64(nil), x...) }
@@ -443,13 +460,10 @@ func (q *queue) plot() Obj {
 	defer q.mu.Unlock()
 	now := time.Now()
 	st := q.statLocked(now)
-	if q.latest == nil {
+	if q.latestCurves == nil {
 		return nil
 	}
-	out := Obj{}
-	for k, v := range q.latest {
-		out[k] = v
-	}
+	out := q.latestPayload(q.latestPath, q.latestCurves, q.latestSlices)
 	out["stat"] = st
 	hist := make([]float64, len(q.history))
 	for i, t := range q.history {

@@ -631,8 +631,9 @@ func (s *Server) cmdListdir(req *Request) Obj {
 // subscribe runs the feeder subscriber of the queue: announced frames
 // below the queue folder are handed to add.
 func (q *queue) subscribe(ctx context.Context, addr string, add func(string) error) error {
+	var dirs dirCache // the messages come one at a time
 	return Subscribe(ctx, addr, func(path string) {
-		p := feederPath(q.serverDir, path)
+		p := dirs.feederPath(q.serverDir, path, time.Now())
 		if !within(p, q.spec.dir) || !isFrameName(p) {
 			q.log.Debug("feeder path outside the queue folder", "path", path)
 			return

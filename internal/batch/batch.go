@@ -808,6 +808,14 @@ type job struct {
 	more []string // paths of the extra Outputs
 
 	tracked bool // watch mode: read failures go back to the tracker
+	rescan  bool // watch mode: found by a rescan or announced, not by an event
+
+	// statted tells that path has just been stat'ed, with the result
+	// stamp or the error statErr (the tracker's last check, or the
+	// worker's stat), so that the read need not do it again.
+	statted bool
+	stamp   stamp
+	statErr error
 }
 
 // outputs returns the .chi files of the job: the curves', then the
@@ -1000,15 +1008,18 @@ func (c *Converter) worker(ctx context.Context, r *run, jobs <-chan job) {
 			select {
 			case next, open = <-jobs:
 				haveNext = open
-				if haveNext {
+				if haveNext && !c.inPageCache(next) {
 					prefetch(next.path)
 				}
 			default:
 			}
 		}
-		var st stamp
-		if j.tracked {
-			st, _ = statFrame(j.path) // before reading: a later change is seen as one
+		st := j.stamp
+		if j.tracked && !j.statted {
+			// Before reading: a later change is seen as one. The read
+			// below trusts this stat (no second one per frame).
+			st, j.statErr = statFrame(j.path)
+			j.statted = true
 		}
 		fr, readFailed := c.convert(ctx, j, &rd, img, res)
 		if j.tracked {
@@ -1024,6 +1035,15 @@ func (c *Converter) worker(ctx context.Context, r *run, jobs <-chan job) {
 		}
 		r.finish(fr)
 	}
+}
+
+// inPageCache reports whether the frame of j was written on this machine
+// moments ago, so that it is in the page cache and a prefetch would only
+// cost system calls: a frame of watch mode found by file-system events
+// (which see local writers only). Frames of the walk, of a poll (network
+// file systems, remote writers) and of a rescan are prefetched.
+func (c *Converter) inPageCache(j job) bool {
+	return j.tracked && c.watch.Poll == 0 && !j.rescan
 }
 
 // convert converts one frame. readFailed tells that the frame could not be
@@ -1043,7 +1063,7 @@ func (c *Converter) convert(ctx context.Context, j job, rd *saxs.ImageReader, im
 		return c.convertFrames(ctx, j, img, res) // CBF, EDF, HDF5: see frames.go
 	}
 	clk := c.clock()
-	if err := readFrame(ctx, rd, j.path, img); err != nil {
+	if err := readJobFrame(ctx, rd, j, img); err != nil {
 		fr.Err = err
 		var nf *notFrameError
 		if errors.As(err, &nf) {
@@ -1100,6 +1120,19 @@ func (c *Converter) writeOutputs(path string, f *Frame) error {
 		}
 	}
 	return nil
+}
+
+// readJobFrame is readFrame for job j, without its stat when the worker
+// has just made it (j.statted).
+func readJobFrame(ctx context.Context, rd *saxs.ImageReader, j job, img *saxs.Image) error {
+	if !j.statted {
+		return readFrame(ctx, rd, j.path, img)
+	}
+	var nf *notFrameError
+	if errors.As(j.statErr, &nf) {
+		return nf
+	}
+	return rd.ReadFile(j.path, img)
 }
 
 // readFrame reads the frame at path into img with the worker's reader. ctx

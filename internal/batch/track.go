@@ -318,9 +318,18 @@ func minTime(a, b time.Time) time.Time {
 	return a
 }
 
+// readyFrame is a stable frame handed to the workers: its path, the stamp
+// of the check that found it stable, and whether it came by a rescan or an
+// announcement rather than by an event of its own.
+type readyFrame struct {
+	path   string
+	stamp  stamp
+	rescan bool
+}
+
 // nextReady returns the next stable frame for the workers and marks it
 // busy; it waits until there is one or ctx is done.
-func (t *tracker) nextReady(ctx context.Context) (string, bool) {
+func (t *tracker) nextReady(ctx context.Context) (readyFrame, bool) {
 	for {
 		t.mu.Lock()
 		for len(t.ready) > 0 {
@@ -337,14 +346,15 @@ func (t *tracker) nextReady(ctx context.Context) (string, bool) {
 			}
 			e.state = stateBusy
 			e.seq++
+			f := readyFrame{path: e.path, stamp: e.stamp, rescan: e.rescan}
 			t.mu.Unlock()
-			return e.path, true
+			return f, true
 		}
 		t.ready = nil
 		t.mu.Unlock()
 		select {
 		case <-ctx.Done():
-			return "", false
+			return readyFrame{}, false
 		case <-t.readyWake:
 		}
 	}

@@ -162,17 +162,21 @@ func (w *watcher) run(ctx context.Context, send func(job) error) error {
 // feed hands the stable frames to the workers.
 func (w *watcher) feed(ctx context.Context, send func(job) error) {
 	for {
-		path, ok := w.t.nextReady(ctx)
+		f, ok := w.t.nextReady(ctx)
 		if !ok {
 			return
 		}
+		path := f.path
 		j, ok := w.r.prepare(path, -1)
 		if !ok { // reported by prepare (an output collision)
 			st, _ := statFrame(path)
 			w.t.jobDone(path, st)
 			continue
 		}
-		j.tracked = true
+		// The stamp of the check that found the frame stable stands for
+		// the stat before its read: a change since then comes with an
+		// event (or a poll), which makes the tracker check it again.
+		j.tracked, j.statted, j.stamp, j.rescan = true, true, f.stamp, f.rescan
 		if send(j) != nil {
 			return
 		}

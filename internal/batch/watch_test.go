@@ -495,7 +495,8 @@ func TestTrackerRescan(t *testing.T) {
 	if e := tr.files[done]; e == nil || e.state != stateDone {
 		t.Errorf("done.tif: %+v", e)
 	}
-	path, ok := tr.nextReady(context.Background())
+	f, ok := tr.nextReady(context.Background())
+	path := f.path
 	if !ok || path != fresh || tr.files[fresh].state != stateBusy {
 		t.Fatalf("nextReady %q %v", path, ok)
 	}

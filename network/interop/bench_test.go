@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -147,12 +148,18 @@ func statProcessed(b *testing.B, e entry) int {
 // BenchmarkServerSteadyState compares the server (fed by saxsfeeder) with
 // the saxsdog command on steadyFrames hard-linked sample frames, both with
 // 2 threads, side by side in one run, and separates the fixed costs from
-// the per-frame rate. It reports for saxsdog "fixed-s" (a run on an empty
-// folder: start and operator build) and "frames/s" (steadyFrames over
-// the run's time minus the fixed one); for the server "fixed-s" (the new
-// round trip: build and start of the queue) and "frames/s" (the frames
-// finished between the 10% and the 100% mark over that time, from stat
-// polled every 10 ms). Run with -benchtime=1x.
+// the per-frame rate. Each of the b.N iterations is a saxsdog round
+// followed by a server round, so that the rounds alternate and the noise
+// of a shared machine falls on both alike; the metrics are medians over
+// the rounds. For saxsdog: "fixed-s" (a run on an empty folder: start and
+// operator build), "frames/s" (steadyFrames over the run's time minus the
+// fixed one) and "cpu-ms/frame" (the run's CPU time minus the empty run's,
+// over the frames); for the server: "fixed-s" (the new round trip: build
+// and start of the queue), "frames/s" (the frames finished between the
+// 10% and the 100% mark over that time, from stat polled every 10 ms) and
+// "cpu-ms/frame" of the server and of the feeder (their CPU time from
+// /proc while the frames are converted, over the frames); "ratio" is the
+// median of the pairs' server/saxsdog frames/s. Run with -benchtime=3x.
 func BenchmarkServerSteadyState(b *testing.B) {
 	server, feeder, saxsdog := binary(b, "saxsdogserver"), binary(b, "saxsfeeder"), binary(b, "saxsdog")
 	src := b.TempDir()
@@ -175,72 +182,97 @@ func BenchmarkServerSteadyState(b *testing.B) {
 	cal := queueCal(b, "data", "run1")
 	const threads = "2"
 
-	b.Run("saxsdog", func(b *testing.B) {
-		for i := 0; i < b.N; i++ {
-			empty := filepath.Join(b.TempDir(), "data", "run1")
-			link(empty, 0)
-			t0 := time.Now()
-			if o, err := run(b, 5*time.Minute, saxsdog, "-c", cal, "--no-cache", "-S", "-t", threads, "-o", b.TempDir(), empty); err != nil {
-				b.Fatalf("saxsdog: %v\n%s", err, o)
-			}
-			fixed := time.Since(t0)
-			dir := filepath.Join(b.TempDir(), "data", "run1")
-			link(dir, steadyFrames)
-			out := b.TempDir()
-			cpu0 := childCPU()
-			t0 = time.Now()
-			if o, err := run(b, 5*time.Minute, saxsdog, "-c", cal, "--no-cache", "-S", "-t", threads, "-o", out, dir); err != nil {
-				b.Fatalf("saxsdog: %v\n%s", err, o)
-			}
-			total := time.Since(t0)
-			b.ReportMetric(childCPU()-cpu0, "saxsdog-cpu-s")
-			if n := len(chiFiles(b, out)); n != 2*steadyFrames {
-				b.Fatalf("saxsdog wrote %d .chi files, want %d", n, 2*steadyFrames)
-			}
-			b.ReportMetric(fixed.Seconds(), "fixed-s")
-			b.ReportMetric(steadyFrames/(total-fixed).Seconds(), "frames/s")
+	// saxsdogRound returns fixed s, frames/s, CPU ms per frame.
+	saxsdogRound := func() (float64, float64, float64) {
+		empty := filepath.Join(b.TempDir(), "data", "run1")
+		link(empty, 0)
+		cpu0 := childCPU()
+		t0 := time.Now()
+		if o, err := run(b, 5*time.Minute, saxsdog, "-c", cal, "--no-cache", "-S", "-t", threads, "-o", b.TempDir(), empty); err != nil {
+			b.Fatalf("saxsdog: %v\n%s", err, o)
 		}
-	})
+		fixed, fixedCPU := time.Since(t0), childCPU()-cpu0
+		dir := filepath.Join(b.TempDir(), "data", "run1")
+		link(dir, steadyFrames)
+		out := b.TempDir()
+		cpu0 = childCPU()
+		t0 = time.Now()
+		if o, err := run(b, 5*time.Minute, saxsdog, "-c", cal, "--no-cache", "-S", "-t", threads, "-o", out, dir); err != nil {
+			b.Fatalf("saxsdog: %v\n%s", err, o)
+		}
+		total := time.Since(t0)
+		cpu := childCPU() - cpu0 - fixedCPU
+		if n := len(chiFiles(b, out)); n != 2*steadyFrames {
+			b.Fatalf("saxsdog wrote %d .chi files, want %d", n, 2*steadyFrames)
+		}
+		return fixed.Seconds(), steadyFrames / (total - fixed).Seconds(), 1000 * cpu / steadyFrames
+	}
+	// serverRound returns fixed s, frames/s, CPU ms per frame of the
+	// server and of the feeder.
+	serverRound := func() (float64, float64, float64, float64) {
+		out := b.TempDir()
+		qs := startQueueSetup(b, server, feeder, b.TempDir(), "be7c4be7c4be7c4be7c4be7c4be7c4be", 10*time.Minute, "-o", out, "-t", threads)
+		t0 := time.Now()
+		if r, o, err := leashReply(b, qs.conf, "new", cal); err != nil || r.Result != "new queue" {
+			b.Fatalf("saxsleash new: %v %q\n%s", err, r.Result, o)
+		}
+		fixed := time.Since(t0)
+		s0, f0 := cpuSeconds(qs.srv), cpuSeconds(qs.fd)
+		link(qs.qdir, steadyFrames)
+		var tMark time.Time
+		mark := steadyFrames / 10
+		nMark := 0
+		end := time.Now().Add(5 * time.Minute)
+		for {
+			n := statProcessed(b, qs.e)
+			if tMark.IsZero() && n >= mark {
+				tMark, nMark = time.Now(), n
+			}
+			if n >= steadyFrames {
+				break
+			}
+			if time.Now().After(end) {
+				b.Fatalf("%d of %d frames processed after 5 minutes", n, steadyFrames)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		rate := float64(steadyFrames-nMark) / time.Since(tMark).Seconds()
+		srvCPU, fdCPU := cpuSeconds(qs.srv)-s0, cpuSeconds(qs.fd)-f0
+		qs.srv.kill()
+		qs.fd.kill()
+		if n := len(chiFiles(b, out)); n != 2*steadyFrames {
+			b.Fatalf("the server wrote %d .chi files, want %d", n, 2*steadyFrames)
+		}
+		return fixed.Seconds(), rate, 1000 * srvCPU / steadyFrames, 1000 * fdCPU / steadyFrames
+	}
 
-	b.Run("server", func(b *testing.B) {
-		for i := 0; i < b.N; i++ {
-			out := b.TempDir()
-			qs := startQueueSetup(b, server, feeder, b.TempDir(), "be7c4be7c4be7c4be7c4be7c4be7c4be", 10*time.Minute, "-o", out, "-t", threads)
-			t0 := time.Now()
-			if r, o, err := leashReply(b, qs.conf, "new", cal); err != nil || r.Result != "new queue" {
-				b.Fatalf("saxsleash new: %v %q\n%s", err, r.Result, o)
-			}
-			fixed := time.Since(t0)
-			link(qs.qdir, steadyFrames)
-			var tMark time.Time
-			mark := steadyFrames / 10
-			nMark := 0
-			end := time.Now().Add(5 * time.Minute)
-			for {
-				n := statProcessed(b, qs.e)
-				if tMark.IsZero() && n >= mark {
-					tMark, nMark = time.Now(), n
-				}
-				if n >= steadyFrames {
-					break
-				}
-				if time.Now().After(end) {
-					b.Fatalf("%d of %d frames processed after 5 minutes", n, steadyFrames)
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
-			rate := float64(steadyFrames-nMark) / time.Since(tMark).Seconds()
-			b.ReportMetric(cpuSeconds(qs.srv), "server-cpu-s")
-			b.ReportMetric(cpuSeconds(qs.fd), "feeder-cpu-s")
-			qs.srv.kill()
-			qs.fd.kill()
-			if n := len(chiFiles(b, out)); n != 2*steadyFrames {
-				b.Fatalf("the server wrote %d .chi files, want %d", n, 2*steadyFrames)
-			}
-			b.ReportMetric(fixed.Seconds(), "fixed-s")
-			b.ReportMetric(rate, "frames/s")
-		}
-	})
+	var dFixed, dRate, dCPU, sFixed, sRate, sCPU, fCPU, ratio []float64
+	for i := 0; i < b.N; i++ {
+		f, r, c := saxsdogRound()
+		dFixed, dRate, dCPU = append(dFixed, f), append(dRate, r), append(dCPU, c)
+		f, r2, c, fc := serverRound()
+		sFixed, sRate, sCPU, fCPU = append(sFixed, f), append(sRate, r2), append(sCPU, c), append(fCPU, fc)
+		ratio = append(ratio, r2/r)
+		b.Logf("pair %d: saxsdog %.0f frames/s %.3f CPU ms/frame; server %.0f frames/s %.3f CPU ms/frame, feeder %.3f; ratio %.3f",
+			i, r, dCPU[i], r2, c, fc, r2/r)
+	}
+	b.ReportMetric(median(dFixed), "saxsdog-fixed-s")
+	b.ReportMetric(median(dRate), "saxsdog-frames/s")
+	b.ReportMetric(median(dCPU), "saxsdog-cpu-ms/frame")
+	b.ReportMetric(median(sFixed), "server-fixed-s")
+	b.ReportMetric(median(sRate), "server-frames/s")
+	b.ReportMetric(median(sCPU), "server-cpu-ms/frame")
+	b.ReportMetric(median(fCPU), "feeder-cpu-ms/frame")
+	b.ReportMetric(median(ratio), "ratio")
+}
+
+// median returns the median of v (which it sorts).
+func median(v []float64) float64 {
+	sort.Float64s(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
 }
 
 // cpuSeconds returns the user and system CPU time of a running process
