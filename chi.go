@@ -93,6 +93,14 @@ func writeChi(w io.Writer, header []byte, c *Curve) error {
 		buf = append(buf, chiColumnLabels[len(`["Scattering Vector  q [$nm^{-1}$]`):]...)
 	}
 	buf = append(buf, "\n   "...)
+	return writeChiRows(w, buf, c)
+}
+
+// writeChiRows appends the row count of c and its rows (numpy savetxt's
+// "%.18e" columns q, I, σ) to buf, writing buf to w whenever it fills and
+// at the end.
+func writeChiRows(w io.Writer, buf []byte, c *Curve) error {
+	n := len(c.Q)
 	buf = strconv.AppendInt(buf, int64(n), 10)
 	buf = append(buf, "\n "...)
 	for k := range n {

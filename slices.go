@@ -426,21 +426,7 @@ func writeSliceChi(w io.Writer, header []byte, labels string, c *Curve) error {
 	buf = append(buf, '\n')
 	buf = append(buf, labels...)
 	buf = append(buf, "\nIntensity\n   "...)
-	buf = strconv.AppendInt(buf, int64(n), 10)
-	buf = append(buf, "\n "...)
-	for k := range n {
-		if len(buf) > cap(buf)-128 {
-			if _, err := w.Write(buf); err != nil {
-				return fmt.Errorf("chi: %w", err)
-			}
-			buf = buf[:0]
-		}
-		buf = appendChiRow(buf, c.Q[k], c.I[k], c.Sigma[k])
-	}
-	if _, err := w.Write(buf); err != nil {
-		return fmt.Errorf("chi: %w", err)
-	}
-	return nil
+	return writeChiRows(w, buf, c)
 }
 
 // WriteSliceChi writes slice i of r (from this integrator) as a .chi file
