@@ -186,10 +186,32 @@ func TestServerOverwriteFilesAndLiveList(t *testing.T) {
 	require.NoError(t, err)
 
 	// OverwriteFiles false: readdir finds the frames, skips them all.
+	before, fl := skipPhase(t, c, stat, frames, chis, list, listed)
+	assert.Len(t, fl["Radial0"], len(frames), "the skipped frames' outputs are result files")
+	// An original client (no additions asked for) gets no new member.
+	plain := *c
+	plain.Plain = true
+	r, err = plain.Do(ctx, "stat", nil, nil)
+	require.NoError(t, err)
+	assert.NotContains(t, r.Map()["stat"], StatSkipped)
+
+	// OverwriteFiles true: converted again, rewritten, listed again.
+	rewritePhase(t, c, stat, frames, chis, list, before, qRange)
+	assert.Zero(t, statNumber(t, stat(), StatSkipped))
+}
+
+// skipPhase asks a new queue of exp/setup1 with OverwriteFiles false to
+// convert the frames, whose outputs chis exist and are listed in list
+// (its content listed): every frame is skipped, no file is touched and
+// the list stays as it was. It returns the outputs' states before and the
+// fileslist reply.
+func skipPhase(t *testing.T, c *Client, stat func() *Reply, frames, chis []string, list string, listed []byte) (map[string]fileState, map[string]any) {
+	t.Helper()
+	ctx := context.Background()
 	ageFiles(t, frames, chis)
 	before := fileStates(t, chis)
-	arg, atts = forkRequest(t, []string{"exp", "setup1"}, map[string]any{"Live-Filelisting": true, "OverwriteFiles": false})
-	r, err = c.Do(ctx, "new", arg, atts)
+	arg, atts := forkRequest(t, []string{"exp", "setup1"}, map[string]any{"Live-Filelisting": true, "OverwriteFiles": false})
+	r, err := c.Do(ctx, "new", arg, atts)
 	require.NoError(t, err)
 	require.Equal(t, ResultNewQueue, r.Result, string(r.Raw))
 	r, err = c.Do(ctx, "readdir", nil, nil)
@@ -208,19 +230,19 @@ func TestServerOverwriteFilesAndLiveList(t *testing.T) {
 	r, err = c.Do(ctx, "fileslist", nil, nil)
 	require.NoError(t, err)
 	fl := r.Map()["fileslist"].(map[string]any)
-	assert.Len(t, fl["Radial0"], len(frames), "the skipped frames' outputs are result files")
 	assert.Empty(t, fl["Failed"], "a skipped frame is no failure")
-	// An original client (no additions asked for) gets no new member.
-	plain := *c
-	plain.Plain = true
-	r, err = plain.Do(ctx, "stat", nil, nil)
-	require.NoError(t, err)
-	assert.NotContains(t, r.Map()["stat"], StatSkipped)
+	return before, fl
+}
 
-	// OverwriteFiles true: converted again, rewritten, listed again.
+// rewritePhase removes list and asks a new queue of exp/setup1 with
+// OverwriteFiles true to convert the frames again: every output is
+// rewritten (newer than before) and listed again.
+func rewritePhase(t *testing.T, c *Client, stat func() *Reply, frames, chis []string, list string, before map[string]fileState, qRange func(string) (float64, float64)) {
+	t.Helper()
+	ctx := context.Background()
 	require.NoError(t, os.Remove(list))
-	arg, atts = forkRequest(t, []string{"exp", "setup1"}, map[string]any{"Live-Filelisting": true, "OverwriteFiles": true})
-	r, err = c.Do(ctx, "new", arg, atts)
+	arg, atts := forkRequest(t, []string{"exp", "setup1"}, map[string]any{"Live-Filelisting": true, "OverwriteFiles": true})
+	r, err := c.Do(ctx, "new", arg, atts)
 	require.NoError(t, err)
 	require.Equal(t, ResultNewQueue, r.Result, string(r.Raw))
 	_, err = c.Do(ctx, "readdir", nil, nil)
@@ -234,7 +256,6 @@ func TestServerOverwriteFilesAndLiveList(t *testing.T) {
 		return bytes.Count(data, []byte("\n")) >= len(chis)
 	})
 	testframes.CheckLiveList(t, list, chis, qRange)
-	assert.Zero(t, statNumber(t, stat(), StatSkipped))
 }
 
 // Without the keys the server writes no list and converts every frame
@@ -351,40 +372,8 @@ func TestClusterOverwriteFilesAndLiveList(t *testing.T) {
 	require.NoError(t, err)
 
 	// OverwriteFiles false: the workers skip every frame of readdir.
-	ageFiles(t, frames, chis)
-	before := fileStates(t, chis)
-	arg, atts = forkRequest(t, []string{"exp", "setup1"}, map[string]any{"Live-Filelisting": true, "OverwriteFiles": false})
-	r, err = c.Do(ctx, "new", arg, atts)
-	require.NoError(t, err)
-	require.Equal(t, ResultNewQueue, r.Result, string(r.Raw))
-	_, err = c.Do(ctx, "readdir", nil, nil)
-	require.NoError(t, err)
-	waitFor(t, "all frames skipped", func() bool { return statNumber(t, stat(), StatSkipped) == len(frames) })
-	st := stat()
-	assert.Zero(t, statNumber(t, st, "images processed"))
-	assert.Zero(t, statNumber(t, st, "queue length"))
-	for p, s := range fileStates(t, chis) {
-		assert.True(t, bytes.Equal(s.data, before[p].data) && s.mtime.Equal(before[p].mtime), "%s touched although OverwriteFiles is false", p)
-	}
-	now, err := os.ReadFile(list)
-	require.NoError(t, err)
-	assert.Equal(t, string(listed), string(now), "skipped frames listed")
-	r, err = c.Do(ctx, "fileslist", nil, nil)
-	require.NoError(t, err)
-	fl := r.Map()["fileslist"].(map[string]any)
-	assert.Empty(t, fl["Failed"], "a skipped frame is no failure")
+	before, _ := skipPhase(t, c, stat, frames, chis, list, listed)
 
 	// OverwriteFiles true: converted again.
-	require.NoError(t, os.Remove(list))
-	arg, atts = forkRequest(t, []string{"exp", "setup1"}, map[string]any{"Live-Filelisting": true, "OverwriteFiles": true})
-	r, err = c.Do(ctx, "new", arg, atts)
-	require.NoError(t, err)
-	require.Equal(t, ResultNewQueue, r.Result, string(r.Raw))
-	_, err = c.Do(ctx, "readdir", nil, nil)
-	require.NoError(t, err)
-	waitFor(t, "all frames converted again", func() bool { return statNumber(t, stat(), "images processed") == len(frames) })
-	for p, s := range fileStates(t, chis) {
-		assert.True(t, s.mtime.After(before[p].mtime), "%s not rewritten with OverwriteFiles true", p)
-	}
-	testframes.CheckLiveList(t, list, chis, qRange)
+	rewritePhase(t, c, stat, frames, chis, list, before, qRange)
 }
