@@ -25,3 +25,24 @@ func TestClusterLiveListLeavesOutSlices(t *testing.T) {
 	old := cluster.Result{Outputs: []string{"/abs/y.chi"}, Curves: []cluster.Curve{{I0: 4, I1: 5, I2: 6}}}
 	assert.Equal(t, []filelist.Entry{{Path: "/abs/y.chi", I0: 4, I1: 5, I2: 6}}, q.listEntries(old))
 }
+
+// The fileslist keys a frame's outputs by their index within the frame:
+// Radial<i> for the curves and Slice<i> for the slices (x_cS<i>.chi), the
+// frames of a multi-frame file in turn; without slices every output keeps
+// the key Radial<i> of its index, as before slices existed.
+func TestFileslistKeysOfSlices(t *testing.T) {
+	masks := []any{map[string]any{"MaskFile": "a.msk"}, map[string]any{"MaskFile": "b.msk"}}
+	gisaxs := &queue{files: map[string][]string{}}
+	gisaxs.spec.calJSON = map[string]any{"Masks": masks, "Slices": []any{map[string]any{"Direction": "x"}}}
+	gisaxs.addFilesLocked([]string{"x_00000_cR0.chi", "", "x_00000_cS2.chi", "x_00001_cR0.chi", "x_00001_cR1.chi", "x_00001_cS2.chi"})
+	assert.Equal(t, map[string][]string{
+		"Radial0": {"x_00000_cR0.chi", "x_00001_cR0.chi"},
+		"Radial1": {"x_00001_cR1.chi"},
+		"Slice2":  {"x_00000_cS2.chi", "x_00001_cS2.chi"},
+	}, gisaxs.files)
+
+	plain := &queue{files: map[string][]string{}}
+	plain.spec.calJSON = map[string]any{"Masks": masks[:1]}
+	plain.addFilesLocked([]string{"y_00000.chi", "y_00001.chi", "y_00002.chi"})
+	assert.Equal(t, map[string][]string{"Radial0": {"y_00000.chi"}, "Radial1": {"y_00001.chi"}, "Radial2": {"y_00002.chi"}}, plain.files)
+}

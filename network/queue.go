@@ -248,8 +248,14 @@ func (q *queue) skippedLocked(path string, outputs []string) {
 
 // addFilesLocked adds the .chi files of a frame to the fileslist. Callers
 // hold q.mu.
+//
+// Without slices the outputs are keyed Radial<i> by their index, as
+// before slices existed. With slices a frame's outputs are its nm curves'
+// files, then its slices' (x_cS<nm+k>.chi), and a multi-frame file's are
+// those of each frame in turn: each is keyed by its index within its
+// frame, Radial<i> or Slice<i>.
 func (q *queue) addFilesLocked(outputs []string) {
-	nm := len(maskConfs(q.spec.calJSON)) // outputs from nm on are the slices
+	nm, ns := len(maskConfs(q.spec.calJSON)), len(sliceConfs(q.spec.calJSON))
 	for i, o := range outputs {
 		if o == "" {
 			continue
@@ -258,8 +264,12 @@ func (q *queue) addFilesLocked(outputs []string) {
 			o = q.rel(o)
 		}
 		key := curveKey("Radial", i)
-		if i >= nm {
-			key = curveKey("Slice", i) // as the file's _cS<i>
+		if ns > 0 {
+			if k := i % (nm + ns); k >= nm {
+				key = curveKey("Slice", k) // as the file's _cS<k>
+			} else {
+				key = curveKey("Radial", k)
+			}
 		}
 		q.files[key] = append(q.files[key], o)
 	}
