@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"path/filepath"
 	"strconv"
@@ -56,11 +57,15 @@ const (
 // the band counts.
 const NoMaskRef = -1
 
-// Header line 2 of a slice .chi file, the pyjson encoding of the
-// original's column labels (spacing as in the original).
+// The original's column labels of a slice (spacing as in the original),
+// and header line 2 of a slice .chi file, their pyjson encoding.
 const (
-	sliceLabelsQz = `["GISAXS Scattering Vector $q_{z} [nm^{-1}]$", "Intensity (Count/Pixel)", "Error Margin"]`
-	sliceLabelsQy = `["GISAXS Scattering Vector  $ q_{y} [nm^{-1}]$", "Intensity (Count/Pixel)", "Error Margin"]`
+	sliceLabelQz  = "GISAXS Scattering Vector $q_{z} [nm^{-1}]$"
+	sliceLabelQy  = "GISAXS Scattering Vector  $ q_{y} [nm^{-1}]$"
+	sliceLabelI   = "Intensity (Count/Pixel)"
+	sliceLabelErr = "Error Margin"
+	sliceLabelsQz = `["` + sliceLabelQz + `", "` + sliceLabelI + `", "` + sliceLabelErr + `"]`
+	sliceLabelsQy = `["` + sliceLabelQy + `", "` + sliceLabelI + `", "` + sliceLabelErr + `"]`
 )
 
 // SliceConfig is one GISAXS slice of the 2.0 schema's Slices[]: a band of
@@ -166,10 +171,7 @@ func legacySliceNumbers(v any) (any, []string) {
 				continue // left to the schema, which names the field
 			}
 			if cp == nil {
-				cp = make(map[string]any, len(m))
-				for k, x := range m {
-					cp[k] = x
-				}
+				cp = maps.Clone(m)
 			}
 			cp[key] = json.Number(strings.TrimSpace(str))
 			changed = append(changed, slicePointer(i, key))
@@ -181,10 +183,7 @@ func legacySliceNumbers(v any) (any, []string) {
 	if changed == nil {
 		return v, nil
 	}
-	root := make(map[string]any, len(obj))
-	for k, x := range obj {
-		root[k] = x
-	}
+	root := maps.Clone(obj)
 	root["Slices"] = out
 	return root, changed
 }
@@ -383,9 +382,9 @@ func (ig *Integrator) SliceLabels(i int) [3]string { return SliceColumnLabels(ig
 // plot reply.
 func SliceColumnLabels(plane string) [3]string {
 	if plane == PlaneVertical {
-		return [3]string{"GISAXS Scattering Vector $q_{z} [nm^{-1}]$", "Intensity (Count/Pixel)", "Error Margin"}
+		return [3]string{sliceLabelQz, sliceLabelI, sliceLabelErr}
 	}
-	return [3]string{"GISAXS Scattering Vector  $ q_{y} [nm^{-1}]$", "Intensity (Count/Pixel)", "Error Margin"}
+	return [3]string{sliceLabelQy, sliceLabelI, sliceLabelErr}
 }
 
 // SlicePaths returns the .chi files of the slices for path:
