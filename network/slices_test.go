@@ -92,6 +92,14 @@ func gisaxsServe(t *testing.T, arg Obj, atts [][]byte, clustered bool) (string, 
 // and returns the .chi files by name.
 func gisaxsReference(t *testing.T, arg Obj) map[string][]byte {
 	t.Helper()
+	return readChis(t, filepath.Join(gisaxsReferenceRun(t, arg), "work"))
+}
+
+// gisaxsReferenceRun converts the frames of run1 with the saxsdog pipeline
+// (its live file list as the calibration asks) and returns its folder:
+// run1, work (the .chi files) and results (the list).
+func gisaxsReferenceRun(t *testing.T, arg Obj) string {
+	t.Helper()
 	ref := t.TempDir()
 	frames, _ := filepath.Glob(filepath.Join(sampleDir, "frames", "run1", "*.tif"))
 	for _, f := range frames {
@@ -104,10 +112,45 @@ func gisaxsReference(t *testing.T, arg Obj) map[string][]byte {
 	require.NoError(t, os.WriteFile(filepath.Join(ref, "gisaxs", "cal.json"), text, 0o644)) // MaskFile ../sample/mask.msk
 	cal, err := saxs.LoadCalibration(filepath.Join(ref, "gisaxs", "cal.json"))
 	require.NoError(t, err)
-	s, err := batch.Run(context.Background(), batch.Config{Calibration: cal, Roots: []string{filepath.Join(ref, "run1")}, RelPath: "../work", ErrorLog: "-"})
+	s, err := batch.Run(context.Background(), batch.Config{Calibration: cal, Roots: []string{filepath.Join(ref, "run1")}, RelPath: "../work", ErrorLog: "-",
+		LiveFileList: cal.LiveFileList()})
 	require.NoError(t, err)
 	require.Equal(t, len(frames), s.Converted)
-	return readChis(t, filepath.Join(ref, "work"))
+	return ref
+}
+
+// sortedLines returns the lines of the file at path, sorted.
+func sortedLines(t *testing.T, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	l := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	sort.Strings(l)
+	return l
+}
+
+// With Live-Filelisting a GISAXS run lists the written radial curves'
+// files with their parameters and not the slices' (which have none), the
+// same lines through saxsdog, the server and a cluster worker (whose
+// results carry the slices' outputs too).
+func TestGISAXSLiveListSaxsdogServerWorker(t *testing.T) {
+	arg, atts := gisaxsRequest(t)
+	arg["calibration"].(map[string]any)["Live-Filelisting"] = true
+	want := sortedLines(t, filepath.Join(gisaxsReferenceRun(t, arg), "results", "filelist_run1.txt"))
+	frames, _ := filepath.Glob(filepath.Join(sampleDir, "frames", "run1", "*.tif"))
+	require.Len(t, want, len(frames), "one line per frame: its _cR1 (GISAXSmode: no _cR0; slices not listed)")
+	for _, l := range want {
+		require.Regexp(t, `^work/\S+_cR1\.chi, `, l)
+	}
+	for _, clustered := range []bool{false, true} {
+		dir, _ := gisaxsServe(t, arg, atts, clustered)
+		list := filepath.Join(dir, "results", "filelist_run1.txt")
+		waitFor(t, "the list complete", func() bool {
+			data, _ := os.ReadFile(list)
+			return bytes.Count(data, []byte("\n")) >= len(want)
+		})
+		assert.Equal(t, want, sortedLines(t, list), "clustered %v: saxsdog's lines", clustered)
+	}
 }
 
 func readChis(t *testing.T, dir string) map[string][]byte {

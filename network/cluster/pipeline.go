@@ -206,14 +206,10 @@ func (p *pipeline) Write(f *batch.Frame) error {
 			m = map[string]Params{}
 			p.params[f.Input] = m
 		}
-		cs := fc.curves // the radial curves come first in ChiPaths; slices have no parameters
+		cs := fc.curves // ChiPaths are the curves' files (the slices' are not among them)
 		for k, chi := range f.ChiPaths {
-			switch {
-			case chi == "":
-			case k < len(cs):
+			if chi != "" && k < len(cs) {
 				m[chi] = Params{I0: cs[k].I0, I1: cs[k].I1, I2: cs[k].I2}
-			default:
-				m[chi] = Params{Slice: true}
 			}
 		}
 	}
@@ -256,6 +252,25 @@ func (p *pipeline) take(path string) (*held, frameCurves, map[string]Params) {
 	return h, c, pr
 }
 
+// outputParams returns the parameters of each of a converted frame's
+// outputs: those its curves recorded in params (by .chi file), and
+// Params{Slice: true} for an output without any, a GISAXS slice's file
+// ("" outputs get zero Params).
+func outputParams(outputs []string, params map[string]Params) []Params {
+	prs := make([]Params, len(outputs))
+	for i, o := range outputs {
+		if o == "" {
+			continue
+		}
+		if p, ok := params[o]; ok {
+			prs[i] = p
+		} else {
+			prs[i] = Params{Slice: true}
+		}
+	}
+	return prs
+}
+
 // finish answers the job of a frame: result and ack, or failure.
 func (p *pipeline) finish(fr batch.FileResult) {
 	h, curves, params := p.take(fr.Path)
@@ -273,17 +288,14 @@ func (p *pipeline) finish(fr batch.FileResult) {
 	}
 	defer w.release()
 	outs := make([]string, len(fr.Outputs))
-	var prs []Params
-	if fr.Status == batch.Converted {
-		prs = make([]Params, len(fr.Outputs))
-	}
 	for i, o := range fr.Outputs {
 		if o != "" {
 			outs[i] = w.rel(o)
-			if prs != nil {
-				prs[i] = params[o]
-			}
 		}
+	}
+	var prs []Params
+	if fr.Status == batch.Converted {
+		prs = outputParams(fr.Outputs, params)
 	}
 	r := Result{Job: h.job.ID, Queue: h.job.Queue, Frame: h.job.Frame, Outputs: outs, Curves: curves.curves, Slices: curves.slices,
 		Params: prs, Skipped: fr.Status == batch.Skipped, Worker: w.cfg.Name, Delivery: h.delivered, Written: time.Now()}

@@ -140,8 +140,8 @@ type Params struct {
 	I0 Float `json:"I0"`
 	I1 Float `json:"I1"`
 	I2 Float `json:"I2"`
-	// Slice marks the output of a GISAXS slice, which has no integral
-	// parameters and is not listed in the live file list.
+	// Slice marks an output without integral parameters, a GISAXS slice's
+	// file: the head leaves it out of the live file list.
 	Slice bool `json:"slice,omitempty"`
 }
 
