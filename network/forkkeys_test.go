@@ -45,38 +45,6 @@ func globChi(t *testing.T, dir string) []string {
 	return l
 }
 
-type fileState struct {
-	data  []byte
-	mtime time.Time
-}
-
-func fileStates(t *testing.T, paths []string) map[string]fileState {
-	t.Helper()
-	out := map[string]fileState{}
-	for _, p := range paths {
-		data, err := os.ReadFile(p)
-		require.NoError(t, err)
-		fi, err := os.Stat(p)
-		require.NoError(t, err)
-		out[p] = fileState{data, fi.ModTime()}
-	}
-	return out
-}
-
-// ageFiles sets the frames' time stamps two hours back and the outputs'
-// one hour back: the outputs stay newer than their frames, and a rewrite
-// shows in the time stamp.
-func ageFiles(t *testing.T, frames, outputs []string) {
-	t.Helper()
-	old := time.Now().Add(-time.Hour)
-	for _, f := range frames {
-		require.NoError(t, os.Chtimes(f, old.Add(-time.Hour), old.Add(-time.Hour)))
-	}
-	for _, p := range outputs {
-		require.NoError(t, os.Chtimes(p, old, old))
-	}
-}
-
 // follower reads a growing file like tail -f in a goroutine until stop is
 // called, and counts the lines it saw whole and those that did not parse.
 type follower struct {
@@ -205,11 +173,11 @@ func TestServerOverwriteFilesAndLiveList(t *testing.T) {
 // (its content listed): every frame is skipped, no file is touched and
 // the list stays as it was. It returns the outputs' states before and the
 // fileslist reply.
-func skipPhase(t *testing.T, c *Client, stat func() *Reply, frames, chis []string, list string, listed []byte) (map[string]fileState, map[string]any) {
+func skipPhase(t *testing.T, c *Client, stat func() *Reply, frames, chis []string, list string, listed []byte) (map[string]testframes.FileState, map[string]any) {
 	t.Helper()
 	ctx := context.Background()
-	ageFiles(t, frames, chis)
-	before := fileStates(t, chis)
+	testframes.AgeFiles(t, frames, chis)
+	before := testframes.FileStates(t, chis)
 	arg, atts := forkRequest(t, []string{"exp", "setup1"}, map[string]any{"Live-Filelisting": true, "OverwriteFiles": false})
 	r, err := c.Do(ctx, "new", arg, atts)
 	require.NoError(t, err)
@@ -221,8 +189,8 @@ func skipPhase(t *testing.T, c *Client, stat func() *Reply, frames, chis []strin
 	st := stat()
 	assert.Zero(t, statNumber(t, st, "images processed"))
 	assert.Zero(t, statNumber(t, st, "queue length"), "skipped frames are not waiting")
-	for p, s := range fileStates(t, chis) {
-		assert.True(t, bytes.Equal(s.data, before[p].data) && s.mtime.Equal(before[p].mtime), "%s touched although OverwriteFiles is false", p)
+	for p, s := range testframes.FileStates(t, chis) {
+		assert.True(t, s.Same(before[p]), "%s touched although OverwriteFiles is false", p)
 	}
 	now, err := os.ReadFile(list)
 	require.NoError(t, err)
@@ -237,7 +205,7 @@ func skipPhase(t *testing.T, c *Client, stat func() *Reply, frames, chis []strin
 // rewritePhase removes list and asks a new queue of exp/setup1 with
 // OverwriteFiles true to convert the frames again: every output is
 // rewritten (newer than before) and listed again.
-func rewritePhase(t *testing.T, c *Client, stat func() *Reply, frames, chis []string, list string, before map[string]fileState, qRange func(string) (float64, float64)) {
+func rewritePhase(t *testing.T, c *Client, stat func() *Reply, frames, chis []string, list string, before map[string]testframes.FileState, qRange func(string) (float64, float64)) {
 	t.Helper()
 	ctx := context.Background()
 	require.NoError(t, os.Remove(list))
@@ -248,8 +216,8 @@ func rewritePhase(t *testing.T, c *Client, stat func() *Reply, frames, chis []st
 	_, err = c.Do(ctx, "readdir", nil, nil)
 	require.NoError(t, err)
 	waitFor(t, "all frames converted again", func() bool { return statNumber(t, stat(), "images processed") == len(frames) })
-	for p, s := range fileStates(t, chis) {
-		assert.True(t, s.mtime.After(before[p].mtime), "%s not rewritten with OverwriteFiles true", p)
+	for p, s := range testframes.FileStates(t, chis) {
+		assert.True(t, s.MTime.After(before[p].MTime), "%s not rewritten with OverwriteFiles true", p)
 	}
 	waitFor(t, "the list complete", func() bool {
 		data, _ := os.ReadFile(list)
@@ -272,8 +240,8 @@ func TestServerWithoutForkKeys(t *testing.T) {
 	for _, f := range frames {
 		run = append(run, filepath.Join(dir, "run1", filepath.Base(f)))
 	}
-	ageFiles(t, run, chis)
-	before := fileStates(t, chis)
+	testframes.AgeFiles(t, run, chis)
+	before := testframes.FileStates(t, chis)
 	_, err = c.Do(ctx, "readdir", nil, nil)
 	require.NoError(t, err)
 	waitFor(t, "the frames converted again", func() bool {
@@ -281,9 +249,9 @@ func TestServerWithoutForkKeys(t *testing.T) {
 		require.NoError(t, err)
 		return statNumber(t, r, "images processed") == len(frames)
 	})
-	for p, s := range fileStates(t, chis) {
-		assert.True(t, s.mtime.After(before[p].mtime), "%s not rewritten", p)
-		assert.True(t, bytes.Equal(s.data, before[p].data), "%s: other bytes", p)
+	for p, s := range testframes.FileStates(t, chis) {
+		assert.True(t, s.MTime.After(before[p].MTime), "%s not rewritten", p)
+		assert.True(t, bytes.Equal(s.Data, before[p].Data), "%s: other bytes", p)
 	}
 }
 

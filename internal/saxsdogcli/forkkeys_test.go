@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/saxsdog/saxs/internal/testframes"
 )
@@ -88,45 +87,6 @@ func chiFiles(t *testing.T, dir string) []string {
 	return out
 }
 
-type fileState struct {
-	data  []byte
-	mtime time.Time
-}
-
-func states(t *testing.T, paths []string) map[string]fileState {
-	t.Helper()
-	out := map[string]fileState{}
-	for _, p := range paths {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fi, err := os.Stat(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[p] = fileState{data, fi.ModTime()}
-	}
-	return out
-}
-
-// setOld marks the outputs as written in the past (and so as before a
-// rewrite), keeping them newer than the frames.
-func setOld(t *testing.T, paths []string, frames []string) {
-	t.Helper()
-	old := time.Now().Add(-time.Hour)
-	for _, f := range frames {
-		if err := os.Chtimes(f, old.Add(-time.Hour), old.Add(-time.Hour)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, p := range paths {
-		if err := os.Chtimes(p, old, old); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // The fork's OverwriteFiles in saxsdog: false skips the frames whose
 // outputs exist, leaving them as they are (content and time stamp) and
 // counting them as skipped, not failed; true (and absent) converts them
@@ -154,23 +114,23 @@ func TestOverwriteFilesAndLiveList(t *testing.T) {
 	if len(chis) != 2*len(frames) {
 		t.Fatalf("%d .chi files, want %d", len(chis), 2*len(frames))
 	}
-	reference := states(t, chis)
+	reference := testframes.FileStates(t, chis)
 	if _, err := os.Stat(filepath.Join(dir, "exp", "results")); !os.IsNotExist(err) {
 		t.Errorf("a results folder without Live-Filelisting: %v", err)
 	}
 
 	// OverwriteFiles false, with the list: every frame skipped, nothing
 	// touched, nothing listed.
-	setOld(t, chis, frames)
-	before := states(t, chis)
+	testframes.AgeFiles(t, frames, chis)
+	before := testframes.FileStates(t, chis)
 	forkCal(t, sample, dir, 2, map[string]any{"OverwriteFiles": false, "Live-Filelisting": true})
 	code, stdout, stderr = runMain(t, dir, "-R", "../work", "exp/setup1")
 	if code != ExitOK {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
 	wantSummary(t, stdout, 0, len(frames), 0)
-	for p, st := range states(t, chis) {
-		if !bytes.Equal(st.data, before[p].data) || !st.mtime.Equal(before[p].mtime) {
+	for p, st := range testframes.FileStates(t, chis) {
+		if !st.Same(before[p]) {
 			t.Errorf("%s changed although OverwriteFiles is false", p)
 		}
 	}
@@ -197,19 +157,19 @@ func TestOverwriteFilesAndLiveList(t *testing.T) {
 	// (the header records the calibration: compare with the reference
 	// after the keys) and new time stamps; N frames give one line per
 	// .chi file.
-	setOld(t, chis, frames)
-	before = states(t, chis)
+	testframes.AgeFiles(t, frames, chis)
+	before = testframes.FileStates(t, chis)
 	forkCal(t, sample, dir, 2, map[string]any{"OverwriteFiles": true, "Live-Filelisting": true})
 	code, stdout, stderr = runMain(t, dir, "-R", "../work", "exp/setup1")
 	if code != ExitOK {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
 	wantSummary(t, stdout, len(frames), 0, 0)
-	for p, st := range states(t, chis) {
-		if !st.mtime.After(before[p].mtime) {
+	for p, st := range testframes.FileStates(t, chis) {
+		if !st.MTime.After(before[p].MTime) {
 			t.Errorf("%s not rewritten with OverwriteFiles true", p)
 		}
-		if !sameData(st.data, reference[p].data) {
+		if !sameData(st.Data, reference[p].Data) {
 			t.Errorf("%s: the curve differs from the run without the keys", p)
 		}
 	}
