@@ -810,11 +810,9 @@ type job struct {
 	tracked bool // watch mode: read failures go back to the tracker
 	rescan  bool // watch mode: found by a rescan or announced, not by an event
 
-	// statted tells that path has just been stat'ed, with the result
-	// stamp or the error statErr (the tracker's last check, or the
-	// worker's stat), so that the read need not do it again.
+	// statted tells that the worker has just stat'ed path, with the error
+	// statErr, so that the read need not do it again.
 	statted bool
-	stamp   stamp
 	statErr error
 }
 
@@ -1014,8 +1012,8 @@ func (c *Converter) worker(ctx context.Context, r *run, jobs <-chan job) {
 			default:
 			}
 		}
-		st := j.stamp
-		if j.tracked && !j.statted {
+		var st stamp
+		if j.tracked {
 			// Before reading: a later change is seen as one. The read
 			// below trusts this stat (no second one per frame).
 			st, j.statErr = statFrame(j.path)

@@ -318,12 +318,11 @@ func minTime(a, b time.Time) time.Time {
 	return a
 }
 
-// readyFrame is a stable frame handed to the workers: its path, the stamp
-// of the check that found it stable, and whether it came by a rescan or an
-// announcement rather than by an event of its own.
+// readyFrame is a stable frame handed to the workers: its path, and
+// whether it came by a rescan or an announcement rather than by an event
+// of its own.
 type readyFrame struct {
 	path   string
-	stamp  stamp
 	rescan bool
 }
 
@@ -346,7 +345,7 @@ func (t *tracker) nextReady(ctx context.Context) (readyFrame, bool) {
 			}
 			e.state = stateBusy
 			e.seq++
-			f := readyFrame{path: e.path, stamp: e.stamp, rescan: e.rescan}
+			f := readyFrame{path: e.path, rescan: e.rescan}
 			t.mu.Unlock()
 			return f, true
 		}

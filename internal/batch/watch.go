@@ -173,10 +173,11 @@ func (w *watcher) feed(ctx context.Context, send func(job) error) {
 			w.t.jobDone(path, st)
 			continue
 		}
-		// The stamp of the check that found the frame stable stands for
-		// the stat before its read: a change since then comes with an
-		// event (or a poll), which makes the tracker check it again.
-		j.tracked, j.statted, j.stamp, j.rescan = true, true, f.stamp, f.rescan
+		// The worker stats the frame again just before its read (not the
+		// stamp of the check that found it stable: a frame written after
+		// that check, e.g. created empty and found stable before its data
+		// came, would be recorded with the old stamp and converted again).
+		j.tracked, j.rescan = true, f.rescan
 		if send(j) != nil {
 			return
 		}
