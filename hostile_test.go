@@ -209,7 +209,8 @@ func TestScaleMatHostileSizes(t *testing.T) {
 
 // Reading a TIFF from a file (through io.ReaderAt, in windows) gives the
 // same image or the same error as decoding it from memory, and so does
-// reading it as a mask.
+// reading it as a mask; ImageReader.CheckFile gives the same error, or
+// none.
 func FuzzReadFileMatchesDecodeTIFF(f *testing.F) {
 	for _, s := range fuzzSeeds() {
 		f.Add(s)
@@ -233,6 +234,10 @@ func FuzzReadFileMatchesDecodeTIFF(f *testing.F) {
 		gerr := r.ReadFile(path, &got)
 		if (werr == nil) != (gerr == nil) || werr != nil && werr.Error() != gerr.Error() {
 			t.Fatalf("DecodeTIFF: %v; ReadFile: %v", werr, gerr)
+		}
+		// CheckFile decides as ReadFile does, without the samples.
+		if cerr := r.CheckFile(path); (cerr == nil) != (gerr == nil) || cerr != nil && cerr.Error() != gerr.Error() {
+			t.Fatalf("ReadFile: %v; CheckFile: %v", gerr, cerr)
 		}
 		if werr != nil {
 			return

@@ -145,6 +145,7 @@ type tiffDecoder struct {
 	win    []byte      // r: bytes win0 .. win0+len(win) of the file
 	win0   int64
 	spare  []byte                 // r: a buffer the first window may reuse
+	window int                    // r: the size of a window, tiffWindow if 0
 	strips []byte                 // r: buffer for one strip, reused
 	check  func(tiffLayout) error // if not nil, may refuse the layout before the pixels are read
 	name   string
@@ -157,6 +158,9 @@ type tiffDecoder struct {
 
 // tiffWindow is the size of the windows in which a file's metadata is read.
 const tiffWindow = 64 << 10
+
+// checkWindow is the window size of ImageReader.CheckFile.
+const checkWindow = 4 << 10
 
 // tiffChunk is the number of samples read from a file at a time.
 const tiffChunk = 256 << 10
@@ -178,7 +182,11 @@ func (d *tiffDecoder) at(off int64, n int) []byte {
 	if off >= d.win0 && off+int64(n) <= d.win0+int64(len(d.win)) {
 		return d.win[off-d.win0:][:n]
 	}
-	m := int(min(int64(max(n, tiffWindow)), d.size-off))
+	win := tiffWindow
+	if d.window > 0 {
+		win = d.window
+	}
+	m := int(min(int64(max(n, win)), d.size-off))
 	var buf []byte
 	if cap(d.spare) >= m {
 		buf, d.spare = d.spare[:m], nil
@@ -340,15 +348,7 @@ func DecodeTIFF(data []byte, name string, dst *Image) error {
 // decode decodes the first image of the decoder's file into dst.
 func (d *tiffDecoder) decode(dst *Image) (err error) {
 	if d.r != nil {
-		defer func() {
-			if p := recover(); p != nil {
-				re, ok := p.(tiffReadError)
-				if !ok {
-					panic(p)
-				}
-				err = fmt.Errorf("%s: %w", d.name, re.err)
-			}
-		}()
+		defer d.recoverRead(&err)
 	}
 	l, err := d.layout()
 	if err != nil {
@@ -416,6 +416,18 @@ func (d *tiffDecoder) decode(dst *Image) (err error) {
 		}
 	}
 	return nil
+}
+
+// recoverRead, deferred, turns the panic of a failed read of the
+// decoder's file (tiffReadError) into *err, naming the file.
+func (d *tiffDecoder) recoverRead(err *error) {
+	if p := recover(); p != nil {
+		re, ok := p.(tiffReadError)
+		if !ok {
+			panic(p)
+		}
+		*err = fmt.Errorf("%s: %w", d.name, re.err)
+	}
 }
 
 // readStripsInto reads the strips of a 32-bit little-endian integer frame
@@ -782,6 +794,35 @@ func (r *ImageReader) ReadFile(path string, dst *Image) error {
 	d := tiffDecoder{r: f, size: size, name: path, spare: r.head, strips: r.strips, direct: true}
 	err = d.decode(dst)
 	r.strips = d.strips
+	return err
+}
+
+// CheckFile reports whether the file at path holds a TIFF frame that
+// [ImageReader.ReadFile] reads whole, without reading its samples: it
+// makes ReadFile's checks of the header, the IFD, the tags and the places
+// of the strips against the file's size, and returns the error ReadFile
+// would return for a file that fails them (a *FormatError with its byte
+// offset). A frame still being written fails it as long as one of its
+// strips extends past the end of the file. Samples are not checked, as
+// every bit pattern is a sample, so a file that passes is read by ReadFile
+// unless it changes in between. It reads a few kilobytes where ReadFile
+// reads the whole frame, which is what a feeder that only announces
+// complete frames needs.
+func (r *ImageReader) CheckFile(path string) (err error) {
+	f, size, err := openRegular(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if cap(r.head) < tiffWindow {
+		r.head = make([]byte, tiffWindow)
+	}
+	// Small windows: the header, the IFD and the tag values are in the
+	// first kilobytes of a detector's TIFF (Pilatus: the IFD at byte 130,
+	// the samples from byte 4096).
+	d := tiffDecoder{r: f, size: size, name: path, spare: r.head, window: checkWindow}
+	defer d.recoverRead(&err)
+	_, err = d.layout()
 	return err
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 // testEntry is one IFD entry of a test TIFF. data holds the values in the
@@ -891,5 +894,66 @@ func BenchmarkDecodeTIFFPilatus1M(b *testing.B) {
 		if err := DecodeTIFF(data, "buf1_00000.tif", &img); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestCheckFile checks ImageReader.CheckFile against decoding the whole
+// file: for every truncation of frames in each sample format and byte
+// order, with the IFD before or after the samples and with tag values
+// beyond its first 4 KB window (a 9 KB description), it fails exactly when
+// DecodeTIFF fails, with the same error, and passes the whole files.
+func TestCheckFile(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	dir := t.TempDir()
+	var r ImageReader
+	long := strings.Repeat("# Exposure_time 1.0 s\r\n", 400)
+	for _, big := range []bool{false, true} {
+		for _, f := range allSampleFormats {
+			for _, ifdLast := range []bool{false, true} {
+				s := randomTIFF(rng, big, f.bits, f.format, 40, 30)
+				s.rowsPerStrip = 7
+				s.ifdLast = ifdLast
+				s.description = long
+				data := s.encode()
+				path := filepath.Join(dir, "c.tif")
+				for n := len(data); n >= 0; n -= 1 + n/50 {
+					require.NoError(t, os.WriteFile(path, data[:n], 0o644))
+					var img Image
+					werr := DecodeTIFF(data[:n], path, &img)
+					cerr := r.CheckFile(path)
+					if n == len(data) {
+						require.NoError(t, werr)
+					}
+					if (werr == nil) != (cerr == nil) || werr != nil && werr.Error() != cerr.Error() {
+						t.Fatalf("big=%v %v ifdLast=%v, %d of %d bytes: DecodeTIFF %v; CheckFile %v",
+							big, f, ifdLast, n, len(data), werr, cerr)
+					}
+				}
+			}
+		}
+	}
+	err := r.CheckFile(filepath.Join(dir, "missing.tif"))
+	require.ErrorIs(t, err, fs.ErrNotExist)
+	err = r.CheckFile(dir)
+	require.ErrorIs(t, err, ErrNotRegular)
+}
+
+// TestCheckFilePilatus checks CheckFile on a real Pilatus 1M frame: the
+// whole frame passes, and the truncations TestReadPilatusTruncated reads
+// fail with ReadFile's error.
+func TestCheckFilePilatus(t *testing.T) {
+	path := sharedData(t, "buf1_00000.tif")
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var r ImageReader
+	require.NoError(t, r.CheckFile(path))
+	short := filepath.Join(t.TempDir(), "buf1_short.tif")
+	var img Image
+	for _, n := range []int{0, 4, 8, 100, 130, 131, 300, 600, 1000, 4096, 4100, 3_000_000, len(data) - 1} {
+		require.NoError(t, os.WriteFile(short, data[:n], 0o644))
+		rerr := r.ReadFile(short, &img)
+		cerr := r.CheckFile(short)
+		require.Error(t, rerr, "%d bytes", n)
+		require.EqualError(t, cerr, rerr.Error(), "%d bytes", n)
 	}
 }

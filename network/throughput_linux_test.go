@@ -3,6 +3,7 @@ package network
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -129,12 +130,31 @@ func (w progressWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// benchSources copies the sample frames into dir (so that hard links stay
+// vsCase is a set of frames of BenchmarkServerVsBatch and the 2.0
+// calibration that integrates them (its masks beside it).
+type vsCase struct {
+	name   string
+	cal    string // path of the calibration
+	frames string // glob of the frames
+}
+
+// vsCases are the frames of BenchmarkServerVsBatch: the bundled sample
+// (128×160 pixels, 82 KB, two curves), and a real Pilatus 1M frame
+// (981×1043, 4 MB, one curve) and the calibration of ../shared, as a
+// beamline's frames are.
+var vsCases = []vsCase{
+	{"sample", filepath.Join(sampleDir, "cal2.json"), filepath.Join(sampleDir, "frames", "*", "*.tif")},
+	{"pilatus1M", filepath.Join(referenceDir, "cal2.json"), filepath.Join(referenceDir, "buf1_00000.tif")},
+}
+
+// benchSources copies the frames of vc into dir (so that hard links stay
 // on one file system) and returns them.
-func benchSources(b *testing.B, dir string) []string {
-	frames, err := filepath.Glob(filepath.Join(sampleDir, "frames", "*", "*.tif"))
+func benchSources(b *testing.B, vc vsCase, dir string) []string {
+	frames, err := filepath.Glob(vc.frames)
 	require.NoError(b, err)
-	require.NotEmpty(b, frames)
+	if len(frames) == 0 {
+		b.Skipf("no frames %s (../shared is needed for %s)", vc.frames, vc.name)
+	}
 	var out []string
 	for i, f := range frames {
 		data, err := os.ReadFile(f)
@@ -182,7 +202,7 @@ func batchRound(b *testing.B, cal string, src []string, n int, out string) round
 // Info, no operator cache, as batchRound's --no-cache), sends new (the
 // fixed part) and links n frames into the queue folder, the feeder
 // announcing each.
-func serverRound(b *testing.B, src []string, n int, out string) round {
+func serverRound(b *testing.B, vc vsCase, src []string, n int, out string) round {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -208,7 +228,10 @@ func serverRound(b *testing.B, src []string, n int, out string) round {
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(sctx) }()
 	c := &Client{Addr: s.Endpoint(), Secret: testSecret, Timeout: time.Minute}
-	arg, atts := newRequest(b, []string{"run1"})
+	cal, atts, err := LoadNew(vc.cal)
+	require.NoError(b, err)
+	cal["Directory"] = toAny([]string{"run1"})
+	arg := Obj{"calibration": cal, "data": Obj{}}
 
 	cpu0, t0 := processCPU(b), time.Now()
 	rep, err := c.Do(ctx, "new", arg, atts)
@@ -264,29 +287,35 @@ func chiByName(b *testing.B, root string) map[string][]byte {
 	return m
 }
 
-// runCal writes the sample calibration with Directory [dir] (what the
-// server's new gets, so that the .chi headers agree) and its mask into a
-// temporary folder and returns its path.
-func runCal(b *testing.B, dir string) string {
-	data, err := os.ReadFile(filepath.Join(sampleDir, "cal2.json"))
+// runCal writes the calibration of vc with Directory [dir] (what the
+// server's new gets, so that the .chi headers agree) and its masks into a
+// temporary folder and returns its path and number of masks (of .chi
+// files per frame).
+func runCal(b *testing.B, vc vsCase, dir string) (string, int) {
+	data, err := os.ReadFile(vc.cal)
 	require.NoError(b, err)
 	old := "\"Directory\": [\n        \".\"\n    ]"
-	require.True(b, bytes.Contains(data, []byte(old)), "cal2.json has no %q", old)
+	require.True(b, bytes.Contains(data, []byte(old)), "%s has no %q", vc.cal, old)
+	var doc struct{ Masks []struct{ MaskFile string } }
+	require.NoError(b, json.Unmarshal(data, &doc), vc.cal)
 	data = bytes.Replace(data, []byte(old), []byte(`"Directory": ["`+dir+`"]`), 1)
 	caldir := b.TempDir()
 	p := filepath.Join(caldir, "cal.json")
 	require.NoError(b, os.WriteFile(p, data, 0o644))
-	mask, err := os.ReadFile(filepath.Join(sampleDir, "mask.msk"))
-	require.NoError(b, err)
-	require.NoError(b, os.WriteFile(filepath.Join(caldir, "mask.msk"), mask, 0o644))
-	return p
+	for _, m := range doc.Masks {
+		mask, err := os.ReadFile(filepath.Join(filepath.Dir(vc.cal), m.MaskFile))
+		require.NoError(b, err)
+		require.NoError(b, os.WriteFile(filepath.Join(caldir, m.MaskFile), mask, 0o644))
+	}
+	return p, len(doc.Masks)
 }
 
 // BenchmarkServerVsBatch compares, side by side in one run, the server
 // (Server with a feeder, RunFeeder, in this process; frames hard-linked
 // into its queue folder after new) with the saxsdog command (saxsdogcli,
-// in this process) on the same SAXS_BENCH_FRAMES (default 2000) sample
-// frames, both with 2 threads. Each of the b.N iterations is one batch
+// in this process) on the same SAXS_BENCH_FRAMES (default 2000) frames,
+// both with 2 threads: the sample frames (sub-benchmark sample) and a
+// Pilatus 1M frame of ../shared (pilatus1M, skipped without it). Each of the b.N iterations is one batch
 // round followed by one server round, so that the rounds alternate and
 // the noise of a shared machine falls on both alike; the metrics are the
 // medians over the rounds:
@@ -306,9 +335,15 @@ func runCal(b *testing.B, dir string) string {
 // (the samples are labelled side=batch, side=server and, for the server's
 // feeder, side=feeder).
 func BenchmarkServerVsBatch(b *testing.B) {
+	for _, vc := range vsCases {
+		b.Run(vc.name, func(b *testing.B) { benchServerVsBatch(b, vc) })
+	}
+}
+
+func benchServerVsBatch(b *testing.B, vc vsCase) {
 	n := vsFrames(b)
-	src := benchSources(b, benchDir(b))
-	cal := runCal(b, "run1")
+	src := benchSources(b, vc, benchDir(b))
+	cal, curves := runCal(b, vc, "run1")
 	var bat, srv []round
 	var ratios []float64
 	for i := range b.N {
@@ -320,7 +355,7 @@ func BenchmarkServerVsBatch(b *testing.B) {
 			br = batchRound(b, cal, src, n, bout)
 		})
 		pprof.Do(context.Background(), pprof.Labels("side", "server"), func(context.Context) {
-			sr = serverRound(b, src, n, sout)
+			sr = serverRound(b, vc, src, n, sout)
 		})
 		bat, srv = append(bat, br), append(srv, sr)
 		ratios = append(ratios, sr.rate/br.rate)
@@ -329,8 +364,8 @@ func BenchmarkServerVsBatch(b *testing.B) {
 			sr.rate, us(sr.cpuPerFrame.total()), us(sr.cpuPerFrame.user), ms(sr.fixed), sr.rate/br.rate)
 		if i == 0 {
 			bc, sc := chiByName(b, bout), chiByName(b, sout)
-			require.Len(b, bc, 2*n)
-			require.Len(b, sc, 2*n)
+			require.Equal(b, curves*n, len(bc), "saxsdog's .chi files")
+			require.Equal(b, curves*n, len(sc), "the server's .chi files")
 			for name, data := range bc {
 				if !bytes.Equal(data, sc[name]) {
 					b.Fatalf("%s: the server's .chi differs from saxsdog's", name)

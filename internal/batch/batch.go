@@ -188,8 +188,10 @@ type Config struct {
 	Progress func(Progress)
 
 	// Announce, when set, replaces the conversion: each frame is only
-	// read (decoded, to know that it is complete; frame 0 of a multi-frame file) and handed to
-	// Announce; nothing is integrated or written, and Calibration and
+	// checked whole (a TIFF by saxs.ImageReader.CheckFile, which reads
+	// its header and IFD and checks its strips against the file's size;
+	// another format by decoding frame 0) and handed to Announce, without
+	// a read-ahead; nothing is integrated or written, and Calibration and
 	// Integrator may be nil. With Watch this tells when frames are
 	// complete (the saxsfeeder). An error of Announce fails the frame.
 	Announce func(path string) error
@@ -1006,7 +1008,7 @@ func (c *Converter) worker(ctx context.Context, r *run, jobs <-chan job) {
 			select {
 			case next, open = <-jobs:
 				haveNext = open
-				if haveNext && !c.inPageCache(next) {
+				if haveNext && !c.skipPrefetch(next) {
 					prefetch(next.path)
 				}
 			default:
@@ -1035,12 +1037,16 @@ func (c *Converter) worker(ctx context.Context, r *run, jobs <-chan job) {
 	}
 }
 
-// inPageCache reports whether the frame of j was written on this machine
-// moments ago, so that it is in the page cache and a prefetch would only
-// cost system calls: a frame of watch mode found by file-system events
-// (which see local writers only). Frames of the walk, of a poll (network
-// file systems, remote writers) and of a rescan are prefetched.
-func (c *Converter) inPageCache(j job) bool {
+// skipPrefetch reports whether a read-ahead of the frame of j would only
+// cost system calls: a TIFF that is only announced (its samples are not
+// read), or a frame written on this machine moments ago, so that it is in
+// the page cache: one of watch mode found by file-system events (which
+// see local writers only). Frames of the walk, of a poll (network file
+// systems, remote writers) and of a rescan are prefetched.
+func (c *Converter) skipPrefetch(j job) bool {
+	if c.ig == nil && isTIFFName(j.path) {
+		return true // only announced: a few kilobytes are read, no read-ahead
+	}
 	return j.tracked && c.watch.Poll == 0 && !j.rescan
 }
 
@@ -1061,7 +1067,11 @@ func (c *Converter) convert(ctx context.Context, j job, rd *saxs.ImageReader, im
 		return c.convertFrames(ctx, j, img, res) // CBF, EDF, HDF5: see frames.go
 	}
 	clk := c.clock()
-	if err := readJobFrame(ctx, rd, j, img); err != nil {
+	dst := img
+	if c.ig == nil {
+		dst = nil // only announced: checked whole, not read
+	}
+	if err := readJobFrame(ctx, rd, j, dst); err != nil {
 		fr.Err = err
 		var nf *notFrameError
 		if errors.As(err, &nf) {
@@ -1130,7 +1140,18 @@ func readJobFrame(ctx context.Context, rd *saxs.ImageReader, j job, img *saxs.Im
 	if errors.As(j.statErr, &nf) {
 		return nf
 	}
-	return rd.ReadFile(j.path, img)
+	return readOrCheck(rd, j.path, img)
+}
+
+// readOrCheck reads the TIFF frame at path into img or, with img nil (a
+// run that only announces frames, Config.Announce), checks that it is
+// whole without reading its samples (ImageReader.CheckFile: the same
+// checks and errors, a few kilobytes read instead of the frame).
+func readOrCheck(rd *saxs.ImageReader, path string, img *saxs.Image) error {
+	if img == nil {
+		return rd.CheckFile(path)
+	}
+	return rd.ReadFile(path, img)
 }
 
 // readFrame reads the frame at path into img with the worker's reader. ctx
@@ -1151,7 +1172,7 @@ func readFrame(ctx context.Context, rd *saxs.ImageReader, path string, img *saxs
 		}
 		// Other errors (gone, no permission) are the read's to report.
 	}
-	return rd.ReadFile(path, img)
+	return readOrCheck(rd, path, img)
 }
 
 // namesPath reports whether err already names path at its front: a

@@ -1,12 +1,17 @@
 package batch
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestAnnounceOnly checks Config.Announce: complete frames are handed
@@ -136,4 +141,57 @@ func TestWatchEvents(t *testing.T) {
 	if converted[fresh] != 1 || converted[old] != 0 {
 		t.Errorf("converted %v", converted)
 	}
+}
+
+// TestAnnounceSlowWriter checks that a run that only announces frames
+// (whose TIFFs are checked, not read) announces a frame written in pieces
+// once, and only when it is whole: the file is then byte for byte what the
+// writer wrote. The pauses between the pieces are longer than the settle
+// time, and the folder is polled (no close-after-write events), so that
+// the check sees the incomplete frames and they are retried.
+func TestAnnounceSlowWriter(t *testing.T) {
+	_, _, data, _ := fixture(t)
+	require.NoError(t, os.MkdirAll(data, 0o755))
+	var mu sync.Mutex
+	want := map[string][]byte{}
+	announced := map[string]int{}
+	var bad []string
+	w := startWatch(t, Config{Roots: []string{data}, InPlace: true, NoWalk: true, Workers: 2,
+		Watch: &Watch{Settle: testSettle, Timeout: 10 * time.Second, Poll: 20 * time.Millisecond},
+		Announce: func(p string) error {
+			got, err := os.ReadFile(p)
+			mu.Lock()
+			defer mu.Unlock()
+			announced[p]++
+			if err != nil || !bytes.Equal(got, want[p]) {
+				bad = append(bad, fmt.Sprintf("%s: %d of %d bytes when announced (%v)", p, len(got), len(want[p]), err))
+			}
+			return nil
+		}})
+	var wg sync.WaitGroup
+	for i := range 3 {
+		p := filepath.Join(data, fmt.Sprintf("slow%d.tif", i))
+		b := frameBytes(t, testRows, testCols, int32(i+2))
+		mu.Lock()
+		want[p] = b
+		mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			writeSlowly(t, p, b, 4, 3*testSettle)
+		}()
+	}
+	wg.Wait()
+	w.waitFor("3 announcements", func() bool { return len(w.converted) >= 3 })
+	time.Sleep(4 * testSettle)
+	s := w.stop()
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Empty(t, bad)
+	assert.Len(t, announced, 3)
+	for p, n := range announced {
+		assert.Equal(t, 1, n, "%s announced %d times", p, n)
+	}
+	assert.Equal(t, 3, s.Converted, "summary %+v", s)
+	assert.True(t, w.log.has("incomplete, retrying"), "no check of an incomplete frame was retried")
 }
