@@ -167,7 +167,9 @@ const DefaultReplayEvery = 7 * time.Second
 
 // RunFeeder publishes on p the absolute path of each frame below
 // cfg.Dir once it is complete (the watch logic of saxsdog: settled size
-// and modification time, then a successful TIFF decode), until ctx ends.
+// and modification time, then a whole TIFF, checked by
+// saxs.ImageReader.CheckFile without reading the samples; other formats
+// by decoding frame 0), until ctx ends.
 // A frame rewritten later is announced again.
 func RunFeeder(ctx context.Context, p *Publisher, cfg FeederConfig) error {
 	dir, err := filepath.Abs(cfg.Dir)

@@ -11,13 +11,14 @@ import (
 	"unsafe"
 )
 
-// fileEvents is the Linux source of the file events of watch mode: an
-// inotify instance of its own watching each folder for files created,
-// written, closed after writing (IN_CLOSE_WRITE) and moved in. One
+// fileEvents is the Linux source of the events of watch mode: an inotify
+// instance of its own watching each folder for files created, written,
+// closed after writing (IN_CLOSE_WRITE) and moved in, and for folders
+// created or moved in (opDir; IN_ISDIR says so, with no stat). One
 // instance delivers these in order, so a close after the last write is
 // seen after that write: the close is the signal that the writer is done
-// (fsnotify v1.10 does not export its close-write event). fsnotify still
-// handles the folders (new subfolders, overflows).
+// (fsnotify v1.10 does not export its close-write event). fsnotify is not
+// used beside it.
 type fileEvents struct {
 	f *os.File // the inotify descriptor, non-blocking, in Go's poller
 
@@ -91,8 +92,12 @@ func (fe *fileEvents) read(emit func(path string, op fileOp)) error {
 				fe.mu.Unlock()
 				continue
 			}
-			if ev.Mask&syscall.IN_ISDIR != 0 || len(name) == 0 {
-				continue // folders are fsnotify's
+			if len(name) == 0 {
+				continue
+			}
+			isDir := ev.Mask&syscall.IN_ISDIR != 0
+			if isDir && ev.Mask&(syscall.IN_CREATE|syscall.IN_MOVED_TO) == 0 {
+				continue
 			}
 			if i := bytes.IndexByte(name, 0); i >= 0 {
 				name = name[:i]
@@ -105,6 +110,8 @@ func (fe *fileEvents) read(emit func(path string, op fileOp)) error {
 			}
 			op := opWrite
 			switch {
+			case isDir:
+				op = opDir // created or moved in
 			case ev.Mask&(syscall.IN_CLOSE_WRITE|syscall.IN_MOVED_TO) != 0:
 				op = opDone
 			case ev.Mask&syscall.IN_MODIFY == 0:

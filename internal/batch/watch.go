@@ -93,6 +93,7 @@ const (
 	opDone                       // closed after writing, or moved in: complete
 	opOverflow                   // events were lost (no path): rescan
 	opCreate                     // created (or hard-linked), not written yet: settle and decode
+	opDir                        // a folder created or moved in: watch and scan it
 )
 
 // watchSource supplies frame events to a tracker until ctx is done.
@@ -253,16 +254,19 @@ func (c *Converter) scanTree(ctx context.Context, dir string, onDir func(p strin
 	})
 }
 
-// fsWatch is the fsnotify source: one watch per folder. On Linux the file
-// events come from fe instead, which also reports when a writer closes a
-// file (see fileEvents); fsnotify then handles the folders only.
+// fsWatch is the file-system event source: one watch per folder. On
+// Linux the events come from fe, an inotify instance of its own, which
+// also reports when a writer closes a file (see fileEvents) and reports
+// new folders, so that no second instance sees every event; elsewhere,
+// or when fe cannot be had, from fsnotify (w), settle-and-decode only.
 type fsWatch struct {
 	c  *Converter
 	t  *tracker
-	w  *fsnotify.Watcher
-	fe *fileEvents // nil: file events from fsnotify, settle-and-decode only
+	w  *fsnotify.Watcher // nil when fe is set
+	fe *fileEvents       // nil: events from fsnotify
 
 	overflow chan struct{} // fe lost events: rescan
+	dirs     chan string   // fe: folders created or moved in, for loop
 }
 
 // eventBuffer is the size of the fsnotify event channel: it absorbs bursts
@@ -272,11 +276,7 @@ const eventBuffer = 4096
 // newFSWatch watches the folder roots and their subfolders. Any error is
 // fatal here: a folder that cannot be watched would silently miss frames.
 func newFSWatch(c *Converter, t *tracker) (*fsWatch, error) {
-	w, err := fsnotify.NewBufferedWatcher(eventBuffer)
-	if err != nil {
-		return nil, fmt.Errorf("batch: watch: %w", err)
-	}
-	fw := &fsWatch{c: c, t: t, w: w, overflow: make(chan struct{}, 1)}
+	fw := &fsWatch{c: c, t: t, overflow: make(chan struct{}, 1), dirs: make(chan string, 64)}
 	if closeWriteSupported {
 		fe, err := newFileEvents()
 		if err != nil {
@@ -284,6 +284,13 @@ func newFSWatch(c *Converter, t *tracker) (*fsWatch, error) {
 		} else {
 			fw.fe = fe
 		}
+	}
+	if fw.fe == nil {
+		w, err := fsnotify.NewBufferedWatcher(eventBuffer)
+		if err != nil {
+			return nil, fmt.Errorf("batch: watch: %w", err)
+		}
+		fw.w = w
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -318,9 +325,11 @@ func newFSWatch(c *Converter, t *tracker) (*fsWatch, error) {
 
 // add watches the folder p.
 func (fw *fsWatch) add(p string) error {
-	err := fw.w.Add(p)
-	if err == nil && fw.fe != nil {
+	var err error
+	if fw.fe != nil {
 		err = fw.fe.add(p)
+	} else {
+		err = fw.w.Add(p)
 	}
 	if err != nil {
 		if errors.Is(err, errNoSpace) {
@@ -332,7 +341,9 @@ func (fw *fsWatch) add(p string) error {
 }
 
 func (fw *fsWatch) close() {
-	fw.w.Close()
+	if fw.w != nil {
+		fw.w.Close()
+	}
 	if fw.fe != nil {
 		fw.fe.close()
 	}
@@ -351,8 +362,15 @@ func (fw *fsWatch) run(ctx context.Context) error {
 	go func() {
 		defer close(readDone)
 		readErr = fw.fe.read(func(p string, op fileOp) {
-			if op == opOverflow {
+			switch op {
+			case opOverflow:
 				poke(fw.overflow)
+				return
+			case opDir:
+				select { // the loop watches and scans it
+				case fw.dirs <- p:
+				case <-lctx.Done():
+				}
 				return
 			}
 			if isFrameName(filepath.Base(p)) && !fw.t.r.isOutput(p) {
@@ -371,8 +389,14 @@ func (fw *fsWatch) run(ctx context.Context) error {
 	return err
 }
 
-// loop handles the fsnotify events until ctx is done.
+// loop handles the new folders and lost events of fe, or the fsnotify
+// events, until ctx is done.
 func (fw *fsWatch) loop(ctx context.Context) error {
+	var events <-chan fsnotify.Event // nil channels (with fe) never fire
+	var errs <-chan error
+	if fw.w != nil {
+		events, errs = fw.w.Events, fw.w.Errors
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -380,12 +404,14 @@ func (fw *fsWatch) loop(ctx context.Context) error {
 		case <-fw.overflow:
 			fw.c.log.Warn("watch: file events lost; rescanning")
 			fw.rescan(ctx)
-		case ev, ok := <-fw.w.Events:
+		case p := <-fw.dirs:
+			fw.folder(ctx, p)
+		case ev, ok := <-events:
 			if !ok {
 				return errors.New("watch: fsnotify stopped")
 			}
 			fw.handle(ctx, ev)
-		case err, ok := <-fw.w.Errors:
+		case err, ok := <-errs:
 			if !ok {
 				return errors.New("watch: fsnotify stopped")
 			}
@@ -397,29 +423,35 @@ func (fw *fsWatch) loop(ctx context.Context) error {
 	}
 }
 
-// handle handles one event: a new folder is watched and scanned at once
-// (frames written before its watch was added are found by the scan, later
-// ones by events; the tracker merges both), a created or written frame is
-// passed to the tracker.
+// handle handles one fsnotify event: a new folder is watched and scanned
+// at once (folder), a created or written frame is passed to the tracker.
 func (fw *fsWatch) handle(ctx context.Context, ev fsnotify.Event) {
 	p := filepath.Clean(ev.Name)
 	if ev.Has(fsnotify.Create) {
 		if fi, err := os.Lstat(p); err == nil && fi.IsDir() {
-			if fw.c.absOut == "" || !fw.c.isOutDir(p) {
-				if isFrameName(filepath.Base(p)) {
-					fw.t.r.notFrame(p, errFolderNamedLikeFrame)
-				}
-				fw.addTree(ctx, p)
-			}
+			fw.folder(ctx, p)
 			return
 		}
 	}
-	if fw.fe != nil || (!ev.Has(fsnotify.Create) && !ev.Has(fsnotify.Write)) {
-		return // with fe, file events come from fe
+	if !ev.Has(fsnotify.Create) && !ev.Has(fsnotify.Write) {
+		return
 	}
 	if isFrameName(filepath.Base(p)) && !fw.t.r.isOutput(p) {
 		fw.t.event(p, false)
 	}
+}
+
+// folder watches and scans a new folder p at once (frames written before
+// its watch was added are found by the scan, later ones by events; the
+// tracker merges both), unless it is the output folder.
+func (fw *fsWatch) folder(ctx context.Context, p string) {
+	if fw.c.absOut != "" && fw.c.isOutDir(p) {
+		return
+	}
+	if isFrameName(filepath.Base(p)) {
+		fw.t.r.notFrame(p, errFolderNamedLikeFrame)
+	}
+	fw.addTree(ctx, p)
 }
 
 // addTree watches a new folder and its subfolders and passes their frames

@@ -587,3 +587,53 @@ func TestWatchLinkedAndMovedFrames(t *testing.T) {
 	checkChi(t, filepath.Join(out, "linked.chi"), 4)
 	checkChi(t, filepath.Join(out, "moved.chi"), 5)
 }
+
+// TestWatchFolderMovedIn checks that a folder of frames moved into the
+// watched tree is scanned and watched: its frames are converted once, and
+// a frame written into it later and one written into a subfolder created
+// in it are converted too. A folder named like a frame is reported, not
+// converted.
+func TestWatchFolderMovedIn(t *testing.T) {
+	dir := t.TempDir()
+	cal := loadCal(t, flatCal(t, dir))
+	data, out, stage := filepath.Join(dir, "data"), filepath.Join(dir, "out"), filepath.Join(dir, "stage")
+	for _, d := range []string{data, filepath.Join(stage, "run7")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 3 {
+		writeFile(t, filepath.Join(stage, "run7", fmt.Sprintf("m%d.tif", i)), frameBytes(t, testRows, testCols, int32(i+1)))
+	}
+	w := startWatch(t, Config{Calibration: cal, Roots: []string{data}, OutDir: out, Workers: 2, NoWalk: true})
+	moved := filepath.Join(data, "run7")
+	if err := os.Rename(filepath.Join(stage, "run7"), moved); err != nil {
+		t.Fatal(err)
+	}
+	w.waitFor("the moved folder's frames", func() bool { return len(w.converted) >= 3 })
+	later := filepath.Join(moved, "later.tif")
+	writeFile(t, later, frameBytes(t, testRows, testCols, 5))
+	if err := os.MkdirAll(filepath.Join(moved, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	deep := filepath.Join(moved, "sub", "deep.tif")
+	writeFile(t, deep, frameBytes(t, testRows, testCols, 6))
+	if err := os.Mkdir(filepath.Join(data, "odd.tif"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	w.waitFor("the later frames", func() bool { return w.converted[later] == 1 && w.converted[deep] == 1 })
+	w.waitFor("the folder named like a frame", func() bool { return len(w.failed) == 1 })
+	time.Sleep(4 * testSettle)
+	s := w.stop()
+	w.convertedOnce([]string{filepath.Join(moved, "m0.tif"), filepath.Join(moved, "m1.tif"), filepath.Join(moved, "m2.tif"), later, deep})
+	if s.Converted != 5 || s.Failed != 1 {
+		t.Errorf("summary %+v, failed %v", s, w.failed)
+	}
+	if w.failed[filepath.Join(data, "odd.tif")] != 1 {
+		t.Errorf("the folder odd.tif not reported: %v", w.failed)
+	}
+	for i := range 3 {
+		checkChi(t, filepath.Join(out, "run7", fmt.Sprintf("m%d.chi", i)), float64(i+1))
+	}
+	checkChi(t, filepath.Join(out, "run7", "sub", "deep.chi"), 6)
+}

@@ -17,8 +17,9 @@ const feederUsage = `Usage: saxsfeeder [--netconf F] [-N i] [-p PORT] [--replay]
 Publishes {"command":"new file","argument":PATH} on a PUB socket bound to
 the port of the Feeder address of configuration entry i (default 0, or
 -p) for each frame (.tif, .tiff) written below DIR, once it is completely
-written (size and time settled, then readable as a TIFF); a rewritten
-frame is announced again. With --replay it instead re-publishes every
+written (size and time settled, then a whole TIFF: its header and tags
+valid and every strip inside the file; the samples are not read); a
+rewritten frame is announced again. With --replay it instead re-publishes every
 frame under DIR every 7 s, like the original simulator.
 `
 
