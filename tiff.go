@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"unsafe"
 )
 
@@ -783,15 +784,12 @@ func (r *ImageReader) ReadFile(path string, dst *Image) error {
 	if dst == nil {
 		return fmt.Errorf("saxs: ReadFile %s into a nil Image", path)
 	}
-	f, size, err := openRegular(path)
+	f, d, err := r.open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	if cap(r.head) < tiffWindow {
-		r.head = make([]byte, tiffWindow)
-	}
-	d := tiffDecoder{r: f, size: size, name: path, spare: r.head, strips: r.strips, direct: true}
+	d.strips, d.direct = r.strips, true
 	err = d.decode(dst)
 	r.strips = d.strips
 	return err
@@ -809,21 +807,32 @@ func (r *ImageReader) ReadFile(path string, dst *Image) error {
 // reads the whole frame, which is what a feeder that only announces
 // complete frames needs.
 func (r *ImageReader) CheckFile(path string) (err error) {
-	f, size, err := openRegular(path)
+	f, d, err := r.open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	if cap(r.head) < tiffWindow {
-		r.head = make([]byte, tiffWindow)
-	}
 	// Small windows: the header, the IFD and the tag values are in the
 	// first kilobytes of a detector's TIFF (Pilatus: the IFD at byte 130,
 	// the samples from byte 4096).
-	d := tiffDecoder{r: f, size: size, name: path, spare: r.head, window: checkWindow}
+	d.window = checkWindow
 	defer d.recoverRead(&err)
 	_, err = d.layout()
 	return err
+}
+
+// open opens the regular file at path for ReadFile or CheckFile and
+// returns it with a decoder that reads it through the reader's header
+// buffer.
+func (r *ImageReader) open(path string) (*os.File, tiffDecoder, error) {
+	f, size, err := openRegular(path)
+	if err != nil {
+		return nil, tiffDecoder{}, err
+	}
+	if cap(r.head) < tiffWindow {
+		r.head = make([]byte, tiffWindow)
+	}
+	return f, tiffDecoder{r: f, size: size, name: path, spare: r.head}, nil
 }
 
 // EncodeTIFF writes img as a little-endian, uncompressed, single-strip TIFF:

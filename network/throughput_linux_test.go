@@ -315,8 +315,9 @@ func runCal(b *testing.B, vc vsCase, dir string) (string, int) {
 // into its queue folder after new) with the saxsdog command (saxsdogcli,
 // in this process) on the same SAXS_BENCH_FRAMES (default 2000) frames,
 // both with 2 threads: the sample frames (sub-benchmark sample) and a
-// Pilatus 1M frame of ../shared (pilatus1M, skipped without it). Each of the b.N iterations is one batch
-// round followed by one server round, so that the rounds alternate and
+// Pilatus 1M frame of ../shared with its calibration and fit2d mask
+// (pilatus1M, skipped without ../shared). Each of the b.N iterations is
+// one batch round followed by one server round, so that the rounds alternate and
 // the noise of a shared machine falls on both alike; the metrics are the
 // medians over the rounds:
 //
