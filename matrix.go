@@ -251,8 +251,11 @@ func assemble(ctx context.Context, rows, cols, ov, nbins int, mask *Mask, worker
 }
 
 // assembleCheckRows is how often (in detector rows) assemble checks its
-// context: a few milliseconds of work at the largest sizes.
-const assembleCheckRows = 8
+// context: every row, under a millisecond of work at the largest sizes
+// (a Pilatus 1M row at Oversampling 4), so that a context whose Err
+// yields the processor (a server's build) keeps its other goroutines
+// waiting no longer than that.
+const assembleCheckRows = 1
 
 // withCorrection sets the per-pixel correction factors (nil for none).
 func (op *Operator) withCorrection(corr []float64) {

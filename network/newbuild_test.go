@@ -2,7 +2,6 @@ package network
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/saxsdog/saxs"
+	"github.com/saxsdog/saxs/internal/testframes"
 )
 
 // heldBuild replaces a server's operator build: each build announces
@@ -172,7 +172,7 @@ func TestServerAbortCancelsBuild(t *testing.T) {
 // when a request is not answered before the build ends.
 func TestMeasureRepliesDuringLargeBuild(t *testing.T) {
 	if os.Getenv("SAXS_SERVER_MEASURE") != "1" {
-		t.Skip("a measurement: set SAXS_SERVER_MEASURE=1 to run it (a Pilatus 1M build, about 10-30 s)")
+		t.Skip("a measurement: set SAXS_SERVER_MEASURE=1 to run it (a Pilatus 1M operator build, about a second)")
 	}
 	_, c, dir := testServer(t, func(cfg *ServerConfig) { cfg.Threads = 2 })
 	c.Timeout = 5 * time.Minute
@@ -182,25 +182,8 @@ func TestMeasureRepliesDuringLargeBuild(t *testing.T) {
 	}
 	newQueue(t, c, dir, "run1")
 
-	cal, _, err := LoadNew(filepath.Join(sampleDir, "cal2.json"))
-	require.NoError(t, err)
-	geo := cal["Geometry"].(map[string]any)
-	geo["Imagesize"] = []any{json.Number("1043"), json.Number("981")}
-	geo["BeamCenter"] = []any{json.Number("490.5"), json.Number("521.5")}
-	for _, m := range cal["Masks"].([]any) {
-		m.(map[string]any)["Oversampling"] = json.Number("4")
-		m.(map[string]any)["MaskFile"] = "big.msk"
-	}
-	cal["Directory"] = []any{"big"}
-	tmp := t.TempDir()
-	f, err := os.Create(filepath.Join(tmp, "big.msk"))
-	require.NoError(t, err)
-	require.NoError(t, saxs.EncodeFit2DMask(f, &saxs.Mask{Rows: 1043, Cols: 981, Masked: make([]bool, 1043*981)}))
-	require.NoError(t, f.Close())
-	b, err := json.Marshal(cal)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(tmp, "cal.json"), b, 0o644))
-	arg, atts, err := LoadNew(filepath.Join(tmp, "cal.json"))
+	calPath := testframes.Pilatus1MCal(t, filepath.Join(sampleDir, "cal2.json"), t.TempDir())
+	arg, atts, err := LoadNew(calPath)
 	require.NoError(t, err)
 
 	done := make(chan *Reply, 1)

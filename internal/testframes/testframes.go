@@ -4,7 +4,9 @@
 // calibration of it, constant frames, a folder tree of them, and a check
 // of the .chi files they give; and a calibrant frame of known geometry
 // that the tests of saxscalib (internal/calibcli) and of the web leash's
-// Calibrate tab (network/web) share. It is imported by tests only.
+// Calibrate tab (network/web) share; and a Pilatus 1M calibration whose
+// operator is slow to build, for the server's measurements (network,
+// network/interop). It is imported by tests only.
 package testframes
 
 import (

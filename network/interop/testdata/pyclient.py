@@ -24,6 +24,14 @@ they are (float repr, \\u escapes, surrogate pairs).
       a DEALER sends n get requests and never reads the replies; then an
       ordinary stat must still be answered.
 
+  pyclient.py poll --url U --secret S --until FILE [--every 0.02] [--connect-each]
+      stat, get and plot, again and again (a pause of --every between the
+      rounds), each on the same socket (with --connect-each on a new
+      connection, as saxsleash makes), until FILE exists; prints
+      "polling" after the first round, then each request as JSON
+      {"samples": [[command, start (Unix s), round trip (ms)], ...]};
+      exit 1 when a request is not answered.
+
   pyclient.py canon --url U --secret S
       stat requests whose arguments stress the canonical form (float repr,
       -0.0, big ints, NaN, escapes, characters above the BMP, key order),
@@ -297,10 +305,30 @@ def one_request(args):
     c.close()
 
 
+def poll(args):
+    c = Client(args.url, args.secret, timeout=args.request_timeout)
+    samples = []
+    while not os.path.exists(args.until):
+        for cmd in ("stat", "get", "plot"):
+            start, t = time.time(), time.monotonic()
+            r = c.request(cmd)
+            if args.connect_each:
+                c.close()
+            ms = (time.monotonic() - t) * 1000
+            check(isinstance(r, dict) and "result" in r, "%s: reply %r", cmd, r)
+            samples.append([cmd, start, ms])
+        if len(samples) == 3:
+            print("polling", flush=True)
+        time.sleep(args.every)
+    c.close()
+    json.dump({"samples": samples}, sys.stdout)
+    print()
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
-    for name in ("scenario", "request", "canon", "digests", "flood"):
+    for name in ("scenario", "request", "canon", "digests", "flood", "poll"):
         s = sub.add_parser(name)
         s.add_argument("--url", required=True)
         s.add_argument("--secret", required=True)
@@ -316,13 +344,18 @@ def main():
     s = sub.choices["digests"]
     s.add_argument("--cal", required=True)
     s.add_argument("--queue", required=True)
+    s = sub.choices["poll"]
+    s.add_argument("--until", required=True)
+    s.add_argument("--every", type=float, default=0.02)
+    s.add_argument("--connect-each", action="store_true")
     s = sub.choices["request"]
     s.add_argument("--command", required=True)
     s.add_argument("--argument")
     s.add_argument("--time-offset", type=float, default=0.0)
     args = p.parse_args()
     try:
-        {"scenario": scenario, "request": one_request, "canon": canon_cases, "digests": digests, "flood": flood}[args.cmd](args)
+        {"scenario": scenario, "request": one_request, "canon": canon_cases, "digests": digests, "flood": flood,
+         "poll": poll}[args.cmd](args)
     except (CheckError, TimeoutError) as e:
         print("FAIL: %s" % e, file=sys.stderr)
         return 1
